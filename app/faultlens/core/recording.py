@@ -1,0 +1,196 @@
+"""The in-memory recording every other part of FaultLens works on.
+
+``faultlens.core.io.load_recording`` builds it from a file; tests and the demo generator may
+build one directly with ``Recording.from_arrays``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+TimeKind = Literal["datetime", "seconds", "index"]
+
+# Label values that mean "no fault". Class 0 is "normal" by convention (MODEL.md).
+NORMAL_LABELS = ("0", "normal", "ok", "none", "healthy", "nofault", "no_fault", "false")
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """How to read a file. ``None`` means detect it; the resolved values are kept on the
+    Recording so the same file can be re-read the same way."""
+
+    encoding: str | None = None
+    separator: str | None = None  # ",", ";", "\t", or r"\s+" for runs of whitespace
+    header: bool | None = None
+    decimal: str | None = None  # "." or ","
+    time_column: str | None = None
+    no_time_column: bool = False  # force the row index as time axis
+    time_unit: str | None = None  # for numeric time: "s", "ms", "us", "ns"
+    label_column: str | None = None
+    no_label_column: bool = False
+    channels: tuple[str, ...] | None = None  # explicit input channels, in this order
+
+
+@dataclass
+class QualityReport:
+    """Data-quality facts about one imported file (all JSON-serialisable via ``to_dict``)."""
+
+    rows: int
+    channels: int
+    time_span_s: float | None = None
+    sampling_interval_median_s: float | None = None
+    # Fraction of intervals that differ from the median by more than 10 %.
+    sampling_irregularity: float | None = None
+    max_gap_s: float | None = None
+    missing_per_channel: dict[str, int] = field(default_factory=dict)
+    duplicate_timestamps: int = 0
+    non_monotonic_timestamps: int = 0
+    sorted_by_time: bool = False  # True when we had to sort the rows
+    flat_channels: list[str] = field(default_factory=list)
+    excluded_columns: dict[str, str] = field(default_factory=dict)  # column -> why
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rows": self.rows,
+            "channels": self.channels,
+            "time_span_s": self.time_span_s,
+            "sampling_interval_median_s": self.sampling_interval_median_s,
+            "sampling_irregularity": self.sampling_irregularity,
+            "max_gap_s": self.max_gap_s,
+            "missing_per_channel": dict(self.missing_per_channel),
+            "duplicate_timestamps": self.duplicate_timestamps,
+            "non_monotonic_timestamps": self.non_monotonic_timestamps,
+            "sorted_by_time": self.sorted_by_time,
+            "flat_channels": list(self.flat_channels),
+            "excluded_columns": dict(self.excluded_columns),
+            "warnings": list(self.warnings),
+        }
+
+
+@dataclass(eq=False)
+class Recording:
+    """A validated multichannel recording.
+
+    ``data`` is ``(N, C)`` float32 with NaN for missing values (never zero-filled).
+    ``time`` is float64 seconds: since the Unix epoch (UTC) for ``time_kind == "datetime"``,
+    as written for ``"seconds"``, and ``None`` for ``"index"`` (use ``time_axis()``).
+    ``labels`` is ``(N,)`` object array of class-name strings, ``""`` where unlabelled.
+    """
+
+    path: Path
+    data: np.ndarray
+    channels: tuple[str, ...]
+    time: np.ndarray | None = None
+    time_kind: TimeKind = "index"
+    time_column: str | None = None
+    utc_offset_s: int | None = None  # offset the file's timestamps were written in, if known
+    labels: np.ndarray | None = None
+    label_column: str | None = None
+    content_hash: str = ""
+    options: ImportOptions = field(default_factory=ImportOptions)
+    quality: QualityReport | None = None
+
+    def __post_init__(self) -> None:
+        if self.data.ndim != 2 or self.data.shape[1] != len(self.channels):
+            raise ValueError(f"data {self.data.shape} does not match {len(self.channels)} channels")
+        if self.data.dtype != np.float32:
+            self.data = self.data.astype(np.float32)
+        n = self.data.shape[0]
+        if self.time is not None and self.time.shape != (n,):
+            raise ValueError("time axis length does not match data")
+        if self.labels is not None and self.labels.shape != (n,):
+            raise ValueError("labels length does not match data")
+        if self.quality is None:
+            self.quality = QualityReport(rows=n, channels=len(self.channels))
+
+    @classmethod
+    def from_arrays(
+        cls,
+        data: np.ndarray,
+        channels: list[str] | tuple[str, ...],
+        *,
+        labels: np.ndarray | list[str] | None = None,
+        time: np.ndarray | None = None,
+        time_kind: TimeKind | None = None,
+        path: str | Path = "<memory>",
+        label_column: str | None = "label",
+    ) -> Recording:
+        data = np.ascontiguousarray(data, dtype=np.float32)
+        lab = None if labels is None else np.asarray(labels, dtype=object).astype(str).astype(object)
+        digest = hashlib.sha256(data.tobytes())
+        if lab is not None:
+            digest.update("\x00".join(lab.tolist()).encode())
+        return cls(
+            path=Path(path),
+            data=data,
+            channels=tuple(channels),
+            time=None if time is None else np.asarray(time, dtype=np.float64),
+            time_kind=time_kind or ("index" if time is None else "seconds"),
+            labels=lab,
+            label_column=label_column if lab is not None else None,
+            content_hash=digest.hexdigest(),
+        )
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.data.shape[0])
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def time_axis(self) -> np.ndarray:
+        """Float64 x values for plotting: the time column, or the row index."""
+        if self.time is None:
+            return np.arange(self.n_rows, dtype=np.float64)
+        return self.time
+
+    def format_time(self, row: int) -> str:
+        """The time of ``row`` as text: ISO-8601 (with offset when known), or seconds/row."""
+        if self.time is None:
+            return str(int(row))
+        t = float(self.time[row])
+        if self.time_kind != "datetime":
+            return f"{t:g}"
+        if self.utc_offset_s is None:
+            return datetime.fromtimestamp(t, tz=timezone.utc).replace(tzinfo=None).isoformat()
+        tz = timezone(timedelta(seconds=self.utc_offset_s))
+        return datetime.fromtimestamp(t, tz=tz).isoformat()
+
+    def class_counts(self) -> dict[str, int]:
+        """Rows per label value (unlabelled rows are not counted)."""
+        if self.labels is None:
+            return {}
+        values, counts = np.unique(self.labels[self.labels != ""], return_counts=True)
+        return {str(v): int(c) for v, c in zip(values, counts)}
+
+    def summary_dict(self) -> dict[str, Any]:
+        """What ``faultlens inspect --json`` prints."""
+        assert self.quality is not None
+        return {
+            "file": str(self.path),
+            "sha256": self.content_hash,
+            "rows": self.n_rows,
+            "channels": list(self.channels),
+            "time_column": self.time_column,
+            "time_kind": self.time_kind,
+            "label_column": self.label_column,
+            "classes": self.class_counts(),
+            "quality": self.quality.to_dict(),
+        }
+
+
+def is_normal_label(value: str) -> bool:
+    """True for label values that mean normal operation ("0", "normal", "ok", ...)."""
+    v = value.strip().lower()
+    try:
+        return float(v) == 0.0
+    except ValueError:
+        return v in NORMAL_LABELS
