@@ -1,0 +1,827 @@
+"""The engineer's review of one recording: decisions on flagged events, hand-drawn regions.
+
+A ``Review`` holds, per flagged fault event, a status (confirmed / dismissed / relabelled)
+with a note, and a list of regions drawn by hand. Every action can be undone and redone
+(snapshot stack: the state is a small immutable value, so each action stores the state it
+replaced). Views subscribe with plain callbacks; the core holds all the state.
+
+The review lives in a sidecar file next to the recording (``<file name>.faultlens.json``),
+or in the user data directory when the recording's folder cannot be written. It is written
+atomically after every change and restored when the same content is opened again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import getpass
+import hashlib
+import json
+import os
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from faultlens.core.atomic import atomic_write_text
+from faultlens.core.detection import FaultEvent
+from faultlens.core.errors import ReviewError
+from faultlens.core.recording import Recording, is_normal_label
+
+FORMAT_NAME = "faultlens-review"
+FORMAT_VERSION = 1
+SIDECAR_SUFFIX = ".faultlens.json"
+# Tests (and users with unusual setups) point the fallback folder elsewhere with this.
+REVIEW_DIR_ENV = "FAULTLENS_REVIEW_DIR"
+HISTORY_LIMIT = 2000  # audit entries kept in the sidecar; the oldest are dropped first
+
+Status = Literal["unreviewed", "confirmed", "dismissed", "relabelled"]
+STATUSES: tuple[Status, ...] = ("unreviewed", "confirmed", "dismissed", "relabelled")
+
+
+# ---------------------------------------------------------------- small helpers
+def now_iso() -> str:
+    """Local time with its UTC offset, to the second (what a reader of the audit trail wants)."""
+    return datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
+
+
+def current_user() -> str:
+    """The OS user name; getpass fails in some containers and services, so fall back."""
+    try:
+        name = getpass.getuser()
+    except (OSError, KeyError, ImportError):
+        name = os.environ.get("USER") or os.environ.get("USERNAME") or ""
+    return name or "unknown"
+
+
+def event_key(event: FaultEvent) -> str:
+    """Identity of a flagged event within one scan: its rows and the model's class."""
+    return f"{event.start_row}:{event.end_row}:{event.class_name}"
+
+
+def user_data_dir() -> Path:
+    """Where FaultLens keeps per-user files, by platform convention."""
+    if sys.platform == "win32":
+        base = Path(os.environ.get("APPDATA") or Path.home() / "AppData" / "Roaming")
+        return base / "FaultLens"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "FaultLens"
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "faultlens"
+
+
+def fallback_review_dir() -> Path:
+    """Folder for sidecars of recordings whose own folder is read-only."""
+    override = os.environ.get(REVIEW_DIR_ENV)
+    return Path(override) if override else user_data_dir() / "reviews"
+
+
+def primary_sidecar_path(recording_path: str | Path) -> Path:
+    """``<recording file name>.faultlens.json`` beside the recording."""
+    p = Path(recording_path)
+    return p.with_name(p.name + SIDECAR_SUFFIX)
+
+
+def fallback_sidecar_path(recording_path: str | Path) -> Path:
+    """The sidecar's place in the user data directory: keyed by the recording's full path."""
+    resolved = str(Path(recording_path).expanduser().resolve())
+    digest = hashlib.sha256(resolved.encode("utf-8")).hexdigest()
+    return fallback_review_dir() / f"{digest}.json"
+
+
+def folder_writable(folder: Path) -> bool:
+    """Whether new files can be created in ``folder`` (tests monkeypatch this: root ignores
+    permission bits, so a chmod'ed folder is still writable for root)."""
+    return folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)
+
+
+def _keep_aside(path: Path, tag: str) -> Path | None:
+    """Rename ``path`` to ``<name>.<tag>-<timestamp>.json`` without overwriting anything."""
+    stem = path.name[: -len(".json")] if path.name.endswith(".json") else path.name
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    for n in range(1000):
+        extra = "" if n == 0 else f"-{n}"
+        target = path.with_name(f"{stem}.{tag}-{stamp}{extra}.json")
+        if target.exists():
+            continue
+        try:
+            # A hard link fails if the target exists: never overwrites a kept-aside file.
+            os.link(path, target)
+            os.unlink(path)
+        except FileExistsError:
+            continue
+        except OSError:
+            try:
+                os.rename(path, target)
+            except OSError:
+                return None
+        return target
+    return None
+
+
+# ---------------------------------------------------------------- state values
+@dataclass(frozen=True)
+class EventDecision:
+    """The reviewer's decision on one flagged event (identified by ``key``)."""
+
+    key: str
+    start_row: int
+    end_row: int
+    class_name: str  # the class the model flagged
+    status: Status = "unreviewed"
+    relabel: str = ""  # the class or fault code given when relabelled
+    note: str = ""
+    reviewer: str = ""
+    changed: str = ""  # ISO-8601 with offset
+
+    @property
+    def reviewed_class(self) -> str | None:
+        """The class the rows get after review; None when dismissed or not reviewed."""
+        if self.status == "confirmed":
+            return self.class_name
+        if self.status == "relabelled":
+            return self.relabel
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class Region:
+    """A stretch of rows drawn by hand; ``end_row`` is inclusive."""
+
+    region_id: int
+    start_row: int
+    end_row: int
+    class_name: str
+    note: str = ""
+    reviewer: str = ""
+    created: str = ""
+    changed: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class ReviewState:
+    """Everything an undo step restores. Immutable, so snapshots share unchanged parts."""
+
+    decisions: Mapping[str, EventDecision] = field(default_factory=dict)
+    regions: tuple[Region, ...] = ()
+    next_region_id: int = 1
+
+
+@dataclass(frozen=True)
+class ReviewChange:
+    """What a subscriber is told: the action's label and the keys/ids it touched."""
+
+    action: str
+    event_keys: tuple[str, ...] = ()
+    region_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReviewWarning:
+    """A problem found when opening a review that the user must be told about (the GUI shows
+    ``message``; the review itself carries on, clean)."""
+
+    kind: Literal["corrupt", "version", "other_content", "not_saved"]
+    message: str
+    kept_aside: Path | None = None
+
+
+Listener = Callable[[ReviewChange], None]
+
+
+# ---------------------------------------------------------------- the review
+class Review:
+    """The review of one recording; see the module docstring.
+
+    ``sidecar_path`` None means the review is kept in memory only (a recording that has no
+    file, or a read-only look such as the CLI's report).
+    """
+
+    def __init__(
+        self,
+        recording_name: str,
+        content_hash: str,
+        n_rows: int,
+        *,
+        recording_path: str | Path | None = None,
+        sidecar_path: Path | None = None,
+        user: str | None = None,
+        autosave: bool = True,
+    ) -> None:
+        self.recording_name = recording_name
+        self.recording_path = None if recording_path is None else Path(recording_path)
+        self.content_hash = content_hash
+        self.n_rows = int(n_rows)
+        self.sidecar_path = sidecar_path
+        self.user = user or current_user()
+        self.autosave = autosave and sidecar_path is not None
+        self.created = now_iso()
+        self.modified = self.created
+        self.model_fingerprint = ""
+        self.class_names: tuple[str, ...] = ()
+        self.scan_options: dict[str, Any] = {}
+        self.warnings: list[ReviewWarning] = []
+        self.history: list[dict[str, str]] = []
+        self._events: tuple[FaultEvent, ...] = ()
+        self._state = ReviewState()
+        self._undo: list[tuple[str, ReviewState]] = []
+        self._redo: list[tuple[str, ReviewState]] = []
+        self._listeners: list[Listener] = []
+
+    # ------------------------------------------------------------ opening
+    @classmethod
+    def open(
+        cls,
+        recording: Recording,
+        *,
+        sidecar_path: str | Path | None = None,
+        user: str | None = None,
+        read_only: bool = False,
+    ) -> Review:
+        """The review of ``recording``: restored from its sidecar when there is one.
+
+        The sidecar is ``sidecar_path`` if given, else the one beside the recording, else
+        the one in the user data directory. A sidecar that cannot be read, has another
+        format version or belongs to other content is reported in ``warnings``, renamed
+        aside (``<name>.corrupt-<time>.json``; never overwritten) and the review starts
+        clean. With ``read_only`` nothing is renamed or written (used by the CLI report);
+        an explicit ``sidecar_path`` that cannot be used then raises ReviewError.
+        """
+        has_file = str(recording.path) not in ("", "<memory>")
+        found: Path | None = None
+        if sidecar_path is not None:
+            found = Path(sidecar_path)
+            if read_only and not found.is_file():
+                raise ReviewError(f"{found}: review file not found; check the --review path")
+            target = found
+        elif has_file:
+            primary = primary_sidecar_path(recording.path)
+            fallback = fallback_sidecar_path(recording.path)
+            if primary.is_file():
+                found = primary
+            elif fallback.is_file():
+                found = fallback
+            target = found or (primary if folder_writable(primary.parent) else fallback)
+        else:
+            target = None
+        review = cls(
+            recording.name,
+            recording.content_hash,
+            recording.n_rows,
+            recording_path=recording.path if has_file else None,
+            sidecar_path=None if read_only else target,
+            user=user,
+            autosave=not read_only,
+        )
+        if found is not None and found.is_file():
+            review._restore_from(found, read_only=read_only, explicit=sidecar_path is not None)
+        return review
+
+    def _restore_from(self, path: Path, *, read_only: bool, explicit: bool) -> None:
+        problem: tuple[Literal["corrupt", "version", "other_content"], str] | None = None
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as err:
+            problem = ("corrupt", f"cannot be read ({err.__class__.__name__}: {err})")
+        except json.JSONDecodeError as err:
+            problem = ("corrupt", f"is not valid JSON (line {err.lineno}, column {err.colno})")
+        else:
+            if not isinstance(raw, dict) or raw.get("format") != FORMAT_NAME:
+                problem = ("corrupt", "is not a FaultLens review file")
+            elif raw.get("version") != FORMAT_VERSION:
+                problem = (
+                    "version",
+                    f"has format version {raw.get('version')!r}, this FaultLens reads "
+                    f"version {FORMAT_VERSION}",
+                )
+            else:
+                rec = raw.get("recording") or {}
+                if rec.get("sha256") != self.content_hash:
+                    problem = (
+                        "other_content",
+                        f"belongs to a different content of {rec.get('file', '?')!r} "
+                        "(the data changed since it was reviewed)",
+                    )
+                else:
+                    try:
+                        self._load_dict(raw)
+                    except (KeyError, TypeError, ValueError) as err:
+                        problem = ("corrupt", f"has an invalid entry ({err})")
+        if problem is None:
+            return
+        kind, why = problem
+        if read_only:
+            if explicit:
+                raise ReviewError(f"{path}: the review file {why}; pass another --review file")
+            self.warnings.append(
+                ReviewWarning(kind, f"{path}: the review file {why}; it was ignored")
+            )
+            return
+        tag = "corrupt" if kind != "other_content" else "other-content"
+        kept = _keep_aside(path, tag)
+        if kept is not None:
+            msg = (
+                f"{path}: the review file {why}; it was kept as {kept.name} and a new review starts"
+            )
+        else:
+            msg = (
+                f"{path}: the review file {why}; it could not be renamed aside, so it is left "
+                "untouched and the new review is saved in the user data folder"
+            )
+            self.sidecar_path = fallback_sidecar_path(self.recording_path or path)
+            if self.sidecar_path == path:
+                self.sidecar_path = None
+                self.autosave = False
+        self.warnings.append(ReviewWarning(kind, msg, kept))
+
+    # ------------------------------------------------------------ events of a scan
+    @property
+    def events(self) -> tuple[FaultEvent, ...]:
+        return self._events
+
+    def set_events(
+        self,
+        events: Sequence[FaultEvent],
+        *,
+        model_fingerprint: str = "",
+        class_names: Sequence[str] = (),
+        scan_options: Mapping[str, Any] | Any = None,
+    ) -> None:
+        """Attach the events of a (new) scan. Decisions carry over to events with the same
+        key; a decision whose event moved (another threshold) follows the event of the same
+        class that overlaps it most (intersection over union >= 0.5). Not undoable: it is
+        the context of the review, not a review action, so the undo history is cleared."""
+        self._events = tuple(events)
+        if model_fingerprint:
+            self.model_fingerprint = model_fingerprint
+        if class_names:
+            self.class_names = tuple(class_names)
+        if scan_options is not None:
+            self.scan_options = (
+                dict(scan_options)
+                if isinstance(scan_options, Mapping)
+                else dataclasses.asdict(scan_options)
+            )
+        decisions = dict(self._state.decisions)
+        current = {event_key(e): e for e in self._events}
+        for key, dec in list(decisions.items()):
+            if key in current:
+                continue
+            best, best_iou = None, 0.5
+            for e_key, e in current.items():
+                if e.class_name != dec.class_name or e_key in decisions:
+                    continue
+                inter = min(e.end_row, dec.end_row) - max(e.start_row, dec.start_row) + 1
+                if inter <= 0:
+                    continue
+                union = max(e.end_row, dec.end_row) - min(e.start_row, dec.start_row) + 1
+                if inter / union >= best_iou:
+                    best, best_iou = e, inter / union
+            if best is not None:
+                del decisions[key]
+                decisions[event_key(best)] = dataclasses.replace(
+                    dec, key=event_key(best), start_row=best.start_row, end_row=best.end_row
+                )
+        self._state = dataclasses.replace(self._state, decisions=decisions)
+        self._undo.clear()
+        self._redo.clear()
+        self._notify(ReviewChange("events", tuple(current)))
+        self._save_if_needed()
+
+    # ------------------------------------------------------------ reading
+    @property
+    def state(self) -> ReviewState:
+        return self._state
+
+    @property
+    def regions(self) -> tuple[Region, ...]:
+        return self._state.regions
+
+    def region(self, region_id: int) -> Region:
+        for r in self._state.regions:
+            if r.region_id == region_id:
+                return r
+        raise ReviewError(f"{self.recording_name}: there is no hand-drawn region {region_id}")
+
+    def decision(self, event: FaultEvent | int) -> EventDecision:
+        """The decision on ``event`` (a FaultEvent or an index into ``events``); an
+        'unreviewed' decision when none was made."""
+        ev = self._event(event)
+        key = event_key(ev)
+        found = self._state.decisions.get(key)
+        if found is not None:
+            return found
+        return EventDecision(key, ev.start_row, ev.end_row, ev.class_name)
+
+    def status(self, event: FaultEvent | int) -> Status:
+        return self.decision(event).status
+
+    def orphan_decisions(self) -> list[EventDecision]:
+        """Decisions whose event is not among the current scan's events (kept, reported)."""
+        current = {event_key(e) for e in self._events}
+        return [d for k, d in self._state.decisions.items() if k not in current]
+
+    def counts(self) -> dict[str, int]:
+        """Events per review status, for a summary line."""
+        out = dict.fromkeys(STATUSES, 0)
+        for e in self._events:
+            out[self.status(e)] += 1
+        return out
+
+    def reviewers(self) -> list[str]:
+        names = {d.reviewer for d in self._state.decisions.values() if d.reviewer}
+        names |= {r.reviewer for r in self._state.regions if r.reviewer}
+        return sorted(names)
+
+    # ------------------------------------------------------------ event actions
+    def confirm(self, event: FaultEvent | int) -> None:
+        self.set_status(event, "confirmed")
+
+    def dismiss(self, event: FaultEvent | int) -> None:
+        self.set_status(event, "dismissed")
+
+    def relabel(self, event: FaultEvent | int, class_name: str) -> None:
+        self.set_status(event, "relabelled", class_name)
+
+    def reset(self, event: FaultEvent | int) -> None:
+        self.set_status(event, "unreviewed")
+
+    def set_status(self, event: FaultEvent | int, status: Status, relabel: str = "") -> None:
+        """Set an event's status; ``relabel`` (a class or a typed fault code) is required
+        for 'relabelled' and ignored otherwise."""
+        if status not in STATUSES:
+            raise ReviewError(f"unknown review status {status!r}; use one of {', '.join(STATUSES)}")
+        relabel = relabel.strip()
+        if status == "relabelled" and not relabel:
+            raise ReviewError("relabelling needs a class name or a fault code; type one")
+        dec = self.decision(event)
+        new = dataclasses.replace(
+            dec,
+            status=status,
+            relabel=relabel if status == "relabelled" else "",
+            reviewer=self.user,
+            changed=now_iso(),
+        )
+        label = {
+            "confirmed": "Confirm",
+            "dismissed": "Dismiss",
+            "relabelled": f"Relabel as {relabel}",
+            "unreviewed": "Reset",
+        }[status]
+        self._apply_decision(new, f"{label} event at rows {dec.start_row}-{dec.end_row}")
+
+    def set_note(self, event: FaultEvent | int, note: str) -> None:
+        dec = self.decision(event)
+        if note == dec.note:
+            return
+        new = dataclasses.replace(dec, note=note, reviewer=self.user, changed=now_iso())
+        self._apply_decision(new, f"Edit note of event at rows {dec.start_row}-{dec.end_row}")
+
+    def _apply_decision(self, new: EventDecision, label: str) -> None:
+        decisions = dict(self._state.decisions)
+        decisions[new.key] = new
+        self._commit(
+            label,
+            dataclasses.replace(self._state, decisions=decisions),
+            ReviewChange(label, event_keys=(new.key,)),
+        )
+
+    # ------------------------------------------------------------ region actions
+    def add_region(self, start_row: int, end_row: int, class_name: str, note: str = "") -> int:
+        """Add a hand-drawn region (rows are clipped to the recording; the edges may come in
+        either order). Returns its id."""
+        start, end = self._clip_rows(start_row, end_row)
+        class_name = self._class_text(class_name)
+        rid = self._state.next_region_id
+        stamp = now_iso()
+        region = Region(rid, start, end, class_name, note, self.user, stamp, stamp)
+        label = f"Draw region at rows {start}-{end}"
+        self._commit(
+            label,
+            dataclasses.replace(
+                self._state, regions=(*self._state.regions, region), next_region_id=rid + 1
+            ),
+            ReviewChange(label, region_ids=(rid,)),
+        )
+        return rid
+
+    def move_region(self, region_id: int, start_row: int, end_row: int) -> None:
+        start, end = self._clip_rows(start_row, end_row)
+        old = self.region(region_id)
+        if (old.start_row, old.end_row) == (start, end):
+            return
+        self._replace_region(
+            dataclasses.replace(old, start_row=start, end_row=end),
+            f"Move region edges to rows {start}-{end}",
+        )
+
+    def set_region_class(self, region_id: int, class_name: str) -> None:
+        old = self.region(region_id)
+        class_name = self._class_text(class_name)
+        if class_name == old.class_name:
+            return
+        self._replace_region(
+            dataclasses.replace(old, class_name=class_name), f"Set region class to {class_name}"
+        )
+
+    def set_region_note(self, region_id: int, note: str) -> None:
+        old = self.region(region_id)
+        if note == old.note:
+            return
+        self._replace_region(dataclasses.replace(old, note=note), "Edit region note")
+
+    def delete_region(self, region_id: int) -> None:
+        old = self.region(region_id)
+        label = f"Delete region at rows {old.start_row}-{old.end_row}"
+        self._commit(
+            label,
+            dataclasses.replace(
+                self._state,
+                regions=tuple(r for r in self._state.regions if r.region_id != region_id),
+            ),
+            ReviewChange(label, region_ids=(region_id,)),
+        )
+
+    def _replace_region(self, new: Region, label: str) -> None:
+        new = dataclasses.replace(new, reviewer=self.user, changed=now_iso())
+        regions = tuple(new if r.region_id == new.region_id else r for r in self._state.regions)
+        self._commit(
+            label,
+            dataclasses.replace(self._state, regions=regions),
+            ReviewChange(label, region_ids=(new.region_id,)),
+        )
+
+    def _clip_rows(self, start_row: int, end_row: int) -> tuple[int, int]:
+        if self.n_rows <= 0:
+            raise ReviewError(f"{self.recording_name}: the recording has no rows to mark")
+        lo, hi = sorted((int(start_row), int(end_row)))
+        last = self.n_rows - 1
+        return min(max(lo, 0), last), min(max(hi, 0), last)
+
+    @staticmethod
+    def _class_text(class_name: str) -> str:
+        text = class_name.strip()
+        if not text:
+            raise ReviewError("a region needs a class name or a fault code; type one")
+        return text
+
+    # ------------------------------------------------------------ undo / redo
+    @property
+    def can_undo(self) -> bool:
+        return bool(self._undo)
+
+    @property
+    def can_redo(self) -> bool:
+        return bool(self._redo)
+
+    @property
+    def undo_text(self) -> str:
+        return self._undo[-1][0] if self._undo else ""
+
+    @property
+    def redo_text(self) -> str:
+        return self._redo[-1][0] if self._redo else ""
+
+    def undo(self) -> None:
+        """Restore the state before the last action (no-op when there is none)."""
+        if not self._undo:
+            return
+        label, before = self._undo.pop()
+        self._redo.append((label, self._state))
+        self._switch(before, f"Undo {label}")
+
+    def redo(self) -> None:
+        """Re-apply the last undone action (no-op when there is none)."""
+        if not self._redo:
+            return
+        label, after = self._redo.pop()
+        self._undo.append((label, self._state))
+        self._switch(after, f"Redo {label}")
+
+    def _switch(self, state: ReviewState, label: str) -> None:
+        keys = tuple(
+            k
+            for k in set(state.decisions) | set(self._state.decisions)
+            if state.decisions.get(k) != self._state.decisions.get(k)
+        )
+        # Regions are frozen values: the symmetric difference holds the added, removed and
+        # edited ones.
+        ids = tuple(sorted({r.region_id for r in set(state.regions) ^ set(self._state.regions)}))
+        self._state = state
+        self._log(label)
+        self._notify(ReviewChange(label, keys, ids))
+        self._save_if_needed()
+
+    def _commit(self, label: str, new_state: ReviewState, change: ReviewChange) -> None:
+        self._undo.append((label, self._state))
+        self._redo.clear()
+        self._state = new_state
+        self._log(label)
+        self._notify(change)
+        self._save_if_needed()
+
+    # ------------------------------------------------------------ subscription
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener(change)`` after every change; returns a function that unsubscribes."""
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with contextlib.suppress(ValueError):
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def _notify(self, change: ReviewChange) -> None:
+        for listener in list(self._listeners):
+            listener(change)
+
+    def _log(self, action: str) -> None:
+        self.modified = now_iso()
+        self.history.append({"time": self.modified, "user": self.user, "action": action})
+        del self.history[:-HISTORY_LIMIT]
+
+    # ------------------------------------------------------------ persistence
+    def to_dict(self) -> dict[str, Any]:
+        """The sidecar's JSON content."""
+        return {
+            "format": FORMAT_NAME,
+            "version": FORMAT_VERSION,
+            "recording": {
+                "file": self.recording_name,
+                "path": None if self.recording_path is None else str(self.recording_path),
+                "sha256": self.content_hash,
+                "rows": self.n_rows,
+            },
+            "model": {"fingerprint": self.model_fingerprint, "class_names": list(self.class_names)},
+            "scan": {"options": self.scan_options, "events": len(self._events)},
+            "created": self.created,
+            "modified": self.modified,
+            "decisions": [d.to_dict() for d in self._state.decisions.values()],
+            "regions": [r.to_dict() for r in self._state.regions],
+            "next_region_id": self._state.next_region_id,
+            "history": list(self.history),
+        }
+
+    def _load_dict(self, raw: Mapping[str, Any]) -> None:
+        decisions: dict[str, EventDecision] = {}
+        for d in raw.get("decisions", []):
+            dec = EventDecision(
+                key=str(d["key"]),
+                start_row=int(d["start_row"]),
+                end_row=int(d["end_row"]),
+                class_name=str(d["class_name"]),
+                status=d.get("status", "unreviewed"),
+                relabel=str(d.get("relabel", "")),
+                note=str(d.get("note", "")),
+                reviewer=str(d.get("reviewer", "")),
+                changed=str(d.get("changed", "")),
+            )
+            if dec.status not in STATUSES:
+                raise ValueError(f"unknown status {dec.status!r}")
+            decisions[dec.key] = dec
+        regions = tuple(
+            Region(
+                region_id=int(r["region_id"]),
+                start_row=int(r["start_row"]),
+                end_row=int(r["end_row"]),
+                class_name=str(r["class_name"]),
+                note=str(r.get("note", "")),
+                reviewer=str(r.get("reviewer", "")),
+                created=str(r.get("created", "")),
+                changed=str(r.get("changed", "")),
+            )
+            for r in raw.get("regions", [])
+        )
+        next_id = max([int(raw.get("next_region_id", 1)), *[r.region_id + 1 for r in regions]])
+        model = raw.get("model") or {}
+        scan = raw.get("scan") or {}
+        self._state = ReviewState(decisions, regions, next_id)
+        self.model_fingerprint = str(model.get("fingerprint", ""))
+        self.class_names = tuple(str(c) for c in model.get("class_names", []))
+        self.scan_options = dict(scan.get("options") or {})
+        self.created = str(raw.get("created", self.created))
+        self.modified = str(raw.get("modified", self.modified))
+        self.history = [dict(h) for h in raw.get("history", [])][-HISTORY_LIMIT:]
+
+    def save(self) -> Path:
+        """Write the sidecar atomically. Falls back to the user data directory when the
+        recording's folder refuses the write; raises ReviewError when both fail."""
+        if self.sidecar_path is None:
+            raise ReviewError(f"{self.recording_name}: this review has no file to be saved to")
+        text = json.dumps(self.to_dict(), indent=1, ensure_ascii=False)
+        try:
+            self._write(self.sidecar_path, text)
+        except OSError as first:
+            fallback = fallback_sidecar_path(self.recording_path or self.sidecar_path)
+            if fallback == self.sidecar_path:
+                raise ReviewError(
+                    f"{self.sidecar_path}: cannot save the review ({first.strerror or first}); "
+                    "free disk space or make the folder writable"
+                ) from first
+            try:
+                self._write(fallback, text)
+            except OSError as second:
+                raise ReviewError(
+                    f"{self.sidecar_path}: cannot save the review ({first.strerror or first}), "
+                    f"nor in {fallback.parent} ({second.strerror or second}); free disk space "
+                    "or make one of these folders writable"
+                ) from second
+            self.sidecar_path = fallback
+        return self.sidecar_path
+
+    @staticmethod
+    def _write(path: Path, text: str) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, text)
+
+    def _save_if_needed(self) -> None:
+        if self.autosave:
+            self.save()
+
+    def _event(self, event: FaultEvent | int) -> FaultEvent:
+        if isinstance(event, FaultEvent):
+            return event
+        try:
+            return self._events[int(event)]
+        except IndexError:
+            raise ReviewError(
+                f"{self.recording_name}: there is no event {event}; the scan flagged "
+                f"{len(self._events)}"
+            ) from None
+
+
+# ---------------------------------------------------------------- training labels
+def normal_class_of(review: Review | None, recording: Recording) -> str:
+    """The label that means 'normal' for this recording: the model's class 0 if known, else
+    the recording's own normal label, else 'normal'."""
+    if review is not None and review.class_names:
+        return review.class_names[0]
+    if recording.labels is not None:
+        for value in recording.class_counts():
+            if is_normal_label(value):
+                return value
+    return "normal"
+
+
+def reviewed_labels(
+    review: Review,
+    recording: Recording,
+    events: Iterable[FaultEvent] | None = None,
+    normal_class: str | None = None,
+) -> np.ndarray:
+    """Per-row labels (N,) object array of str with the review applied, for training.
+
+    Start from the recording's own labels (unlabelled rows and recordings without labels:
+    the normal class). Dismissed events become normal; confirmed events get the model's
+    class, relabelled ones the new class; hand-drawn regions come last and win. Events not
+    reviewed keep what the rows had.
+    """
+    if recording.n_rows != review.n_rows:
+        raise ReviewError(
+            f"{recording.name}: the review covers {review.n_rows} rows, the recording has "
+            f"{recording.n_rows}; open the review of this recording"
+        )
+    normal = normal_class or normal_class_of(review, recording)
+    labels = np.full(recording.n_rows, normal, dtype=object)
+    if recording.labels is not None:
+        own = recording.labels.astype(str)
+        labels[own != ""] = own[own != ""]
+    evs = list(review.events if events is None else events)
+    decisions = [review.decision(e) for e in evs]
+    # Dismissals first, so an overlapping confirmed event keeps its rows.
+    for dec in decisions:
+        if dec.status == "dismissed":
+            labels[dec.start_row : dec.end_row + 1] = normal
+    for dec in decisions:
+        cls = dec.reviewed_class
+        if cls is not None:
+            labels[dec.start_row : dec.end_row + 1] = cls
+    for region in review.regions:
+        labels[region.start_row : region.end_row + 1] = region.class_name
+    return labels
+
+
+def recording_with_reviewed_labels(
+    review: Review, recording: Recording, events: Iterable[FaultEvent] | None = None
+) -> Recording:
+    """A copy of ``recording`` whose labels are ``reviewed_labels`` (data shared, not copied)."""
+    labels = reviewed_labels(review, recording, events)
+    # The training data fingerprint must tell these labels from the file's own.
+    digest = hashlib.sha256(recording.content_hash.encode())
+    digest.update("\x00".join(labels.tolist()).encode())
+    return dataclasses.replace(
+        recording,
+        labels=labels,
+        label_column=recording.label_column or "reviewed label",
+        content_hash=digest.hexdigest(),
+    )
