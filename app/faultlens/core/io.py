@@ -1,14 +1,114 @@
 """CSV -> Recording: detection of encoding, separator, header, decimal, time and label columns.
 
-CONTRACT STUB — the importer implementation replaces the bodies; names and fields are fixed.
+Detection looks only at the first ``SAMPLE_BYTES`` of the file; the full read then goes
+through pyarrow's CSV reader (the parser behind ``pandas.read_csv(engine="pyarrow")``,
+called directly so channels convert straight to float32 and timestamps parse inside the
+parser) whenever the dialect allows it, and through pandas' C engine otherwise (runs of
+whitespace, decimal comma). Only the needed columns are converted.
+
+Every failure the file can cause raises ``RecordingError`` with a one-line message naming
+the file, the line or column, and what to do.
 """
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from faultlens.core.recording import ImportOptions, Recording
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from faultlens.core.errors import RecordingError
+from faultlens.core.recording import ImportOptions, QualityReport, Recording
+
+# Detection reads this much of the head of the file, never more.
+SAMPLE_BYTES = 64 * 1024
+# At most this many sample lines are split and typed during detection.
+SAMPLE_LINES = 500
+WHITESPACE = r"\s+"
+
+# Cells that mean "missing" (pyarrow's defaults plus "None"), the same for both parsers so
+# a file reads identically whichever parser handles it.
+NA_TOKENS = [
+    "",
+    "#N/A",
+    "#N/A N/A",
+    "#NA",
+    "-1.#IND",
+    "-1.#QNAN",
+    "-NaN",
+    "-nan",
+    "1.#IND",
+    "1.#QNAN",
+    "N/A",
+    "NA",
+    "NULL",
+    "NaN",
+    "n/a",
+    "nan",
+    "null",
+    "None",
+]
+_NA_SET = frozenset(NA_TOKENS)
+
+# Column names (lower-case, non-alphanumerics removed) that mark the label column, in order
+# of preference when several are present.
+LABEL_NAMES = (
+    "label",
+    "labels",
+    "faultlabel",
+    "fault",
+    "faulttype",
+    "faultclass",
+    "class",
+    "classlabel",
+    "anomaly",
+    "isanomaly",
+    "target",
+    "state",
+    "condition",
+    "status",
+    "y",
+)
+# Other annotation columns: never input channels unless named explicitly.
+ANNOTATION_NAMES = ("changepoint", "changepoints", "anomalyscore", "annotation", "comment", "note")
+
+_TIME_NAME_RE = re.compile(
+    r"^(time|timestamp|timestamps|datetime|date|ts|t|epoch|unixtime|elapsed)"
+    r"([\s_\-\[(].*)?$",
+    re.IGNORECASE,
+)
+_TIME_UNIT_IN_NAME_RE = re.compile(r"[\s_\-\[(](s|sec|ms|us|µs|ns)[\])]?$", re.IGNORECASE)
+_NUMBER_RE = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
+_NUMBER_COMMA_RE = re.compile(r"^[+-]?(?:\d+,?\d*|,\d+)(?:[eE][+-]?\d+)?$")
+_COMMA_DECIMAL_RE = re.compile(r"^[+-]?\d*,\d+(?:[eE][+-]?\d+)?$")
+_DOT_DECIMAL_RE = re.compile(r"^[+-]?\d*\.\d+(?:[eE][+-]?\d+)?$")
+# ISO-8601 / "YYYY-MM-DD hh:mm:ss", optional fraction and offset: what pyarrow parses itself.
+_ISO_RE = re.compile(
+    r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)?\s*(Z|[+-]\d{2}:?\d{2})?$"
+)
+
+_UNIT_SECONDS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
+# Epoch magnitudes (|value| of a time stamp after 1973): seconds ~1e9, ms ~1e12, ...
+_EPOCH_UNIT_BY_MAGNITUDE = ((1e17, "ns"), (1e14, "us"), (1e11, "ms"), (1e8, "s"))
+
+# A channel is "stuck" when one value repeats for at least this many consecutive rows and
+# at least this fraction of the file: long enough that sensor noise would have moved it.
+STUCK_MIN_ROWS = 100
+STUCK_MIN_FRACTION = 0.05
+# Sampling intervals further than this from the median count as irregular.
+IRREGULAR_TOLERANCE = 0.10
+
+
+# ImportOptions is frozen, so one shared default instance is safe.
+DEFAULT_OPTIONS = ImportOptions()
 
 
 @dataclass
@@ -22,11 +122,1002 @@ class Preview:
     channel_candidates: list[str] = field(default_factory=list)
     label_candidates: list[str] = field(default_factory=list)
     time_candidates: list[str] = field(default_factory=list)
+    # column -> why it is not an input channel (non-numeric, label-like, ...)
+    excluded_columns: dict[str, str] = field(default_factory=dict)
 
 
-def preview_file(path: str | Path, options: ImportOptions = ImportOptions(), rows: int = 50) -> Preview:
-    raise NotImplementedError
+@dataclass
+class _Layout:
+    """Everything detection found out about a file, from its head only."""
+
+    path: Path
+    encoding: str
+    separator: str
+    decimal: str
+    header: bool
+    skip_lines: int  # physical lines before the first data row (blank lines + header)
+    names: list[str]
+    sample_rows: list[list[str]]
+    sample_first_line: int  # 1-based file line of sample_rows[0]
+    kinds: dict[str, str]  # column -> "numeric" | "datetime" | "text" | "empty"
+    time_column: str | None = None
+    time_kind: str = "index"  # "datetime" | "numeric" | "index"
+    time_unit: str | None = None
+    time_offsets: str = "none"  # "none" | "all" | "mixed": zone offsets in the sample
+    utc_offset_s: int | None = None
+    label_column: str | None = None
+    channels: list[str] = field(default_factory=list)
+    excluded: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
-def load_recording(path: str | Path, options: ImportOptions = ImportOptions()) -> Recording:
-    raise NotImplementedError
+# ----------------------------------------------------------------------------- public API
+def preview_file(
+    path: str | Path, options: ImportOptions = DEFAULT_OPTIONS, rows: int = 50
+) -> Preview:
+    """Detect how to read ``path`` from its head and return the settings and first rows.
+
+    Cheap: reads at most ``SAMPLE_BYTES`` of the file. Raises ``RecordingError`` for files
+    that cannot be imported at all (missing, binary, empty, no numeric column, ...).
+    """
+    path = Path(path)
+    layout = _detect(path, options)
+    label_candidates = [c for c in layout.names if _is_label_like(c) or c == layout.label_column]
+    time_candidates = [
+        c
+        for c in layout.names
+        if layout.kinds[c] == "datetime"
+        or (layout.kinds[c] == "numeric" and _TIME_NAME_RE.match(c))
+        or c == layout.time_column
+    ]
+    channel_candidates = [c for c in layout.names if layout.kinds[c] in ("numeric", "empty")]
+    table = [
+        (r + [""] * (len(layout.names) - len(r)))[: len(layout.names)]
+        for r in layout.sample_rows[: max(rows, 0)]
+    ]
+    return Preview(
+        path=path,
+        options=_resolved_options(layout),
+        columns=list(layout.names),
+        rows=table,
+        channel_candidates=channel_candidates,
+        label_candidates=label_candidates,
+        time_candidates=time_candidates,
+        excluded_columns=dict(layout.excluded),
+    )
+
+
+def load_recording(path: str | Path, options: ImportOptions = DEFAULT_OPTIONS) -> Recording:
+    """Read a sensor CSV into a validated ``Recording``.
+
+    Every field of ``options`` left as ``None`` is detected from the head of the file; the
+    fully resolved options are stored on the result (``Recording.options``) so the same
+    file can be re-read the same way. Missing values stay NaN; rows with unsorted
+    timestamps are sorted (with a warning in the quality report).
+
+    Raises ``RecordingError`` (one-line message: file, line/column, what to do) for every
+    problem the file can cause.
+    """
+    path = Path(path)
+    layout = _detect(path, options)
+    explicit_encoding = options.encoding is not None
+    try:
+        columns, n_rows = _read_columns(layout)
+    except RecordingError as err:
+        # An ASCII head says nothing about bytes further down; Latin-1 reads anything.
+        if explicit_encoding or layout.encoding != "utf-8" or "UTF-8" not in str(err):
+            raise
+        layout.encoding = "latin-1"
+        layout.warnings.append("file is not valid UTF-8 past its first 64 KB; read as Latin-1")
+        columns, n_rows = _read_columns(layout)
+    if n_rows == 0:
+        raise RecordingError(
+            f"{path}: line {layout.skip_lines}: the file has a header but no data rows; "
+            "add data rows or pick another file"
+        )
+
+    time = _convert_time(layout, columns.pop("__time__", None))
+    labels = _convert_labels(columns.pop("__label__", None))
+    data = _assemble_matrix(layout, columns, n_rows)
+    del columns
+
+    report = QualityReport(rows=n_rows, channels=len(layout.channels))
+    report.excluded_columns = dict(layout.excluded)
+    report.warnings = list(layout.warnings)
+    if time is not None:
+        time, data, labels = _check_time_order(layout, time, data, labels, report)
+    _fill_quality(report, layout.channels, data, time, layout.skip_lines)
+
+    return Recording(
+        path=path,
+        data=data,
+        channels=tuple(layout.channels),
+        time=time,
+        time_kind="index"
+        if time is None
+        else ("datetime" if layout.time_kind == "datetime" else "seconds"),
+        time_column=layout.time_column,
+        utc_offset_s=layout.utc_offset_s,
+        labels=labels,
+        label_column=layout.label_column,
+        content_hash=_sha256(path),
+        options=_resolved_options(layout),
+        quality=report,
+    )
+
+
+# ----------------------------------------------------------------------------- detection
+def _fail(path: Path, where: str, what: str) -> RecordingError:
+    where = f" {where}:" if where else ""
+    return RecordingError(f"{path}:{where} {what}")
+
+
+def _read_head(path: Path) -> tuple[bytes, bool]:
+    """The first SAMPLE_BYTES of the file and whether the file is longer than that."""
+    if not path.exists():
+        raise _fail(path, "", "file not found; check the path")
+    if path.is_dir():
+        raise _fail(path, "", "is a folder, not a file; pick a CSV file inside it")
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(SAMPLE_BYTES + 1)
+    except PermissionError:
+        raise _fail(path, "", "permission denied; check the file's read permissions") from None
+    except OSError as err:
+        raise _fail(path, "", f"cannot be read ({err.strerror or err}); check the file") from None
+    return head[:SAMPLE_BYTES], len(head) > SAMPLE_BYTES
+
+
+def _detect_encoding(path: Path, head: bytes, truncated: bool, forced: str | None) -> str:
+    if forced:
+        try:
+            "".encode(forced)
+        except LookupError:
+            raise _fail(
+                path, "", f"unknown encoding {forced!r}; use e.g. utf-8 or latin-1"
+            ) from None
+        return forced
+    if head.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise _fail(path, "", "is UTF-16 text; save it as UTF-8 (or Latin-1) CSV and retry")
+    try:
+        # A multi-byte character may be cut at the end of the sample: ignore up to 3 bytes.
+        head.decode("utf-8") if not truncated else _decode_prefix(head)
+        return "utf-8"
+    except UnicodeDecodeError:
+        return "latin-1"
+
+
+def _decode_prefix(head: bytes) -> str:
+    for cut in range(4):
+        try:
+            return head[: len(head) - cut].decode("utf-8")
+        except UnicodeDecodeError as err:
+            if err.start < len(head) - 4:
+                raise
+    raise UnicodeDecodeError("utf-8", head, 0, 1, "undecodable")
+
+
+def _decode(path: Path, head: bytes, encoding: str, truncated: bool) -> str:
+    try:
+        text = head.decode(encoding, errors="strict")
+    except UnicodeDecodeError as err:
+        if truncated and err.start >= len(head) - 4:
+            text = head[: err.start].decode(encoding)
+        else:
+            line = head[: err.start].count(b"\n") + 1
+            raise _fail(
+                path, f"line {line}", f"is not valid {encoding} text; pass another encoding"
+            ) from None
+    if encoding == "utf-8-sig" or text.startswith("\ufeff"):
+        text = text.lstrip("\ufeff")
+    return text
+
+
+def _looks_binary(text: str) -> bool:
+    if "\x00" in text:
+        return True
+    if not text:
+        return False
+    control = sum(1 for ch in text if (ord(ch) < 32 and ch not in "\t\r\n\f\v") or ch == "\x7f")
+    # Text CSVs have essentially no control characters; compressed/binary data has ~12 %.
+    return control > max(2, len(text) // 100)
+
+
+def _split(line: str, separator: str) -> list[str]:
+    if separator == WHITESPACE:
+        return line.split()
+    if '"' not in line:
+        return [c.strip() for c in line.split(separator)]
+    return [c.strip() for c in next(csv.reader([line], delimiter=separator))]
+
+
+def _detect_separator(lines: list[str]) -> str:
+    """The separator giving the most consistent field count (>1) over the sample lines."""
+    best, best_score = None, (0.0, 0)
+    for sep in ("\t", ";", ",", "|"):
+        counts = [len(_split(line, sep)) for line in lines]
+        modal = max(set(counts), key=counts.count)
+        if modal < 2:
+            continue
+        consistency = counts.count(modal) / len(counts)
+        # Consistency first, then more fields; ties keep the earlier candidate, so a
+        # decimal-comma file with ";" separators is read as ";" not ",".
+        score = (round(consistency, 2), modal)
+        if consistency >= 0.9 and score > best_score:
+            best, best_score = sep, score
+    if best is not None:
+        return best
+    counts = [len(line.split()) for line in lines]
+    if max(counts) > 1:
+        return WHITESPACE
+    return ","
+
+
+def _detect_decimal(rows: list[list[str]], separator: str) -> str:
+    if separator == ",":
+        return "."
+    comma = dot = 0
+    for row in rows:
+        for cell in row:
+            if _COMMA_DECIMAL_RE.match(cell):
+                comma += 1
+            elif _DOT_DECIMAL_RE.match(cell):
+                dot += 1
+    return "," if comma > dot else "."
+
+
+def _cell_kind(cell: str, decimal: str) -> str:
+    if cell in _NA_SET:
+        return "empty"
+    if (_NUMBER_COMMA_RE if decimal == "," else _NUMBER_RE).match(cell):
+        return "numeric"
+    if _ISO_RE.match(cell):
+        return "datetime"
+    return "text"
+
+
+def _detect_header(rows: list[list[str]], decimal: str) -> bool:
+    first = [_cell_kind(c, decimal) for c in rows[0]]
+    if len(rows) == 1:
+        return all(k == "text" for k in first)
+    body = rows[1:]
+    for j, kind in enumerate(first):
+        if kind != "text":
+            continue
+        below = [_cell_kind(r[j], decimal) for r in body if j < len(r)]
+        below = [k for k in below if k != "empty"]
+        if below and any(k != "text" for k in below):
+            return True
+    # All-text first line above all-text columns: a header if its cells are distinct names
+    # that do not repeat in the rows below.
+    if all(k == "text" for k in first):
+        return not any(rows[0] == r for r in body) and len(set(rows[0])) == len(rows[0])
+    return False
+
+
+def _unique_names(raw: list[str]) -> list[str]:
+    names: list[str] = []
+    seen: set[str] = set()
+    for i, name in enumerate(raw):
+        base = name.strip() or f"column_{i + 1}"
+        candidate, k = base, 1
+        while candidate in seen:
+            candidate, k = f"{base}.{k}", k + 1
+        seen.add(candidate)
+        names.append(candidate)
+    return names
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", name.lower())
+
+
+def _is_label_like(name: str) -> bool:
+    n = _norm(name)
+    return n in LABEL_NAMES or n in ANNOTATION_NAMES or "label" in n
+
+
+def _epoch_unit(magnitude: float) -> str | None:
+    for threshold, unit in _EPOCH_UNIT_BY_MAGNITUDE:
+        if magnitude >= threshold:
+            return unit
+    return None
+
+
+def _detect(path: Path, options: ImportOptions) -> _Layout:
+    head, truncated = _read_head(path)
+    if not head.strip():
+        raise _fail(path, "", "the file is empty; pick a file with a header and data rows")
+    if b"\x00" in head[:4096] and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise _fail(path, "", "looks like a binary file, not CSV text; export it as CSV first")
+    encoding = _detect_encoding(path, head, truncated, options.encoding)
+    text = _decode(path, head, encoding, truncated)
+    if _looks_binary(text):
+        raise _fail(path, "", "looks like a binary file, not CSV text; export it as CSV first")
+
+    physical = text.splitlines()
+    if truncated and physical and not text.endswith(("\n", "\r")):
+        physical.pop()  # the last line is cut in the middle
+    numbered = [(i + 1, ln) for i, ln in enumerate(physical) if ln.strip()]
+    if not numbered:
+        raise _fail(path, "", "the file is empty; pick a file with a header and data rows")
+    numbered = numbered[:SAMPLE_LINES]
+    lines = [ln for _, ln in numbered]
+
+    if options.separator is not None:
+        separator = options.separator
+        if separator in (" ", "space", "whitespace"):
+            separator = WHITESPACE
+        if separator == "tab":
+            separator = "\t"
+        if separator != WHITESPACE and len(separator) != 1:
+            raise _fail(path, "", f"separator {separator!r} is not one character; use , ; or tab")
+    else:
+        separator = _detect_separator(lines)
+    try:
+        rows = [_split(ln, separator) for ln in lines]
+    except csv.Error as err:
+        raise _fail(
+            path, "", f"cannot be split into columns ({err}); check the separator"
+        ) from None
+
+    decimal = options.decimal or _detect_decimal(rows[:50], separator)
+    if decimal not in (".", ","):
+        raise _fail(path, "", f"decimal mark {decimal!r} is not supported; use '.' or ','")
+    if decimal == separator:
+        raise _fail(path, "", "the decimal mark and the separator are both ','; set --separator")
+    header = options.header if options.header is not None else _detect_header(rows, decimal)
+
+    width = len(rows[0]) if header else max(set(map(len, rows)), key=[len(r) for r in rows].count)
+    if header:
+        names = _unique_names(rows[0])
+        sample_rows = rows[1:]
+        skip_lines = numbered[0][0]
+        first_line = numbered[1][0] if len(numbered) > 1 else skip_lines + 1
+    else:
+        names = [f"ch_{i + 1}" for i in range(width)]
+        sample_rows = rows
+        skip_lines = numbered[0][0] - 1
+        first_line = numbered[0][0]
+
+    layout = _Layout(
+        path=path,
+        encoding=encoding,
+        separator=separator,
+        decimal=decimal,
+        header=header,
+        skip_lines=skip_lines,
+        names=names,
+        sample_rows=sample_rows,
+        sample_first_line=first_line,
+        kinds=_column_kinds(names, sample_rows, decimal),
+    )
+    _resolve_columns(layout, options)
+    return layout
+
+
+def _column_kinds(names: list[str], rows: list[list[str]], decimal: str) -> dict[str, str]:
+    kinds: dict[str, str] = {}
+    for j, name in enumerate(names):
+        seen = {_cell_kind(r[j], decimal) for r in rows if j < len(r)} - {"empty"}
+        if not seen:
+            kinds[name] = "empty"
+        elif len(seen) == 1:
+            kinds[name] = seen.pop()
+        else:
+            kinds[name] = "text"
+    return kinds
+
+
+def _first_text_cell(layout: _Layout, column: str) -> tuple[int, str] | None:
+    j = layout.names.index(column)
+    for i, row in enumerate(layout.sample_rows):
+        if (
+            j < len(row)
+            and _cell_kind(row[j], layout.decimal) != "numeric"
+            and row[j] not in _NA_SET
+        ):
+            return layout.sample_first_line + i, row[j]
+    return None
+
+
+def _numeric_sample(layout: _Layout, column: str) -> np.ndarray:
+    j = layout.names.index(column)
+    values = []
+    for row in layout.sample_rows:
+        if j < len(row) and _cell_kind(row[j], layout.decimal) == "numeric":
+            values.append(float(row[j].replace(",", ".")))
+    return np.asarray(values, dtype=np.float64)
+
+
+def _require_column(layout: _Layout, name: str, what: str, flag: str) -> None:
+    if name not in layout.names:
+        raise _fail(
+            layout.path,
+            f"{what} {name!r}",
+            f"no such column; columns are {', '.join(layout.names)}; fix {flag}",
+        )
+
+
+def _resolve_columns(layout: _Layout, options: ImportOptions) -> None:
+    """Pick the time column, the label column and the input channels."""
+    names, kinds = layout.names, layout.kinds
+
+    # --- time column
+    time_col: str | None = None
+    if not options.no_time_column:
+        if options.time_column is not None:
+            _require_column(layout, options.time_column, "time column", "--time-column")
+            time_col = options.time_column
+        else:
+            named = [c for c in names if _TIME_NAME_RE.match(c) and kinds[c] != "text"]
+            dated = [c for c in names if kinds[c] == "datetime"]
+            if named:
+                time_col = named[0]
+            elif dated:
+                time_col = dated[0]
+            elif kinds[names[0]] == "numeric" and len(names) > 1:
+                # An unnamed first column that counts up in whole epoch units is a clock.
+                v = _numeric_sample(layout, names[0])
+                if (
+                    v.size >= 2
+                    and np.all(np.diff(v) > 0)
+                    and np.all(v == np.round(v))
+                    and _epoch_unit(float(np.median(np.abs(v)))) is not None
+                ):
+                    time_col = names[0]
+    layout.time_column = time_col
+    if time_col is not None:
+        _resolve_time_kind(layout, options, time_col)
+
+    # --- label column
+    label_col: str | None = None
+    if not options.no_label_column:
+        if options.label_column is not None:
+            _require_column(layout, options.label_column, "label column", "--label-column")
+            label_col = options.label_column
+        else:
+            by_norm = {}
+            for c in names:
+                by_norm.setdefault(_norm(c), c)
+            for key in LABEL_NAMES:
+                if key in by_norm and by_norm[key] != time_col:
+                    label_col = by_norm[key]
+                    break
+            if label_col is None:
+                label_col = next((c for c in names if "label" in _norm(c) and c != time_col), None)
+    layout.label_column = label_col
+
+    # --- channels
+    excluded: dict[str, str] = {}
+    if options.channels is not None:
+        if not options.channels:
+            raise _fail(layout.path, "", "the channel list is empty; name at least one channel")
+        for c in options.channels:
+            _require_column(layout, c, "channel", "--channels")
+        channels = list(dict.fromkeys(options.channels))
+        for c in channels:
+            if c == time_col:
+                raise _fail(
+                    layout.path, f"column {c!r}", "is the time column; remove it from --channels"
+                )
+            if c == label_col:
+                raise _fail(
+                    layout.path, f"column {c!r}", "is the label column; remove it from --channels"
+                )
+        for c in names:
+            if c not in channels and c not in (time_col, label_col):
+                excluded[c] = "not in the selected channels"
+    else:
+        channels = []
+        for c in names:
+            if c in (time_col, label_col):
+                continue
+            if _is_label_like(c):
+                excluded[c] = "label/annotation column (never an input unless named as a channel)"
+            elif kinds[c] == "numeric":
+                channels.append(c)
+            elif kinds[c] == "empty":
+                if c.startswith("column_"):
+                    excluded[c] = "empty column without a name"
+                else:
+                    channels.append(c)
+            else:
+                bad = _first_text_cell(layout, c)
+                example = f" (e.g. {bad[1]!r} at line {bad[0]})" if bad else ""
+                excluded[c] = f"non-numeric{example}"
+    if not channels:
+        why = "; ".join(f"{c}: {r}" for c, r in excluded.items()) or "no columns besides time/label"
+        raise _fail(
+            layout.path,
+            "",
+            f"no numeric channel columns ({why}); check the separator/decimal or name --channels",
+        )
+    layout.channels = channels
+    layout.excluded = excluded
+
+
+def _resolve_time_kind(layout: _Layout, options: ImportOptions, time_col: str) -> None:
+    kind = layout.kinds[time_col]
+    unit = options.time_unit
+    if unit is not None and unit not in _UNIT_SECONDS:
+        raise _fail(layout.path, "", f"time unit {unit!r} is unknown; use s, ms, us or ns")
+    if kind in ("numeric", "empty"):
+        layout.time_kind = "numeric"
+        v = _numeric_sample(layout, time_col)
+        magnitude = float(np.median(np.abs(v))) if v.size else 0.0
+        epoch = _epoch_unit(magnitude)
+        if unit is None and epoch is not None:
+            layout.time_kind, layout.time_unit = "datetime", epoch
+            return
+        if unit is None:
+            m = _TIME_UNIT_IN_NAME_RE.search(time_col)
+            unit = (
+                {"sec": "s", "µs": "us"}.get(m.group(1).lower(), m.group(1).lower()) if m else "s"
+            )
+        layout.time_unit = unit
+        # With an explicit unit, an epoch-sized value is still a date.
+        if options.time_unit is not None and magnitude * _UNIT_SECONDS[unit] >= 1e8:
+            layout.time_kind = "datetime"
+        return
+    layout.time_kind = "datetime"
+    j = layout.names.index(time_col)
+    offsets = []
+    for row in layout.sample_rows:
+        if j < len(row):
+            m = _ISO_RE.match(row[j])
+            if m:
+                offsets.append(m.group(1))
+    with_offset = [o for o in offsets if o]
+    if not with_offset:
+        layout.time_offsets = "none"
+    elif len(with_offset) == len(offsets):
+        layout.time_offsets = "all"
+        distinct = set(with_offset)
+        layout.utc_offset_s = _offset_seconds(with_offset[0])
+        if len(distinct) > 1:
+            layout.warnings.append(
+                f"time column {time_col!r} mixes UTC offsets ({', '.join(sorted(distinct))}); "
+                "times are converted to UTC and shown with the first offset"
+            )
+    else:
+        layout.time_offsets = "mixed"
+        layout.warnings.append(
+            f"time column {time_col!r} has timestamps with and without UTC offset; "
+            "those without are taken as UTC"
+        )
+
+
+def _offset_seconds(text: str) -> int:
+    if text == "Z":
+        return 0
+    sign = -1 if text[0] == "-" else 1
+    digits = text[1:].replace(":", "")
+    return sign * (int(digits[:2]) * 3600 + int(digits[2:4]) * 60)
+
+
+def _resolved_options(layout: _Layout) -> ImportOptions:
+    return ImportOptions(
+        encoding=layout.encoding,
+        separator=layout.separator,
+        header=layout.header,
+        decimal=layout.decimal,
+        time_column=layout.time_column,
+        no_time_column=layout.time_column is None,
+        time_unit=layout.time_unit,
+        label_column=layout.label_column,
+        no_label_column=layout.label_column is None,
+        channels=tuple(layout.channels),
+    )
+
+
+# ----------------------------------------------------------------------------- full read
+def _needed(layout: _Layout) -> list[str]:
+    cols = list(layout.channels)
+    for extra in (layout.time_column, layout.label_column):
+        if extra is not None:
+            cols.append(extra)
+    return cols
+
+
+def _read_columns(layout: _Layout) -> tuple[dict[str, Any], int]:
+    """Parse the needed columns of the whole file.
+
+    Returns ``{channel: array, "__time__": ..., "__label__": ...}`` and the row count.
+    Channels come back as float32 (numpy or arrow) or, for columns with stray text, as
+    strings that ``_assemble_matrix`` coerces.
+    """
+    if layout.separator != WHITESPACE and layout.decimal == ".":
+        return _read_arrow(layout)
+    return _read_pandas(layout)
+
+
+def _arrow_types(layout: _Layout, as_text: set[str]) -> dict[str, pa.DataType]:
+    types: dict[str, pa.DataType] = {}
+    for c in layout.channels:
+        types[c] = pa.string() if c in as_text else pa.float32()
+    if layout.time_column is not None:
+        t = layout.time_column
+        if t in as_text or layout.time_kind == "numeric" or layout.kinds[t] == "numeric":
+            types[t] = pa.string() if t in as_text else pa.float64()
+        elif layout.kinds[t] == "datetime" and layout.time_offsets == "none":
+            types[t] = pa.timestamp("ns")
+        elif layout.kinds[t] == "datetime" and layout.time_offsets == "all":
+            types[t] = pa.timestamp("ns", tz="UTC")
+        else:
+            types[t] = pa.string()
+    if layout.label_column is not None:
+        types[layout.label_column] = pa.string()
+    return types
+
+
+def _read_arrow(layout: _Layout) -> tuple[dict[str, Any], int]:
+    needed = _needed(layout)
+    as_text: set[str] = set()
+    # Each retry turns one more column with stray text into a string column.
+    for _ in range(len(needed) + 1):
+        try:
+            table = pacsv.read_csv(
+                layout.path,
+                read_options=pacsv.ReadOptions(
+                    column_names=layout.names,
+                    skip_rows=layout.skip_lines,
+                    encoding="utf8"
+                    if layout.encoding in ("utf-8", "utf-8-sig")
+                    else layout.encoding,
+                ),
+                parse_options=pacsv.ParseOptions(
+                    delimiter=layout.separator, ignore_empty_lines=True
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    column_types=_arrow_types(layout, as_text),
+                    include_columns=needed,
+                    null_values=NA_TOKENS,
+                    strings_can_be_null=True,
+                    quoted_strings_can_be_null=True,
+                ),
+            )
+        except pa.ArrowInvalid as err:
+            msg = str(err)
+            m = re.match(r"In CSV column #(\d+): CSV conversion error", msg)
+            if m and int(m.group(1)) < len(layout.names):
+                name = layout.names[int(m.group(1))]
+                if name in needed and name not in as_text:
+                    as_text.add(name)
+                    continue
+            raise _parse_failure(layout, msg) from None
+        except (OSError, UnicodeDecodeError) as err:
+            raise _fail(layout.path, "", f"cannot be read ({err}); check the file") from None
+        break
+    else:  # pragma: no cover - each retry adds a column, so the loop ends
+        raise _fail(layout.path, "", "cannot be parsed; check the separator")
+    columns: dict[str, Any] = {c: table.column(c) for c in layout.channels}
+    if layout.time_column is not None:
+        columns["__time__"] = table.column(layout.time_column)
+    if layout.label_column is not None:
+        columns["__label__"] = table.column(layout.label_column)
+    return columns, table.num_rows
+
+
+def _read_pandas(layout: _Layout) -> tuple[dict[str, Any], int]:
+    needed = _needed(layout)
+    dtypes: dict[str, Any] = {c: np.float32 for c in layout.channels}
+    for extra in (layout.time_column, layout.label_column):
+        if extra is not None:
+            dtypes[extra] = str
+    if layout.time_column is not None and layout.time_kind == "numeric":
+        dtypes[layout.time_column] = np.float64
+    if layout.time_column is not None and layout.kinds[layout.time_column] == "numeric":
+        dtypes[layout.time_column] = np.float64
+    for attempt in range(2):
+        try:
+            frame = pd.read_csv(
+                layout.path,
+                sep=layout.separator,
+                header=None,
+                names=layout.names,
+                skiprows=layout.skip_lines,
+                usecols=needed,
+                dtype=dtypes,
+                decimal=layout.decimal,
+                encoding=layout.encoding,
+                na_values=NA_TOKENS,
+                keep_default_na=False,
+                skip_blank_lines=True,
+                engine="c",
+                index_col=False,
+            )
+        except (ValueError, TypeError) as err:
+            # Stray text in a numeric column: read the channels as text and coerce them.
+            if attempt == 0 and not isinstance(err, pd.errors.ParserError):
+                dtypes = {c: (str if c in layout.channels else d) for c, d in dtypes.items()}
+                if layout.time_column is not None:
+                    dtypes[layout.time_column] = str
+                continue
+            raise _parse_failure(layout, str(err)) from None
+        except UnicodeDecodeError as err:
+            raise _parse_failure(layout, f"invalid UTF-8 ({err})") from None
+        except OSError as err:
+            raise _fail(layout.path, "", f"cannot be read ({err}); check the file") from None
+        break
+    columns: dict[str, Any] = {c: frame[c].to_numpy() for c in layout.channels}
+    if layout.time_column is not None:
+        columns["__time__"] = frame[layout.time_column].to_numpy()
+    if layout.label_column is not None:
+        columns["__label__"] = frame[layout.label_column].to_numpy()
+    return columns, len(frame)
+
+
+def _iter_data_lines(layout: _Layout):
+    """(file line number, fields) of every non-blank data line, for error reports only."""
+    with open(layout.path, encoding=layout.encoding, errors="replace", newline="") as fh:
+        for number, line in enumerate(fh, start=1):
+            if number <= layout.skip_lines or not line.strip():
+                continue
+            yield number, line
+
+
+def _parse_failure(layout: _Layout, message: str) -> RecordingError:
+    """Turn a parser error into a message with the file line it happened on."""
+    if "UTF8" in message or "UTF-8" in message or "utf-8" in message:
+        return _fail(layout.path, "", "is not valid UTF-8 (UTF-8 error); pass --encoding latin-1")
+    width = len(layout.names)
+    try:
+        for number, line in _iter_data_lines(layout):
+            fields = _split(line.rstrip("\r\n"), layout.separator)
+            if len(fields) != width:
+                return _fail(
+                    layout.path,
+                    f"line {number}",
+                    f"has {len(fields)} fields, expected {width} like the header; "
+                    "fix the row or check the separator",
+                )
+    except (OSError, csv.Error):
+        pass
+    short = message.splitlines()[0][:200] if message else "unknown parser error"
+    return _fail(layout.path, "", f"cannot be parsed ({short}); check the separator and encoding")
+
+
+def _data_line_of_row(layout: _Layout, row: int) -> int:
+    """File line number of data row ``row`` (0-based, file order). Error paths only."""
+    for i, (number, _line) in enumerate(_iter_data_lines(layout)):
+        if i == row:
+            return number
+    return layout.skip_lines + row + 1
+
+
+# ----------------------------------------------------------------------------- conversion
+def _as_text_array(values: Any) -> np.ndarray:
+    """Object array of str/None from an arrow ChunkedArray or a numpy/pandas array."""
+    if isinstance(values, pa.ChunkedArray):
+        return np.asarray(values.to_pylist(), dtype=object)
+    out = np.asarray(values, dtype=object)
+    return np.where(pd.isna(out), None, out)
+
+
+def _convert_time(layout: _Layout, values: Any) -> np.ndarray | None:
+    """Float64 seconds (epoch UTC for datetimes), or None for the row index."""
+    if values is None:
+        return None
+    if isinstance(values, pa.ChunkedArray) and pa.types.is_timestamp(values.type):
+        if values.null_count:
+            first = np.flatnonzero(values.is_null().to_numpy(zero_copy_only=False))[0]
+            return _bad_time(layout, int(first), None)
+        ns = values.cast(pa.timestamp("ns", tz=values.type.tz)).cast(pa.int64()).to_numpy()
+        return ns.astype(np.float64) / 1e9
+    text: np.ndarray | None = None
+    if isinstance(values, pa.ChunkedArray) and pa.types.is_floating(values.type):
+        numeric = values.to_numpy().astype(np.float64, copy=False)
+    elif isinstance(values, np.ndarray) and values.dtype.kind in "fiu":
+        numeric = values.astype(np.float64, copy=False)
+    elif layout.time_kind == "numeric" or layout.time_unit is not None:
+        text = _as_text_array(values)
+        series = pd.Series(text, dtype=object)
+        if layout.decimal == ",":
+            series = series.str.replace(",", ".", regex=False)
+        numeric = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)
+    else:
+        return _parse_datetime_text(layout, _as_text_array(values))
+    bad = np.flatnonzero(~np.isfinite(numeric))
+    if bad.size:
+        row = int(bad[0])
+        return _bad_time(layout, row, None if text is None else text[row])
+    return numeric * _UNIT_SECONDS[layout.time_unit or "s"]
+
+
+def _parse_datetime_text(layout: _Layout, text: np.ndarray) -> np.ndarray:
+    series = pd.Series(text, dtype=object)
+    parsed = pd.to_datetime(series, format="ISO8601", utc=True, errors="coerce")
+    bad = np.flatnonzero(parsed.isna().to_numpy())
+    if bad.size:
+        row = int(bad[0])
+        return _bad_time(layout, row, text[row])
+    ns = parsed.dt.as_unit("ns").astype("int64").to_numpy()
+    return ns.astype(np.float64) / 1e9
+
+
+def _bad_time(layout: _Layout, row: int, value: Any) -> np.ndarray:
+    line = _data_line_of_row(layout, int(row))
+    shown = "an empty value" if value is None or value == "" else f"{value!r}"
+    raise _fail(
+        layout.path,
+        f"line {line}, column {layout.time_column!r}",
+        f"time value {shown} cannot be read as a time; fix it, pick --time-column, "
+        "or use --no-time-column",
+    )
+
+
+def _label_text(value: str) -> str:
+    v = value.strip()
+    if _NUMBER_RE.match(v):
+        f = float(v)
+        if math.isfinite(f) and f == int(f):
+            return str(int(f))
+    return v
+
+
+def _convert_labels(values: Any) -> np.ndarray | None:
+    """Object array of label strings, "" where missing; 0.0/1.0 become "0"/"1"."""
+    if values is None:
+        return None
+    if isinstance(values, pa.ChunkedArray):
+        # Few distinct labels: map the dictionary, not a million Python strings.
+        encoded = values.combine_chunks().dictionary_encode()
+        uniques = [_label_text(v) if v is not None else "" for v in encoded.dictionary.to_pylist()]
+        mapping = np.asarray([*uniques, ""], dtype=object)
+        idx = encoded.indices.fill_null(len(uniques)).to_numpy(zero_copy_only=False)
+        return mapping[idx]
+    text = _as_text_array(values)
+    codes, uniques = pd.factorize(text, use_na_sentinel=True)
+    mapping = np.asarray([_label_text(str(u)) for u in uniques] + [""], dtype=object)
+    return mapping[np.where(codes < 0, len(uniques), codes)]
+
+
+def _coerce_channel(layout: _Layout, name: str, values: Any) -> np.ndarray:
+    """Float32 values of a channel with stray text; the text becomes NaN with a warning."""
+    text = _as_text_array(values)
+    series = pd.Series(text, dtype=object)
+    if layout.decimal == ",":
+        series = series.str.replace(",", ".", regex=False)
+    numeric = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)
+    stray = np.flatnonzero(np.isnan(numeric) & pd.notna(series).to_numpy())
+    stray = stray[[str(text[i]) not in _NA_SET for i in stray]] if stray.size else stray
+    if stray.size:
+        line = _data_line_of_row(layout, int(stray[0]))
+        layout.warnings.append(
+            f"column {name!r}: {stray.size} non-numeric value(s) read as missing "
+            f"(first {text[stray[0]]!r} at line {line})"
+        )
+    return numeric.astype(np.float32)
+
+
+def _assemble_matrix(layout: _Layout, columns: dict[str, Any], n: int) -> np.ndarray:
+    """(N, C) float32, filled column by column so only one column is copied at a time."""
+    data = np.empty((n, len(layout.channels)), dtype=np.float32)
+    for j, name in enumerate(layout.channels):
+        values = columns.pop(name)
+        if isinstance(values, pa.ChunkedArray):
+            if pa.types.is_floating(values.type):
+                data[:, j] = values.to_numpy()
+            else:
+                data[:, j] = _coerce_channel(layout, name, values)
+        elif values.dtype == object:
+            data[:, j] = _coerce_channel(layout, name, values)
+        else:
+            data[:, j] = values
+        del values
+    return data
+
+
+# ----------------------------------------------------------------------------- quality
+def _check_time_order(
+    layout: _Layout,
+    time: np.ndarray,
+    data: np.ndarray,
+    labels: np.ndarray | None,
+    report: QualityReport,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    steps = np.diff(time)
+    backwards = int(np.count_nonzero(steps < 0))
+    report.non_monotonic_timestamps = backwards
+    if backwards:
+        first = int(np.flatnonzero(steps < 0)[0]) + 1
+        line = _data_line_of_row(layout, first)
+        order = np.argsort(time, kind="stable")
+        time = time[order]
+        data = data[order]
+        labels = None if labels is None else labels[order]
+        report.sorted_by_time = True
+        report.warnings.append(
+            f"{backwards} timestamp(s) go backwards (first at line {line}); "
+            "rows were sorted by time"
+        )
+        steps = np.diff(time)
+    dups = int(np.count_nonzero(steps == 0))
+    report.duplicate_timestamps = dups
+    if dups:
+        report.warnings.append(f"{dups} row(s) repeat the previous row's timestamp")
+    return time, data, labels
+
+
+def _longest_run(column: np.ndarray) -> tuple[int, int]:
+    """(length, start row) of the longest run of identical consecutive non-NaN values."""
+    if column.size == 0:
+        return 0, 0
+    same = column[1:] == column[:-1]  # NaN != NaN, so gaps break runs
+    breaks = np.flatnonzero(~same)
+    # Runs of "same" lie between consecutive breaks; a run of k equal steps is k+1 rows.
+    edges = np.concatenate(([-1], breaks, [same.size]))
+    lengths = np.diff(edges) - 1
+    k = int(np.argmax(lengths))
+    return int(lengths[k]) + 1, int(edges[k]) + 1
+
+
+def _fill_quality(
+    report: QualityReport,
+    channels: list[str],
+    data: np.ndarray,
+    time: np.ndarray | None,
+    skip_lines: int,
+) -> None:
+    n = data.shape[0]
+    for j, name in enumerate(channels):
+        column = data[:, j]
+        missing = int(np.count_nonzero(np.isnan(column)))
+        report.missing_per_channel[name] = missing
+        if missing == n:
+            report.flat_channels.append(name)
+            report.flat_reasons[name] = "no values at all (every row is missing)"
+            continue
+        lo, hi = float(np.nanmin(column)), float(np.nanmax(column))
+        if n - missing >= 2 and lo == hi:
+            report.flat_channels.append(name)
+            report.flat_reasons[name] = f"constant {lo:g} over the whole file"
+            continue
+        run, start = _longest_run(column)
+        if run >= max(STUCK_MIN_ROWS, STUCK_MIN_FRACTION * n):
+            report.flat_channels.append(name)
+            report.flat_reasons[name] = (
+                f"stuck at {float(column[start]):g} for {run} consecutive rows "
+                f"(from row {start + 1})"
+            )
+    for name in report.flat_channels:
+        report.warnings.append(f"channel {name!r} is flat: {report.flat_reasons[name]}")
+    total_missing = sum(report.missing_per_channel.values())
+    if total_missing:
+        worst = max(report.missing_per_channel, key=report.missing_per_channel.get)
+        report.warnings.append(
+            f"{total_missing} missing value(s) kept as gaps (most in {worst!r}: "
+            f"{report.missing_per_channel[worst]})"
+        )
+    if time is None or n < 2:
+        if time is not None:
+            report.time_span_s = 0.0
+        return
+    steps = np.diff(time)
+    report.time_span_s = float(time[-1] - time[0])
+    positive = steps[steps > 0]
+    if positive.size:
+        median = float(np.median(positive))
+        report.sampling_interval_median_s = median
+        report.sampling_irregularity = float(
+            np.count_nonzero(np.abs(steps - median) > IRREGULAR_TOLERANCE * median) / steps.size
+        )
+        report.max_gap_s = float(steps.max())
+        if report.max_gap_s > 10 * median:
+            k = int(np.argmax(steps))
+            report.warnings.append(
+                f"longest gap {report.max_gap_s:g} s (after row {k + 1}) is "
+                f"{report.max_gap_s / median:.0f}x the median interval {median:g} s"
+            )
+    del skip_lines
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -53,6 +53,8 @@ class QualityReport:
     non_monotonic_timestamps: int = 0
     sorted_by_time: bool = False  # True when we had to sort the rows
     flat_channels: list[str] = field(default_factory=list)
+    # channel -> why it counts as flat ("constant 0 over the whole file", "stuck at ...").
+    flat_reasons: dict[str, str] = field(default_factory=dict)
     excluded_columns: dict[str, str] = field(default_factory=dict)  # column -> why
     warnings: list[str] = field(default_factory=list)
 
@@ -69,6 +71,7 @@ class QualityReport:
             "non_monotonic_timestamps": self.non_monotonic_timestamps,
             "sorted_by_time": self.sorted_by_time,
             "flat_channels": list(self.flat_channels),
+            "flat_reasons": dict(self.flat_reasons),
             "excluded_columns": dict(self.excluded_columns),
             "warnings": list(self.warnings),
         }
@@ -123,7 +126,9 @@ class Recording:
         label_column: str | None = "label",
     ) -> Recording:
         data = np.ascontiguousarray(data, dtype=np.float32)
-        lab = None if labels is None else np.asarray(labels, dtype=object).astype(str).astype(object)
+        lab = (
+            None if labels is None else np.asarray(labels, dtype=object).astype(str).astype(object)
+        )
         digest = hashlib.sha256(data.tobytes())
         if lab is not None:
             digest.update("\x00".join(lab.tolist()).encode())
@@ -169,7 +174,7 @@ class Recording:
         if self.labels is None:
             return {}
         values, counts = np.unique(self.labels[self.labels != ""], return_counts=True)
-        return {str(v): int(c) for v, c in zip(values, counts)}
+        return {str(v): int(c) for v, c in zip(values, counts, strict=True)}
 
     def summary_dict(self) -> dict[str, Any]:
         """What ``faultlens inspect --json`` prints."""
