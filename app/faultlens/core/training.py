@@ -1,17 +1,61 @@
 """Training the attention-LSTM: a generator that yields one report per epoch (and throttled
-batch reports), polls ``should_stop`` and returns a ``TrainResult``.
+batch reports), polls ``should_stop`` and returns a ``TrainResult``. It writes no files.
 
-CONTRACT STUB — the engine implementation replaces the bodies; names and fields are fixed.
+The data side (which windows, which labels, which split) is planned first in plain numpy
+(``plan_training``), then the learning loop runs on it; the model lives in
+``faultlens.core.model``.
+
+Choices and why (defaults: see benchmarks/TUNING.md for the evidence):
+
+- Validation split without leakage. With >= 2 labelled files whole files are held out,
+  stratified so the validation files contain faults when the training files keep some too.
+  Otherwise one contiguous block per file is held out, placed where its class mix is
+  closest to the file's, and training windows keep a gap of one window on both sides of it,
+  so no training window overlaps (or touches) a validation window.
+- Class imbalance: cross-entropy weighted by tempered inverse class frequency
+  (``(n / n_k) ** 0.5``). Balanced sampling would repeat the few, heavily overlapping fault
+  windows many times per epoch and overfit them; full inverse weights push the model
+  towards false alarms, which cost a reviewer the most time. The square root is the usual
+  middle ground.
+- Overfitting: AdamW with weight decay, dropout, light augmentation (Gaussian jitter and
+  per-channel scaling of the normalised input), early stopping on validation loss with
+  ``patience`` and the best weights restored.
 """
 
 from __future__ import annotations
 
+import contextlib
+import platform
+import random
+import time
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
-from faultlens.core.progress import ShouldStop, never_stop
-from faultlens.core.recording import Recording
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+import faultlens
+from faultlens.core.checkpoint import TrainedModel
+from faultlens.core.device import device_description, resolve_device
+from faultlens.core.errors import TrainingError
+from faultlens.core.model import AttentionLSTM, ModelConfig
+from faultlens.core.progress import Cancelled, ShouldStop, never_stop
+from faultlens.core.recording import Recording, is_normal_label
+from faultlens.core.windows import (
+    fit_normalisation,
+    gather_windows,
+    normalise,
+    window_labels,
+    window_starts,
+)
+
+# Within an epoch, batch reports are yielded at most this often (the GUI's progress bar).
+REPORT_INTERVAL_S = 0.5
+# Exponent on the inverse class frequency for the loss weights (see module docstring).
+CLASS_WEIGHT_POWER = 0.5
 
 
 @dataclass(frozen=True)
@@ -34,6 +78,12 @@ class TrainOptions:
     dropout: float = 0.2
     patience: int = 6  # early stopping, in epochs without validation improvement
     val_fraction: float = 0.2
+    classifier_hidden: int = 64
+    # Light augmentation of training batches (normalised units): Gaussian jitter with this
+    # standard deviation and per-channel scaling by 1 +- this; 0 turns each off.
+    jitter: float = 0.03
+    scaling: float = 0.1
+    grad_clip: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -60,11 +110,351 @@ class EpochReport:
     def fraction(self) -> float:
         return ((self.epoch - 1) + self.batch / max(self.batches, 1)) / max(self.epochs, 1)
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "epoch": self.epoch,
+            "epochs": self.epochs,
+            "batch": self.batch,
+            "batches": self.batches,
+            "train_loss": self.train_loss,
+            "val_loss": self.val_loss,
+            "val_accuracy": self.val_accuracy,
+            "val_macro_f1": self.val_macro_f1,
+            "elapsed_s": self.elapsed_s,
+            "device": self.device,
+        }
+
 
 @dataclass
 class TrainResult:
     model: Any  # faultlens.core.checkpoint.TrainedModel
     history: list[EpochReport] = field(default_factory=list)
+    best_epoch: int = 0
+    stopped_early: bool = False
+    # Things the user should know about the run (e.g. no label looked like "normal").
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class TrainingPlan:
+    """Windows and labels chosen for a run, before any learning (numpy only).
+
+    ``train``/``val`` are lists of ``(recording index, starts (n,), labels (n,))``.
+    """
+
+    class_names: tuple[str, ...]
+    channels: tuple[str, ...]
+    norm_mean: np.ndarray  # (C,)
+    norm_std: np.ndarray  # (C,)
+    data: list[np.ndarray]  # normalised (N_i, C) per recording
+    train: list[tuple[int, np.ndarray, np.ndarray]]
+    val: list[tuple[int, np.ndarray, np.ndarray]]
+    split: str  # "files" | "time blocks"
+    notes: list[str] = field(default_factory=list)
+
+    def counts(self, part: str) -> np.ndarray:
+        parts = self.train if part == "train" else self.val
+        labels = np.concatenate([lab for _, _, lab in parts]) if parts else np.zeros(0, int)
+        return np.bincount(labels, minlength=len(self.class_names))
+
+
+def _row_labels(rec: Recording, file_classes: dict[str, str]) -> np.ndarray | None:
+    """(N,) object array of class names ('' = unlabelled), or None when unlabelled."""
+    whole = file_classes.get(str(rec.path))
+    if whole is not None:
+        return np.full(rec.n_rows, whole, dtype=object)
+    return rec.labels
+
+
+def _class_order(names: set[str]) -> tuple[tuple[str, ...], list[str]]:
+    """Normal class first (index 0), the rest sorted."""
+    ordered = sorted(names)
+    normal = [n for n in ordered if is_normal_label(n)]
+    if not normal:
+        return tuple(ordered), [
+            f"no class name means normal operation (0, normal, ok, ...); class "
+            f"{ordered[0]!r} is used as class 0, and false/missed alarm rates treat it as normal"
+        ]
+    first = normal[0]
+    return (first, *[n for n in ordered if n != first]), []
+
+
+def _pick_block(labels: np.ndarray, n_classes: int, length: int, candidates: int = 9) -> int:
+    """Start of the contiguous validation block of ``length`` rows whose class mix is closest
+    to the whole file's (so validation sees faults when the file has them)."""
+    n = len(labels)
+    if length >= n:
+        return 0
+    valid = labels >= 0
+    overall = np.bincount(labels[valid], minlength=n_classes) / max(int(valid.sum()), 1)
+    best, best_score = n - length, np.inf
+    # Candidates from the end backwards: ties go to the latest block (closest to "future").
+    for start in np.linspace(n - length, 0, candidates).astype(int):
+        block = labels[start : start + length]
+        bvalid = block >= 0
+        mix = np.bincount(block[bvalid], minlength=n_classes) / max(int(bvalid.sum()), 1)
+        # Missing a class present in the file is worse than any mix difference.
+        score = np.abs(mix - overall).sum() + 10.0 * float(((overall > 0) & (mix == 0)).sum())
+        if score < best_score - 1e-9:
+            best, best_score = int(start), score
+    return best
+
+
+def plan_training(recordings: Sequence[Recording], options: TrainOptions) -> TrainingPlan:
+    """Check the inputs, derive classes, fit normalisation on the training part, and choose
+    training and validation windows. Raises TrainingError with a user message."""
+    if not recordings:
+        raise TrainingError("no recordings to train on; open at least one labelled recording")
+    if options.window < 2 or options.stride < 1:
+        raise TrainingError(
+            f"window {options.window} / stride {options.stride}: window must be >= 2 and "
+            "stride >= 1"
+        )
+    if not 0.0 < options.val_fraction < 1.0:
+        raise TrainingError(f"val_fraction {options.val_fraction} must be between 0 and 1")
+    first = recordings[0]
+    for rec in recordings[1:]:
+        if rec.channels != first.channels:
+            missing = [c for c in first.channels if c not in rec.channels]
+            extra = [c for c in rec.channels if c not in first.channels]
+            what = (
+                f"lacks {', '.join(missing) or '-'}; has extra {', '.join(extra) or '-'}"
+                if missing or extra
+                else "has the same channels in another order"
+            )
+            raise TrainingError(
+                f"{rec.path}: channels differ from {first.path} ({what}); train on recordings "
+                "with the same channels (or re-import with the same channel selection)"
+            )
+    file_classes = dict(options.file_classes)
+    known_paths = {str(r.path) for r in recordings}
+    for path in file_classes:
+        if path not in known_paths:
+            raise TrainingError(
+                f"{path}: a whole-file class is given for a file that is not "
+                "among the recordings to train on; add it or remove the class"
+            )
+    if options.label_column is not None:
+        for rec in recordings:
+            if str(rec.path) in file_classes:
+                continue
+            if rec.label_column != options.label_column:
+                got = rec.label_column or "no label column"
+                raise TrainingError(
+                    f"{rec.path}: training wants label column {options.label_column!r} but the "
+                    f"file was imported with {got!r}; re-import it with label column "
+                    f"{options.label_column!r}"
+                )
+
+    row_names = [_row_labels(r, file_classes) for r in recordings]
+    names: set[str] = set()
+    for labels in row_names:
+        if labels is None:
+            continue
+        names.update(str(v) for v in np.unique(labels) if v != "")
+    if not names:
+        raise TrainingError(
+            f"{first.path}: no labels at all; import with a label column or give each file a "
+            "whole-file class"
+        )
+    for rec, labels in zip(recordings, row_names, strict=True):
+        if labels is None or not (labels != "").any():
+            raise TrainingError(
+                f"{rec.path}: has no labels; import it with a label column, give it a "
+                "whole-file class, or leave it out of training"
+            )
+        if rec.n_rows < options.window:
+            raise TrainingError(
+                f"{rec.path}: {rec.n_rows} rows is shorter than the window ({options.window} "
+                "rows); use a smaller window or leave this file out"
+            )
+    if len(names) < 2:
+        only = next(iter(names))
+        raise TrainingError(
+            f"{first.path}: only one class ({only!r}) in the labels; training needs at least "
+            "two (e.g. normal and a fault) - add recordings with other classes"
+        )
+    class_names, notes = _class_order(names)
+    k = len(class_names)
+    lookup = {name: i for i, name in enumerate(class_names)}
+
+    row_idx: list[np.ndarray] = []
+    all_starts: list[np.ndarray] = []
+    all_labels: list[np.ndarray] = []
+    for rec, labels in zip(recordings, row_names, strict=True):
+        assert labels is not None
+        idx = np.array([lookup.get(str(v), -1) for v in labels], dtype=np.int64)
+        row_idx.append(idx)
+        starts = window_starts(rec.n_rows, options.window, options.stride)
+        lab = window_labels(idx, starts, options.window)
+        all_starts.append(starts[lab >= 0])
+        all_labels.append(lab[lab >= 0])
+
+    rng = np.random.default_rng(options.seed)
+    train: list[tuple[int, np.ndarray, np.ndarray]] = []
+    val: list[tuple[int, np.ndarray, np.ndarray]] = []
+    labelled_files = [i for i, lab in enumerate(all_labels) if len(lab)]
+    has_fault = {i: bool((all_labels[i] > 0).any()) for i in labelled_files}
+    split = "time blocks"
+    if len(labelled_files) >= 2:
+        fault_files = [i for i in labelled_files if has_fault[i]]
+        clean_files = [i for i in labelled_files if not has_fault[i]]
+        rng.shuffle(fault_files)
+        rng.shuffle(clean_files)
+        n_val = max(1, round(options.val_fraction * len(labelled_files)))
+        n_val_fault = max(1, round(n_val * len(fault_files) / len(labelled_files)))
+        n_val_fault = min(n_val_fault, len(fault_files) - 1)
+        n_val_clean = min(n_val - max(n_val_fault, 0), len(clean_files) - (0 if fault_files else 1))
+        val_files = set(fault_files[: max(n_val_fault, 0)] + clean_files[: max(n_val_clean, 0)])
+        train_files = [i for i in labelled_files if i not in val_files]
+        train_classes = set(np.concatenate([all_labels[i] for i in train_files]).tolist())
+        val_classes = (
+            set(np.concatenate([all_labels[i] for i in val_files]).tolist()) if val_files else set()
+        )
+        # File split only when both sides keep at least two classes and validation has no
+        # class the training files lack; else time blocks.
+        if len(train_classes) >= 2 and len(val_classes) >= 2 and val_classes <= train_classes:
+            split = "files"
+            for i in sorted(labelled_files):
+                (val if i in val_files else train).append((i, all_starts[i], all_labels[i]))
+    if split == "time blocks":
+        for i in labelled_files:
+            n = recordings[i].n_rows
+            length = max(options.window, round(options.val_fraction * n))
+            if length + options.window > n:
+                # Too short for a held-out block plus a gap: the file trains only.
+                train.append((i, all_starts[i], all_labels[i]))
+                continue
+            vs = _pick_block(row_idx[i], k, length)
+            ve = vs + length  # validation rows [vs, ve)
+            starts, lab = all_starts[i], all_labels[i]
+            ends = starts + options.window  # exclusive
+            in_val = (starts >= vs) & (ends <= ve)
+            # A gap of one window on each side: no training window touches the block.
+            in_train = (ends <= vs - options.window) | (starts >= ve + options.window)
+            if in_val.any():
+                val.append((i, starts[in_val], lab[in_val]))
+            if in_train.any():
+                train.append((i, starts[in_train], lab[in_train]))
+    if not val or not train:
+        raise TrainingError(
+            f"{first.path}: too little labelled data to hold out a validation part "
+            f"(window {options.window} rows); record longer, add files or use a smaller window"
+        )
+
+    # Normalisation from the training rows only (validation rows must not leak into it).
+    train_arrays: list[np.ndarray] = []
+    for i, starts, _ in train:
+        mask = np.zeros(recordings[i].n_rows, dtype=bool)
+        for s in starts:
+            mask[s : s + options.window] = True
+        train_arrays.append(recordings[i].data[mask])
+    mean, std = fit_normalisation(train_arrays)
+    data = [normalise(rec.data, mean, std) for rec in recordings]
+    plan = TrainingPlan(
+        class_names=class_names,
+        channels=tuple(first.channels),
+        norm_mean=mean,
+        norm_std=std,
+        data=data,
+        train=train,
+        val=val,
+        split=split,
+        notes=notes,
+    )
+    if (plan.counts("train") > 0).sum() < 2:
+        raise TrainingError(
+            f"{first.path}: after holding out validation data the training part has only one "
+            "class; add recordings with more faults or lower the validation fraction"
+        )
+    return plan
+
+
+def classification_metrics(
+    y_true: np.ndarray, y_pred: np.ndarray, class_names: Sequence[str]
+) -> dict[str, Any]:
+    """Accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix
+    (rows = true, columns = predicted). Class 0 is normal: ``false_alarm_rate`` is the share
+    of normal windows predicted as any fault, ``missed_alarm_rate`` the share of fault
+    windows predicted normal (``None`` when undefined)."""
+    k = len(class_names)
+    cm = np.bincount(y_true * k + y_pred, minlength=k * k).reshape(k, k)
+    per_class: dict[str, dict[str, float | int]] = {}
+    f1s = []
+    for i, name in enumerate(class_names):
+        tp = int(cm[i, i])
+        predicted = int(cm[:, i].sum())
+        support = int(cm[i, :].sum())
+        precision = tp / predicted if predicted else 0.0
+        recall = tp / support if support else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_class[name] = {
+            "precision": precision,
+            "recall": recall,
+            "f1": f1,
+            "support": support,
+        }
+        if support:
+            f1s.append(f1)
+    total = int(cm.sum())
+    normal_total = int(cm[0, :].sum())
+    fault_total = total - normal_total
+    return {
+        "accuracy": float(np.trace(cm) / total) if total else 0.0,
+        "macro_f1": float(np.mean(f1s)) if f1s else 0.0,
+        "per_class": per_class,
+        "confusion_matrix": cm.tolist(),
+        "false_alarm_rate": (normal_total - int(cm[0, 0])) / normal_total if normal_total else None,
+        "missed_alarm_rate": int(cm[1:, 0].sum()) / fault_total if fault_total else None,
+        "windows": total,
+    }
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _autocast(device: torch.device) -> tuple[Any, torch.amp.GradScaler | None]:
+    """Mixed precision on CUDA: bf16 where supported (no scaler needed), else fp16 with a
+    GradScaler. CPU trains in float32 (CPU autocast is slower for LSTMs)."""
+    if device.type != "cuda":
+        return contextlib.nullcontext, None
+    if torch.cuda.is_bf16_supported():
+        return lambda: torch.autocast("cuda", dtype=torch.bfloat16), None
+    return lambda: torch.autocast("cuda", dtype=torch.float16), torch.amp.GradScaler("cuda")
+
+
+def _evaluate(
+    module: AttentionLSTM,
+    plan: TrainingPlan,
+    window: int,
+    batch_size: int,
+    device: torch.device,
+    weights: torch.Tensor,
+    autocast: Any,
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """Weighted validation loss, true labels (n,), predicted labels (n,)."""
+    module.eval()
+    losses, n_total = 0.0, 0
+    y_true, y_pred = [], []
+    with torch.inference_mode():
+        for i, starts, labels in plan.val:
+            for j in range(0, len(starts), batch_size * 4):
+                xb = torch.from_numpy(
+                    gather_windows(plan.data[i], starts[j : j + batch_size * 4], window)
+                )
+                yb = torch.from_numpy(labels[j : j + batch_size * 4])
+                with autocast():
+                    logits = module(xb.to(device, non_blocking=True)).logits.float()
+                yb_dev = yb.to(device)
+                losses += float(F.cross_entropy(logits, yb_dev, weight=weights, reduction="sum"))
+                n_total += len(yb)
+                y_true.append(labels[j : j + batch_size * 4])
+                y_pred.append(logits.argmax(dim=1).cpu().numpy())
+    module.train()
+    return losses / max(n_total, 1), np.concatenate(y_true), np.concatenate(y_pred)
 
 
 def train(
@@ -72,5 +462,189 @@ def train(
     options: TrainOptions = TrainOptions(),
     should_stop: ShouldStop = never_stop,
 ) -> Generator[EpochReport, None, TrainResult]:
-    raise NotImplementedError
-    yield  # pragma: no cover
+    """Train a model on ``recordings`` (see the module docstring for the method).
+
+    Yields an EpochReport at the end of each epoch and, within long epochs, at most every
+    ``REPORT_INTERVAL_S``. ``should_stop`` is polled between batches; when it returns True
+    ``Cancelled`` is raised (nothing is written: this function never writes files).
+    Returns a TrainResult whose ``model`` holds the best-validation weights, in eval mode on
+    the CPU, with validation metrics. Raises TrainingError for unusable inputs.
+    """
+    started = time.perf_counter()
+    device = resolve_device(options.device)
+    device_text = device_description(device)
+    plan = plan_training(recordings, options)
+    _seed_everything(options.seed)
+    config = ModelConfig(
+        n_channels=len(plan.channels),
+        n_classes=len(plan.class_names),
+        hidden=options.hidden,
+        heads=options.heads,
+        dropout=options.dropout,
+        classifier_hidden=options.classifier_hidden,
+    )
+    module = AttentionLSTM(config).to(device)
+    module.train()
+    optimiser = torch.optim.AdamW(
+        module.parameters(), lr=options.learning_rate, weight_decay=options.weight_decay
+    )
+    autocast, scaler = _autocast(device)
+
+    counts = plan.counts("train").astype(np.float64)
+    # Tempered inverse frequency, normalised to mean 1 over present classes; an absent class
+    # gets weight 0 (it cannot be learned from this data anyway).
+    present = counts > 0
+    weights_np = np.zeros_like(counts)
+    weights_np[present] = (counts[present].sum() / counts[present]) ** CLASS_WEIGHT_POWER
+    weights_np[present] /= weights_np[present].mean()
+    class_weights = torch.tensor(weights_np, dtype=torch.float32, device=device)
+
+    # Flat index of every training window: (recording index, start row, label).
+    rec_ids = np.concatenate([np.full(len(s), i, dtype=np.int64) for i, s, _ in plan.train])
+    starts_all = np.concatenate([s for _, s, _ in plan.train])
+    labels_all = np.concatenate([lab for _, _, lab in plan.train])
+    n_windows = len(labels_all)
+    batches = max(1, -(-n_windows // options.batch_size))
+    rng = np.random.default_rng(options.seed)
+    torch_gen = torch.Generator().manual_seed(options.seed)
+    window = options.window
+
+    history: list[EpochReport] = []
+    best_loss = np.inf
+    best_state: dict[str, torch.Tensor] | None = None
+    best_epoch = 0
+    since_best = 0
+    stopped_early = False
+    for epoch in range(1, options.epochs + 1):
+        order = rng.permutation(n_windows)
+        running, seen = 0.0, 0
+        last_report = time.perf_counter()
+        for b in range(batches):
+            if should_stop():
+                raise Cancelled()
+            idx = order[b * options.batch_size : (b + 1) * options.batch_size]
+            # Materialise only this batch: (b, T, C), gathered per recording.
+            xb_np = np.empty((len(idx), window, len(plan.channels)), dtype=np.float32)
+            for rid in np.unique(rec_ids[idx]):
+                sel = np.nonzero(rec_ids[idx] == rid)[0]
+                xb_np[sel] = gather_windows(plan.data[rid], starts_all[idx[sel]], window)
+            xb = torch.from_numpy(xb_np)
+            if options.scaling > 0:
+                # Per window and channel gain 1 +- scaling: robustness to sensor calibration.
+                gain = 1.0 + options.scaling * (
+                    2.0 * torch.rand(len(idx), 1, xb.shape[2], generator=torch_gen) - 1.0
+                )
+                xb = xb * gain
+            if options.jitter > 0:
+                xb = xb + options.jitter * torch.randn(xb.shape, generator=torch_gen)
+            yb = torch.from_numpy(labels_all[idx])
+            xb = xb.to(device, non_blocking=True)
+            yb = yb.to(device, non_blocking=True)
+            with autocast():
+                logits = module(xb).logits  # (b, K)
+            loss = F.cross_entropy(logits.float(), yb, weight=class_weights)
+            optimiser.zero_grad(set_to_none=True)
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.unscale_(optimiser)
+                torch.nn.utils.clip_grad_norm_(module.parameters(), options.grad_clip)
+                scaler.step(optimiser)
+                scaler.update()
+            else:
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(module.parameters(), options.grad_clip)
+                optimiser.step()
+            running += float(loss.detach()) * len(idx)
+            seen += len(idx)
+            now = time.perf_counter()
+            if b + 1 < batches and now - last_report >= REPORT_INTERVAL_S:
+                last_report = now
+                yield EpochReport(
+                    epoch=epoch,
+                    epochs=options.epochs,
+                    batch=b + 1,
+                    batches=batches,
+                    train_loss=running / seen,
+                    val_loss=None,
+                    val_accuracy=None,
+                    val_macro_f1=None,
+                    elapsed_s=now - started,
+                    device=device_text,
+                )
+        if should_stop():
+            raise Cancelled()
+        val_loss, y_true, y_pred = _evaluate(
+            module, plan, window, options.batch_size, device, class_weights, autocast
+        )
+        metrics = classification_metrics(y_true, y_pred, plan.class_names)
+        report = EpochReport(
+            epoch=epoch,
+            epochs=options.epochs,
+            batch=batches,
+            batches=batches,
+            train_loss=running / max(seen, 1),
+            val_loss=val_loss,
+            val_accuracy=metrics["accuracy"],
+            val_macro_f1=metrics["macro_f1"],
+            elapsed_s=time.perf_counter() - started,
+            device=device_text,
+        )
+        history.append(report)
+        if val_loss < best_loss - 1e-6:
+            best_loss, best_epoch, since_best = val_loss, epoch, 0
+            best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
+        else:
+            since_best += 1
+        yield report
+        if since_best >= options.patience:
+            stopped_early = True
+            break
+
+    assert best_state is not None
+    module.load_state_dict(best_state)
+    _, y_true, y_pred = _evaluate(
+        module, plan, window, options.batch_size, device, class_weights, autocast
+    )
+    metrics = classification_metrics(y_true, y_pred, plan.class_names)
+    metrics.update(
+        {
+            "split": plan.split,
+            "best_epoch": best_epoch,
+            "val_loss": float(best_loss),
+            "train_windows": int(n_windows),
+            "class_weights": [float(w) for w in weights_np],
+        }
+    )
+    module = module.to("cpu").eval()
+    trained = TrainedModel(
+        module=module,
+        config=config,
+        channels=plan.channels,
+        class_names=plan.class_names,
+        norm_mean=plan.norm_mean,
+        norm_std=plan.norm_std,
+        window=options.window,
+        stride=options.stride,
+        label_column=options.label_column or recordings[0].label_column,
+        seed=options.seed,
+        training_data=[
+            {"file": r.path.name, "sha256": r.content_hash, "rows": r.n_rows} for r in recordings
+        ],
+        versions={
+            "faultlens": faultlens.__version__,
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+            "python": platform.python_version(),
+        },
+        device=device_text,
+        history=[r.to_dict() for r in history],
+        metrics=metrics,
+        created=datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+    )
+    return TrainResult(
+        model=trained,
+        history=history,
+        best_epoch=best_epoch,
+        stopped_early=stopped_early,
+        notes=list(plan.notes),
+    )

@@ -1,0 +1,124 @@
+"""Cutting recordings into model windows, labelling windows, and normalising channels.
+
+Windows are never materialised all at once: ``sliding_windows`` is a strided view of the
+recording and ``iter_window_batches`` copies one batch at a time, so memory stays at
+``batch * T * C`` floats however long the recording is.
+
+Window label rule: **a window takes the label of its last row**; a window whose last row is
+unlabelled is skipped. Why: the scan is causal (a window's output belongs to its last row,
+see ``faultlens.core.detection.ScanResult``), so training the model to say "is the newest
+row faulty, given the ``T`` rows up to it" makes training, validation metrics and the
+per-row scan track measure the same thing. Rows before the last one only give context.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+
+# Normalised values are clipped to this many standard deviations. A fault can push a sensor
+# far out of its training range (and another plant's sensor can have another scale); a
+# bounded input keeps the LSTM out of deep saturation and float16 (CUDA autocast) far from
+# overflow, while 50 sigma is still an unmistakable signal.
+CLIP_SIGMAS = 50.0
+
+
+def fit_normalisation(arrays: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and standard deviation over the rows of all ``arrays`` (each (N, C)),
+    ignoring NaN. Fit this on the training recordings only and store it with the model.
+
+    The standard deviation has a floor (1e-3 of the channel's magnitude, at least 1e-6) so a
+    flat-lined channel does not blow up tiny deviations at scan time. A channel that is NaN
+    everywhere gets mean 0 and std 1. Returns ``(mean, std)``, each (C,) float32.
+    """
+    if not arrays:
+        raise ValueError("fit_normalisation needs at least one array")
+    n_channels = arrays[0].shape[1]
+    total = np.zeros(n_channels, dtype=np.float64)
+    count = np.zeros(n_channels, dtype=np.float64)
+    for data in arrays:
+        finite = np.isfinite(data)
+        total += np.where(finite, data, 0.0).sum(axis=0, dtype=np.float64)
+        count += finite.sum(axis=0)
+    mean = np.divide(total, count, out=np.zeros(n_channels), where=count > 0)
+    # Second pass for the variance (numerically safer than E[x^2] - E[x]^2 on raw sensor
+    # values with large offsets, e.g. pressure in Pa).
+    sq = np.zeros(n_channels, dtype=np.float64)
+    for data in arrays:
+        dev = data.astype(np.float64) - mean
+        sq += np.where(np.isfinite(dev), dev * dev, 0.0).sum(axis=0)
+    std = np.sqrt(np.divide(sq, count, out=np.ones(n_channels), where=count > 0))
+    std = np.maximum(std, np.maximum(1e-3 * np.abs(mean), 1e-6))
+    return mean.astype(np.float32), std.astype(np.float32)
+
+
+def normalise(data: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """``(data - mean) / std`` per channel as (N, C) float32, clipped to +-CLIP_SIGMAS, with
+    missing values (NaN/inf) set to 0.
+
+    Why 0: after normalisation 0 is the channel's training mean, the least informative value
+    the model can see, so a gap neither looks like a spike nor breaks the LSTM (NaN would
+    poison the whole window). The plot still shows the gap: only the model input is filled.
+    """
+    out = (np.asarray(data, dtype=np.float32) - mean.astype(np.float32)) / std.astype(np.float32)
+    out = np.nan_to_num(out, nan=0.0, posinf=CLIP_SIGMAS, neginf=-CLIP_SIGMAS)
+    np.clip(out, -CLIP_SIGMAS, CLIP_SIGMAS, out=out)
+    return out.astype(np.float32, copy=False)
+
+
+def window_starts(n_rows: int, window: int, stride: int, include_last: bool = False) -> np.ndarray:
+    """First rows of the windows ``[s, s + window)`` that fit in ``n_rows``, every ``stride``.
+
+    With ``include_last`` the window ending on the last row is added when the stride skips
+    it, so a scan covers the recording to its end. Returns (n,) int64 (empty if too short).
+    """
+    if window < 1 or stride < 1:
+        raise ValueError(f"window and stride must be >= 1, got {window}, {stride}")
+    if n_rows < window:
+        return np.zeros(0, dtype=np.int64)
+    starts = np.arange(0, n_rows - window + 1, stride, dtype=np.int64)
+    if include_last and starts[-1] != n_rows - window:
+        starts = np.append(starts, np.int64(n_rows - window))
+    return starts
+
+
+def sliding_windows(data: np.ndarray, window: int) -> np.ndarray:
+    """Read-only strided view (N - window + 1, window, C) of ``data`` (N, C): no copy."""
+    # sliding_window_view puts the window axis last: (N-T+1, C, T) -> view as (N-T+1, T, C).
+    return np.lib.stride_tricks.sliding_window_view(data, window, axis=0).transpose(0, 2, 1)
+
+
+def gather_windows(data: np.ndarray, starts: np.ndarray, window: int) -> np.ndarray:
+    """Copy the windows starting at ``starts`` (b,) out of ``data`` (N, C): (b, T, C) float32,
+    C-contiguous (ready for ``torch.from_numpy``)."""
+    view = sliding_windows(data, window)
+    return np.ascontiguousarray(view[starts], dtype=np.float32)
+
+
+def iter_window_batches(
+    data_normalised: np.ndarray,
+    window: int,
+    stride: int,
+    batch_size: int,
+    include_last: bool = True,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Stream a normalised recording (N, C) as model batches.
+
+    Yields ``(start_rows (b,) int64, batch (b, T, C) float32)`` with ``b <= batch_size``;
+    only one batch is in memory at a time. ``include_last`` adds the window ending on the
+    last row (see ``window_starts``).
+    """
+    starts = window_starts(data_normalised.shape[0], window, stride, include_last=include_last)
+    for i in range(0, len(starts), batch_size):
+        chunk = starts[i : i + batch_size]
+        yield chunk, gather_windows(data_normalised, chunk, window)
+
+
+def window_labels(row_labels: np.ndarray, starts: np.ndarray, window: int) -> np.ndarray:
+    """Label of each window under the last-row rule (module docstring).
+
+    ``row_labels`` is (N,) int class index per row, -1 where unlabelled; returns (n,) int64,
+    -1 for windows to skip.
+    """
+    return np.asarray(row_labels, dtype=np.int64)[np.asarray(starts, dtype=np.int64) + window - 1]

@@ -1,0 +1,201 @@
+"""The model file: round trip, refusal of pickles and damaged files, channel checks."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from faultlens.core.checkpoint import TrainedModel, load_model, save_model
+from faultlens.core.errors import ChannelMismatchError, ModelFileError
+from faultlens.core.model import AttentionLSTM, ModelConfig
+from faultlens.core.recording import Recording
+
+CHANNELS = ("pressure", "flow", "temp")
+
+
+def _trained(seed: int = 0) -> TrainedModel:
+    torch.manual_seed(seed)
+    config = ModelConfig(n_channels=3, n_classes=2, hidden=8, heads=2, classifier_hidden=8)
+    return TrainedModel(
+        module=AttentionLSTM(config).eval(),
+        config=config,
+        channels=CHANNELS,
+        class_names=("normal", "leak"),
+        norm_mean=np.array([1.5, -2.0, 30.25], dtype=np.float32),
+        norm_std=np.array([0.1, 3.0, 1.0 / 3.0], dtype=np.float32),
+        window=16,
+        stride=4,
+        label_column="label",
+        seed=seed,
+        training_data=[{"file": "a.csv", "sha256": "ab" * 32, "rows": 100}],
+        versions={"faultlens": "0.1.0", "torch": torch.__version__},
+        history=[{"epoch": 1, "train_loss": 0.5, "val_loss": 0.4}],
+        metrics={"accuracy": 0.9, "confusion_matrix": [[9, 1], [0, 5]]},
+        created="2026-11-22T20:00:00+00:00",
+    )
+
+
+def _rewrite_metadata(src: Path, dst: Path, change: dict) -> None:
+    """Write a copy of a model file with its FaultLens metadata updated by ``change``."""
+    blob = src.read_bytes()
+    (n,) = struct.unpack("<Q", blob[:8])
+    header = json.loads(blob[8 : 8 + n])
+    meta = json.loads(header["__metadata__"]["faultlens"])
+    meta.update(change)
+    header["__metadata__"]["faultlens"] = json.dumps(meta)
+    raw = json.dumps(header).encode()
+    raw += b" " * (-len(raw) % 8)
+    dst.write_bytes(struct.pack("<Q", len(raw)) + raw + blob[8 + n :])
+
+
+def test_round_trip_gives_identical_predictions_and_fingerprint(tmp_path: Path) -> None:
+    model = _trained()
+    path = tmp_path / "m.flmodel"
+    save_model(model, path)
+    assert [p.name for p in tmp_path.iterdir()] == ["m.flmodel"]  # no temp files left
+    loaded = load_model(path)
+    x = torch.randn(5, 16, 3)
+    with torch.no_grad():
+        a, b = model.module(x), loaded.module(x)
+    assert torch.equal(a.logits, b.logits)
+    assert torch.equal(a.attention, b.attention)
+    assert torch.equal(a.hotspots, b.hotspots)
+    assert loaded.fingerprint == model.fingerprint
+    assert loaded.metadata() == model.metadata()
+    assert loaded.channels == CHANNELS and loaded.class_names == ("normal", "leak")
+    np.testing.assert_array_equal(loaded.norm_std, model.norm_std)
+    assert not loaded.module.training
+
+
+def test_fingerprint_changes_with_weights_and_metadata() -> None:
+    a, b = _trained(0), _trained(1)
+    assert a.fingerprint != b.fingerprint
+    c = _trained(0)
+    c.window = 32
+    assert c.fingerprint != a.fingerprint
+
+
+def test_malicious_pickle_is_refused_without_running(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):  # type: ignore[no-untyped-def]
+            return (marker.touch, ())
+
+    for name, write in (
+        ("evil.pkl", lambda p: p.write_bytes(pickle.dumps(Evil()))),
+        ("evil.pt", lambda p: torch.save({"w": Evil()}, p)),
+    ):
+        path = tmp_path / name
+        write(path)
+        with pytest.raises(ModelFileError, match="never loads pickled files") as err:
+            load_model(path)
+        assert "\n" not in str(err.value) and name in str(err.value)
+        assert not marker.exists()
+
+
+def test_truncated_file_is_refused(tmp_path: Path) -> None:
+    good = tmp_path / "good.flmodel"
+    save_model(_trained(), good)
+    blob = good.read_bytes()
+    for cut in (4, 20, len(blob) // 2, len(blob) - 1):
+        bad = tmp_path / f"cut{cut}.flmodel"
+        bad.write_bytes(blob[:cut])
+        with pytest.raises(ModelFileError) as err:
+            load_model(bad)
+        message = str(err.value)
+        assert bad.name in message and "\n" not in message
+        assert "truncated" in message or "too short" in message or "not a FaultLens" in message
+
+
+def test_random_bytes_missing_file_and_folder_are_refused(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.flmodel"
+    junk.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    with pytest.raises(ModelFileError, match=r"junk\.flmodel"):
+        load_model(junk)
+    with pytest.raises(ModelFileError, match="not found"):
+        load_model(tmp_path / "absent.flmodel")
+    with pytest.raises(ModelFileError, match="folder"):
+        load_model(tmp_path)
+
+
+def test_future_format_version_asks_to_update(tmp_path: Path) -> None:
+    good = tmp_path / "good.flmodel"
+    save_model(_trained(), good)
+    future = tmp_path / "future.flmodel"
+    _rewrite_metadata(good, future, {"format_version": 2})
+    with pytest.raises(ModelFileError, match=r"newer FaultLens.*update"):
+        load_model(future)
+
+
+@pytest.mark.parametrize(
+    ("change", "needle"),
+    [
+        ({"channels": ["a", "b"]}, "channels"),
+        ({"norm_std": [1.0, 0.0, 1.0]}, "norm_std"),
+        ({"window": "16"}, "window"),
+        ({"config": {"n_channels": 3, "n_classes": 2, "hidden": 16, "heads": 2}}, "shape"),
+    ],
+)
+def test_inconsistent_metadata_is_refused(tmp_path: Path, change: dict, needle: str) -> None:
+    good = tmp_path / "good.flmodel"
+    save_model(_trained(), good)
+    bad = tmp_path / "bad.flmodel"
+    _rewrite_metadata(good, bad, change)
+    with pytest.raises(ModelFileError, match=needle):
+        load_model(bad)
+
+
+def test_safetensors_without_faultlens_metadata_is_refused(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    path = tmp_path / "other.safetensors"
+    save_file({"w": torch.zeros(2)}, str(path))
+    with pytest.raises(ModelFileError, match="not a FaultLens model"):
+        load_model(path)
+
+
+def test_save_failure_keeps_the_old_file(tmp_path: Path) -> None:
+    path = tmp_path / "m.flmodel"
+    save_model(_trained(0), path)
+    before = path.read_bytes()
+    broken = _trained(1)
+    broken.metrics = {"bad": float("nan")}  # not JSON: saving must fail before replacing
+    with pytest.raises(ValueError):
+        save_model(broken, path)
+    assert path.read_bytes() == before
+
+
+def test_channel_check_names_missing_and_extra() -> None:
+    model = _trained()
+    rec = Recording.from_arrays(
+        np.zeros((20, 3), dtype=np.float32), ["flow", "vibration", "pressure"], path="r.csv"
+    )
+    with pytest.raises(ChannelMismatchError) as err:
+        model.check_channels(rec)
+    assert err.value.missing == ["temp"]
+    assert err.value.extra == ["vibration"]
+    message = str(err.value)
+    assert "temp" in message and "vibration" in message and "r.csv" in message
+    assert "\n" not in message
+
+
+def test_select_channels_reorders_into_model_order() -> None:
+    model = _trained()
+    data = np.arange(40, dtype=np.float32).reshape(10, 4)
+    rec = Recording.from_arrays(data, ["temp", "extra", "pressure", "flow"])
+    model.check_channels(rec)  # extra channel is fine
+    selected = model.select_channels(rec)
+    np.testing.assert_array_equal(selected, data[:, [2, 3, 0]])
+    normalised = model.normalised_input(rec)
+    np.testing.assert_allclose(
+        normalised,
+        np.clip((data[:, [2, 3, 0]] - model.norm_mean) / model.norm_std, -50, 50),
+        rtol=1e-5,
+    )
