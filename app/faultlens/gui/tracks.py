@@ -1,0 +1,256 @@
+"""The model's evidence as plot tracks under the signals, sharing their time axis.
+
+- :class:`FaultProbabilityTrack`: 1 - P(normal) per row, with the detection threshold.
+- :class:`AttentionStrip`: how much attention each row received, as a one-row heatmap.
+- :class:`HotspotTrack`: how many feature dimensions took their max-pool maximum at each row,
+  with markers on the strongest hotspots (hover: time and channels involved).
+
+The attention strip shows ONE row (the mean over heads and queries), not one row per head:
+an engineer asks "where did the model look", not "what did head 3 do"; per-head rows split
+the same evidence four ways and invite reading meaning into head numbering. The value is
+shown relative to uniform attention (value × window length): 1 means "an ordinary row",
+3 means "three times the attention of an ordinary row", which reads the same for any window.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor
+
+from faultlens.core.detection import FaultEvent, ScanResult
+from faultlens.core.recording import Recording
+
+LEFT_AXIS_WIDTH = 64
+# Distinct, colour-blind-friendly fault colours (Okabe-Ito), class 1, 2, ... in order.
+FAULT_COLOURS = ("#D55E00", "#0072B2", "#CC79A7", "#009E73", "#E69F00", "#56B4E9", "#F0E442")
+# Image columns of the attention strip at most; more rows than this are peak-binned.
+MAX_STRIP_BINS = 16384
+
+
+def class_colour(class_names: tuple[str, ...], name: str) -> QColor:
+    """The colour of a fault class (class 0, normal, is grey)."""
+    try:
+        index = class_names.index(name)
+    except ValueError:
+        index = len(class_names)
+    if index == 0:
+        return QColor("#888888")
+    return QColor(FAULT_COLOURS[(index - 1) % len(FAULT_COLOURS)])
+
+
+def bin_peak(x: np.ndarray, values: np.ndarray, n_bins: int) -> tuple[float, float, np.ndarray]:
+    """Peak (NaN-ignoring max) of ``values`` in ``n_bins`` equal-width bins of ``x``.
+
+    Returns ``(x0, x1, binned)``; empty bins (time gaps) are NaN, so an image drawn from
+    ``binned`` over ``[x0, x1]`` puts every value at its real time even when sampling is
+    irregular. ``x`` must be sorted.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    values = np.asarray(values, dtype=np.float32)
+    x0, x1 = float(x[0]), float(x[-1])
+    if x1 <= x0:
+        return x0, x0 + 1.0, np.array([np.nanmax(values)], dtype=np.float32)
+    idx = np.minimum(((x - x0) / (x1 - x0) * n_bins).astype(np.int64), n_bins - 1)  # (N,)
+    binned = np.full(n_bins, np.nan, dtype=np.float32)
+    # idx is sorted, so each bin is one contiguous run: reduce runs with fmax (skips NaN).
+    starts = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])
+    binned[idx[starts]] = np.fmax.reduceat(values, starts)
+    return x0, x1, binned
+
+
+def _track_plot(item: pg.PlotItem, title: str, axis_items: dict | None = None) -> None:
+    item.getAxis("left").setWidth(LEFT_AXIS_WIDTH)
+    item.setMouseEnabled(x=True, y=False)
+    item.hideButtons()
+    item.setMenuEnabled(False)
+    label = pg.LabelItem(title, justify="left", size="8pt", color="#333")
+    label.setParentItem(item.vb)
+    label.anchor(itemPos=(0, 0), parentPos=(0, 0), offset=(4, 0))
+    item.title_label = label  # type: ignore[attr-defined]
+
+
+class FaultProbabilityTrack(pg.PlotItem):
+    """Fault probability (1 - P(normal)) per row, threshold line, event colours legend."""
+
+    def __init__(self, axis_items: dict | None = None) -> None:
+        super().__init__(axisItems=axis_items)
+        _track_plot(self, "fault probability")
+        self.setYRange(0.0, 1.0, padding=0.05)
+        self.getAxis("left").setTicks([[(0.0, "0"), (0.5, ".5"), (1.0, "1")]])
+        self.curve = pg.PlotDataItem(pen=pg.mkPen("#222", width=1))
+        self.curve.setDownsampling(auto=True, method="peak")
+        self.curve.setClipToView(True)
+        self.addItem(self.curve)
+        self.threshold_line = pg.InfiniteLine(
+            pos=0.5, angle=0, movable=False, pen=pg.mkPen("#D55E00", style=Qt.PenStyle.DashLine)
+        )
+        self.addItem(self.threshold_line)
+        self.legend = pg.LegendItem(offset=(-4, 2), labelTextSize="8pt", brush="#ffffffc0")
+        self.legend.setParentItem(self.vb)
+        self.legend.anchor(itemPos=(1, 0), parentPos=(1, 0), offset=(-4, 2))
+
+    def set_scan(self, x: np.ndarray, result: ScanResult | None) -> None:
+        self.legend.clear()
+        if result is None:
+            self.curve.setData([], [])
+            return
+        self.curve.setData(x, result.fault_probability, connect="finite")
+        self.threshold_line.setPos(result.options.threshold)
+        self.legend.addItem(
+            pg.PlotDataItem([], [], pen=pg.mkPen("#D55E00", style=Qt.PenStyle.DashLine)),
+            f"threshold {result.options.threshold:g}",
+        )
+        for name in sorted({e.class_name for e in result.events}):
+            colour = class_colour(result.class_names, name)
+            colour.setAlpha(110)
+            sample = pg.PlotDataItem([], [], pen=None, fillLevel=0, brush=colour)
+            self.legend.addItem(sample, f"event: {name}")
+
+
+class AttentionStrip(pg.PlotItem):
+    """Attention received per row (mean over heads and queries), × uniform, as a heatmap."""
+
+    def __init__(self, axis_items: dict | None = None) -> None:
+        super().__init__(axisItems=axis_items)
+        _track_plot(self, "")
+        # The title sits in the axis: over the dark heatmap a label would be unreadable.
+        self.getAxis("left").setTicks([[(0.5, "attention")]])
+        self.getAxis("left").setToolTip(
+            "Attention each row received from the model (mean over heads and queries), "
+            "relative to uniform: 1 = an ordinary row, 3 = three times as much"
+        )
+        self.setYRange(0.0, 1.0, padding=0)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.addItem(self.image)
+        self.colour_bar = pg.ColorBarItem(
+            values=(0.0, 3.0),
+            label="× uniform",
+            colorMap=pg.colormap.get("inferno"),
+            interactive=False,
+            width=10,
+            colorMapMenu=False,
+        )
+        self.colour_bar.setImageItem(self.image)
+        self.colour_bar.getAxis("right").setStyle(tickFont=None)
+        self.relative: np.ndarray | None = None  # (N,) attention × window, for tests/tooltips
+
+    def set_scan(self, x: np.ndarray, result: ScanResult | None, window: int | None) -> None:
+        if result is None or not np.isfinite(result.attention).any():
+            self.image.clear()
+            self.relative = None
+            return
+        attention = result.attention.astype(np.float32)
+        # A window's attention sums to 1 over its T rows, so × T gives "× uniform".
+        relative = attention * float(window) if window else attention / np.nanmean(attention)
+        self.relative = relative
+        n_bins = min(len(x), MAX_STRIP_BINS)
+        x0, x1, binned = bin_peak(x, relative, n_bins)
+        self.image.setImage(binned[np.newaxis, :], autoLevels=False)  # (1, bins)
+        self.image.setRect(QRectF(x0, 0.0, x1 - x0, 1.0))
+        # Scale to the bulk of the data so one extreme row does not wash the strip out.
+        hi = float(np.nanpercentile(relative, 99.5)) if np.isfinite(relative).any() else 1.0
+        self.colour_bar.setLevels((0.0, max(hi, 1.5)))
+
+
+class HotspotTrack(pg.PlotItem):
+    """Max-pool hotspot count per row, with markers at the strongest hotspots."""
+
+    MARKERS_PER_EVENT = 1
+    MARKERS_WITHOUT_EVENTS = 10
+
+    def __init__(self, axis_items: dict | None = None) -> None:
+        super().__init__(axisItems=axis_items)
+        _track_plot(self, "max-pool hotspots (feature maxima per row)")
+        self.curve = pg.PlotDataItem(
+            pen=pg.mkPen("#0072B2", width=1), fillLevel=0, brush=QColor(0, 114, 178, 60)
+        )
+        self.curve.setDownsampling(auto=True, method="peak")
+        self.curve.setClipToView(True)
+        self.addItem(self.curve)
+        self.markers = pg.ScatterPlotItem(
+            size=11,
+            symbol="t",
+            pen=pg.mkPen("#000"),
+            brush=pg.mkBrush("#F0E442"),
+            hoverable=True,
+            hoverSize=15,
+            tip=self._tip,
+        )
+        self.addItem(self.markers)
+        self.marker_rows: list[int] = []
+        self._tips: dict[int, str] = {}
+
+    @staticmethod
+    def _tip(x: float, y: float, data: object) -> str:
+        return str(data)
+
+    def set_scan(
+        self, x: np.ndarray, result: ScanResult | None, recording: Recording | None
+    ) -> None:
+        self.markers.clear()
+        self.marker_rows = []
+        if result is None or recording is None:
+            self.curve.setData([], [])
+            return
+        hot = result.hotspots.astype(np.float32)
+        self.curve.setData(x, hot, connect="finite")
+        rows = strongest_hotspots(hot, result.events, recording)
+        self.marker_rows = rows
+        if not rows:
+            return
+        levels = (
+            _usual_levels(recording)
+            if any(not any(e.start_row <= r <= e.end_row for e in result.events) for r in rows)
+            else None
+        )
+        tips = [hotspot_tip(recording, result, row, levels) for row in rows]
+        self.markers.setData(x=x[rows], y=hot[rows], data=tips)
+
+
+def strongest_hotspots(
+    hotspots: np.ndarray, events: list[FaultEvent], recording: Recording
+) -> list[int]:
+    """Rows to mark: the strongest hotspot inside each event, or the top rows overall."""
+    finite = np.where(np.isfinite(hotspots), hotspots, -np.inf)
+    rows: list[int] = []
+    for event in events:
+        span = finite[event.start_row : event.end_row + 1]
+        if span.size and np.isfinite(span.max()) and span.max() > 0:
+            rows.append(event.start_row + int(np.argmax(span)))
+    if not events:
+        order = np.argsort(finite)[::-1][: HotspotTrack.MARKERS_WITHOUT_EVENTS]
+        rows = [int(r) for r in order if np.isfinite(finite[r]) and finite[r] > 0]
+    return sorted(set(rows))
+
+
+def _usual_levels(recording: Recording) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel median and interquartile range, (C,) each."""
+    data = recording.data
+    q25, median, q75 = np.nanpercentile(data, [25, 50, 75], axis=0)
+    spread = q75 - q25
+    return median, np.where(spread > 0, spread, 1.0)
+
+
+def hotspot_tip(
+    recording: Recording,
+    result: ScanResult,
+    row: int,
+    levels: tuple[np.ndarray, np.ndarray] | None = None,
+) -> str:
+    """Hover text: time, hotspot count and the channels involved at ``row``."""
+    event = next((e for e in result.events if e.start_row <= row <= e.end_row), None)
+    if event is not None and event.top_channels:
+        channels = ", ".join(event.top_channels)
+        source = f"{event.class_name} event; channels that drove it: {channels}"
+    else:
+        # No event here: name the channels furthest from their usual level at this row.
+        median, spread = levels if levels is not None else _usual_levels(recording)
+        z = np.abs(recording.data[row] - median) / spread  # (C,)
+        top = [recording.channels[i] for i in np.argsort(np.nan_to_num(z, nan=-1.0))[::-1][:3]]
+        source = "furthest from usual level: " + ", ".join(top)
+    return (
+        f"{recording.format_time(row)} (row {row})\n"
+        f"{int(result.hotspots[row])} feature maxima here\n{source}"
+    )
