@@ -1,18 +1,55 @@
 """Scanning a recording with a model and turning per-row scores into fault events.
 
-CONTRACT STUB — the engine implementation replaces the bodies; names and fields are fixed.
+Scan (``scan``)
+    The model slides over the recording with a scan stride of 1 row by default (never more
+    than the model's training stride), so every row from the first full window on gets its
+    own causal prediction: a window's output belongs to its LAST row, and what a row shows
+    was computed from that row and the ``T - 1`` rows before it, never from later rows.
+    Detection delay is therefore honest. Cost: one forward pass per row (``N - T + 1``
+    windows); ``ScanOptions.stride`` trades resolution for speed (k x fewer windows), and
+    rows between strided window ends hold the last output (still causal). Windows stream in
+    batches (``faultlens.core.windows.iter_window_batches``), so memory stays at
+    ``batch * T * C`` floats plus the per-row outputs, however long the recording is.
+
+    Explanations per row: ``attention`` is the attention a row received (mean over heads and
+    queries of its key column in each covering window), averaged over all windows covering
+    the row; ``hotspots`` is how many of the ``H`` feature dimensions took their max-pool
+    arg-max on the row, averaged over covering windows (so it is on a 0..H scale).
+
+Events (``detect_events``)
+    Runs of rows with ``fault_probability >= threshold``; runs separated by fewer than
+    ``merge_gap_rows`` rows are merged, then events shorter than ``min_duration_rows`` are
+    dropped. The event class is the fault class with the largest summed probability over
+    the event. Attribution is channel occlusion: for up to ``ATTRIBUTION_WINDOWS`` evenly
+    spaced windows whose last row lies in the event, each channel in turn is replaced by
+    its training mean (0 after normalisation) and the drop in the event class's probability
+    is measured; ``channel_scores`` are each top channel's share of the total positive drop.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
+import contextlib
+import csv
+import json
+import math
+import time as _time
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from faultlens.core.progress import Progress, ShouldStop, never_stop
+from faultlens.core.atomic import atomic_open
+from faultlens.core.errors import ReportError
+from faultlens.core.progress import Cancelled, Progress, ShouldStop, never_stop
 from faultlens.core.recording import Recording
+
+# Occlusion windows per event: enough to average over the event's course, few enough that
+# attribution of a typical event costs (C + 1) * 32 forward passes (well under a second).
+ATTRIBUTION_WINDOWS = 32
+# Seconds between progress reports: smooth enough for a progress bar, cheap for the caller.
+PROGRESS_INTERVAL_S = 0.2
 
 
 @dataclass(frozen=True)
@@ -23,6 +60,11 @@ class ScanOptions:
     batch_size: int = 256
     device: str = "auto"
     top_channels: int = 3
+    # Rows between consecutive scanned windows; clamped to [1, model.stride]. 1 gives every
+    # row its own prediction (see module docstring for the cost).
+    stride: int = 1
+    # Channel attribution of events (occlusion); off makes detect_events model-free.
+    attribute: bool = True
 
 
 @dataclass(frozen=True)
@@ -31,15 +73,50 @@ class FaultEvent:
     end_row: int  # inclusive
     start_time: str  # Recording.format_time
     end_time: str
-    duration_s: float  # in rows for recordings without a time axis
+    duration_s: float  # in rows for recordings without a time axis (see duration_unit)
     class_name: str
     peak_probability: float
     mean_probability: float
     top_channels: tuple[str, ...]
     channel_scores: tuple[float, ...] = ()  # attribution share per top channel
+    duration_unit: str = "s"  # "s" or "rows"
+
+    @property
+    def rows(self) -> int:
+        return self.end_row - self.start_row + 1
 
     def to_dict(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """JSON-ready dict (times as written by ``Recording.format_time``: ISO-8601 for
+        date-time axes)."""
+        return {
+            "start_row": int(self.start_row),
+            "end_row": int(self.end_row),
+            "start_time": self.start_time,
+            "end_time": self.end_time,
+            "duration": float(self.duration_s),
+            "duration_unit": self.duration_unit,
+            "class_name": self.class_name,
+            "peak_probability": float(self.peak_probability),
+            "mean_probability": float(self.mean_probability),
+            "top_channels": list(self.top_channels),
+            "channel_scores": [float(s) for s in self.channel_scores],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> FaultEvent:
+        return cls(
+            start_row=int(d["start_row"]),
+            end_row=int(d["end_row"]),
+            start_time=str(d["start_time"]),
+            end_time=str(d["end_time"]),
+            duration_s=float(d["duration"]),
+            class_name=str(d["class_name"]),
+            peak_probability=float(d["peak_probability"]),
+            mean_probability=float(d["mean_probability"]),
+            top_channels=tuple(str(c) for c in d.get("top_channels", ())),
+            channel_scores=tuple(float(s) for s in d.get("channel_scores", ())),
+            duration_unit=str(d.get("duration_unit", "s")),
+        )
 
 
 @dataclass
@@ -58,19 +135,518 @@ class ScanResult:
     options: ScanOptions = field(default_factory=ScanOptions)
     model_fingerprint: str = ""
     device: str = "cpu"
+    window: int = 0  # the model's window T: rows before row T-1 have no prediction
+    stride: int = 1  # the scan stride actually used
+    windows: int = 0  # forward passes made
+    # The model that produced this result, so detect_events can attribute re-thresholded
+    # events without the caller passing it again.
+    model: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.fault_probability.shape[0])
 
 
+# ---------------------------------------------------------------- device helpers
+@contextlib.contextmanager
+def _module_on(module: Any, device: Any) -> Iterator[None]:
+    """Run ``module`` in eval mode on ``device``; put it back where and as it was."""
+    import torch
+
+    params = list(module.parameters())
+    home = params[0].device if params else torch.device("cpu")
+    was_training = module.training
+    module.to(device)
+    module.eval()
+    try:
+        yield
+    finally:
+        module.to(home)
+        module.train(was_training)
+
+
+def _forward(module: Any, batch: np.ndarray, device: Any) -> Any:
+    """One inference forward pass of a (b, T, C) float32 batch; autocast (float16) on CUDA."""
+    import torch
+
+    x = torch.from_numpy(batch).to(device, non_blocking=True)
+    if device.type == "cuda":
+        with torch.autocast("cuda", dtype=torch.float16):
+            return module(x)
+    return module(x)
+
+
+def _model_columns(model: Any, recording: Recording) -> list[int]:
+    model.check_channels(recording)
+    index = {name: i for i, name in enumerate(recording.channels)}
+    return [index[name] for name in model.channels]
+
+
+def _fingerprint(model: Any) -> str:
+    try:
+        return str(model.fingerprint)
+    except (AttributeError, NotImplementedError):
+        return ""
+
+
+# ---------------------------------------------------------------- scan
 def scan(
     model: Any,
     recording: Recording,
     options: ScanOptions = ScanOptions(),
     should_stop: ShouldStop = never_stop,
 ) -> Generator[Progress, None, ScanResult]:
-    raise NotImplementedError
-    yield  # pragma: no cover
+    """Run ``model`` (a ``TrainedModel``) over ``recording``; return per-row outputs and events.
+
+    Raises ``ChannelMismatchError`` before any work when the recording lacks a channel the
+    model needs, and ``Cancelled`` soon after ``should_stop()`` turns True. Yields
+    ``Progress`` in windows at most every 0.2 s (plus the first and last report).
+    """
+    import torch
+
+    from faultlens.core.device import resolve_device
+    from faultlens.core.windows import iter_window_batches, normalise, window_starts
+
+    columns = _model_columns(model, recording)
+    device = resolve_device(options.device)
+    n = recording.n_rows
+    k = len(model.class_names)
+    t_win = int(model.window)
+    stride = max(1, min(int(options.stride), int(model.stride)))
+    heads = int(model.config.heads)
+    batch_size = max(1, int(options.batch_size))
+
+    data = (
+        recording.data
+        if columns == list(range(recording.data.shape[1]))
+        else (recording.data[:, columns])
+    )
+    x = normalise(data, model.norm_mean, model.norm_std)  # (N, C) float32, NaN -> 0
+    starts = window_starts(n, t_win, stride, include_last=True)
+    n_windows = len(starts)
+
+    win_probs = np.empty((n_windows, k), dtype=np.float32)  # per window, by window order
+    head_sum = np.zeros((heads, n), dtype=np.float32)  # attention received, summed
+    hot_sum = np.zeros(n, dtype=np.float32)
+    cover = np.zeros(n, dtype=np.float32)  # windows covering each row
+    offsets = np.arange(t_win, dtype=np.int64)
+
+    yield Progress(0, n_windows, "Scanning")
+    last_report = _time.monotonic()
+    done = 0
+    with _module_on(model.module, device), torch.inference_mode():
+        for chunk, batch in iter_window_batches(x, t_win, stride, batch_size):
+            if should_stop():
+                raise Cancelled()
+            out = _forward(model.module, batch, device)
+            b = len(chunk)
+            probs = torch.softmax(out.logits.float(), dim=1)  # (b, K)
+            # Attention each key position receives: mean over queries (dim 2).
+            received = out.attention.float().mean(dim=2)  # (b, heads, T)
+            # One-hot count of arg-max positions: (b, H) indices -> (b, T) counts.
+            hot = torch.zeros(b, t_win, device=out.hotspots.device)
+            hot.scatter_add_(1, out.hotspots, torch.ones_like(out.hotspots, dtype=hot.dtype))
+            win_probs[done : done + b] = probs.cpu().numpy()
+            received_np = received.cpu().numpy()
+            hot_np = hot.cpu().numpy()
+
+            # Scatter window positions onto absolute rows, within this batch's span only
+            # (bincount over the span keeps the cost O(b * T), not O(N), per batch).
+            lo = int(chunk[0])
+            span = int(chunk[-1]) + t_win - lo
+            rel = ((chunk - lo)[:, None] + offsets[None, :]).ravel()  # (b*T,)
+            for h in range(heads):
+                head_sum[h, lo : lo + span] += np.bincount(
+                    rel, weights=received_np[:, h, :].ravel(), minlength=span
+                ).astype(np.float32)
+            hot_sum[lo : lo + span] += np.bincount(
+                rel, weights=hot_np.ravel(), minlength=span
+            ).astype(np.float32)
+            cover[lo : lo + span] += np.bincount(rel, minlength=span).astype(np.float32)
+            done += b
+
+            now = _time.monotonic()
+            if now - last_report >= PROGRESS_INTERVAL_S:
+                last_report = now
+                yield Progress(done, n_windows, "Scanning")
+
+    # Causal mapping: row r shows the output of the latest window ending at or before r.
+    probabilities = np.full((n, k), np.nan, dtype=np.float32)
+    if n_windows:
+        ends = starts + t_win - 1
+        rows = np.arange(n)
+        which = np.searchsorted(ends, rows, side="right") - 1  # (N,), -1 before first end
+        has = which >= 0
+        probabilities[has] = win_probs[which[has]]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        attention_heads = np.where(cover > 0, head_sum / cover, np.nan).astype(np.float32)
+        hotspots = np.where(cover > 0, hot_sum / cover, np.nan).astype(np.float32)
+    attention = (
+        attention_heads.mean(axis=0) if heads else np.full(n, np.nan, dtype=np.float32)
+    ).astype(np.float32)
+    predicted = np.full(n, -1, dtype=np.int16)
+    valid = ~np.isnan(probabilities[:, 0])
+    predicted[valid] = np.argmax(probabilities[valid], axis=1).astype(np.int16)
+    fault_probability = (1.0 - probabilities[:, 0]).astype(np.float32)
+
+    result = ScanResult(
+        class_names=tuple(model.class_names),
+        probabilities=probabilities,
+        predicted=predicted,
+        fault_probability=fault_probability,
+        attention=attention,
+        attention_heads=attention_heads,
+        hotspots=hotspots,
+        options=options,
+        model_fingerprint=_fingerprint(model),
+        device=str(device),
+        window=t_win,
+        stride=stride,
+        windows=n_windows,
+        model=model,
+    )
+    if should_stop():
+        raise Cancelled()
+    yield Progress(n_windows, n_windows, "Finding fault events")
+    result.events = detect_events(result, recording, options)
+    yield Progress(n_windows, n_windows, "Scanned")
+    return result
+
+
+# ---------------------------------------------------------------- events
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """(start, end inclusive) of every run of True in a 1-D boolean array."""
+    m = np.concatenate([[False], np.asarray(mask, dtype=bool), [False]])
+    edges = np.flatnonzero(m[1:] != m[:-1])
+    return [(int(s), int(e) - 1) for s, e in zip(edges[::2], edges[1::2], strict=True)]
+
+
+def find_stretches(
+    fault_probability: np.ndarray, threshold: float, min_duration_rows: int, merge_gap_rows: int
+) -> list[tuple[int, int]]:
+    """Row stretches (start, end inclusive) flagged as faults.
+
+    Rows with ``fault_probability >= threshold`` (NaN never is) form runs; runs separated by
+    fewer than ``merge_gap_rows`` unflagged rows are merged; merged stretches shorter than
+    ``min_duration_rows`` rows are dropped.
+    """
+    fp = np.asarray(fault_probability, dtype=np.float32)
+    with np.errstate(invalid="ignore"):
+        flagged = fp >= threshold
+    merged: list[tuple[int, int]] = []
+    for start, end in _runs(flagged):
+        if merged and start - merged[-1][1] - 1 < merge_gap_rows:
+            merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((start, end))
+    return [(s, e) for s, e in merged if e - s + 1 >= max(1, min_duration_rows)]
+
+
+def _duration(recording: Recording, start: int, end: int) -> tuple[float, str]:
+    """Span of rows start..end: seconds (one sampling interval per row) or rows."""
+    if recording.time is None:
+        return float(end - start + 1), "rows"
+    t = recording.time
+    if recording.n_rows > 1:
+        dt = float(np.nanmedian(np.diff(t)))
+        dt = dt if math.isfinite(dt) and dt > 0 else 0.0
+    else:
+        dt = 0.0
+    return float(t[end] - t[start]) + dt, "s"
 
 
 def detect_events(
-    result: ScanResult, recording: Recording, options: ScanOptions = ScanOptions()
+    result: ScanResult,
+    recording: Recording,
+    options: ScanOptions = ScanOptions(),
+    model: Any = None,
 ) -> list[FaultEvent]:
-    raise NotImplementedError
+    """Fault events from a scan's per-row outputs (see the module docstring for the rules).
+
+    Attribution uses ``model`` or else ``result.model``; without either (or with
+    ``options.attribute`` off) events carry no channels. Cheap enough to rerun when the user
+    moves the threshold.
+    """
+    if recording.n_rows != result.n_rows:
+        raise ValueError(f"scan has {result.n_rows} rows but the recording {recording.n_rows}")
+    stretches = find_stretches(
+        result.fault_probability,
+        options.threshold,
+        options.min_duration_rows,
+        options.merge_gap_rows,
+    )
+    use_model = model if model is not None else result.model
+    attributions: list[tuple[tuple[str, ...], tuple[float, ...]]] = []
+    classes: list[int] = []
+    for start, end in stretches:
+        probs = np.nan_to_num(result.probabilities[start : end + 1, 1:], nan=0.0)
+        classes.append(1 + int(np.argmax(probs.sum(axis=0))))
+    if use_model is not None and options.attribute and stretches:
+        attributions = attribute_events(
+            use_model, recording, stretches, classes, options.top_channels, options.device
+        )
+    else:
+        attributions = [((), ())] * len(stretches)
+
+    events = []
+    for (start, end), cls, (chans, scores) in zip(stretches, classes, attributions, strict=True):
+        fp = result.fault_probability[start : end + 1]
+        duration, unit = _duration(recording, start, end)
+        events.append(
+            FaultEvent(
+                start_row=start,
+                end_row=end,
+                start_time=recording.format_time(start),
+                end_time=recording.format_time(end),
+                duration_s=duration,
+                class_name=str(result.class_names[cls]),
+                peak_probability=float(np.nanmax(fp)),
+                mean_probability=float(np.nanmean(fp)),
+                top_channels=chans,
+                channel_scores=scores,
+                duration_unit=unit,
+            )
+        )
+    return events
+
+
+def attribute_events(
+    model: Any,
+    recording: Recording,
+    stretches: Sequence[tuple[int, int]],
+    classes: Sequence[int],
+    top: int = 3,
+    device_name: str = "auto",
+) -> list[tuple[tuple[str, ...], tuple[float, ...]]]:
+    """Channel occlusion per event: ``(top channels, their shares)`` for each stretch.
+
+    For each stretch, up to ``ATTRIBUTION_WINDOWS`` evenly spaced windows ending inside it
+    are scored as they are and with each channel in turn set to its training mean (0 after
+    normalisation). A channel's drop is the mean decrease of the event class's probability;
+    only channels with a positive drop count, and a share is drop / sum of positive drops.
+    """
+    import torch
+
+    from faultlens.core.device import resolve_device
+    from faultlens.core.windows import normalise
+
+    columns = _model_columns(model, recording)
+    t_win = int(model.window)
+    n_ch = len(columns)
+    device = resolve_device(device_name)
+    out: list[tuple[tuple[str, ...], tuple[float, ...]]] = []
+    with _module_on(model.module, device), torch.inference_mode():
+        for (start, end), cls in zip(stretches, classes, strict=True):
+            first_end = max(start, t_win - 1)
+            if end < first_end:
+                out.append(((), ()))
+                continue
+            count = min(ATTRIBUTION_WINDOWS, end - first_end + 1)
+            ends = np.unique(np.linspace(first_end, end, count).round().astype(np.int64))
+            lo = int(ends[0]) - t_win + 1
+            x = normalise(
+                recording.data[lo : int(ends[-1]) + 1][:, columns],
+                model.norm_mean,
+                model.norm_std,
+            )  # (span, C)
+            win = np.lib.stride_tricks.sliding_window_view(x, t_win, axis=0).transpose(0, 2, 1)
+            base = np.ascontiguousarray(win[ends - t_win + 1 - lo], dtype=np.float32)  # (w,T,C)
+            # Variant 0 is the unchanged window, variant c+1 has channel c occluded:
+            # (C+1, w, T, C) -> flattened into batches of the forward pass.
+            variants = np.repeat(base[None], n_ch + 1, axis=0)
+            for c in range(n_ch):
+                variants[c + 1, :, :, c] = 0.0
+            flat = variants.reshape(-1, t_win, n_ch)
+            p = np.concatenate(
+                [
+                    torch.softmax(
+                        _forward(model.module, flat[i : i + 512], device).logits.float(), dim=1
+                    )[:, cls]
+                    .cpu()
+                    .numpy()
+                    for i in range(0, len(flat), 512)
+                ]
+            ).reshape(n_ch + 1, -1)  # (C+1, w)
+            drop = np.clip((p[0][None, :] - p[1:]).mean(axis=1), 0.0, None)  # (C,)
+            total = float(drop.sum())
+            order = [i for i in np.argsort(-drop, kind="stable")[:top] if drop[i] > 0]
+            out.append(
+                (
+                    tuple(model.channels[i] for i in order),
+                    tuple(float(drop[i] / total) for i in order),
+                )
+            )
+    return out
+
+
+# ---------------------------------------------------------------- event files
+EVENTS_FORMAT = "faultlens-events"
+EVENTS_VERSION = 1
+_CSV_FIXED = [
+    "start_row",
+    "end_row",
+    "start_time",
+    "end_time",
+    "duration",
+    "duration_unit",
+    "class_name",
+    "peak_probability",
+    "mean_probability",
+]
+
+
+def events_to_csv(events: Sequence[FaultEvent], path: str | Path) -> None:
+    """Write events as CSV (atomically): one row per event; the top channels go in columns
+    ``channel_1, score_1, channel_2, score_2, ...`` so no cell needs a nested list."""
+    width = max([len(e.top_channels) for e in events] + [0])
+    header = list(_CSV_FIXED)
+    for i in range(1, width + 1):
+        header += [f"channel_{i}", f"score_{i}"]
+    with atomic_open(path, "w", encoding="utf-8") as fh:
+        fh_text: Any = fh
+        writer = csv.writer(fh_text, lineterminator="\n")
+        writer.writerow(header)
+        for e in events:
+            d = e.to_dict()
+            # repr() of a float reads back to the same float (round trip).
+            row = [repr(d[k]) if isinstance(d[k], float) else d[k] for k in _CSV_FIXED]
+            for i in range(width):
+                if i < len(e.top_channels):
+                    score = e.channel_scores[i] if i < len(e.channel_scores) else ""
+                    row += [e.top_channels[i], repr(float(score)) if score != "" else ""]
+                else:
+                    row += ["", ""]
+            writer.writerow(row)
+
+
+def events_to_json(
+    events: Sequence[FaultEvent], path: str | Path, meta: dict[str, Any] | None = None
+) -> None:
+    """Write events as JSON (atomically): ``{"format", "version", ...meta, "events": [...]}``."""
+    doc = {"format": EVENTS_FORMAT, "version": EVENTS_VERSION, **(meta or {})}
+    doc["events"] = [e.to_dict() for e in events]
+    with atomic_open(path, "w", encoding="utf-8") as fh:
+        json.dump(doc, fh, indent=2, allow_nan=False)
+        fh.write("\n")
+
+
+def write_events(
+    events: Sequence[FaultEvent], path: str | Path, meta: dict[str, Any] | None = None
+) -> None:
+    """Write ``events`` as CSV or JSON, chosen by the file's suffix (.csv / .json)."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".csv":
+        events_to_csv(events, path)
+    elif suffix == ".json":
+        events_to_json(events, path, meta)
+    else:
+        raise ReportError(f"{path}: unknown event file type {suffix!r}; name it .csv or .json")
+
+
+def read_events(path: str | Path) -> list[FaultEvent]:
+    """Read an event file written by ``events_to_csv`` / ``events_to_json``."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ReportError(
+            f"{path}: cannot be read ({exc.strerror or exc}); check the path"
+        ) from None
+    if path.suffix.lower() == ".json":
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ReportError(
+                f"{path}: line {exc.lineno}, column {exc.colno}: not valid JSON ({exc.msg}); "
+                "export the events again"
+            ) from None
+        items = doc.get("events") if isinstance(doc, dict) else doc
+        if not isinstance(items, list):
+            raise ReportError(f"{path}: no 'events' list; this is not a FaultLens event file")
+        try:
+            return [FaultEvent.from_dict(d) for d in items]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ReportError(
+                f"{path}: an event is missing a field or has a bad one ({exc}); "
+                "export the events again"
+            ) from None
+    rows = list(csv.reader(text.splitlines()))
+    if not rows or rows[0][: len(_CSV_FIXED)] != _CSV_FIXED:
+        raise ReportError(
+            f"{path}: line 1: not a FaultLens event list (the header must start with "
+            f"{','.join(_CSV_FIXED)}); export the events again"
+        )
+    header = rows[0]
+    events = []
+    for line_no, row in enumerate(rows[1:], start=2):
+        if not row:
+            continue
+        if len(row) != len(header):
+            raise ReportError(
+                f"{path}: line {line_no}: {len(row)} fields, expected {len(header)}; "
+                "export the events again"
+            )
+        d: dict[str, Any] = dict(zip(_CSV_FIXED, row[: len(_CSV_FIXED)], strict=True))
+        rest = row[len(_CSV_FIXED) :]
+        pairs = [(rest[i], rest[i + 1]) for i in range(0, len(rest), 2) if rest[i] != ""]
+        d["top_channels"] = [c for c, _ in pairs]
+        d["channel_scores"] = [s for _, s in pairs if s != ""]
+        try:
+            events.append(FaultEvent.from_dict(d))
+        except (KeyError, ValueError) as exc:
+            raise ReportError(
+                f"{path}: line {line_no}: bad value ({exc}); export the events again"
+            ) from None
+    return events
+
+
+# ---------------------------------------------------------------- per-row predictions
+def _iso_times(recording: Recording) -> np.ndarray | None:
+    """The time axis as text like ``Recording.format_time`` writes it, vectorised."""
+    import pandas as pd
+
+    if recording.time is None:
+        return None
+    t = recording.time
+    if recording.time_kind != "datetime":
+        return pd.Series(t).map("{:g}".format).to_numpy(dtype=object)
+    offset = recording.utc_offset_s or 0
+    ns = np.round((t + offset) * 1e9).astype("int64")
+    stamps = pd.to_datetime(ns, unit="ns")
+    whole = bool(np.all(ns % 1_000_000_000 == 0))
+    text = stamps.strftime("%Y-%m-%dT%H:%M:%S" if whole else "%Y-%m-%dT%H:%M:%S.%f")
+    out = np.asarray(text, dtype=object)
+    if recording.utc_offset_s is not None:
+        sign = "+" if offset >= 0 else "-"
+        hh, mm = divmod(abs(offset) // 60, 60)
+        out = out + f"{sign}{hh:02d}:{mm:02d}"
+    return out
+
+
+def predictions_frame(result: ScanResult, recording: Recording) -> Any:
+    """Per-row predictions as a pandas DataFrame with the columns of ``faultlens scan
+    --predictions``: row, time (if any), predicted_class, fault_probability, p_<class>...,
+    attention, hotspots."""
+    import pandas as pd
+
+    n = result.n_rows
+    cols: dict[str, Any] = {"row": np.arange(n, dtype=np.int64)}
+    times = _iso_times(recording)
+    if times is not None:
+        cols["time"] = times
+    names = np.asarray([*result.class_names, ""], dtype=object)
+    # -1 (no prediction) indexes the trailing "" entry.
+    cols["predicted_class"] = names[result.predicted.astype(np.int64)]
+    cols["fault_probability"] = result.fault_probability
+    for i, name in enumerate(result.class_names):
+        cols[f"p_{name}"] = result.probabilities[:, i]
+    cols["attention"] = result.attention
+    cols["hotspots"] = result.hotspots
+    return pd.DataFrame(cols)
+
+
+def write_predictions_csv(result: ScanResult, recording: Recording, path: str | Path) -> None:
+    """Write ``predictions_frame`` to ``path`` atomically; empty cells where no prediction."""
+    frame = predictions_frame(result, recording)
+    with atomic_open(path, "w", encoding="utf-8") as fh:
+        frame.to_csv(fh, index=False, float_format="%.6g", na_rep="", lineterminator="\n")

@@ -101,6 +101,11 @@ def classification_metrics(
     }
 
 
+def _percent(value: float | None) -> str:
+    # Training metrics write None where a rate is undefined (no normal / no fault rows).
+    return "n/a" if value is None else f"{100 * value:.1f} %"
+
+
 def format_metrics(metrics: dict[str, Any]) -> str:
     """Plain-text confusion matrix, per-class P/R/F1 and FAR/MAR of a metrics dict."""
     names = list(metrics.get("class_names") or metrics["per_class"].keys())
@@ -121,8 +126,8 @@ def format_metrics(metrics: dict[str, Any]) -> str:
         )
     lines.append(
         f"accuracy {metrics['accuracy']:.3f}   macro-F1 {metrics['macro_f1']:.3f}   "
-        f"FAR {100 * metrics['false_alarm_rate']:.1f} %   "
-        f"MAR {100 * metrics['missed_alarm_rate']:.1f} %"
+        f"FAR {_percent(metrics.get('false_alarm_rate'))}   "
+        f"MAR {_percent(metrics.get('missed_alarm_rate'))}"
     )
     return "\n".join(lines) + "\n"
 

@@ -1,0 +1,349 @@
+"""Scanning (shapes, causality, striding, cancel), events, attribution and event files."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from faultlens.core.checkpoint import TrainedModel
+from faultlens.core.detection import (
+    FaultEvent,
+    ScanOptions,
+    ScanResult,
+    detect_events,
+    events_to_csv,
+    events_to_json,
+    find_stretches,
+    predictions_frame,
+    read_events,
+    scan,
+    write_events,
+    write_predictions_csv,
+)
+from faultlens.core.errors import ChannelMismatchError, ReportError
+from faultlens.core.model import AttentionLSTM, ModelConfig
+from faultlens.core.progress import Cancelled, Progress, run_to_end
+from faultlens.core.recording import Recording
+from faultlens.core.training import TrainOptions, train
+
+CPU = ScanOptions(device="cpu")
+
+
+def random_model(
+    channels: tuple[str, ...] = ("a", "b", "c"),
+    classes: tuple[str, ...] = ("normal", "fault"),
+    window: int = 12,
+    stride: int = 4,
+    seed: int = 0,
+) -> TrainedModel:
+    torch.manual_seed(seed)
+    config = ModelConfig(n_channels=len(channels), n_classes=len(classes), hidden=8, heads=2)
+    module = AttentionLSTM(config).eval()
+    return TrainedModel(
+        module=module,
+        config=config,
+        channels=channels,
+        class_names=classes,
+        norm_mean=np.zeros(len(channels), np.float32),
+        norm_std=np.ones(len(channels), np.float32),
+        window=window,
+        stride=stride,
+    )
+
+
+def noise_recording(n: int, channels: tuple[str, ...] = ("a", "b", "c"), seed: int = 1):
+    data = np.random.default_rng(seed).normal(size=(n, len(channels))).astype(np.float32)
+    return Recording.from_arrays(data, channels)
+
+
+def run_scan(model, rec, options=CPU) -> ScanResult:
+    return run_to_end(scan(model, rec, options))
+
+
+def test_per_row_outputs_shapes_and_no_prediction_before_first_window() -> None:
+    model = random_model(classes=("normal", "x", "y"))
+    rec = noise_recording(100)
+    reports: list[Progress] = []
+    result = run_to_end(scan(model, rec, CPU), reports.append)
+    n, k, t = 100, 3, model.window
+    assert result.probabilities.shape == (n, k)
+    assert result.predicted.shape == (n,) and result.predicted.dtype == np.int16
+    assert result.fault_probability.shape == (n,)
+    assert result.attention.shape == (n,)
+    assert result.attention_heads.shape == (model.config.heads, n)
+    assert result.hotspots.shape == (n,)
+    assert np.isnan(result.probabilities[: t - 1]).all()
+    assert (result.predicted[: t - 1] == -1).all()
+    assert np.isnan(result.fault_probability[: t - 1]).all()
+    assert not np.isnan(result.probabilities[t - 1 :]).any()
+    assert (result.predicted[t - 1 :] >= 0).all()
+    np.testing.assert_allclose(result.probabilities[t - 1 :].sum(axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(
+        result.fault_probability[t - 1 :], 1.0 - result.probabilities[t - 1 :, 0], rtol=1e-6
+    )
+    # Every row is covered by at least one window, so explanations exist everywhere.
+    assert not np.isnan(result.attention).any() and (result.attention >= 0).all()
+    np.testing.assert_allclose(result.attention, result.attention_heads.mean(axis=0), rtol=1e-6)
+    assert result.windows == n - t + 1 and result.stride == 1
+    assert reports[0].done == 0 and reports[-1].done == reports[-1].total == result.windows
+
+
+def test_single_window_explanations_match_the_forward_pass() -> None:
+    model = random_model()
+    rec = noise_recording(model.window)
+    result = run_scan(model, rec)
+    with torch.inference_mode():
+        out = model.module(torch.from_numpy(rec.data[None]))
+    received = out.attention.mean(dim=2)[0].numpy()  # (heads, T)
+    np.testing.assert_allclose(result.attention_heads, received, rtol=1e-5, atol=1e-7)
+    # Each of the H feature dims took its max on exactly one row.
+    assert result.hotspots.sum() == pytest.approx(model.config.hidden)
+    expected = np.bincount(out.hotspots[0].numpy(), minlength=model.window)
+    np.testing.assert_array_equal(result.hotspots, expected)
+    probs = torch.softmax(out.logits, dim=1)[0].numpy()
+    np.testing.assert_allclose(result.probabilities[-1], probs, rtol=1e-5)
+
+
+def test_scan_is_causal_a_fault_cannot_act_before_it_happens() -> None:
+    model = random_model(seed=3)
+    clean = noise_recording(200)
+    r = 120
+    faulty_data = clean.data.copy()
+    faulty_data[r:, 1] += 8.0  # a step fault from row r on
+    faulty = Recording.from_arrays(faulty_data, clean.channels)
+    a, b = run_scan(model, clean), run_scan(model, faulty)
+    np.testing.assert_array_equal(a.probabilities[:r], b.probabilities[:r])
+    np.testing.assert_array_equal(a.fault_probability[:r], b.fault_probability[:r])
+    assert not np.allclose(a.fault_probability[r:], b.fault_probability[r:])
+
+
+def test_batching_does_not_change_outputs() -> None:
+    model = random_model()
+    rec = noise_recording(90)
+    big = run_scan(model, rec, ScanOptions(device="cpu", batch_size=256))
+    small = run_scan(model, rec, ScanOptions(device="cpu", batch_size=7))
+    for name in ("probabilities", "attention_heads", "hotspots"):
+        np.testing.assert_allclose(getattr(small, name), getattr(big, name), rtol=1e-5, atol=1e-7)
+
+
+def test_strided_scan_holds_the_last_output_and_reaches_the_end() -> None:
+    model = random_model(window=10, stride=4)
+    rec = noise_recording(47)
+    # Asking for more than the model's stride is clamped to it.
+    result = run_scan(model, rec, ScanOptions(device="cpu", stride=99))
+    assert result.stride == 4
+    ends = [9, 13, 17, 21, 25, 29, 33, 37, 41, 45, 46]  # the last window ends on row 46
+    assert result.windows == len(ends)
+    full = run_scan(model, rec)
+    for i, end in enumerate(ends):
+        np.testing.assert_allclose(result.probabilities[end], full.probabilities[end], rtol=1e-5)
+        held_until = ends[i + 1] if i + 1 < len(ends) else 47
+        for row in range(end, held_until):
+            np.testing.assert_array_equal(result.probabilities[row], result.probabilities[end])
+
+
+def test_channel_mismatch_names_missing_and_extra_before_scanning() -> None:
+    model = random_model(channels=("a", "b", "c"))
+    rec = noise_recording(40, channels=("a", "c", "z"))
+    with pytest.raises(ChannelMismatchError) as info:
+        next(scan(model, rec, CPU))
+    assert info.value.missing == ["b"] and info.value.extra == ["z"]
+    assert "b" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_channels_are_reordered_to_the_models_order() -> None:
+    model = random_model(channels=("a", "b", "c"))
+    rec = noise_recording(60)
+    shuffled = Recording.from_arrays(rec.data[:, [2, 0, 1]], ["c", "a", "b"])
+    np.testing.assert_array_equal(
+        run_scan(model, rec).probabilities, run_scan(model, shuffled).probabilities
+    )
+
+
+def test_cancel_raises_and_leaves_the_model_as_it_was() -> None:
+    model = random_model()
+    rec = noise_recording(2000)
+    model.module.train()
+    calls = []
+
+    def stop() -> bool:
+        calls.append(1)
+        return len(calls) > 2
+
+    with pytest.raises(Cancelled):
+        run_to_end(scan(model, rec, ScanOptions(device="cpu", batch_size=16), stop))
+    assert len(calls) == 3
+    assert model.module.training  # mode restored
+
+
+def test_recording_shorter_than_a_window_has_no_predictions() -> None:
+    model = random_model(window=12)
+    result = run_scan(model, noise_recording(5))
+    assert result.windows == 0 and result.events == []
+    assert (result.predicted == -1).all() and np.isnan(result.fault_probability).all()
+    assert np.isnan(result.attention).all()
+
+
+# ---------------------------------------------------------------- events
+def synthetic_result(fault_probability: np.ndarray, classes=("normal", "leak", "valve")):
+    n = len(fault_probability)
+    fp = np.asarray(fault_probability, dtype=np.float32)
+    probs = np.full((n, len(classes)), np.nan, np.float32)
+    ok = ~np.isnan(fp)
+    probs[ok, 0] = 1 - fp[ok]
+    probs[ok, 1] = fp[ok] * 0.3
+    probs[ok, 2] = fp[ok] * 0.7
+    return ScanResult(
+        class_names=tuple(classes),
+        probabilities=probs,
+        predicted=np.where(ok, np.nanargmax(np.nan_to_num(probs, nan=-1), axis=1), -1),
+        fault_probability=fp,
+        attention=np.zeros(n, np.float32),
+        attention_heads=np.zeros((1, n), np.float32),
+        hotspots=np.zeros(n, np.float32),
+    )
+
+
+def test_find_stretches_threshold_merge_and_min_duration() -> None:
+    fp = np.zeros(60, np.float32)
+    fp[:3] = np.nan
+    fp[5:12] = 0.9  # 7 rows
+    fp[14:16] = 0.8  # gap of 2 rows after the first: merged with merge gap 3
+    fp[30:33] = 0.95  # 3 rows alone: dropped with min duration 4
+    fp[40:50] = 0.5  # exactly at threshold counts
+    assert find_stretches(fp, 0.5, 4, 3) == [(5, 15), (40, 49)]
+    assert find_stretches(fp, 0.5, 1, 0) == [(5, 11), (14, 15), (30, 32), (40, 49)]
+    assert find_stretches(fp, 0.85, 1, 0) == [(5, 11), (30, 32)]
+
+
+def test_detect_events_fields_and_times() -> None:
+    fp = np.zeros(40, np.float32)
+    fp[10:20] = np.linspace(0.6, 0.9, 10)
+    result = synthetic_result(fp)
+    t0 = 1_600_000_000.0
+    time = t0 + 2.0 * np.arange(40)
+    rec = Recording.from_arrays(
+        np.zeros((40, 1), np.float32), ["a"], time=time, time_kind="datetime"
+    )
+    (event,) = detect_events(result, rec, ScanOptions(min_duration_rows=3, merge_gap_rows=2))
+    assert (event.start_row, event.end_row) == (10, 19)
+    assert event.start_time == rec.format_time(10) and event.start_time.startswith("2020-09-13T")
+    assert event.duration_s == pytest.approx(20.0) and event.duration_unit == "s"
+    assert event.class_name == "valve"  # larger summed probability than "leak"
+    assert event.peak_probability == pytest.approx(0.9)
+    assert event.mean_probability == pytest.approx(0.75)
+    assert event.top_channels == ()  # no model to attribute with
+    rec_rows = Recording.from_arrays(np.zeros((40, 1), np.float32), ["a"])
+    (event_rows,) = detect_events(result, rec_rows, ScanOptions())
+    assert event_rows.duration_s == 10 and event_rows.duration_unit == "rows"
+
+
+@pytest.fixture(scope="module")
+def channel_b_fault_model() -> TrainedModel:
+    """A small model trained on a task where only channel 'b' carries the fault."""
+    torch.set_num_threads(1)
+    recs = [step_fault_recording(900, seed) for seed in (1, 2)]
+    opts = TrainOptions(window=16, stride=4, epochs=6, hidden=16, heads=2, device="cpu")
+    return run_to_end(train(recs, opts)).model
+
+
+def step_fault_recording(n: int, seed: int) -> Recording:
+    rng = np.random.default_rng(seed)
+    data = rng.normal(size=(n, 3)).astype(np.float32)
+    labels = np.array(["normal"] * n, dtype=object)
+    for s in range(150, n - 100, 300):
+        data[s : s + 80, 1] += 3.0
+        labels[s : s + 80] = "fault"
+    return Recording.from_arrays(data, ["a", "b", "c"], labels=labels, path=f"syn{seed}.csv")
+
+
+def test_attribution_finds_the_channel_that_carries_the_fault(channel_b_fault_model) -> None:
+    model = channel_b_fault_model
+    rec = step_fault_recording(900, seed=7)
+    result = run_scan(model, rec)
+    assert len(result.events) >= 2
+    for event in result.events:
+        assert event.top_channels[0] == "b"
+        assert event.channel_scores[0] > 0.5
+        assert sum(event.channel_scores) <= 1.0 + 1e-6
+        assert list(event.channel_scores) == sorted(event.channel_scores, reverse=True)
+    # Re-thresholding later reuses the model stored on the result.
+    again = detect_events(result, rec, ScanOptions(device="cpu", threshold=0.7))
+    assert again and all(e.top_channels[:1] == ("b",) for e in again)
+
+
+# ---------------------------------------------------------------- event files
+EVENTS = [
+    FaultEvent(
+        3,
+        9,
+        "2020-01-01T00:00:03",
+        "2020-01-01T00:00:09",
+        7.0,
+        "leak",
+        0.91,
+        0.7,
+        ("b", "a"),
+        (0.75, 0.125),
+    ),
+    FaultEvent(20, 25, "20", "25", 6.0, "valve, inlet", 0.6, 0.55, (), (), "rows"),
+]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".json"])
+def test_events_round_trip(tmp_path, suffix) -> None:
+    path = tmp_path / f"events{suffix}"
+    write_events(EVENTS, path, meta={"recording": "x.csv"})
+    assert read_events(path) == EVENTS
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files left
+
+
+def test_event_files_content(tmp_path) -> None:
+    events_to_json(EVENTS, tmp_path / "e.json", meta={"threshold": 0.5})
+    doc = json.loads((tmp_path / "e.json").read_text())
+    assert doc["format"] == "faultlens-events" and doc["threshold"] == 0.5
+    assert doc["events"][0]["top_channels"] == ["b", "a"]
+    events_to_csv(EVENTS, tmp_path / "e.csv")
+    header = (tmp_path / "e.csv").read_text().splitlines()[0].split(",")
+    assert header[:3] == ["start_row", "end_row", "start_time"]
+    assert header[-4:] == ["channel_1", "score_1", "channel_2", "score_2"]
+    events_to_csv([], tmp_path / "empty.csv")
+    assert read_events(tmp_path / "empty.csv") == []
+
+
+def test_bad_event_files_say_where(tmp_path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"events": [\n  {"start_row": }\n]}')
+    with pytest.raises(ReportError, match=r"bad\.json: line 2, column"):
+        read_events(bad)
+    bad_csv = tmp_path / "bad.csv"
+    events_to_csv(EVENTS, bad_csv)
+    lines = bad_csv.read_text().splitlines()
+    bad_csv.write_text("\n".join([lines[0], lines[1] + ",extra"]) + "\n")
+    with pytest.raises(ReportError, match="line 2"):
+        read_events(bad_csv)
+    with pytest.raises(ReportError, match=r"\.txt"):
+        write_events(EVENTS, tmp_path / "e.txt")
+
+
+def test_predictions_frame_columns(tmp_path) -> None:
+    model = random_model(window=12)
+    time = 1_600_000_000.0 + np.arange(30, dtype=np.float64)
+    data = np.random.default_rng(0).normal(size=(30, 3)).astype(np.float32)
+    rec = Recording.from_arrays(data, ["a", "b", "c"], time=time, time_kind="datetime")
+    result = run_scan(model, rec)
+    frame = predictions_frame(result, rec)
+    assert list(frame.columns) == [
+        "row", "time", "predicted_class", "fault_probability",
+        "p_normal", "p_fault", "attention", "hotspots",
+    ]  # fmt: skip
+    assert frame["time"].iloc[5] == rec.format_time(5)
+    assert (frame["predicted_class"].iloc[:11] == "").all()
+    assert set(frame["predicted_class"].iloc[11:]) <= {"normal", "fault"}
+    write_predictions_csv(result, rec, tmp_path / "p.csv")
+    lines = (tmp_path / "p.csv").read_text().splitlines()
+    assert len(lines) == 31
+    assert lines[1].split(",")[2:4] == ["", ""]  # no class, no probability before the window
