@@ -1,0 +1,232 @@
+"""The training generator on a tiny synthetic task: learning, reports, cancel, determinism,
+validation split without leakage, and the user-facing errors."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from faultlens.core.checkpoint import load_model, save_model
+from faultlens.core.errors import TrainingError
+from faultlens.core.progress import Cancelled, run_to_end
+from faultlens.core.recording import Recording
+from faultlens.core.training import (
+    EpochReport,
+    TrainOptions,
+    TrainResult,
+    classification_metrics,
+    plan_training,
+    train,
+)
+from faultlens.core.windows import iter_window_batches
+
+FAST = TrainOptions(
+    window=16,
+    stride=4,
+    epochs=6,
+    batch_size=32,
+    hidden=16,
+    heads=2,
+    classifier_hidden=16,
+    learning_rate=3e-3,
+    patience=3,
+    device="cpu",
+)
+
+
+def _recording(seed: int, n: int = 600, path: str | None = None, faults: int = 3) -> Recording:
+    """2 channels of noise; a fault is a level shift of +3 on channel b for 30 rows."""
+    rng = np.random.default_rng(seed)
+    data = rng.normal(size=(n, 2)).astype(np.float32)
+    data[:, 0] += 100.0  # an offset the normalisation must remove
+    labels = np.full(n, "normal", dtype=object)
+    for start in rng.choice(np.arange(40, n - 60, 60), faults, replace=False):
+        data[start : start + 30, 1] += 3.0
+        labels[start : start + 30] = "leak"
+    return Recording.from_arrays(data, ["a", "b"], labels=labels, path=path or f"r{seed}.csv")
+
+
+@pytest.fixture(scope="module")
+def trained() -> tuple[TrainResult, list[EpochReport]]:
+    torch.set_num_threads(1)
+    recordings = [_recording(i) for i in range(5)]
+    reports: list[EpochReport] = []
+    result = run_to_end(train(recordings, FAST), reports.append)
+    return result, reports
+
+
+def test_learns_a_level_shift(trained: tuple[TrainResult, list[EpochReport]]) -> None:
+    result, _ = trained
+    model = result.model
+    assert model.class_names == ("normal", "leak")
+    losses = [r.train_loss for r in result.history]
+    assert losses[-1] < 0.6 * losses[0]
+    assert model.metrics["split"] == "files"
+    assert model.metrics["accuracy"] > 0.85
+    assert model.metrics["per_class"]["leak"]["recall"] > 0.7
+    # A recording the model never saw: per-window predictions match the last-row labels.
+    fresh = _recording(99)
+    x = model.normalised_input(fresh)
+    truth, pred = [], []
+    with torch.no_grad():
+        for starts, batch in iter_window_batches(x, model.window, 4, 64):
+            pred.append(model.module(torch.from_numpy(batch)).logits.argmax(1).numpy())
+            truth.append((fresh.labels[starts + model.window - 1] == "leak").astype(int))
+    accuracy = float((np.concatenate(pred) == np.concatenate(truth)).mean())
+    assert accuracy > 0.85
+
+
+def test_reports_are_ordered_and_sane(trained: tuple[TrainResult, list[EpochReport]]) -> None:
+    result, reports = trained
+    ends = [r for r in reports if r.end_of_epoch]
+    assert ends == result.history
+    assert [r.epoch for r in ends] == list(range(1, len(ends) + 1))
+    fractions = [r.fraction for r in reports]
+    assert fractions == sorted(fractions) and 0 < fractions[-1] <= 1
+    elapsed = [r.elapsed_s for r in reports]
+    assert elapsed == sorted(elapsed)
+    for r in ends:
+        assert r.val_loss is not None and r.val_loss >= 0
+        assert r.val_accuracy is not None and 0 <= r.val_accuracy <= 1
+        assert r.val_macro_f1 is not None and 0 <= r.val_macro_f1 <= 1
+        assert r.device.startswith("CPU")
+    assert 1 <= result.best_epoch <= len(ends)
+    best = min(r.val_loss for r in ends if r.val_loss is not None)
+    assert result.model.metrics["val_loss"] == pytest.approx(best, rel=1e-5)
+
+
+def test_model_file_carries_the_run(
+    trained: tuple[TrainResult, list[EpochReport]], tmp_path: Path
+) -> None:
+    model = trained[0].model
+    path = tmp_path / "run.flmodel"
+    save_model(model, path)
+    loaded = load_model(path)
+    assert loaded.fingerprint == model.fingerprint
+    assert [d["file"] for d in loaded.training_data] == [f"r{i}.csv" for i in range(5)]
+    assert len(loaded.history) == len(trained[0].history)
+    assert loaded.metrics["confusion_matrix"] == model.metrics["confusion_matrix"]
+    # Normalisation removed the +100 offset of channel a.
+    assert loaded.norm_mean[0] == pytest.approx(100.0, abs=0.5)
+
+
+def test_cancel_raises_promptly() -> None:
+    calls = 0
+
+    def stop() -> bool:
+        nonlocal calls
+        calls += 1
+        return calls > 3
+
+    gen = train([_recording(i) for i in range(3)], replace(FAST, epochs=50), stop)
+    with pytest.raises(Cancelled):
+        run_to_end(gen)
+    assert calls == 4  # raised at the first poll that said stop
+
+
+def test_same_seed_same_result() -> None:
+    recordings = [_recording(i, n=300) for i in range(3)]
+    options = replace(FAST, epochs=2)
+    a = run_to_end(train(recordings, options))
+    b = run_to_end(train(recordings, options))
+    c = run_to_end(train(recordings, replace(options, seed=1)))
+    assert [r.train_loss for r in a.history] == [r.train_loss for r in b.history]
+    for (name, pa), pb in zip(
+        a.model.module.state_dict().items(), b.model.module.state_dict().values(), strict=True
+    ):
+        assert torch.equal(pa, pb), name
+    assert [r.train_loss for r in a.history] != [r.train_loss for r in c.history]
+
+
+def test_file_split_holds_out_whole_files_with_faults() -> None:
+    recordings = [_recording(i, n=300) for i in range(5)]
+    plan = plan_training(recordings, FAST)
+    assert plan.split == "files"
+    train_files = {i for i, _, _ in plan.train}
+    val_files = {i for i, _, _ in plan.val}
+    assert train_files.isdisjoint(val_files)
+    assert plan.counts("val")[1] > 0 and plan.counts("train")[1] > 0
+
+
+def test_single_file_uses_time_blocks_with_a_gap() -> None:
+    rec = _recording(0, n=1200, faults=6)
+    plan = plan_training([rec], FAST)
+    assert plan.split == "time blocks"
+    ((_, val_starts, val_labels),) = plan.val
+    ((_, train_starts, _),) = plan.train
+    w = FAST.window
+    lo, hi = val_starts.min(), val_starts.max() + w  # validation rows [lo, hi)
+    # No training window comes within one window of the validation block.
+    train_ends = train_starts + w
+    assert np.all((train_ends <= lo - w) | (train_starts >= hi + w))
+    assert (val_labels == 1).any() and (val_labels == 0).any()
+    # Normalisation comes from training rows only: a huge value in the validation block
+    # must not move it.
+    data = rec.data.copy()
+    data[lo:hi, 0] += 1e4
+    spiked = Recording.from_arrays(data, rec.channels, labels=rec.labels, path=rec.path)
+    assert plan_training([spiked], FAST).norm_mean[0] == pytest.approx(plan.norm_mean[0])
+
+
+def test_whole_file_classes() -> None:
+    rng = np.random.default_rng(0)
+    normal = Recording.from_arrays(rng.normal(size=(300, 2)), ["a", "b"], path="n.csv")
+    faulty = Recording.from_arrays(rng.normal(size=(300, 2)) + 2, ["a", "b"], path="f.csv")
+    options = replace(FAST, file_classes=(("n.csv", "ok"), ("f.csv", "cavitation")))
+    plan = plan_training([normal, faulty], options)
+    assert plan.class_names == ("ok", "cavitation")
+    # One file per class: a file split would leave a class untrained, so time blocks.
+    assert plan.split == "time blocks"
+    assert plan.counts("val").all() and plan.counts("train").all()
+
+
+def test_class_order_without_a_normal_label_is_noted() -> None:
+    rng = np.random.default_rng(0)
+    labels = np.array(["beta"] * 150 + ["alpha"] * 150, dtype=object)
+    rec = Recording.from_arrays(rng.normal(size=(300, 2)), ["a", "b"], labels=labels)
+    plan = plan_training([rec], FAST)
+    assert plan.class_names == ("alpha", "beta")
+    assert plan.notes and "normal" in plan.notes[0]
+
+
+def _message(recordings: list[Recording], options: TrainOptions = FAST) -> str:
+    with pytest.raises(TrainingError) as err:
+        plan_training(recordings, options)
+    message = str(err.value)
+    assert "\n" not in message
+    return message
+
+
+def test_user_errors_have_clear_messages() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 2))
+    unlabelled = Recording.from_arrays(x, ["a", "b"], path="plain.csv")
+    assert "no labels" in _message([unlabelled])
+    one_class = Recording.from_arrays(x, ["a", "b"], labels=["0"] * 200, path="one.csv")
+    assert "only one class" in _message([one_class])
+    short = _recording(1, n=300)
+    tiny = Recording.from_arrays(x[:10], ["a", "b"], labels=["0"] * 10, path="tiny.csv")
+    message = _message([short, tiny])
+    assert "tiny.csv" in message and "shorter than the window" in message
+    other = Recording.from_arrays(x, ["a", "c"], labels=["0"] * 200, path="other.csv")
+    message = _message([short, other])
+    assert "other.csv" in message and "lacks b" in message and "extra c" in message
+    message = _message([short], replace(FAST, label_column="anomaly"))
+    assert "re-import" in message and "anomaly" in message
+    assert "not among" in _message([short], replace(FAST, file_classes=(("x.csv", "ok"),)))
+    assert "no labels" in _message([short, unlabelled])
+
+
+def test_metrics_binary_rates() -> None:
+    y_true = np.array([0, 0, 0, 0, 1, 1])
+    y_pred = np.array([0, 1, 0, 0, 1, 0])
+    m = classification_metrics(y_true, y_pred, ("normal", "fault"))
+    assert m["confusion_matrix"] == [[3, 1], [1, 1]]
+    assert m["false_alarm_rate"] == pytest.approx(0.25)
+    assert m["missed_alarm_rate"] == pytest.approx(0.5)
+    assert m["per_class"]["fault"]["precision"] == pytest.approx(0.5)
+    assert m["accuracy"] == pytest.approx(4 / 6)
