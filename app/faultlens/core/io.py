@@ -16,6 +16,7 @@ import csv
 import hashlib
 import math
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -75,7 +76,6 @@ LABEL_NAMES = (
     "state",
     "condition",
     "status",
-    "y",
 )
 # Other annotation columns: never input channels unless named explicitly.
 ANNOTATION_NAMES = ("changepoint", "changepoints", "anomalyscore", "annotation", "comment", "note")
@@ -200,6 +200,16 @@ def load_recording(path: str | Path, options: ImportOptions = DEFAULT_OPTIONS) -
     """
     path = Path(path)
     layout = _detect(path, options)
+    # Hash the file bytes on a second thread while the parser works (hashlib releases the GIL).
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        digest = pool.submit(_sha256, path)
+        recording = _load(layout, options)
+        recording.content_hash = digest.result()
+    return recording
+
+
+def _load(layout: _Layout, options: ImportOptions) -> Recording:
+    path = layout.path
     explicit_encoding = options.encoding is not None
     try:
         columns, n_rows = _read_columns(layout)
@@ -218,7 +228,7 @@ def load_recording(path: str | Path, options: ImportOptions = DEFAULT_OPTIONS) -
 
     time = _convert_time(layout, columns.pop("__time__", None))
     labels = _convert_labels(columns.pop("__label__", None))
-    data = _assemble_matrix(layout, columns, n_rows)
+    data, stats = _assemble_matrix(layout, columns, n_rows)
     del columns
 
     report = QualityReport(rows=n_rows, channels=len(layout.channels))
@@ -226,7 +236,10 @@ def load_recording(path: str | Path, options: ImportOptions = DEFAULT_OPTIONS) -
     report.warnings = list(layout.warnings)
     if time is not None:
         time, data, labels = _check_time_order(layout, time, data, labels, report)
-    _fill_quality(report, layout.channels, data, time, layout.skip_lines)
+        if report.sorted_by_time:
+            # Runs of stuck values are about the sorted order.
+            stats = [_channel_stats(np.ascontiguousarray(data[:, j])) for j in range(data.shape[1])]
+    _fill_quality(report, layout.channels, stats, time)
 
     return Recording(
         path=path,
@@ -240,7 +253,6 @@ def load_recording(path: str | Path, options: ImportOptions = DEFAULT_OPTIONS) -
         utc_offset_s=layout.utc_offset_s,
         labels=labels,
         label_column=layout.label_column,
-        content_hash=_sha256(path),
         options=_resolved_options(layout),
         quality=report,
     )
@@ -315,14 +327,17 @@ def _decode(path: Path, head: bytes, encoding: str, truncated: bool) -> str:
     return text
 
 
-def _looks_binary(text: str) -> bool:
-    if "\x00" in text:
+# Bytes that never occur in text CSV (ASCII control characters other than whitespace).
+_CONTROL_BYTES = bytes([*range(0, 9), 11, 14, *range(15, 32), 127])
+
+
+def _looks_binary(head: bytes) -> bool:
+    """True when the head has more control bytes than a text file ever would."""
+    if b"\x00" in head:
         return True
-    if not text:
-        return False
-    control = sum(1 for ch in text if (ord(ch) < 32 and ch not in "\t\r\n\f\v") or ch == "\x7f")
-    # Text CSVs have essentially no control characters; compressed/binary data has ~12 %.
-    return control > max(2, len(text) // 100)
+    control = len(head) - len(head.translate(None, _CONTROL_BYTES))
+    # Text CSVs have essentially no control bytes; compressed/binary data has ~12 %.
+    return control > max(2, len(head) // 100)
 
 
 def _split(line: str, separator: str) -> list[str]:
@@ -430,11 +445,12 @@ def _detect(path: Path, options: ImportOptions) -> _Layout:
     head, truncated = _read_head(path)
     if not head.strip():
         raise _fail(path, "", "the file is empty; pick a file with a header and data rows")
-    if b"\x00" in head[:4096] and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
+    utf16 = head.startswith((b"\xff\xfe", b"\xfe\xff"))
+    if not utf16 and _looks_binary(head):
         raise _fail(path, "", "looks like a binary file, not CSV text; export it as CSV first")
     encoding = _detect_encoding(path, head, truncated, options.encoding)
     text = _decode(path, head, encoding, truncated)
-    if _looks_binary(text):
+    if "\x00" in text:
         raise _fail(path, "", "looks like a binary file, not CSV text; export it as CSV first")
 
     physical = text.splitlines()
@@ -499,16 +515,30 @@ def _detect(path: Path, options: ImportOptions) -> _Layout:
 
 
 def _column_kinds(names: list[str], rows: list[list[str]], decimal: str) -> dict[str, str]:
+    """Each column's kind from the sample: the kind of all its non-missing cells, or the kind
+    of at least 90 % of them (a numeric column with an odd "ERR" cell stays numeric and the
+    stray cells become gaps with a warning), else "text"."""
     kinds: dict[str, str] = {}
     for j, name in enumerate(names):
-        seen = {_cell_kind(r[j], decimal) for r in rows if j < len(r)} - {"empty"}
-        if not seen:
+        cells = [_cell_kind(r[j], decimal) for r in rows if j < len(r)]
+        cells = [k for k in cells if k != "empty"]
+        if not cells:
             kinds[name] = "empty"
-        elif len(seen) == 1:
-            kinds[name] = seen.pop()
-        else:
-            kinds[name] = "text"
+            continue
+        top = max(("numeric", "datetime", "text"), key=cells.count)
+        share = cells.count(top) / len(cells)
+        kinds[name] = top if share == 1.0 or (top != "text" and share >= 0.9) else "text"
     return kinds
+
+
+def _dominant_kind(layout: _Layout, column: str) -> str:
+    """The most common non-missing cell kind of ``column`` in the sample."""
+    j = layout.names.index(column)
+    cells = [_cell_kind(r[j], layout.decimal) for r in layout.sample_rows if j < len(r)]
+    cells = [k for k in cells if k != "empty"]
+    if not cells:
+        return "empty"
+    return max(("numeric", "datetime", "text"), key=cells.count)
 
 
 def _first_text_cell(layout: _Layout, column: str) -> tuple[int, str] | None:
@@ -552,7 +582,13 @@ def _resolve_columns(layout: _Layout, options: ImportOptions) -> None:
             _require_column(layout, options.time_column, "time column", "--time-column")
             time_col = options.time_column
         else:
-            named = [c for c in names if _TIME_NAME_RE.match(c) and kinds[c] != "text"]
+            # A column named like a clock is the time axis if most of its cells look like
+            # times; its bad cells are then reported by line instead of silently dropped.
+            named = [
+                c
+                for c in names
+                if _TIME_NAME_RE.match(c) and _dominant_kind(layout, c) in ("numeric", "datetime")
+            ]
             dated = [c for c in names if kinds[c] == "datetime"]
             if named:
                 time_col = named[0]
@@ -641,6 +677,8 @@ def _resolve_columns(layout: _Layout, options: ImportOptions) -> None:
 
 def _resolve_time_kind(layout: _Layout, options: ImportOptions, time_col: str) -> None:
     kind = layout.kinds[time_col]
+    if kind == "text":
+        kind = _dominant_kind(layout, time_col)
     unit = options.time_unit
     if unit is not None and unit not in _UNIT_SECONDS:
         raise _fail(layout.path, "", f"time unit {unit!r} is unknown; use s, ms, us or ns")
@@ -993,22 +1031,42 @@ def _coerce_channel(layout: _Layout, name: str, values: Any) -> np.ndarray:
     return numeric.astype(np.float32)
 
 
-def _assemble_matrix(layout: _Layout, columns: dict[str, Any], n: int) -> np.ndarray:
-    """(N, C) float32, filled column by column so only one column is copied at a time."""
-    data = np.empty((n, len(layout.channels)), dtype=np.float32)
-    for j, name in enumerate(layout.channels):
+# Rows per block when interleaving columns into the (N, C) matrix: a block of all channels
+# stays in cache, which makes this ~4x faster than writing one strided column at a time.
+_ASSEMBLY_BLOCK_ROWS = 16384
+
+
+def _assemble_matrix(
+    layout: _Layout, columns: dict[str, Any], n: int
+) -> tuple[np.ndarray, list[tuple[int, str | None]]]:
+    """The (N, C) float32 matrix and each channel's (missing count, flat reason).
+
+    Parsed columns are either Arrow float32 arrays or numpy arrays; stray-text columns are
+    coerced first. Stats are computed on one contiguous column copy at a time, so the peak
+    is the parsed columns + the matrix + one column.
+    """
+    stats: list[tuple[int, str | None]] = []
+    sources: list[Any] = []
+    for name in layout.channels:
         values = columns.pop(name)
-        if isinstance(values, pa.ChunkedArray):
-            if pa.types.is_floating(values.type):
-                data[:, j] = values.to_numpy()
-            else:
-                data[:, j] = _coerce_channel(layout, name, values)
-        elif values.dtype == object:
-            data[:, j] = _coerce_channel(layout, name, values)
-        else:
-            data[:, j] = values
-        del values
-    return data
+        if isinstance(values, pa.ChunkedArray) and pa.types.is_floating(values.type):
+            stats.append(_channel_stats(values.to_numpy()))
+            sources.append(values)
+            continue
+        if isinstance(values, pa.ChunkedArray) or values.dtype == object:
+            values = _coerce_channel(layout, name, values)
+        values = np.ascontiguousarray(values, dtype=np.float32)
+        stats.append(_channel_stats(values))
+        sources.append(values)
+    data = np.empty((n, len(sources)), dtype=np.float32)
+    for lo in range(0, n, _ASSEMBLY_BLOCK_ROWS):
+        hi = min(n, lo + _ASSEMBLY_BLOCK_ROWS)
+        block = [
+            src[lo:hi] if isinstance(src, np.ndarray) else src.slice(lo, hi - lo).to_numpy()
+            for src in sources
+        ]
+        np.stack(block, axis=1, out=data[lo:hi])
+    return data, stats
 
 
 # ----------------------------------------------------------------------------- quality
@@ -1055,34 +1113,36 @@ def _longest_run(column: np.ndarray) -> tuple[int, int]:
     return int(lengths[k]) + 1, int(edges[k]) + 1
 
 
+def _channel_stats(column: np.ndarray) -> tuple[int, str | None]:
+    """(missing values, why the channel is flat or None) of one (N,) channel."""
+    n = column.size
+    missing = int(np.count_nonzero(np.isnan(column)))
+    if missing == n:
+        return missing, "no values at all (every row is missing)"
+    # fmin/fmax skip NaN without the copy nanmin makes.
+    lo, hi = float(np.fmin.reduce(column)), float(np.fmax.reduce(column))
+    if n - missing >= 2 and lo == hi:
+        return missing, f"constant {lo:g} over the whole file"
+    run, start = _longest_run(column)
+    if run >= max(STUCK_MIN_ROWS, STUCK_MIN_FRACTION * n):
+        return missing, (
+            f"stuck at {float(column[start]):g} for {run} consecutive rows (from row {start + 1})"
+        )
+    return missing, None
+
+
 def _fill_quality(
     report: QualityReport,
     channels: list[str],
-    data: np.ndarray,
+    stats: list[tuple[int, str | None]],
     time: np.ndarray | None,
-    skip_lines: int,
 ) -> None:
-    n = data.shape[0]
-    for j, name in enumerate(channels):
-        column = data[:, j]
-        missing = int(np.count_nonzero(np.isnan(column)))
+    n = report.rows
+    for name, (missing, flat) in zip(channels, stats, strict=True):
         report.missing_per_channel[name] = missing
-        if missing == n:
+        if flat is not None:
             report.flat_channels.append(name)
-            report.flat_reasons[name] = "no values at all (every row is missing)"
-            continue
-        lo, hi = float(np.nanmin(column)), float(np.nanmax(column))
-        if n - missing >= 2 and lo == hi:
-            report.flat_channels.append(name)
-            report.flat_reasons[name] = f"constant {lo:g} over the whole file"
-            continue
-        run, start = _longest_run(column)
-        if run >= max(STUCK_MIN_ROWS, STUCK_MIN_FRACTION * n):
-            report.flat_channels.append(name)
-            report.flat_reasons[name] = (
-                f"stuck at {float(column[start]):g} for {run} consecutive rows "
-                f"(from row {start + 1})"
-            )
+            report.flat_reasons[name] = flat
     for name in report.flat_channels:
         report.warnings.append(f"channel {name!r} is flat: {report.flat_reasons[name]}")
     total_missing = sum(report.missing_per_channel.values())
@@ -1112,12 +1172,14 @@ def _fill_quality(
                 f"longest gap {report.max_gap_s:g} s (after row {k + 1}) is "
                 f"{report.max_gap_s / median:.0f}x the median interval {median:g} s"
             )
-    del skip_lines
 
 
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
+    try:
+        with path.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                digest.update(chunk)
+    except OSError as err:
+        raise _fail(path, "", f"cannot be read ({err.strerror or err}); check the file") from None
     return digest.hexdigest()
