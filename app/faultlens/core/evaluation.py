@@ -111,7 +111,11 @@ def format_metrics(metrics: dict[str, Any]) -> str:
     names = list(metrics.get("class_names") or metrics["per_class"].keys())
     cm = metrics.get("confusion_matrix") or []
     width = max([len(n) for n in names] + [9])
-    lines = [f"rows scored: {metrics.get('n', sum(map(sum, cm)) if cm else 0)}"]
+    # Training's validation metrics count windows; evaluation counts rows.
+    if "windows" in metrics:
+        lines = [f"windows scored: {metrics['windows']}"]
+    else:
+        lines = [f"rows scored: {metrics.get('n', sum(map(sum, cm)) if cm else 0)}"]
     if cm:
         lines.append("confusion matrix (rows: true class, columns: predicted)")
         lines.append(" " * (width + 2) + " ".join(f"{n:>{width}}" for n in names))
@@ -358,8 +362,20 @@ def evaluate_iter(
     files: list[FileEvaluation] = []
     all_t, all_p = [], []
     for i, (rec, truth) in enumerate(zip(recordings, truths, strict=True)):
-        yield Progress(i, len(recordings), f"Scanning {rec.name}")
-        result = yield from scan(model, rec, opts, should_stop)
+        # Scan reports come in windows of one file; rescale them to the whole run
+        # (1000 units per file) so a progress bar moves forward only.
+        gen = scan(model, rec, opts, should_stop)
+        while True:
+            try:
+                inner = next(gen)
+            except StopIteration as stop:
+                result = stop.value
+                break
+            yield Progress(
+                int(1000 * (i + inner.fraction)),
+                1000 * len(recordings),
+                f"{rec.name}: {inner.message}",
+            )
         pred = predicted_with_threshold(
             result.fault_probability, result.probabilities, opts.threshold
         )
@@ -379,7 +395,7 @@ def evaluate_iter(
         )
         all_t.append(truth)
         all_p.append(pred)
-    yield Progress(len(recordings), len(recordings), "Evaluated")
+    yield Progress(1000 * len(recordings), 1000 * len(recordings), "Evaluated")
     return EvaluationReport(
         class_names=class_names,
         metrics=classification_metrics(np.concatenate(all_t), np.concatenate(all_p), class_names),
