@@ -1041,31 +1041,28 @@ def _assemble_matrix(
 ) -> tuple[np.ndarray, list[tuple[int, str | None]]]:
     """The (N, C) float32 matrix and each channel's (missing count, flat reason).
 
-    Parsed columns are either Arrow float32 arrays or numpy arrays; stray-text columns are
-    coerced first. Stats are computed on one contiguous column copy at a time, so the peak
-    is the parsed columns + the matrix + one column.
+    Each parsed column (Arrow or numpy) is swapped for one contiguous float32 numpy column,
+    dropping the parser's buffers as it goes, so the peak is about the parsed columns plus
+    the matrix (2x the matrix). Stats are computed on the contiguous columns, which is far
+    cheaper than on strided matrix columns.
     """
     stats: list[tuple[int, str | None]] = []
-    sources: list[Any] = []
+    contiguous: list[np.ndarray] = []
     for name in layout.channels:
         values = columns.pop(name)
         if isinstance(values, pa.ChunkedArray) and pa.types.is_floating(values.type):
-            stats.append(_channel_stats(values.to_numpy()))
-            sources.append(values)
-            continue
-        if isinstance(values, pa.ChunkedArray) or values.dtype == object:
-            values = _coerce_channel(layout, name, values)
-        values = np.ascontiguousarray(values, dtype=np.float32)
-        stats.append(_channel_stats(values))
-        sources.append(values)
-    data = np.empty((n, len(sources)), dtype=np.float32)
+            column = values.to_numpy()
+        elif isinstance(values, pa.ChunkedArray) or values.dtype == object:
+            column = _coerce_channel(layout, name, values)
+        else:
+            column = np.ascontiguousarray(values, dtype=np.float32)
+        del values
+        stats.append(_channel_stats(column))
+        contiguous.append(column)
+    data = np.empty((n, len(contiguous)), dtype=np.float32)
     for lo in range(0, n, _ASSEMBLY_BLOCK_ROWS):
         hi = min(n, lo + _ASSEMBLY_BLOCK_ROWS)
-        block = [
-            src[lo:hi] if isinstance(src, np.ndarray) else src.slice(lo, hi - lo).to_numpy()
-            for src in sources
-        ]
-        np.stack(block, axis=1, out=data[lo:hi])
+        np.stack([c[lo:hi] for c in contiguous], axis=1, out=data[lo:hi])
     return data, stats
 
 
@@ -1100,11 +1097,8 @@ def _check_time_order(
     return time, data, labels
 
 
-def _longest_run(column: np.ndarray) -> tuple[int, int]:
-    """(length, start row) of the longest run of identical consecutive non-NaN values."""
-    if column.size == 0:
-        return 0, 0
-    same = column[1:] == column[:-1]  # NaN != NaN, so gaps break runs
+def _longest_true_run(same: np.ndarray) -> tuple[int, int]:
+    """(rows, start row) of the longest run of equal neighbours, from ``same`` (N-1,)."""
     breaks = np.flatnonzero(~same)
     # Runs of "same" lie between consecutive breaks; a run of k equal steps is k+1 rows.
     edges = np.concatenate(([-1], breaks, [same.size]))
@@ -1123,8 +1117,13 @@ def _channel_stats(column: np.ndarray) -> tuple[int, str | None]:
     lo, hi = float(np.fmin.reduce(column)), float(np.fmax.reduce(column))
     if n - missing >= 2 and lo == hi:
         return missing, f"constant {lo:g} over the whole file"
-    run, start = _longest_run(column)
-    if run >= max(STUCK_MIN_ROWS, STUCK_MIN_FRACTION * n):
+    min_run = max(STUCK_MIN_ROWS, STUCK_MIN_FRACTION * n)
+    same = column[1:] == column[:-1]
+    # Most channels repeat a value rarely: too few repeats overall means no long run.
+    if np.count_nonzero(same) + 1 < min_run:
+        return missing, None
+    run, start = _longest_true_run(same)
+    if run >= min_run:
         return missing, (
             f"stuck at {float(column[start]):g} for {run} consecutive rows (from row {start + 1})"
         )
