@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -72,6 +73,8 @@ def demo_scan(recording: Recording, model: Any) -> Any:
 
 def demo_main(build: Callable[[Recording, Any | None, Any | None], Any]) -> None:
     """Build a widget with ``build(recording, model, scan)``, show it and run the app."""
+    from PySide6.QtCore import QTimer
+
     from faultlens.gui.app import ensure_app
 
     app = ensure_app(sys.argv)
@@ -81,4 +84,7 @@ def demo_main(build: Callable[[Recording, Any | None, Any | None], Any]) -> None
     widget = build(recording, model, scan)
     widget.resize(1200, 800)
     widget.show()
+    if os.environ.get("FAULTLENS_DEMO_QUIT"):
+        # Smoke tests: prove the module opens, then leave the event loop at once.
+        QTimer.singleShot(0, app.quit)
     sys.exit(app.exec())

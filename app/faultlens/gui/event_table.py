@@ -179,12 +179,14 @@ class EventTable(QTableView):
             self.event_activated.emit(self.proxy.mapToSource(current).row())
 
 
+def _demo_widget(_recording: object, _model: object, scan: ScanResult | None) -> EventTable:
+    """The widget as ``python -m`` opens it on the demo data (also used by the smoke test)."""
+    table = EventTable()
+    table.set_scan(scan)
+    return table
+
+
 if __name__ == "__main__":
     from faultlens.gui._demo import demo_main
 
-    def _build(_recording: object, _model: object, scan: ScanResult | None) -> EventTable:
-        table = EventTable()
-        table.set_scan(scan)
-        return table
-
-    demo_main(_build)
+    demo_main(_demo_widget)

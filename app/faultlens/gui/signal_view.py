@@ -441,14 +441,16 @@ class SignalView(QWidget):
         return f"Downsampled {factor:.0f}×, peak" if factor >= 1.5 else ""
 
 
+def _demo_widget(recording: Recording, model: object, scan: ScanResult | None) -> SignalView:
+    """The widget as ``python -m`` opens it on the demo data (also used by the smoke test)."""
+    view = SignalView()
+    view.set_recording(recording)
+    if scan is not None:
+        view.set_scan(scan, getattr(model, "window", None))
+    return view
+
+
 if __name__ == "__main__":
     from faultlens.gui._demo import demo_main
 
-    def _build(recording: Recording, model: object, scan: ScanResult | None) -> SignalView:
-        view = SignalView()
-        view.set_recording(recording)
-        if scan is not None:
-            view.set_scan(scan, getattr(model, "window", None))
-        return view
-
-    demo_main(_build)
+    demo_main(_demo_widget)

@@ -149,9 +149,12 @@ class AttentionStrip(pg.PlotItem):
         x0, x1, binned = bin_peak(x, relative, n_bins)
         self.image.setImage(binned[np.newaxis, :], autoLevels=False)  # (1, bins)
         self.image.setRect(QRectF(x0, 0.0, x1 - x0, 1.0))
-        # Scale to the bulk of the data so one extreme row does not wash the strip out.
-        hi = float(np.nanpercentile(relative, 99.5)) if np.isfinite(relative).any() else 1.0
-        self.colour_bar.setLevels((0.0, max(hi, 1.5)))
+        # Scale to the bulk of the data (2nd..99.5th percentile): attention varies by tens of
+        # percent around 1, and a 0-based scale would paint every row the same colour.
+        lo, hi = (float(v) for v in np.nanpercentile(relative, [2.0, 99.5]))
+        if hi - lo < 0.05:
+            lo, hi = lo - 0.05, hi + 0.05
+        self.colour_bar.setLevels((lo, hi))
 
 
 class HotspotTrack(pg.PlotItem):
@@ -254,3 +257,27 @@ def hotspot_tip(
         f"{recording.format_time(row)} (row {row})\n"
         f"{int(result.hotspots[row])} feature maxima here\n{source}"
     )
+
+
+def _demo_widget(
+    recording: Recording, model: object, scan: ScanResult | None
+) -> pg.GraphicsLayoutWidget:
+    """The three tracks alone on the demo scan (also used by the smoke test)."""
+    widget = pg.GraphicsLayoutWidget()
+    x = recording.time_axis()
+    fault, attention, hotspots = FaultProbabilityTrack(), AttentionStrip(), HotspotTrack()
+    for row, track in enumerate((fault, attention, hotspots)):
+        widget.addItem(track, row=row, col=0)
+        if track is not fault:
+            track.setXLink(fault)
+    widget.addItem(attention.colour_bar, row=1, col=1)
+    fault.set_scan(x, scan)
+    attention.set_scan(x, scan, getattr(model, "window", None))
+    hotspots.set_scan(x, scan, recording)
+    return widget
+
+
+if __name__ == "__main__":
+    from faultlens.gui._demo import demo_main
+
+    demo_main(_demo_widget)

@@ -1,0 +1,113 @@
+"""`faultlens gui` and `faultlens demo`: open the desktop application (or render a screenshot).
+
+Qt is imported only when one of these commands runs, so `faultlens --help` and the headless
+commands never load it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_BAD_INPUT = 0, 2
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("gui", help="open the desktop application")
+    p.add_argument("file", nargs="?", type=Path, help="recording to open")
+    p.add_argument("--model", type=Path, help="model file to load (and scan FILE with)")
+    p.add_argument(
+        "--screenshot",
+        type=Path,
+        metavar="PNG",
+        help="render the window at 1600x1000 into PNG and exit (works without a display)",
+    )
+    p.set_defaults(handler=lambda a: run_gui(a.file, a.model, a.screenshot))
+
+    p = subparsers.add_parser("demo", help="open the application on the bundled demo data")
+    p.add_argument("--screenshot", type=Path, metavar="PNG", help="render into PNG and exit")
+    p.set_defaults(handler=lambda a: run_demo(a.screenshot))
+
+
+def run_demo(screenshot: Path | None) -> int:
+    from faultlens.core.resources import demo_model_path, demo_recording_path
+
+    recording = demo_recording_path()  # a broken install is a bug: let it raise
+    try:
+        model: Path | None = demo_model_path()
+    except FileNotFoundError:
+        model = None
+    return run_gui(recording, model, screenshot)
+
+
+def _leave_a_core_for_the_gui() -> None:
+    # Training runs in a worker thread; torch's intra-op threads on every core would starve
+    # the GUI thread of CPU time. One core less keeps the window responsive.
+    import torch
+
+    torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
+
+
+def run_gui(file: Path | None, model: Path | None, screenshot: Path | None) -> int:
+    """Open the main window (optionally on ``file`` with ``model``); with ``screenshot``,
+    load and scan synchronously, save the PNG and return instead of running the event loop.
+
+    Returns the process exit code; user errors (bad file or model) raise FaultLensError so
+    the CLI prints them and exits 2.
+    """
+    if (
+        screenshot is not None
+        and not os.environ.get("DISPLAY")
+        and not os.environ.get("WAYLAND_DISPLAY")
+    ):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from faultlens.core.checkpoint import load_model
+    from faultlens.core.detection import scan
+    from faultlens.core.io import load_recording
+    from faultlens.core.progress import run_to_end
+    from faultlens.gui.app import ensure_app, install_excepthook
+    from faultlens.gui.main_window import MainWindow
+
+    _leave_a_core_for_the_gui()
+    app = ensure_app(sys.argv[:1])
+    window = MainWindow()
+    if screenshot is not None:
+        # Automation: everything synchronously, errors go to the CLI (exit 2), not dialogs.
+        if file is not None:
+            recording = load_recording(file)
+            window.add_recording(recording)
+            if model is not None:
+                trained = load_model(model)
+                window.set_model(trained)
+                trained.check_channels(recording)
+                window.apply_scan(recording, run_to_end(scan(trained, recording)))
+                _focus_first_event(window)
+        elif model is not None:
+            window.set_model(load_model(model))
+        window.show()
+        screenshot.parent.mkdir(parents=True, exist_ok=True)
+        window.save_screenshot(screenshot)
+        window.close()
+        print(f"wrote {screenshot}", file=sys.stderr)
+        return EXIT_OK
+
+    install_excepthook()
+    window.show()
+    if model is not None:
+        window.load_model_file(model)
+    if file is not None:
+        window.open_file(file)
+    return int(app.exec())
+
+
+def _focus_first_event(window: object) -> None:
+    """Leave the screenshot on the whole recording with the first event selected in the table."""
+    from faultlens.gui.main_window import MainWindow
+
+    assert isinstance(window, MainWindow)
+    result = window.current_scan
+    if result is not None and result.events:
+        window.event_table.select_event(0)
+        window.signal_view.show_all()

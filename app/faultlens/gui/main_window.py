@@ -1,0 +1,624 @@
+"""The FaultLens main window: recordings, signals with the model's evidence, events,
+training and models.
+
+Integration points for other GUI modules (review panel, report export) are marked
+"INTEGRATION": ``menu(name)``, ``add_dock(...)``, ``current_recording``, ``current_scan``,
+``current_model``, ``current_event_index`` and the signals ``recording_changed``,
+``scan_finished``, ``model_changed`` and ``event_table.event_activated``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QByteArray, Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QWidget,
+)
+
+from faultlens.core.checkpoint import load_model
+from faultlens.core.detection import ScanOptions, ScanResult, scan
+from faultlens.core.errors import FaultLensError
+from faultlens.core.progress import Progress, ShouldStop
+from faultlens.core.recording import Recording
+from faultlens.gui import app as gui_app
+from faultlens.gui import settings as gui_settings
+from faultlens.gui.about import AboutDialog
+from faultlens.gui.event_table import EventTable
+from faultlens.gui.help_dialog import HelpDialog
+from faultlens.gui.import_dialog import ImportDialog, quality_summary_html
+from faultlens.gui.model_info import ModelInfo, channel_mismatch
+from faultlens.gui.signal_view import SignalView
+from faultlens.gui.training_panel import TrainingPanel
+from faultlens.gui.workers import GeneratorWorker
+
+APP_TITLE = "FaultLens"
+RECORDING_FILTER = "Sensor recordings (*.csv *.tsv *.txt *.dat);;All files (*)"
+MODEL_FILTER = "FaultLens models (*.flmodel);;All files (*)"
+MENU_ORDER = ("File", "View", "Model", "Review", "Help")
+
+
+def device_text() -> str:
+    """The compute device the engine will use, for the status bar."""
+    from faultlens.core.device import device_description, resolve_device
+
+    return device_description(resolve_device("auto"))
+
+
+class MainWindow(QMainWindow):
+    """Open recordings, look at them, train or load a model, scan, and step through events."""
+
+    recording_changed = Signal(object)  # Recording | None
+    scan_finished = Signal(object)  # ScanResult (applied to current_recording)
+    model_changed = Signal(object)  # TrainedModel | None
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("main_window")
+        self.setWindowIcon(gui_app.app_icon())
+        self.recordings: list[Recording] = []
+        self.scans: dict[Recording, ScanResult] = {}
+        self.current_model: Any = None
+        self._current: Recording | None = None
+        self.scan_worker: GeneratorWorker | None = None
+        self._scan_target: Recording | None = None
+        self.import_dialogs: list[ImportDialog] = []
+        self.last_error = ""
+        self.actions: dict[str, QAction] = {}
+        self.menus: dict[str, QMenu] = {}
+        self.docks: dict[str, QDockWidget] = {}
+
+        self.signal_view = SignalView()
+        self.setCentralWidget(self.signal_view)
+        self.recording_list = QListWidget()
+        self.recording_list.setObjectName("recording_list")
+        self.recording_list.currentRowChanged.connect(self._on_recording_row_changed)
+        self.event_table = EventTable()
+        self.event_table.event_activated.connect(self.show_event)
+        self.training_panel = TrainingPanel()
+        self.training_panel.model_trained.connect(self.set_model)
+        self.training_panel.running_changed.connect(self._update_actions)
+        self.model_info = ModelInfo()
+
+        self.add_dock(self.recording_list, "Recordings", Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.add_dock(self.event_table, "Fault events", Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.add_dock(self.training_panel, "Training", Qt.DockWidgetArea.RightDockWidgetArea)
+        self.add_dock(
+            self.model_info, "Model", Qt.DockWidgetArea.RightDockWidgetArea, tabify_with="Training"
+        )
+        self.docks["Model"].raise_()
+        self.resizeDocks(
+            [self.docks["Recordings"], self.docks["Training"]],
+            [190, 400],
+            Qt.Orientation.Horizontal,
+        )
+        self.resizeDocks([self.docks["Fault events"]], [190], Qt.Orientation.Vertical)
+
+        self._build_status_bar()
+        self._build_actions()
+        self._build_menus()
+        self.signal_view.downsample_note_changed.connect(self.downsample_label.setText)
+        self.setAcceptDrops(True)
+        self.resize(1600, 1000)
+        self._restore_settings()
+        self._update_title()
+        self._update_actions()
+
+    # ------------------------------------------------------------------ INTEGRATION
+    @property
+    def current_recording(self) -> Recording | None:
+        return self._current
+
+    @property
+    def current_scan(self) -> ScanResult | None:
+        return self.scans.get(self._current) if self._current is not None else None
+
+    @property
+    def current_event_index(self) -> int | None:
+        return self.event_table.current_event_index()
+
+    def menu(self, name: str) -> QMenu:
+        """The menu called ``name``, created (in MENU_ORDER position) if it does not exist."""
+        if name in self.menus:
+            return self.menus[name]
+        menu = QMenu(f"&{name}", self)
+        later = (
+            [self.menus[n] for n in MENU_ORDER[MENU_ORDER.index(name) + 1 :] if n in self.menus]
+            if name in MENU_ORDER
+            else []
+        )
+        if later:
+            self.menuBar().insertMenu(later[0].menuAction(), menu)
+        else:
+            self.menuBar().addMenu(menu)
+        self.menus[name] = menu
+        return menu
+
+    def add_dock(
+        self,
+        widget: QWidget,
+        title: str,
+        area: Qt.DockWidgetArea = Qt.DockWidgetArea.RightDockWidgetArea,
+        tabify_with: str | None = None,
+    ) -> QDockWidget:
+        """Put ``widget`` in a dock (listed in View > Panels), optionally as a tab of another."""
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock_{title.lower().replace(' ', '_')}")
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        if tabify_with is not None and tabify_with in self.docks:
+            self.tabifyDockWidget(self.docks[tabify_with], dock)
+        self.docks[title] = dock
+        if "View" in self.menus:
+            self._panels_menu.addAction(dock.toggleViewAction())
+        return dock
+
+    # ------------------------------------------------------------------ building
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.scan_progress = QProgressBar()
+        self.scan_progress.setMaximumWidth(220)
+        self.scan_progress.setRange(0, 1000)
+        self.scan_progress.hide()
+        self.scan_cancel = QPushButton("Cancel scan")
+        self.scan_cancel.hide()
+        self.scan_cancel.clicked.connect(self.cancel_scan)
+        self.downsample_label = QLabel()
+        self.downsample_label.setObjectName("downsample_note")
+        self.device_label = QLabel(device_text())
+        self.device_label.setObjectName("device_label")
+        self.device_label.setToolTip("Compute device for training and scanning")
+        bar.addWidget(self.scan_progress)
+        bar.addWidget(self.scan_cancel)
+        bar.addPermanentWidget(self.downsample_label)
+        bar.addPermanentWidget(self.device_label)
+
+    def _action(
+        self, key: str, text: str, slot: Any, shortcuts: tuple[str, ...] = (), tip: str = ""
+    ) -> QAction:
+        action = QAction(text, self)
+        if shortcuts:
+            action.setShortcuts([QKeySequence(s) for s in shortcuts])
+        if tip:
+            action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        self.addAction(action)  # active even when its menu is hidden
+        self.actions[key] = action
+        return action
+
+    def _build_actions(self) -> None:
+        sv = self.signal_view
+        self._action("open", "&Open…", self._on_open_triggered, ("Ctrl+O",))
+        self._action("quit", "&Quit", self.close, ("Ctrl+Q",))
+        self._action("scroll_left", "Scroll back", lambda: sv.scroll(-0.25), ("Left",))
+        self._action("scroll_right", "Scroll forward", lambda: sv.scroll(0.25), ("Right",))
+        self._action("zoom_in", "Zoom in", lambda: sv.zoom(0.5), ("+", "="))
+        self._action("zoom_out", "Zoom out", lambda: sv.zoom(2.0), ("-",))
+        self._action("home", "Go to start", sv.go_home, ("Home",))
+        self._action("end", "Go to end", sv.go_end, ("End",))
+        self._action("show_all", "Show whole recording", sv.show_all, ("Ctrl+0",))
+        self._action("fit_y", "Fit Y to view", sv.fit_y_to_view, ("Y",))
+        labels = self._action("show_labels", "Show file labels (ground truth)", self._on_labels)
+        labels.setCheckable(True)
+        labels.setChecked(gui_settings.view_option("show_labels", True))
+        sv.set_show_labels(labels.isChecked())
+        self._action("next_event", "Next event", self.next_event, ("N",))
+        self._action("previous_event", "Previous event", self.previous_event, ("P",))
+        self._action("load_model", "&Load Model…", self._on_load_model_triggered, ("Ctrl+L",))
+        self._action("scan", "&Scan Recording", self.start_scan, ("Ctrl+R",))
+        self._action("cancel_scan", "Cancel Scan", self.cancel_scan)
+        self._action("train", "&Training Panel", self._on_show_training, ("Ctrl+T",))
+        self._action("help", "&Keyboard and Mouse…", self.show_help, ("F1", "?"))
+        self._action("about", "&About FaultLens", self.show_about)
+
+    def _build_menus(self) -> None:
+        """The menu bar, built in one place (other modules add theirs via ``menu(name)``)."""
+        a = self.actions
+        file_menu = self.menu("File")
+        file_menu.addAction(a["open"])
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        self._fill_recent_menu()
+        file_menu.addSeparator()
+        file_menu.addAction(a["quit"])
+        view = self.menu("View")
+        for key in ("scroll_left", "scroll_right", "zoom_in", "zoom_out", "home", "end"):
+            view.addAction(a[key])
+        view.addAction(a["show_all"])
+        view.addAction(a["fit_y"])
+        view.addSeparator()
+        view.addAction(a["next_event"])
+        view.addAction(a["previous_event"])
+        view.addSeparator()
+        view.addAction(a["show_labels"])
+        self._panels_menu = view.addMenu("Panels")
+        for dock in self.docks.values():
+            self._panels_menu.addAction(dock.toggleViewAction())
+        model = self.menu("Model")
+        model.addAction(a["load_model"])
+        model.addAction(a["train"])
+        model.addSeparator()
+        model.addAction(a["scan"])
+        model.addAction(a["cancel_scan"])
+        help_menu = self.menu("Help")
+        help_menu.addAction(a["help"])
+        help_menu.addAction(a["about"])
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        recent = gui_settings.recent_files()
+        for path in recent:
+            action = self.recent_menu.addAction(path.name)
+            action.setToolTip(str(path))
+            action.setStatusTip(str(path))
+            action.triggered.connect(lambda _checked=False, p=path: self.open_file(p))
+        if not recent:
+            self.recent_menu.addAction("(none)").setEnabled(False)
+        else:
+            self.recent_menu.addSeparator()
+            self.recent_menu.addAction("Clear list", gui_settings.clear_recent_files)
+
+    # ------------------------------------------------------------------ settings
+    def _restore_settings(self) -> None:
+        s = gui_settings.settings()
+        geometry = s.value("window/geometry")
+        if isinstance(geometry, QByteArray | bytes):
+            self.restoreGeometry(geometry)
+        state = s.value("window/state")
+        if isinstance(state, QByteArray | bytes):
+            self.restoreState(state)
+
+    def _save_settings(self) -> None:
+        s = gui_settings.settings()
+        s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("window/state", self.saveState())
+
+    # ------------------------------------------------------------------ recordings
+    def _on_open_triggered(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(
+            self, "Open recording", gui_settings.last_directory("recording"), RECORDING_FILTER
+        )
+        for path in paths:
+            self.open_file(path)
+
+    def open_file(self, path: str | Path) -> ImportDialog:
+        """Show the import dialog for ``path`` (non-blocking); its Open adds the recording.
+
+        This is what File > Open, Open Recent and drag-and-drop call after choosing a file.
+        """
+        path = Path(path)
+        gui_settings.set_last_directory("recording", path)
+        dialog = ImportDialog(path, self)
+        dialog.accepted.connect(lambda: self._on_import_accepted(dialog))
+        dialog.finished.connect(lambda _result: self._forget_dialog(dialog))
+        self.import_dialogs.append(dialog)
+        dialog.open()
+        return dialog
+
+    def _on_import_accepted(self, dialog: ImportDialog) -> None:
+        if dialog.recording is not None:
+            self.add_recording(dialog.recording)
+
+    def _forget_dialog(self, dialog: ImportDialog) -> None:
+        if dialog in self.import_dialogs:
+            self.import_dialogs.remove(dialog)
+        dialog.deleteLater()
+
+    def load_file(self, path: str | Path) -> Recording | None:
+        """Import ``path`` with detected settings, synchronously (automation, --screenshot)."""
+        from faultlens.core.io import load_recording
+
+        try:
+            recording = load_recording(path)
+        except FaultLensError as err:
+            self.report_error(str(err))
+            return None
+        self.add_recording(recording)
+        return recording
+
+    def add_recording(self, recording: Recording) -> None:
+        """Add an imported recording to the list and show it."""
+        self.recordings.append(recording)
+        if recording.path.exists():
+            gui_settings.add_recent_file(recording.path)
+        item = QListWidgetItem(recording.name)
+        if recording.quality is not None:
+            item.setToolTip(f"{recording.path}<br>{quality_summary_html(recording.quality)}")
+        self.recording_list.addItem(item)
+        self.training_panel.set_recordings(self.recordings)
+        self.recording_list.setCurrentRow(len(self.recordings) - 1)
+
+    def set_current_recording(self, recording: Recording | None) -> None:
+        if recording is self._current:
+            return
+        self._current = recording
+        if recording is not None:
+            row = self.recordings.index(recording)
+            if self.recording_list.currentRow() != row:
+                self.recording_list.blockSignals(True)
+                self.recording_list.setCurrentRow(row)
+                self.recording_list.blockSignals(False)
+        self.signal_view.set_recording(recording)
+        result = self.current_scan
+        self._show_scan(result)
+        self.model_info.set_model(self.current_model, recording)
+        self._update_title()
+        self._update_actions()
+        self.recording_changed.emit(recording)
+
+    def _on_recording_row_changed(self, row: int) -> None:
+        if 0 <= row < len(self.recordings):
+            self.set_current_recording(self.recordings[row])
+
+    def _update_title(self) -> None:
+        rec = self._current
+        self.setWindowTitle(f"{APP_TITLE} — {rec.name}" if rec is not None else APP_TITLE)
+
+    def _update_actions(self, *_args: object) -> None:
+        scanning = self.scan_worker is not None and self.scan_worker.is_running()
+        self.actions["scan"].setEnabled(
+            self._current is not None and self.current_model is not None and not scanning
+        )
+        self.actions["cancel_scan"].setEnabled(scanning)
+
+    # ------------------------------------------------------------------ drag and drop
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if any(url.isLocalFile() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        for path in paths:
+            if path.endswith(".flmodel"):
+                self.load_model_file(path)
+            else:
+                self.open_file(path)
+        event.acceptProposedAction()
+
+    # ------------------------------------------------------------------ models
+    def _on_load_model_triggered(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Load model", gui_settings.last_directory("model"), MODEL_FILTER
+        )
+        if path:
+            self.load_model_file(path)
+
+    def load_model_file(self, path: str | Path) -> bool:
+        """Load a model file (never runs code from it); explain a channel mismatch."""
+        try:
+            model = load_model(path)
+        except FaultLensError as err:
+            self.report_error(str(err))
+            return False
+        gui_settings.set_last_directory("model", path)
+        self.set_model(model)
+        self.docks["Model"].raise_()
+        self._explain_mismatch()
+        return True
+
+    def set_model(self, model: Any) -> None:
+        """Use ``model`` for scanning; scans made with another model are dropped."""
+        self.current_model = model
+        self.scans.clear()
+        self._show_scan(None)
+        self.model_info.set_model(model, self._current)
+        self._update_actions()
+        self.model_changed.emit(model)
+
+    def _explain_mismatch(self) -> bool:
+        """Dialog naming the channels the model needs but the recording lacks; True if any."""
+        if self.current_model is None or self._current is None:
+            return False
+        missing, extra = channel_mismatch(self.current_model, self._current)
+        if not missing:
+            return False
+        extra_text = (
+            f" It has channels the model does not use: {', '.join(extra)}." if extra else ""
+        )
+        self.report_error(
+            f"The model needs channel(s) {', '.join(missing)}, which {self._current.name} "
+            f"does not have.{extra_text} Open a recording with these channels, or train a "
+            "model on this recording's channels.",
+            title="Channels do not match",
+        )
+        return True
+
+    def _on_show_training(self) -> None:
+        dock = self.docks["Training"]
+        dock.show()
+        dock.raise_()
+
+    # ------------------------------------------------------------------ scanning
+    def start_scan(self) -> GeneratorWorker | None:
+        """Scan the current recording with the current model, in the background."""
+        if self.scan_worker is not None and self.scan_worker.is_running():
+            return None
+        if self._current is None or self.current_model is None:
+            self.report_error("Open a recording and load or train a model before scanning.")
+            return None
+        if self._explain_mismatch():
+            return None
+        model, recording = self.current_model, self._current
+        options = ScanOptions()
+
+        def factory(should_stop: ShouldStop) -> Generator[Progress, None, ScanResult]:
+            return scan(model, recording, options, should_stop)
+
+        worker = GeneratorWorker(factory, "scan", self)
+        worker.progress.connect(self._on_scan_progress)
+        worker.finished.connect(self._on_scan_finished)
+        worker.failed.connect(lambda message, details: self.report_error(message, details))
+        worker.cancelled.connect(lambda: self.statusBar().showMessage("Scan cancelled", 5000))
+        worker.done.connect(self._on_scan_done)
+        self.scan_worker = worker
+        self._scan_target = recording
+        self.scan_progress.setValue(0)
+        self.scan_progress.show()
+        self.scan_cancel.show()
+        self.statusBar().showMessage(f"Scanning {recording.name}…")
+        worker.start()
+        self._update_actions()
+        return worker
+
+    def cancel_scan(self) -> None:
+        if self.scan_worker is not None and self.scan_worker.is_running():
+            self.scan_worker.cancel()
+
+    def _on_scan_progress(self, report: Progress) -> None:
+        self.scan_progress.setValue(int(1000 * report.fraction))
+        self.scan_progress.setFormat(f"{report.message} %p%")
+
+    def _on_scan_finished(self, result: ScanResult) -> None:
+        target = self._scan_target
+        if target is None or target not in self.recordings:
+            return
+        self.apply_scan(target, result)
+
+    def apply_scan(self, recording: Recording, result: ScanResult) -> None:
+        """Keep ``result`` for ``recording`` and show it if that recording is current."""
+        self.scans[recording] = result
+        if recording is self._current:
+            self._show_scan(result)
+            n = len(result.events)
+            self.statusBar().showMessage(
+                f"Scan of {recording.name}: {n} fault event{'s' if n != 1 else ''}", 10000
+            )
+            self.scan_finished.emit(result)
+
+    def _show_scan(self, result: ScanResult | None) -> None:
+        window = result.window if result is not None and result.window else None
+        if window is None and self.current_model is not None:
+            window = int(self.current_model.window)
+        self.signal_view.set_scan(result, window)
+        unit = "rows" if self._current is not None and self._current.time is None else "s"
+        self.event_table.set_scan(result, unit)
+
+    def _on_scan_done(self) -> None:
+        self.scan_progress.hide()
+        self.scan_cancel.hide()
+        self._scan_target = None
+        self._update_actions()
+
+    # ------------------------------------------------------------------ events
+    def show_event(self, index: int) -> None:
+        """Zoom the signals to event ``index`` of the current scan, with context."""
+        result = self.current_scan
+        if result is None or not 0 <= index < len(result.events):
+            return
+        event = result.events[index]
+        self.signal_view.zoom_to_rows(event.start_row, event.end_row, context=1.0)
+        self.statusBar().showMessage(
+            f"Event {index + 1}/{len(result.events)}: {event.class_name}, "
+            f"{event.start_time} – {event.end_time}, peak p={event.peak_probability:.2f}",
+            8000,
+        )
+
+    def _step_event(self, step: int) -> None:
+        result = self.current_scan
+        if result is None or not result.events:
+            return
+        # Step through events in time order, whatever the table's sort.
+        order = sorted(range(len(result.events)), key=lambda i: result.events[i].start_row)
+        current = self.event_table.current_event_index()
+        if current is None or current not in order:
+            position = 0 if step > 0 else len(order) - 1
+        else:
+            position = (order.index(current) + step) % len(order)
+        self.event_table.select_event(order[position])
+
+    def next_event(self) -> None:
+        self._step_event(1)
+
+    def previous_event(self) -> None:
+        self._step_event(-1)
+
+    # ------------------------------------------------------------------ misc
+    def _on_labels(self, checked: bool) -> None:
+        self.signal_view.set_show_labels(checked)
+        gui_settings.set_view_option("show_labels", checked)
+
+    def show_help(self) -> HelpDialog:
+        dialog = HelpDialog(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    def show_about(self) -> AboutDialog:
+        dialog = AboutDialog(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    def report_error(self, message: str, details: str = "", title: str = APP_TITLE) -> None:
+        """Show an error without blocking; nothing the user has open is changed."""
+        self.last_error = message
+        self.statusBar().showMessage(message.splitlines()[0], 10000)
+        gui_app.show_error(self, title, message, details)
+
+    def busy_workers(self) -> list[GeneratorWorker]:
+        workers = [self.scan_worker, self.training_panel.worker]
+        return [w for w in workers if w is not None and w.is_running()]
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        busy = self.busy_workers()
+        if busy:
+            answer = QMessageBox.question(
+                self,
+                APP_TITLE,
+                "Training or scanning is still running. Stop it and quit? "
+                "An unsaved model is lost.",
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                event.ignore()
+                return
+            for worker in busy:
+                worker.cancel()
+            for worker in busy:
+                worker.wait()
+        for dialog in list(self.import_dialogs):
+            dialog.reject()
+        self._save_settings()
+        super().closeEvent(event)
+
+    def save_screenshot(self, path: str | Path, width: int = 1600, height: int = 1000) -> None:
+        """Render the window at ``width`` × ``height`` into a PNG (works offscreen)."""
+        from PySide6.QtWidgets import QApplication
+
+        self.resize(width, height)
+        QApplication.processEvents()
+        self.signal_view._update_downsample_note()
+        QApplication.processEvents()
+        if not self.grab().save(str(path)):
+            raise FaultLensError(f"{path}: could not write the screenshot; check the folder")
+
+
+def _demo_widget(recording: Recording, model: object, scan_result: ScanResult | None) -> MainWindow:
+    """The widget as ``python -m`` opens it on the demo data (also used by the smoke test)."""
+    window = MainWindow()
+    window.add_recording(recording)
+    if model is not None:
+        window.set_model(model)
+    if scan_result is not None:
+        window.apply_scan(recording, scan_result)
+    return window
+
+
+if __name__ == "__main__":
+    from faultlens.gui._demo import demo_main
+
+    demo_main(_demo_widget)

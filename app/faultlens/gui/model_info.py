@@ -1,0 +1,117 @@
+"""What a loaded model is: classes, channels, window, training data and validation metrics,
+and whether it fits the current recording."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from PySide6.QtWidgets import QTextBrowser, QVBoxLayout, QWidget
+
+from faultlens.core.recording import Recording
+
+
+def channel_mismatch(model: Any, recording: Recording) -> tuple[list[str], list[str]]:
+    """(channels the model needs that the recording lacks, recording channels it ignores)."""
+    present = set(recording.channels)
+    wanted = set(model.channels)
+    missing = [c for c in model.channels if c not in present]
+    extra = [c for c in recording.channels if c not in wanted]
+    return missing, extra
+
+
+def model_summary_html(model: Any, recording: Recording | None = None) -> str:
+    """A readable description of a TrainedModel (and its fit to ``recording``)."""
+    rows: list[tuple[str, str]] = [
+        ("Classes", ", ".join(model.class_names) + " (first = normal)"),
+        ("Channels", ", ".join(model.channels)),
+        ("Window / stride", f"{model.window} / {model.stride} rows"),
+    ]
+    config = getattr(model, "config", None)
+    if config is not None:
+        rows.append(
+            (
+                "Network",
+                f"2 residual LSTM layers, hidden {getattr(config, 'hidden', '?')}, "
+                f"{getattr(config, 'heads', '?')}-head self-attention, max+mean pooling",
+            )
+        )
+    if model.label_column:
+        rows.append(("Label column", model.label_column))
+    files = model.training_data or []
+    if files:
+        shown = ", ".join(f"{d.get('file', '?')} ({d.get('rows', '?')} rows)" for d in files[:8])
+        more = f" and {len(files) - 8} more" if len(files) > 8 else ""
+        rows.append(("Trained on", shown + more))
+    metrics = model.metrics or {}
+    if metrics:
+        parts = [f"accuracy {metrics.get('accuracy', 0):.3f}"]
+        parts.append(f"macro F1 {metrics.get('macro_f1', 0):.3f}")
+        if metrics.get("false_alarm_rate") is not None:
+            parts.append(f"false alarms {metrics['false_alarm_rate']:.1%}")
+        if metrics.get("missed_alarm_rate") is not None:
+            parts.append(f"missed alarms {metrics['missed_alarm_rate']:.1%}")
+        rows.append(("Validation", ", ".join(parts)))
+        per_class = metrics.get("per_class") or {}
+        for name, values in per_class.items():
+            rows.append(
+                (
+                    f"  {name}",
+                    f"precision {values.get('precision', 0):.3f}, recall "
+                    f"{values.get('recall', 0):.3f}, F1 {values.get('f1', 0):.3f}, "
+                    f"support {values.get('support', 0)}",
+                )
+            )
+    rows.append(("Seed / device", f"{model.seed} / {model.device}"))
+    if model.created:
+        rows.append(("Created", model.created))
+    if model.versions:
+        rows.append(("Versions", ", ".join(f"{k} {v}" for k, v in model.versions.items())))
+    if recording is not None:
+        missing, _extra = channel_mismatch(model, recording)
+        fit = (
+            f"<span style='color:#b00020'>lacks {html.escape(', '.join(missing))}</span>"
+            if missing
+            else "<span style='color:#00703c'>has every channel the model needs</span>"
+        )
+        rows.append((f"{recording.name}", fit))
+    body = "".join(
+        f"<tr><td valign='top'><b>{html.escape(k)}</b></td>"
+        f"<td>{v if k == (recording.name if recording else None) else html.escape(v)}</td></tr>"
+        for k, v in rows
+    )
+    return f"<table cellspacing='4'>{body}</table>"
+
+
+class ModelInfo(QWidget):
+    """A read-only view of the current model's metadata."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("model_info")
+        self.browser = QTextBrowser()
+        self.browser.setPlaceholderText("No model loaded. Train one, or use Model > Load Model…")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.browser)
+        self.model: Any = None
+
+    def set_model(self, model: Any, recording: Recording | None = None) -> None:
+        self.model = model
+        if model is None:
+            self.browser.clear()
+        else:
+            self.browser.setHtml(model_summary_html(model, recording))
+
+
+def _demo_widget(recording: Recording, model: object, _scan: object) -> ModelInfo:
+    """The widget as ``python -m`` opens it on the demo data (also used by the smoke test)."""
+    info = ModelInfo()
+    info.set_model(model, recording)
+    return info
+
+
+if __name__ == "__main__":
+    from faultlens.gui._demo import demo_main
+
+    demo_main(_demo_widget)

@@ -1,0 +1,458 @@
+"""The training panel: choose recordings and options, train in the background, watch the
+loss curves, read the validation summary and save the model.
+
+The run is a GeneratorWorker around ``faultlens.core.training.train``. Its inputs are one
+snapshot built on the GUI thread when Train is pressed (a tuple of the chosen Recordings,
+which training never mutates, and a frozen TrainOptions); results come back as signals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from faultlens.core.checkpoint import TrainedModel, save_model
+from faultlens.core.errors import FaultLensError
+from faultlens.core.progress import ShouldStop
+from faultlens.core.recording import Recording
+from faultlens.core.training import EpochReport, TrainOptions, TrainResult, train
+from faultlens.gui import app as gui_app
+from faultlens.gui import settings as gui_settings
+from faultlens.gui.workers import GeneratorWorker
+
+EACH_FILES_OWN = "__own__"
+ONE_CLASS_PER_FILE = "__file__"
+
+
+def _fmt_elapsed(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes:02d}:{secs:02d}"
+
+
+def heat_colour(fraction: float) -> QColor:
+    """White to blue for 0..1 (confusion-matrix cells as a share of their true class)."""
+    f = max(0.0, min(1.0, fraction))
+    return QColor(int(255 - 200 * f), int(255 - 150 * f), 255)
+
+
+class TrainingPanel(QWidget):
+    """Train a model on open recordings; ``model_trained(TrainedModel)`` when one is ready."""
+
+    model_trained = Signal(object)  # TrainedModel
+    model_saved = Signal(str)
+    running_changed = Signal(bool)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("training_panel")
+        self.recordings: list[Recording] = []
+        self.worker: GeneratorWorker | None = None
+        self.result: TrainResult | None = None
+        self.reports: list[EpochReport] = []
+        self.last_error = ""
+        defaults = TrainOptions()
+
+        self.recording_table = QTableWidget(0, 3)
+        self.recording_table.setObjectName("training_recordings")
+        self.recording_table.setHorizontalHeaderLabels(["Train on", "Labels", "Class (whole file)"])
+        self.recording_table.horizontalHeader().setSectionResizeMode(
+            QHeaderView.ResizeMode.ResizeToContents
+        )
+        self.recording_table.horizontalHeader().setStretchLastSection(True)
+        self.recording_table.verticalHeader().setVisible(False)
+        self.recording_table.setToolTip(
+            "Tick the recordings to train on. In 'one class per file' mode, type each file's "
+            "class (e.g. normal, leak)."
+        )
+        self.label_source = QComboBox()
+        self.label_source.currentIndexChanged.connect(self._on_label_source_changed)
+        self.window_spin = self._spin(2, 4096, defaults.window, "rows per window (T)")
+        self.stride_spin = self._spin(1, 4096, defaults.stride, "rows between window starts")
+        self.epochs_spin = self._spin(1, 1000, defaults.epochs, "at most; stops early")
+        self.seed_spin = self._spin(0, 2**31 - 1, defaults.seed, "for reproducible runs")
+        self.device_combo = QComboBox()
+        for name in ("auto", "cpu", "cuda"):
+            self.device_combo.addItem(name)
+        self.device_combo.setCurrentText(defaults.device)
+
+        form = QFormLayout()
+        form.addRow("Labels from", self.label_source)
+        form.addRow("Window", self.window_spin)
+        form.addRow("Stride", self.stride_spin)
+        form.addRow("Epochs", self.epochs_spin)
+        form.addRow("Seed", self.seed_spin)
+        form.addRow("Device", self.device_combo)
+
+        self.train_button = QPushButton("Train")
+        self.train_button.clicked.connect(self.start_training)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel_training)
+        self.save_button = QPushButton("Save Model…")
+        self.save_button.setEnabled(False)
+        self.save_button.clicked.connect(self._on_save_clicked)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.train_button)
+        buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.save_button)
+
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.status = QLabel("Not trained yet")
+        self.status.setObjectName("training_status")
+        self.status.setWordWrap(True)
+
+        self.loss_plot = pg.PlotWidget()
+        self.loss_plot.setMinimumHeight(130)
+        self.loss_plot.setLabel("left", "loss")
+        self.loss_plot.setLabel("bottom", "epoch")
+        self.loss_plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
+        self.train_curve = self.loss_plot.plot(
+            pen=pg.mkPen("#0072B2", width=2), name="train loss", symbol="o", symbolSize=5
+        )
+        self.val_curve = self.loss_plot.plot(
+            pen=pg.mkPen("#D55E00", width=2), name="validation loss", symbol="o", symbolSize=5
+        )
+        self.acc_plot = pg.PlotWidget()
+        self.acc_plot.setMinimumHeight(110)
+        self.acc_plot.setLabel("left", "validation")
+        self.acc_plot.setLabel("bottom", "epoch")
+        self.acc_plot.setYRange(0, 1)
+        self.acc_plot.addLegend(offset=(-5, -5), labelTextSize="8pt")
+        self.acc_curve = self.acc_plot.plot(
+            pen=pg.mkPen("#009E73", width=2), name="accuracy", symbol="o", symbolSize=5
+        )
+        self.f1_curve = self.acc_plot.plot(
+            pen=pg.mkPen("#CC79A7", width=2), name="macro F1", symbol="o", symbolSize=5
+        )
+
+        self.confusion = QTableWidget()
+        self.confusion.setObjectName("confusion_matrix")
+        self.confusion.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.confusion.setToolTip("Validation windows: rows = true class, columns = predicted")
+        self.per_class = QTableWidget(0, 4)
+        self.per_class.setObjectName("per_class_metrics")
+        self.per_class.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.per_class.setHorizontalHeaderLabels(["precision", "recall", "F1", "support"])
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        results = QGroupBox("Validation summary")
+        results_layout = QVBoxLayout(results)
+        results_layout.addWidget(self.summary)
+        results_layout.addWidget(QLabel("Confusion matrix (rows: true, columns: predicted)"))
+        results_layout.addWidget(self.confusion)
+        results_layout.addWidget(self.per_class)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.recording_table)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addWidget(self.loss_plot, 1)
+        layout.addWidget(self.acc_plot, 1)
+        layout.addWidget(results, 1)
+
+    @staticmethod
+    def _spin(lo: int, hi: int, value: int, tip: str) -> QSpinBox:
+        spin = QSpinBox()
+        spin.setRange(lo, hi)
+        spin.setValue(value)
+        spin.setToolTip(tip)
+        return spin
+
+    # ------------------------------------------------------------------ inputs
+    def set_recordings(self, recordings: list[Recording]) -> None:
+        """The open recordings to choose from; labelled ones start ticked."""
+        previous = {str(r.path): self._row_state(i) for i, r in enumerate(self.recordings)}
+        self.recordings = list(recordings)
+        table = self.recording_table
+        table.setRowCount(len(recordings))
+        for row, rec in enumerate(recordings):
+            use = QTableWidgetItem(rec.name)
+            use.setFlags(use.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            use.setFlags(use.flags() & ~Qt.ItemFlag.ItemIsEditable)
+            checked, cls = previous.get(str(rec.path), (rec.labels is not None, ""))
+            use.setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
+            use.setToolTip(str(rec.path))
+            table.setItem(row, 0, use)
+            counts = rec.class_counts()
+            text = (
+                f"{rec.label_column}: " + ", ".join(f"{k}×{v}" for k, v in counts.items())
+                if counts
+                else "no labels"
+            )
+            info = QTableWidgetItem(text)
+            info.setFlags(info.flags() & ~Qt.ItemFlag.ItemIsEditable)
+            table.setItem(row, 1, info)
+            table.setItem(row, 2, QTableWidgetItem(cls))
+        columns = sorted({r.label_column for r in recordings if r.label_column})
+        current = self.label_source.currentData()
+        self.label_source.blockSignals(True)
+        self.label_source.clear()
+        self.label_source.addItem("label column of each file", EACH_FILES_OWN)
+        for name in columns:
+            self.label_source.addItem(f"label column '{name}'", name)
+        self.label_source.addItem("one class per file", ONE_CLASS_PER_FILE)
+        index = self.label_source.findData(current)
+        self.label_source.setCurrentIndex(max(index, 0))
+        self.label_source.blockSignals(False)
+        self._on_label_source_changed()
+
+    def _row_state(self, row: int) -> tuple[bool, str]:
+        use = self.recording_table.item(row, 0)
+        cls = self.recording_table.item(row, 2)
+        return (
+            use is not None and use.checkState() == Qt.CheckState.Checked,
+            cls.text().strip() if cls is not None else "",
+        )
+
+    def _on_label_source_changed(self, *_args: object) -> None:
+        per_file = self.label_source.currentData() == ONE_CLASS_PER_FILE
+        self.recording_table.setColumnHidden(2, not per_file)
+
+    def set_checked(self, recording: Recording, checked: bool, file_class: str = "") -> None:
+        row = self.recordings.index(recording)
+        item = self.recording_table.item(row, 0)
+        item.setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
+        self.recording_table.item(row, 2).setText(file_class)
+
+    def snapshot(self) -> tuple[tuple[Recording, ...], TrainOptions]:
+        """The chosen recordings and options, frozen; raises FaultLensError for bad choices."""
+        chosen = [
+            (rec, self._row_state(i)[1])
+            for i, rec in enumerate(self.recordings)
+            if self._row_state(i)[0]
+        ]
+        if not chosen:
+            raise FaultLensError("no recording is ticked for training; tick at least one")
+        source = self.label_source.currentData()
+        file_classes: tuple[tuple[str, str], ...] = ()
+        label_column = None
+        if source == ONE_CLASS_PER_FILE:
+            unnamed = [rec.name for rec, cls in chosen if not cls]
+            if unnamed:
+                raise FaultLensError(
+                    f"{unnamed[0]}: no class given for this file; type its class "
+                    "(e.g. normal, leak) in the 'Class (whole file)' column"
+                )
+            file_classes = tuple((str(rec.path), cls) for rec, cls in chosen)
+        elif source not in (EACH_FILES_OWN, None):
+            label_column = str(source)
+        options = TrainOptions(
+            window=self.window_spin.value(),
+            stride=self.stride_spin.value(),
+            epochs=self.epochs_spin.value(),
+            seed=self.seed_spin.value(),
+            device=self.device_combo.currentText(),
+            label_column=label_column,
+            file_classes=file_classes,
+        )
+        return tuple(rec for rec, _ in chosen), options
+
+    # ------------------------------------------------------------------ running
+    def is_running(self) -> bool:
+        return self.worker is not None and self.worker.is_running()
+
+    def start_training(self) -> GeneratorWorker | None:
+        """Start a run on the current choices; None (with the message shown) if they are bad."""
+        if self.is_running():
+            return None
+        try:
+            recordings, options = self.snapshot()
+        except FaultLensError as err:
+            self._fail(str(err), "")
+            return None
+
+        def factory(should_stop: ShouldStop) -> Generator[EpochReport, None, TrainResult]:
+            return train(recordings, options, should_stop)
+
+        self.result = None
+        self.reports = []
+        self.last_error = ""
+        for curve in (self.train_curve, self.val_curve, self.acc_curve, self.f1_curve):
+            curve.setData([], [])
+        self.confusion.clear()
+        self.confusion.setRowCount(0)
+        self.confusion.setColumnCount(0)
+        self.per_class.setRowCount(0)
+        self.summary.clear()
+        self.progress.setValue(0)
+        self.status.setText(f"Starting on {len(recordings)} recording(s)…")
+        worker = GeneratorWorker(factory, "training", self)
+        worker.progress.connect(self._on_training_progress)
+        worker.finished.connect(self._on_training_finished)
+        worker.failed.connect(self._on_training_failed)
+        worker.cancelled.connect(self._on_training_cancelled)
+        worker.done.connect(self._on_training_done)
+        self.worker = worker
+        self._set_running(True)
+        worker.start()
+        return worker
+
+    def cancel_training(self) -> None:
+        if self.worker is not None and self.worker.is_running():
+            self.worker.cancel()
+            self.status.setText("Cancelling…")
+
+    def stop_and_wait(self) -> None:
+        """Cancel a running training and block until its thread has ended."""
+        if self.worker is not None and self.worker.is_running():
+            self.worker.cancel()
+            self.worker.wait()
+
+    def _set_running(self, running: bool) -> None:
+        self.train_button.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+        self.save_button.setEnabled(not running and self.result is not None)
+        self.running_changed.emit(running)
+
+    def _on_training_progress(self, report: EpochReport) -> None:
+        self.progress.setValue(int(1000 * report.fraction))
+        self.status.setText(
+            f"Epoch {report.epoch}/{report.epochs} · batch {report.batch}/{report.batches} · "
+            f"train loss {report.train_loss:.4f} · {_fmt_elapsed(report.elapsed_s)} elapsed · "
+            f"{report.device}"
+        )
+        if report.end_of_epoch:
+            self.reports.append(report)
+            epochs = np.array([r.epoch for r in self.reports], dtype=float)
+            self.train_curve.setData(epochs, [r.train_loss for r in self.reports])
+            val = [(r.epoch, r.val_loss) for r in self.reports if r.val_loss is not None]
+            if val:
+                self.val_curve.setData(*zip(*val, strict=True))
+            acc = [(r.epoch, r.val_accuracy) for r in self.reports if r.val_accuracy is not None]
+            if acc:
+                self.acc_curve.setData(*zip(*acc, strict=True))
+            f1 = [(r.epoch, r.val_macro_f1) for r in self.reports if r.val_macro_f1 is not None]
+            if f1:
+                self.f1_curve.setData(*zip(*f1, strict=True))
+
+    def _on_training_finished(self, result: TrainResult) -> None:
+        self.result = result
+        model: TrainedModel = result.model
+        self.progress.setValue(1000)
+        last = result.history[-1] if result.history else None
+        took = f" in {_fmt_elapsed(last.elapsed_s)}" if last else ""
+        early = " (stopped early)" if result.stopped_early else ""
+        self.status.setText(
+            f"Trained{took}{early}; best epoch {result.best_epoch} · {model.device}. "
+            "Save the model to keep it."
+        )
+        self.show_metrics(model.metrics, model.class_names, result.notes)
+        self.model_trained.emit(model)
+
+    def show_metrics(
+        self, metrics: dict[str, Any], class_names: tuple[str, ...], notes: Sequence[str] = ()
+    ) -> None:
+        """Fill the confusion matrix and per-class table from a model's validation metrics."""
+        cm = np.asarray(metrics.get("confusion_matrix", []), dtype=np.int64)
+        k = len(class_names)
+        self.confusion.setRowCount(k)
+        self.confusion.setColumnCount(k)
+        self.confusion.setHorizontalHeaderLabels([f"→ {c}" for c in class_names])
+        self.confusion.setVerticalHeaderLabels(list(class_names))
+        if cm.shape == (k, k):
+            row_sums = cm.sum(axis=1)
+            for i in range(k):
+                for j in range(k):
+                    item = QTableWidgetItem(str(int(cm[i, j])))
+                    share = cm[i, j] / row_sums[i] if row_sums[i] else 0.0
+                    item.setBackground(QBrush(heat_colour(share)))
+                    item.setToolTip(f"{share:.1%} of true '{class_names[i]}' windows")
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                    self.confusion.setItem(i, j, item)
+        self.confusion.resizeColumnsToContents()
+        per_class = metrics.get("per_class", {})
+        self.per_class.setRowCount(len(per_class))
+        self.per_class.setVerticalHeaderLabels(list(per_class))
+        for row, values in enumerate(per_class.values()):
+            for col, key in enumerate(("precision", "recall", "f1", "support")):
+                value = values.get(key, 0)
+                text = f"{value:.3f}" if key != "support" else str(int(value))
+                self.per_class.setItem(row, col, QTableWidgetItem(text))
+        parts = [
+            f"accuracy {metrics.get('accuracy', 0):.3f}",
+            f"macro F1 {metrics.get('macro_f1', 0):.3f}",
+        ]
+        if metrics.get("false_alarm_rate") is not None:
+            parts.append(f"false alarms {metrics['false_alarm_rate']:.1%}")
+        if metrics.get("missed_alarm_rate") is not None:
+            parts.append(f"missed {metrics['missed_alarm_rate']:.1%}")
+        self.summary.setText(" · ".join(parts) + "".join(f"\nNote: {n}" for n in notes))
+
+    def _on_training_failed(self, message: str, details: str) -> None:
+        self.status.setText("Training failed")
+        self._fail(message, details)
+
+    def _fail(self, message: str, details: str) -> None:
+        self.last_error = message
+        gui_app.show_error(self, "Training", message, details)
+
+    def _on_training_cancelled(self) -> None:
+        self.progress.setValue(0)
+        self.status.setText("Training cancelled; no model was made")
+
+    def _on_training_done(self) -> None:
+        self._set_running(False)
+
+    # ------------------------------------------------------------------ saving
+    def _on_save_clicked(self) -> None:
+        if self.result is None:
+            return
+        start = Path(gui_settings.last_directory("model")) / "model.flmodel"
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save model", str(start), "FaultLens model (*.flmodel);;All files (*)"
+        )
+        if path:
+            self.save_model_to(path)
+
+    def save_model_to(self, path: str | Path) -> bool:
+        """Write the trained model to ``path`` (atomically); False with a dialog on error."""
+        if self.result is None:
+            return False
+        try:
+            save_model(self.result.model, path)
+        except (FaultLensError, OSError) as err:
+            self._fail(f"{path}: could not save the model: {err}", "")
+            return False
+        gui_settings.set_last_directory("model", path)
+        self.status.setText(f"Saved {path}")
+        self.model_saved.emit(str(path))
+        return True
+
+
+def _demo_widget(recording: Recording, _model: object, _scan: object) -> TrainingPanel:
+    """The widget as ``python -m`` opens it on the demo data (also used by the smoke test)."""
+    panel = TrainingPanel()
+    panel.set_recordings([recording])
+    return panel
+
+
+if __name__ == "__main__":
+    from faultlens.gui._demo import demo_main
+
+    demo_main(_demo_widget)
