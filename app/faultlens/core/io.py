@@ -851,22 +851,24 @@ def _read_pandas(layout: _Layout) -> tuple[dict[str, Any], int]:
         dtypes[layout.time_column] = np.float64
     for attempt in range(2):
         try:
-            frame = pd.read_csv(
-                layout.path,
-                sep=layout.separator,
-                header=None,
-                names=layout.names,
-                skiprows=layout.skip_lines,
-                usecols=needed,
-                dtype=dtypes,
-                decimal=layout.decimal,
-                encoding=layout.encoding,
-                na_values=NA_TOKENS,
-                keep_default_na=False,
-                skip_blank_lines=True,
-                engine="c",
-                index_col=False,
-            )
+            # Values beyond float32's range become +-inf in the cast; that is the answer.
+            with np.errstate(over="ignore"):
+                frame = pd.read_csv(
+                    layout.path,
+                    sep=layout.separator,
+                    header=None,
+                    names=layout.names,
+                    skiprows=layout.skip_lines,
+                    usecols=needed,
+                    dtype=dtypes,
+                    decimal=layout.decimal,
+                    encoding=layout.encoding,
+                    na_values=NA_TOKENS,
+                    keep_default_na=False,
+                    skip_blank_lines=True,
+                    engine="c",
+                    index_col=False,
+                )
         except (ValueError, TypeError) as err:
             # Stray text in a numeric column: read the channels as text and coerce them.
             if attempt == 0 and not isinstance(err, pd.errors.ParserError):
@@ -1028,7 +1030,8 @@ def _coerce_channel(layout: _Layout, name: str, values: Any) -> np.ndarray:
             f"column {name!r}: {stray.size} non-numeric value(s) read as missing "
             f"(first {text[stray[0]]!r} at line {line})"
         )
-    return numeric.astype(np.float32)
+    with np.errstate(over="ignore"):  # beyond float32's range -> +-inf
+        return numeric.astype(np.float32)
 
 
 # Rows per block when interleaving columns into the (N, C) matrix: a block of all channels
