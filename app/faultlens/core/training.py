@@ -46,7 +46,6 @@ from faultlens.core.progress import Cancelled, ShouldStop, never_stop
 from faultlens.core.recording import Recording, is_normal_label
 from faultlens.core.windows import (
     fit_normalisation,
-    gather_windows,
     normalise,
     window_labels,
     window_starts,
@@ -84,6 +83,8 @@ class TrainOptions:
     jitter: float = 0.03
     scaling: float = 0.1
     grad_clip: float = 1.0
+    # Early stopping and best-weights selection watch this: "val_loss" or "val_macro_f1".
+    monitor: str = "val_loss"
 
 
 @dataclass(frozen=True)
@@ -426,35 +427,60 @@ def _autocast(device: torch.device) -> tuple[Any, torch.amp.GradScaler | None]:
     return lambda: torch.autocast("cuda", dtype=torch.float16), torch.amp.GradScaler("cuda")
 
 
+class _WindowSource:
+    """All normalised rows of the plan as one (rows, C) tensor on the training device, and
+    every window as a global start row into it.
+
+    Batches are gathered on the device by index arithmetic, so only the recordings (rows x
+    C) ever sit on the device, never windows x T x C, and nothing is copied from the host
+    per batch.
+    """
+
+    def __init__(self, plan: TrainingPlan, window: int, device: torch.device) -> None:
+        offsets = np.cumsum([0] + [len(d) for d in plan.data[:-1]])
+        self.rows = torch.from_numpy(np.concatenate(plan.data)).to(device)  # (rows, C)
+        self.steps = torch.arange(window, device=device)  # (T,)
+
+        def index(parts: list[tuple[int, np.ndarray, np.ndarray]]) -> tuple[torch.Tensor, ...]:
+            starts = np.concatenate([offsets[i] + s for i, s, _ in parts])
+            labels = np.concatenate([lab for _, _, lab in parts])
+            return torch.from_numpy(starts).to(device), torch.from_numpy(labels).to(device)
+
+        self.train_starts, self.train_labels = index(plan.train)
+        self.val_starts, self.val_labels = index(plan.val)
+
+    def windows(self, starts: torch.Tensor) -> torch.Tensor:
+        """(b,) global start rows -> (b, T, C) windows."""
+        return self.rows[starts[:, None] + self.steps]  # (b, T) index -> (b, T, C)
+
+
 def _evaluate(
     module: AttentionLSTM,
-    plan: TrainingPlan,
-    window: int,
+    source: _WindowSource,
     batch_size: int,
-    device: torch.device,
     weights: torch.Tensor,
     autocast: Any,
 ) -> tuple[float, np.ndarray, np.ndarray]:
     """Weighted validation loss, true labels (n,), predicted labels (n,)."""
     module.eval()
-    losses, n_total = 0.0, 0
-    y_true, y_pred = [], []
+    loss_sum = torch.zeros((), device=source.rows.device)
+    predicted = []
+    step = batch_size * 4  # no gradients kept: larger batches are free
     with torch.inference_mode():
-        for i, starts, labels in plan.val:
-            for j in range(0, len(starts), batch_size * 4):
-                xb = torch.from_numpy(
-                    gather_windows(plan.data[i], starts[j : j + batch_size * 4], window)
-                )
-                yb = torch.from_numpy(labels[j : j + batch_size * 4])
-                with autocast():
-                    logits = module(xb.to(device, non_blocking=True)).logits.float()
-                yb_dev = yb.to(device)
-                losses += float(F.cross_entropy(logits, yb_dev, weight=weights, reduction="sum"))
-                n_total += len(yb)
-                y_true.append(labels[j : j + batch_size * 4])
-                y_pred.append(logits.argmax(dim=1).cpu().numpy())
+        for j in range(0, len(source.val_starts), step):
+            yb = source.val_labels[j : j + step]
+            with autocast():
+                logits = module(source.windows(source.val_starts[j : j + step])).logits.float()
+            loss_sum += F.cross_entropy(logits, yb, weight=weights, reduction="sum")
+            predicted.append(logits.argmax(dim=1))
     module.train()
-    return losses / max(n_total, 1), np.concatenate(y_true), np.concatenate(y_pred)
+    # Sum of weighted losses / sum of weights (what the mean-reduced training loss means).
+    weight_total = float(weights[source.val_labels].sum())
+    return (
+        float(loss_sum) / max(weight_total, 1e-12),
+        source.val_labels.cpu().numpy(),
+        torch.cat(predicted).cpu().numpy(),
+    )
 
 
 def train(
@@ -471,6 +497,8 @@ def train(
     the CPU, with validation metrics. Raises TrainingError for unusable inputs.
     """
     started = time.perf_counter()
+    if options.monitor not in ("val_loss", "val_macro_f1"):
+        raise TrainingError(f"monitor {options.monitor!r} must be val_loss or val_macro_f1")
     device = resolve_device(options.device)
     device_text = device_description(device)
     plan = plan_training(recordings, options)
@@ -499,47 +527,39 @@ def train(
     weights_np[present] /= weights_np[present].mean()
     class_weights = torch.tensor(weights_np, dtype=torch.float32, device=device)
 
-    # Flat index of every training window: (recording index, start row, label).
-    rec_ids = np.concatenate([np.full(len(s), i, dtype=np.int64) for i, s, _ in plan.train])
-    starts_all = np.concatenate([s for _, s, _ in plan.train])
-    labels_all = np.concatenate([lab for _, _, lab in plan.train])
-    n_windows = len(labels_all)
+    source = _WindowSource(plan, options.window, device)
+    n_windows = len(source.train_labels)
     batches = max(1, -(-n_windows // options.batch_size))
     rng = np.random.default_rng(options.seed)
-    torch_gen = torch.Generator().manual_seed(options.seed)
-    window = options.window
+    # Augmentation noise is drawn on the training device, from its own seeded generator.
+    aug_gen = torch.Generator(device=device).manual_seed(options.seed)
+    n_channels = len(plan.channels)
 
     history: list[EpochReport] = []
-    best_loss = np.inf
+    best_score = np.inf  # lower is better: val loss, or -macro-F1 (loss breaks ties)
     best_state: dict[str, torch.Tensor] | None = None
     best_epoch = 0
     since_best = 0
     stopped_early = False
     for epoch in range(1, options.epochs + 1):
-        order = rng.permutation(n_windows)
-        running, seen = 0.0, 0
+        order = torch.from_numpy(rng.permutation(n_windows)).to(device)
+        # Summed on the device: reading a loss back every batch would stall a GPU.
+        running = torch.zeros((), device=device)
+        seen = 0
         last_report = time.perf_counter()
         for b in range(batches):
             if should_stop():
                 raise Cancelled()
             idx = order[b * options.batch_size : (b + 1) * options.batch_size]
-            # Materialise only this batch: (b, T, C), gathered per recording.
-            xb_np = np.empty((len(idx), window, len(plan.channels)), dtype=np.float32)
-            for rid in np.unique(rec_ids[idx]):
-                sel = np.nonzero(rec_ids[idx] == rid)[0]
-                xb_np[sel] = gather_windows(plan.data[rid], starts_all[idx[sel]], window)
-            xb = torch.from_numpy(xb_np)
+            xb = source.windows(source.train_starts[idx])  # (b, T, C), only this batch
+            yb = source.train_labels[idx]  # (b,)
             if options.scaling > 0:
                 # Per window and channel gain 1 +- scaling: robustness to sensor calibration.
-                gain = 1.0 + options.scaling * (
-                    2.0 * torch.rand(len(idx), 1, xb.shape[2], generator=torch_gen) - 1.0
-                )
-                xb = xb * gain
+                u = torch.rand(len(idx), 1, n_channels, generator=aug_gen, device=device)
+                xb = xb * (1.0 + options.scaling * (2.0 * u - 1.0))
             if options.jitter > 0:
-                xb = xb + options.jitter * torch.randn(xb.shape, generator=torch_gen)
-            yb = torch.from_numpy(labels_all[idx])
-            xb = xb.to(device, non_blocking=True)
-            yb = yb.to(device, non_blocking=True)
+                noise = torch.randn(xb.shape, generator=aug_gen, device=device)
+                xb = xb + options.jitter * noise
             with autocast():
                 logits = module(xb).logits  # (b, K)
             loss = F.cross_entropy(logits.float(), yb, weight=class_weights)
@@ -554,7 +574,7 @@ def train(
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(module.parameters(), options.grad_clip)
                 optimiser.step()
-            running += float(loss.detach()) * len(idx)
+            running += loss.detach() * len(idx)
             seen += len(idx)
             now = time.perf_counter()
             if b + 1 < batches and now - last_report >= REPORT_INTERVAL_S:
@@ -564,7 +584,7 @@ def train(
                     epochs=options.epochs,
                     batch=b + 1,
                     batches=batches,
-                    train_loss=running / seen,
+                    train_loss=float(running) / seen,
                     val_loss=None,
                     val_accuracy=None,
                     val_macro_f1=None,
@@ -574,7 +594,7 @@ def train(
         if should_stop():
             raise Cancelled()
         val_loss, y_true, y_pred = _evaluate(
-            module, plan, window, options.batch_size, device, class_weights, autocast
+            module, source, options.batch_size, class_weights, autocast
         )
         metrics = classification_metrics(y_true, y_pred, plan.class_names)
         report = EpochReport(
@@ -582,7 +602,7 @@ def train(
             epochs=options.epochs,
             batch=batches,
             batches=batches,
-            train_loss=running / max(seen, 1),
+            train_loss=float(running) / max(seen, 1),
             val_loss=val_loss,
             val_accuracy=metrics["accuracy"],
             val_macro_f1=metrics["macro_f1"],
@@ -590,8 +610,11 @@ def train(
             device=device_text,
         )
         history.append(report)
-        if val_loss < best_loss - 1e-6:
-            best_loss, best_epoch, since_best = val_loss, epoch, 0
+        score = (
+            val_loss if options.monitor == "val_loss" else -metrics["macro_f1"] + 1e-3 * val_loss
+        )
+        if score < best_score - 1e-6:
+            best_score, best_epoch, since_best = score, epoch, 0
             best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
         else:
             since_best += 1
@@ -602,8 +625,8 @@ def train(
 
     assert best_state is not None
     module.load_state_dict(best_state)
-    _, y_true, y_pred = _evaluate(
-        module, plan, window, options.batch_size, device, class_weights, autocast
+    best_loss, y_true, y_pred = _evaluate(
+        module, source, options.batch_size, class_weights, autocast
     )
     metrics = classification_metrics(y_true, y_pred, plan.class_names)
     metrics.update(
