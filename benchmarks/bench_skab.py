@@ -1,0 +1,346 @@
+"""SKAB (real water-pump bench): the attention-LSTM vs a random-forest baseline, cross-validated.
+
+Protocol (the same for both methods, in the same run):
+
+- Files: the 34 labelled SKAB files (valve1, valve2, other). Grouped k-fold by FILE: whole
+  files are held out, never windows, since neighbouring windows overlap and would leak.
+  Files are shuffled once with ``--seed`` and dealt round-robin into ``--folds`` folds.
+  ``anomaly-free.csv`` joins every training set as normal data; it is never scored.
+- Labels: the ``anomaly`` column (0/1). A window takes the label of its LAST row (the
+  product's rule, ``faultlens.core.windows``), and a prediction belongs to the last row of
+  its window (causal), for both methods.
+- Attention-LSTM: ``TrainOptions()`` (the product's defaults; only device and seed set),
+  trained on the training files of the fold (training holds out some of them itself for
+  early stopping), then ``scan`` with ``ScanOptions()`` (scan stride 1, default threshold)
+  over each held-out file. A row is a predicted fault when its fault probability reaches
+  the threshold.
+- Baseline: a random forest (scikit-learn, 200 trees) on per-window statistics over the
+  same window length: mean, std, min, max, last value and least-squares slope of every
+  channel; trained on windows every ``TrainOptions().stride`` rows of the training files
+  (last-row label), predicting every row of the held-out files at P(fault) >= 0.5.
+- Scored rows (SKAB leaderboard points): rows 400 .. end of each held-out file (SKAB's
+  "outlier detection" protocol fits on the first 400 rows and scores the rest). Both methods
+  have a prediction on every scored row (window 64 < 400). F1 of the fault class, FAR and
+  MAR are computed over all scored rows of all held-out files pooled (SKAB sums over files).
+
+Run: ``python benchmarks/bench_skab.py`` (CPU, ~10-15 min with 2 threads), ``--device cuda``
+on a GPU machine, ``--quick`` for a smoke run (2 folds, few epochs, a subset of files).
+Writes the table to ``benchmarks/RESULTS.md`` (``--results`` to change, ``--no-write`` off).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from faultlens.core.detection import ScanOptions, scan
+from faultlens.core.evaluation import classification_metrics, label_indices
+from faultlens.core.io import load_recording
+from faultlens.core.progress import run_to_end
+from faultlens.core.recording import ImportOptions, Recording
+from faultlens.core.training import TrainOptions, train
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "skab"
+SCORE_FROM_ROW = 400  # SKAB leaderboard: first 400 rows of each file are not scored
+CHANNELS = (
+    "Accelerometer1RMS",
+    "Accelerometer2RMS",
+    "Current",
+    "Pressure",
+    "Temperature",
+    "Thermocouple",
+    "Voltage",
+    "Volume Flow RateRMS",
+)
+
+
+# ---------------------------------------------------------------- data
+def load_skab(data: Path) -> tuple[list[Recording], Recording]:
+    labelled_paths = sorted(
+        p for sub in ("valve1", "valve2", "other") for p in (data / sub).glob("*.csv")
+    )
+    if not labelled_paths:
+        sys.exit(f"no SKAB files under {data}; pass --data")
+    opts = ImportOptions(separator=";", time_column="datetime", label_column="anomaly",
+                         channels=CHANNELS)  # fmt: skip
+    labelled = [load_recording(p, opts) for p in labelled_paths]
+    free = load_recording(
+        data / "anomaly-free" / "anomaly-free.csv",
+        dataclasses.replace(opts, label_column=None, no_label_column=True),
+    )
+    return labelled, free
+
+
+def make_folds(n_files: int, folds: int, seed: int) -> list[np.ndarray]:
+    order = np.random.default_rng(seed).permutation(n_files)
+    return [np.sort(order[i::folds]) for i in range(folds)]
+
+
+def truth(rec: Recording) -> np.ndarray:
+    """(N,) 0/1 per row (SKAB labels are 0/1; -1 never occurs in these files)."""
+    return (label_indices(rec, ("0", "1")) > 0).astype(np.int64)
+
+
+def scored_mask(n: int) -> np.ndarray:
+    mask = np.zeros(n, dtype=bool)
+    mask[SCORE_FROM_ROW:] = True
+    return mask
+
+
+# ---------------------------------------------------------------- attention-LSTM
+def run_lstm(
+    train_recs: list[Recording],
+    free: Recording,
+    test_recs: list[Recording],
+    options: TrainOptions,
+    scan_options: ScanOptions,
+) -> tuple[list[np.ndarray], dict]:
+    normal = next(v for v in train_recs[0].class_counts() if float(v) == 0.0)
+    opts = dataclasses.replace(options, file_classes=((str(free.path), normal),))
+    t0 = time.perf_counter()
+    result = run_to_end(train([*train_recs, free], opts))
+    t_train = time.perf_counter() - t0
+    model = result.model
+    fault_index = 1 + [float(c) for c in model.class_names[1:]].index(1.0)
+    preds, t0 = [], time.perf_counter()
+    for rec in test_recs:
+        res = run_to_end(scan(model, rec, scan_options))
+        # Threshold rule of the product: fault where 1 - P(normal) >= threshold.
+        p = np.nan_to_num(res.fault_probability, nan=0.0) >= scan_options.threshold
+        preds.append(p.astype(np.int64))
+    info = {
+        "train_s": t_train,
+        "scan_s": time.perf_counter() - t0,
+        "epochs": len(result.history),
+        "best_epoch": result.best_epoch,
+        "classes": list(model.class_names),
+        "fault_index": fault_index,
+    }
+    return preds, info
+
+
+# ---------------------------------------------------------------- baseline
+def window_features(data: np.ndarray, window: int) -> np.ndarray:
+    """(N - window + 1, 6C) statistics of every window, in row order of the window's end:
+    mean, std, min, max, last and least-squares slope per channel."""
+    x = np.nan_to_num(data.astype(np.float64))
+    win = np.lib.stride_tricks.sliding_window_view(x, window, axis=0)  # (n, C, T)
+    t = np.arange(window, dtype=np.float64) - (window - 1) / 2.0
+    mean = win.mean(axis=2)
+    slope = (win * t).sum(axis=2) / (t * t).sum()  # sum(t_c * (x - xbar)) = sum(t_c * x)
+    return np.concatenate(
+        [mean, win.std(axis=2), win.min(axis=2), win.max(axis=2), win[:, :, -1], slope], axis=1
+    )
+
+
+def run_forest(
+    train_recs: list[Recording],
+    free: Recording,
+    test_recs: list[Recording],
+    window: int,
+    stride: int,
+    seed: int,
+    threads: int,
+) -> tuple[list[np.ndarray], dict]:
+    from sklearn.ensemble import RandomForestClassifier
+
+    xs, ys = [], []
+    for rec, y in [(r, truth(r)) for r in train_recs] + [(free, np.zeros(free.n_rows, np.int64))]:
+        feats = window_features(rec.data, window)[::stride]
+        ends = np.arange(window - 1, rec.n_rows)[::stride]
+        xs.append(feats)
+        ys.append(y[ends])
+    t0 = time.perf_counter()
+    forest = RandomForestClassifier(n_estimators=200, n_jobs=threads, random_state=seed)
+    forest.fit(np.concatenate(xs), np.concatenate(ys))
+    t_train = time.perf_counter() - t0
+    preds = []
+    for rec in test_recs:
+        p = np.zeros(rec.n_rows, np.int64)
+        # predict_proba column of class 1, every window ending at row window-1 .. N-1.
+        p[window - 1 :] = forest.predict_proba(window_features(rec.data, window))[:, 1] >= 0.5
+        preds.append(p)
+    return preds, {"train_s": t_train}
+
+
+# ---------------------------------------------------------------- scoring
+def score(truths: list[np.ndarray], preds: list[np.ndarray]) -> dict:
+    t = np.concatenate([y[scored_mask(len(y))] for y in truths])
+    p = np.concatenate([q[scored_mask(len(q))] for q in preds])
+    m = classification_metrics(t, p, ["normal", "fault"])
+    return {
+        "f1": m["per_class"]["fault"]["f1"],
+        "far": m["false_alarm_rate"],
+        "mar": m["missed_alarm_rate"],
+        "rows": m["n"],
+    }
+
+
+def fmt_row(name: str, s: dict) -> str:
+    return f"| {name} | {s['f1']:.3f} | {100 * s['far']:.2f} | {100 * s['mar']:.2f} | {s['rows']} |"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--quick", action="store_true", help="smoke run: 2 folds, 3 epochs, 12 files")
+    ap.add_argument("--threshold", type=float, default=ScanOptions().threshold)
+    ap.add_argument("--results", type=Path, default=REPO / "benchmarks" / "RESULTS.md")
+    ap.add_argument("--no-write", action="store_true", help="print only")
+    ap.add_argument("--json", type=Path, help="also write the raw numbers here")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+
+    started = time.perf_counter()
+    labelled, free = load_skab(args.data)
+    options = TrainOptions(device=args.device, seed=args.seed)
+    folds = args.folds
+    if args.quick:
+        labelled = labelled[::3]
+        options = dataclasses.replace(options, epochs=3)
+        folds = 2
+    scan_options = ScanOptions(device=args.device, threshold=args.threshold)
+    fold_ids = make_folds(len(labelled), folds, args.seed)
+    truths = [truth(r) for r in labelled]
+    lstm_pred: list[np.ndarray | None] = [None] * len(labelled)
+    rf_pred: list[np.ndarray | None] = [None] * len(labelled)
+    per_fold = []
+    for k, test_ids in enumerate(fold_ids):
+        test_set = set(test_ids.tolist())
+        train_recs = [r for i, r in enumerate(labelled) if i not in test_set]
+        test_recs = [labelled[i] for i in test_ids]
+        lp, linfo = run_lstm(train_recs, free, test_recs, options, scan_options)
+        rp, rinfo = run_forest(
+            train_recs, free, test_recs, options.window, options.stride, args.seed, args.threads
+        )
+        for i, a, b in zip(test_ids, lp, rp, strict=True):
+            lstm_pred[i], rf_pred[i] = a, b
+        fold_truth = [truths[i] for i in test_ids]
+        entry = {
+            "fold": k + 1,
+            "files": [str(labelled[i].path.relative_to(args.data)) for i in test_ids],
+            "lstm": score(fold_truth, lp),
+            "forest": score(fold_truth, rp),
+            "lstm_info": linfo,
+            "forest_info": rinfo,
+        }
+        per_fold.append(entry)
+        print(
+            f"fold {k + 1}/{folds}: LSTM F1 {entry['lstm']['f1']:.3f} FAR "
+            f"{100 * entry['lstm']['far']:.1f}% MAR {100 * entry['lstm']['mar']:.1f}% "
+            f"({linfo['epochs']} epochs, {linfo['train_s']:.0f}s train) | RF F1 "
+            f"{entry['forest']['f1']:.3f} FAR {100 * entry['forest']['far']:.1f}% MAR "
+            f"{100 * entry['forest']['mar']:.1f}%",
+            flush=True,
+        )
+    lstm_all = score(truths, lstm_pred)  # type: ignore[arg-type]
+    rf_all = score(truths, rf_pred)  # type: ignore[arg-type]
+    elapsed = time.perf_counter() - started
+
+    lines = [
+        "| method | F1 (fault) | FAR % | MAR % | rows scored |",
+        "|---|---|---|---|---|",
+        fmt_row("attention-LSTM (FaultLens defaults)", lstm_all),
+        fmt_row("random forest on window statistics", rf_all),
+        "",
+        "Per fold (held-out files; LSTM / RF):",
+        "",
+        "| fold | files | LSTM F1 | LSTM FAR % | LSTM MAR % | RF F1 | RF FAR % | RF MAR % |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for e in per_fold:
+        a, b = e["lstm"], e["forest"]
+        lines.append(
+            f"| {e['fold']} | {len(e['files'])} | {a['f1']:.3f} | {100 * a['far']:.2f} | "
+            f"{100 * a['mar']:.2f} | {b['f1']:.3f} | {100 * b['far']:.2f} | {100 * b['mar']:.2f} |"
+        )
+    table = "\n".join(lines)
+    print()
+    print(table)
+    verdict = (
+        "beats" if lstm_all["f1"] > rf_all["f1"] and lstm_all["far"] <= rf_all["far"] else
+        "does NOT beat"
+    )  # fmt: skip
+    print(f"\nattention-LSTM {verdict} the baseline (higher F1 at lower or equal FAR); "
+          f"{elapsed:.0f} s total")  # fmt: skip
+    run_info = {
+        "device": args.device,
+        "torch_device_available": "cuda" if torch.cuda.is_available() else "cpu",
+        "threads": args.threads,
+        "seed": args.seed,
+        "folds": folds,
+        "quick": args.quick,
+        "threshold": args.threshold,
+        "train_options": dataclasses.asdict(options),
+        "elapsed_s": elapsed,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "verdict": verdict,
+        "per_fold": per_fold,
+        "lstm": lstm_all,
+        "forest": rf_all,
+    }
+    if args.json:
+        args.json.write_text(json.dumps(run_info, indent=2, default=str))
+    if not args.no_write:
+        from faultlens.core.atomic import atomic_write_text
+
+        atomic_write_text(args.results, render_results(table, verdict, run_info))
+        print(f"written to {args.results}")
+    return 0
+
+
+def render_results(table: str, verdict: str, info: dict) -> str:
+    opts = info["train_options"]
+    folds_text = "\n".join(
+        f"- fold {e['fold']}: {', '.join(e['files'])} (LSTM: {e['lstm_info']['epochs']} epochs, "
+        f"best {e['lstm_info']['best_epoch']}, train {e['lstm_info']['train_s']:.0f} s, scan "
+        f"{e['lstm_info']['scan_s']:.1f} s; RF train {e['forest_info']['train_s']:.1f} s)"
+        for e in info["per_fold"]
+    )
+    return f"""# SKAB evaluation: attention-LSTM vs random-forest baseline
+
+Produced by `benchmarks/bench_skab.py` ({"--quick smoke run" if info["quick"] else "full run"}),
+{info["folds"]}-fold cross-validation grouped by file over the 34 labelled SKAB files
+(anomaly-free.csv added to every training set as normal data, never scored).
+Device `{info["device"]}` (CUDA available: {info["torch_device_available"] == "cuda"}),
+{info["threads"]} CPU threads, seed {info["seed"]}, torch {info["torch"]},
+{info["elapsed_s"]:.0f} s in total.
+
+Scored rows: rows 400 to the end of every held-out file (the SKAB leaderboard's points),
+pooled over all held-out files. Both methods predict each row causally from the window of
+{opts["window"]} rows ending on it, so every scored row has a prediction. The LSTM uses the
+product defaults (`TrainOptions()`: window {opts["window"]}, stride {opts["stride"]}, up to
+{opts["epochs"]} epochs, hidden {opts["hidden"]}, {opts["heads"]} heads) and the default
+scan threshold {info["threshold"]}; the forest (200 trees) predicts at P(fault) >= 0.5 from
+mean/std/min/max/last/slope per channel over the same window, trained on the same files
+with the same last-row label rule.
+
+{table}
+
+Result: the attention-LSTM **{verdict}** the baseline (higher F1 at lower or equal FAR).
+
+For reference (SKAB's own leaderboard, unsupervised, same points): Conv-AE F1 0.78,
+FAR 13.55 %, MAR 28.02 %; the README's random-forest reference F1 0.82, FAR 4.4 %,
+MAR 28.0 %. Never read F1 without FAR and MAR: flagging every row gives F1 0.70.
+
+Folds:
+{folds_text}
+"""
+
+
+if __name__ == "__main__":
+    sys.exit(main())
