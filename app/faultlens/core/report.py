@@ -1,0 +1,960 @@
+"""Fault reports: a self-contained HTML file or a PDF, and the event list as CSV/JSON.
+
+``write_report`` is a generator that yields ``Progress`` (one step per event) and returns the
+path written, so the GUI runs it in a worker with a progress bar and Cancel, and the CLI
+drains it with ``run_to_end``. The file is written atomically: a failed or cancelled export
+leaves nothing behind (and an older report of the same name untouched).
+
+HTML: one file with inline CSS and figures embedded as base64 PNG; no external references.
+PDF: matplotlib's ``PdfPages`` — chosen because it needs nothing beyond matplotlib (already
+used for the figures), runs headless in the core without Qt, and draws the same figures as
+vectors; text pages are drawn with text and table artists.
+
+Every string that comes from a CSV, a model file or a note is escaped: ``html.escape`` in
+HTML, mathtext off in figures.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import errno
+import html
+import io
+import json
+import math
+import textwrap
+from collections.abc import Generator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from faultlens import __version__
+from faultlens.core.atomic import atomic_open
+from faultlens.core.detection import FaultEvent, ScanResult
+from faultlens.core.errors import ReportError
+from faultlens.core.progress import Cancelled, Progress, ShouldStop, never_stop, run_to_end
+from faultlens.core.recording import Recording
+from faultlens.core.review import EventDecision, Review, current_user, now_iso
+
+REPORT_SUFFIXES = (".html", ".htm", ".pdf")
+EVENT_SUFFIXES = (".csv", ".json")
+EVENTS_FORMAT = "faultlens-events"
+EVENTS_VERSION = 1
+# Event file columns, in order. The first block matches the scan engine's event files
+# (faultlens.core.detection), so either reader can read the other's files; the review block
+# follows; then channel_1, score_1, channel_2, score_2 ... as many as the widest event needs.
+EVENT_COLUMNS = (
+    "event",
+    "start_row",
+    "end_row",
+    "start_time",
+    "end_time",
+    "duration",
+    "duration_unit",
+    "class_name",
+    "peak_probability",
+    "mean_probability",
+    "review_status",
+    "reviewed_class",
+    "review_note",
+    "reviewer",
+    "reviewed_at",
+)
+EVENTS_PER_PDF_PAGE = 2
+PDF_FIGURE_DPI = 110
+PDF_LEGEND = (
+    "Blue: signal of the event's top channels (value range in brackets) · red: fault "
+    "probability · orange: attention,\nscaled to the strongest row shown · purple ▼/○: "
+    "max-pool hotspots · red band: the flagged event · dashed: detection threshold"
+)
+SUMMARY_ROWS_PER_PDF_PAGE = 38
+
+
+# ---------------------------------------------------------------- errors
+def _os_error(path: Path, err: OSError) -> ReportError:
+    """A one-line ReportError that says why the file could not be written and what to do."""
+    if err.errno == errno.ENOSPC:
+        why = "the disk is full; free some space or choose another disk"
+    elif err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        why = "permission denied; choose a folder you can write to"
+    elif err.errno == errno.ENOENT:
+        why = f"the folder {path.parent} does not exist; choose an existing folder"
+    elif err.errno == errno.EISDIR:
+        why = "a folder has this name; choose a file name"
+    else:
+        why = f"{err.strerror or err}; choose another location"
+    return ReportError(f"{path}: cannot write the file: {why}")
+
+
+def _check_target(path: Path, suffixes: Sequence[str], what: str) -> str:
+    suffix = path.suffix.lower()
+    if suffix not in suffixes:
+        raise ReportError(
+            f"{path}: unknown {what} type {suffix or '(no suffix)'!r}; name the file "
+            + " or ".join(suffixes)
+        )
+    if not path.parent.is_dir():
+        raise ReportError(
+            f"{path}: cannot write the file: the folder {path.parent} does not exist; "
+            "choose an existing folder"
+        )
+    if path.is_dir():
+        raise ReportError(
+            f"{path}: cannot write the file: a folder has this name; choose a file name"
+        )
+    return suffix
+
+
+# ---------------------------------------------------------------- shared content
+@dataclass(frozen=True)
+class EventEntry:
+    """One event as the report shows it: the scan's event with the review's decision."""
+
+    index: int  # 1-based
+    event: FaultEvent
+    decision: EventDecision | None
+
+    @property
+    def status(self) -> str:
+        return self.decision.status if self.decision is not None else "unreviewed"
+
+    @property
+    def final_class(self) -> str:
+        """The class after review ('normal'-dismissed events show as 'dismissed')."""
+        if self.decision is None:
+            return self.event.class_name
+        if self.decision.status == "dismissed":
+            return "(dismissed)"
+        return self.decision.reviewed_class or self.event.class_name
+
+    @property
+    def note(self) -> str:
+        return self.decision.note if self.decision is not None else ""
+
+
+def event_entries(events: Sequence[FaultEvent], review: Review | None) -> list[EventEntry]:
+    return [
+        EventEntry(i + 1, e, None if review is None else review.decision(e))
+        for i, e in enumerate(events)
+    ]
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return "–"
+        return f"{value:.{digits}f}" if abs(value) < 1e5 else f"{value:.4g}"
+    return str(value)
+
+
+def _duration_text(event: FaultEvent) -> str:
+    unit = getattr(event, "duration_unit", "s")
+    return f"{event.duration_s:g} {'rows' if unit == 'rows' else 's'}"
+
+
+def _channels_text(event: FaultEvent) -> str:
+    if not event.top_channels:
+        return "–"
+    parts = []
+    for i, name in enumerate(event.top_channels):
+        share = event.channel_scores[i] if i < len(event.channel_scores) else None
+        parts.append(name if share is None else f"{name} ({share:.0%})")
+    return ", ".join(parts)
+
+
+def _time_span(recording: Recording) -> str:
+    if recording.n_rows == 0:
+        return "empty"
+    first, last = recording.format_time(0), recording.format_time(recording.n_rows - 1)
+    q = recording.quality
+    span = f" ({q.time_span_s:g} s)" if q is not None and q.time_span_s is not None else ""
+    return f"{first} – {last}{span}"
+
+
+def _model_fingerprint(model: Any, result: ScanResult) -> str:
+    if result.model_fingerprint:
+        return result.model_fingerprint
+    return model.fingerprint if model is not None else ""
+
+
+def _quality_rows(recording: Recording) -> list[tuple[str, str]]:
+    q = recording.quality
+    if q is None:
+        return []
+    missing = {k: v for k, v in q.missing_per_channel.items() if v}
+    rows = [
+        ("Rows × channels", f"{q.rows} × {q.channels}"),
+        ("Time span", _fmt(q.time_span_s, 1) + " s" if q.time_span_s is not None else "–"),
+        (
+            "Sampling interval (median)",
+            _fmt(q.sampling_interval_median_s, 3) + " s"
+            if q.sampling_interval_median_s is not None
+            else "–",
+        ),
+        (
+            "Irregular intervals",
+            f"{q.sampling_irregularity:.1%}" if q.sampling_irregularity is not None else "–",
+        ),
+        ("Longest gap", _fmt(q.max_gap_s, 1) + " s" if q.max_gap_s is not None else "–"),
+        (
+            "Missing values",
+            ", ".join(f"{k}: {v}" for k, v in missing.items()) if missing else "none",
+        ),
+        ("Duplicate timestamps", str(q.duplicate_timestamps)),
+        ("Out-of-order timestamps", str(q.non_monotonic_timestamps)),
+        ("Flat-lined channels", ", ".join(q.flat_channels) or "none"),
+        (
+            "Columns not used",
+            "; ".join(f"{k} ({v})" for k, v in q.excluded_columns.items()) or "none",
+        ),
+    ]
+    rows += [("Warning", w) for w in q.warnings]
+    return rows
+
+
+def _model_rows(model: Any, result: ScanResult) -> list[tuple[str, str]]:
+    rows = [("Fingerprint", _model_fingerprint(model, result)[:16] or "–")]
+    if model is None:
+        rows.append(("Classes", ", ".join(result.class_names)))
+        return rows
+    rows += [
+        ("Classes", ", ".join(model.class_names)),
+        ("Channels", ", ".join(model.channels)),
+        ("Window / stride", f"{model.window} / {model.stride} rows"),
+        ("Created", model.created or "–"),
+        ("Trained on", model.device or "–"),
+        ("Seed", str(model.seed)),
+    ]
+    for item in model.training_data:
+        rows.append(
+            (
+                "Training file",
+                f"{item.get('file', '?')} ({item.get('rows', '?')} rows, "
+                f"sha256 {str(item.get('sha256', ''))[:12]})",
+            )
+        )
+    m = model.metrics or {}
+    for key, label in (
+        ("accuracy", "Validation accuracy"),
+        ("macro_f1", "Validation macro F1"),
+        ("false_alarm_rate", "False alarm rate"),
+        ("missed_alarm_rate", "Missed alarm rate"),
+    ):
+        if isinstance(m.get(key), (int, float)):
+            rows.append((label, _fmt(float(m[key]))))
+    if model.versions:
+        rows.append(("Versions", ", ".join(f"{k} {v}" for k, v in model.versions.items())))
+    return rows
+
+
+def _per_class_rows(model: Any) -> list[list[str]]:
+    per_class = (model.metrics or {}).get("per_class") if model is not None else None
+    if not isinstance(per_class, dict):
+        return []
+    out = []
+    for name, vals in per_class.items():
+        if not isinstance(vals, dict):
+            continue
+        out.append(
+            [str(name)]
+            + [_fmt(vals.get(k)) for k in ("precision", "recall", "f1")]
+            + [_fmt(vals.get("support"))]
+        )
+    return out
+
+
+def _scan_rows(result: ScanResult, entries: Sequence[EventEntry]) -> list[tuple[str, str]]:
+    o = result.options
+    counts: dict[str, int] = {}
+    for e in entries:
+        counts[e.status] = counts.get(e.status, 0) + 1
+    review_text = ", ".join(f"{v} {k}" for k, v in counts.items()) or "–"
+    return [
+        ("Threshold", _fmt(o.threshold, 2)),
+        ("Min duration / merge gap", f"{o.min_duration_rows} / {o.merge_gap_rows} rows"),
+        ("Scan device", result.device),
+        ("Events flagged", str(len(entries))),
+        ("Review", review_text),
+    ]
+
+
+# ---------------------------------------------------------------- HTML
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;
+ color:#1d1d1f;margin:0 auto;max-width:1000px;padding:24px;line-height:1.4;font-size:14px}
+h1{font-size:24px;margin:0 0 4px}h2{font-size:18px;border-bottom:2px solid #ddd;
+ padding-bottom:4px;margin-top:32px}h3{font-size:15px;margin:0 0 8px}
+table{border-collapse:collapse;margin:8px 0;font-size:13px}
+th,td{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}
+th{background:#f3f4f6}td.num{text-align:right;font-variant-numeric:tabular-nums}
+table.kv th{width:220px;font-weight:600}
+.sub{color:#555}.event{border:1px solid #ddd;border-radius:6px;padding:12px 16px;
+ margin:18px 0;page-break-inside:avoid}
+.event img{width:100%;height:auto;display:block;margin:6px 0}
+.note{white-space:pre-wrap;background:#fffbe6;border-left:3px solid #f0c000;
+ padding:6px 10px;margin:6px 0}
+.st{display:inline-block;padding:0 6px;border-radius:3px;font-size:12px;font-weight:600}
+.st-confirmed{background:#d4f4dd;color:#14532d}.st-dismissed{background:#e5e7eb;color:#374151}
+.st-relabelled{background:#dbeafe;color:#1e3a8a}.st-unreviewed{background:#fef3c7;color:#78350f}
+.legend span{display:inline-block;margin-right:14px}.sw{display:inline-block;width:18px;
+ height:3px;vertical-align:middle;margin-right:4px}
+footer{margin-top:40px;color:#777;font-size:12px}
+"""
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _kv_table(rows: Sequence[tuple[str, str]]) -> str:
+    body = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows)
+    return f'<table class="kv">{body}</table>'
+
+
+def _status_badge(status: str) -> str:
+    return f'<span class="st st-{_e(status)}">{_e(status)}</span>'
+
+
+def _html_head(recording: Recording, title: str) -> list[str]:
+    return [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{_e(title)}</title><style>{CSS}</style></head><body>",
+    ]
+
+
+def _summary_table_html(entries: Sequence[EventEntry]) -> str:
+    head = (
+        "<tr><th>#</th><th>Start</th><th>End</th><th>Duration</th><th>Model class</th>"
+        "<th>Peak p</th><th>Top channels</th><th>Review</th><th>Class after review</th></tr>"
+    )
+    rows = []
+    for en in entries:
+        ev = en.event
+        rows.append(
+            f'<tr><td class="num"><a href="#event-{en.index}">{en.index}</a></td>'
+            f"<td>{_e(ev.start_time)}</td><td>{_e(ev.end_time)}</td>"
+            f'<td class="num">{_e(_duration_text(ev))}</td><td>{_e(ev.class_name)}</td>'
+            f'<td class="num">{ev.peak_probability:.2f}</td><td>{_e(_channels_text(ev))}</td>'
+            f"<td>{_status_badge(en.status)}</td><td>{_e(en.final_class)}</td></tr>"
+        )
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
+def _event_details(en: EventEntry) -> list[tuple[str, str]]:
+    ev = en.event
+    rows = [
+        ("Rows", f"{ev.start_row} – {ev.end_row} ({ev.end_row - ev.start_row + 1} rows)"),
+        ("Time", f"{ev.start_time} – {ev.end_time}"),
+        ("Duration", _duration_text(ev)),
+        ("Model class", ev.class_name),
+        ("Fault probability", f"peak {ev.peak_probability:.3f}, mean {ev.mean_probability:.3f}"),
+        ("Channels that drove it", _channels_text(ev)),
+        ("Review", en.status),
+    ]
+    d = en.decision
+    if d is not None and d.status == "relabelled":
+        rows.append(("Relabelled as", d.relabel))
+    if d is not None and d.reviewer and d.status != "unreviewed":
+        rows.append(("Reviewed by", f"{d.reviewer}, {d.changed}"))
+    return rows
+
+
+def _legend_html() -> str:
+    from faultlens.core.report_figures import ATTN_COLOUR, HOT_COLOUR, PROB_COLOUR, SIGNAL_COLOUR
+
+    items = [
+        (SIGNAL_COLOUR, "signal of the event's top channels (value range in brackets)"),
+        (PROB_COLOUR, "fault probability"),
+        (ATTN_COLOUR, "attention received, scaled to the strongest row shown"),
+        (HOT_COLOUR, "max-pool hotspots (▼ and ○: the rows most feature dimensions peaked on)"),
+    ]
+    spans = "".join(
+        f'<span><span class="sw" style="background:{c}"></span>{_e(t)}</span>' for c, t in items
+    )
+    return (
+        f'<p class="legend sub">{spans}<br>The shaded band is the flagged event; the dashed '
+        "line the detection threshold. Time runs from the event's start.</p>"
+    )
+
+
+def _render_html(
+    recording: Recording,
+    result: ScanResult,
+    model: Any,
+    review: Review | None,
+    events: Sequence[FaultEvent],
+    title: str,
+    should_stop: ShouldStop,
+) -> Generator[Progress, None, str]:
+    from faultlens.core.report_figures import EventFigure, event_view, report_style
+
+    entries = event_entries(events, review)
+    total = len(entries) + 1
+    yield Progress(0, total, "Writing the summary")
+    created = now_iso()
+    reviewers = review.reviewers() if review is not None else []
+    out = _html_head(recording, title)
+    out.append(f"<header><h1>{_e(title)}</h1>")
+    out.append(f'<p class="sub">{_e(recording.name)} · {_e(_time_span(recording))}</p></header>')
+    out.append(
+        _kv_table(
+            [
+                ("Recording", str(recording.path)),
+                ("Content sha256", recording.content_hash or "–"),
+                ("Rows", str(recording.n_rows)),
+                ("Time span", _time_span(recording)),
+                ("Model", _model_fingerprint(model, result)[:16] or "–"),
+                ("Report created", f"{created} by {current_user()}"),
+                ("Reviewed by", ", ".join(reviewers) or "not reviewed"),
+                ("FaultLens", __version__),
+            ]
+        )
+    )
+    out.append("<h2>Data quality</h2>")
+    out.append(_kv_table(_quality_rows(recording)) if recording.quality else "<p>–</p>")
+    out.append("<h2>Model</h2>")
+    out.append(_kv_table(_model_rows(model, result)))
+    per_class = _per_class_rows(model)
+    if per_class:
+        out.append(
+            "<h3>Validation per class</h3><table><tr><th>Class</th><th>Precision</th>"
+            "<th>Recall</th><th>F1</th><th>Support</th></tr>"
+        )
+        out.extend(
+            "<tr>"
+            + f"<td>{_e(r[0])}</td>"
+            + "".join(f'<td class="num">{_e(v)}</td>' for v in r[1:])
+            + "</tr>"
+            for r in per_class
+        )
+        out.append("</table>")
+    out.append("<h2>Scan</h2>")
+    out.append(_kv_table(_scan_rows(result, entries)))
+    out.append(f"<h2>Flagged events ({len(entries)})</h2>")
+    out.append(_summary_table_html(entries) if entries else "<p>The scan flagged no events.</p>")
+    if review is not None and review.regions:
+        out.append(f"<h2>Regions marked by hand ({len(review.regions)})</h2><table>")
+        out.append(
+            "<tr><th>Rows</th><th>Start</th><th>End</th><th>Class</th><th>Note</th><th>By</th></tr>"
+        )
+        for r in review.regions:
+            out.append(
+                f"<tr><td>{r.start_row} – {r.end_row}</td>"
+                f"<td>{_e(recording.format_time(r.start_row))}</td>"
+                f"<td>{_e(recording.format_time(r.end_row))}</td><td>{_e(r.class_name)}</td>"
+                f'<td><div class="note">{_e(r.note)}</div></td>'
+                f"<td>{_e(r.reviewer)}, {_e(r.changed)}</td></tr>"
+            )
+        out.append("</table>")
+    orphans = review.orphan_decisions() if review is not None else []
+    if orphans:
+        out.append(
+            '<h2>Review entries without a matching event</h2><p class="sub">Decisions made on '
+            "events of an earlier scan that this scan did not flag again.</p><table>"
+            "<tr><th>Rows</th><th>Model class</th><th>Review</th><th>Note</th></tr>"
+        )
+        for d in orphans:
+            out.append(
+                f"<tr><td>{d.start_row} – {d.end_row}</td><td>{_e(d.class_name)}</td>"
+                f"<td>{_status_badge(d.status)} {_e(d.relabel)}</td>"
+                f'<td><div class="note">{_e(d.note)}</div></td></tr>'
+            )
+        out.append("</table>")
+    if entries:
+        out.append("<h2>Events</h2>")
+        out.append(_legend_html())
+    with report_style():
+        figure = EventFigure(recording, result, result.options.threshold)
+        for en in entries:
+            if should_stop():
+                raise Cancelled()
+            yield Progress(en.index, total, f"Drawing event {en.index} of {len(entries)}")
+            view = event_view(en.index, en.event, recording)
+            png = figure.png(view)
+            b64 = base64.b64encode(png).decode("ascii")
+            out.append(f'<section class="event" id="event-{en.index}">')
+            out.append(
+                f"<h3>Event {en.index}: {_e(en.event.class_name)} {_status_badge(en.status)}</h3>"
+            )
+            alt = f"Event {en.index}: {', '.join(view.channels)} with the model's evidence"
+            out.append(f'<img alt="{_e(alt)}" src="data:image/png;base64,{b64}">')
+            out.append(_kv_table(_event_details(en)))
+            if en.note:
+                out.append(f'<div class="note">{_e(en.note)}</div>')
+            out.append("</section>")
+    out.append(
+        f"<footer>Written by FaultLens {_e(__version__)} on {_e(created)}. The model's "
+        "evidence (attention, hotspots) shows where the model looked; it is not proof of a "
+        "cause.</footer></body></html>"
+    )
+    yield Progress(total, total, "Done")
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------- PDF
+A4 = (8.27, 11.69)
+
+
+def _pdf_text_page(
+    fig: Any, title: str, sections: Sequence[tuple[str, Sequence[tuple[str, str]]]]
+) -> None:
+    """Draw titled key/value sections top to bottom; long values wrap."""
+    y = 0.95
+    fig.text(0.07, y, title, fontsize=15, weight="bold", va="top", parse_math=False)
+    y -= 0.045
+    for heading, rows in sections:
+        if not rows:
+            continue
+        if y < 0.1:
+            break
+        fig.text(0.07, y, heading, fontsize=11, weight="bold", va="top", parse_math=False)
+        y -= 0.026
+        for key, value in rows:
+            lines = textwrap.wrap(str(value), 78) or [""]
+            fig.text(0.09, y, key, fontsize=7.5, weight="bold", va="top", parse_math=False)
+            for line in lines[:4]:
+                fig.text(0.36, y, line, fontsize=7.5, va="top", parse_math=False)
+                y -= 0.0165
+            if y < 0.06:
+                return
+        y -= 0.012
+
+
+def _pdf_table(
+    fig: Any,
+    left: float,
+    top: float,
+    header: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    widths: Sequence[float],
+) -> None:
+    """A table as one multi-line text per column: a matplotlib Table draws every cell as
+    its own artist and took seconds per page; columns of text take milliseconds."""
+    from matplotlib.lines import Line2D
+
+    x = left
+    for c, (name, width) in enumerate(zip(header, widths, strict=True)):
+        fig.text(x, top, name, fontsize=6.5, weight="bold", va="top", parse_math=False)
+        column = "\n".join(str(r[c]) for r in rows)
+        fig.text(x, top - 0.016, column, fontsize=6.5, va="top", linespacing=1.6, parse_math=False)
+        x += width
+    fig.add_artist(Line2D([left, x], [top - 0.0135, top - 0.0135], lw=0.5, color="#888888"))
+
+
+def _clip(text: str, width: int) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _render_pdf(
+    fh: Any,
+    recording: Recording,
+    result: ScanResult,
+    model: Any,
+    review: Review | None,
+    events: Sequence[FaultEvent],
+    title: str,
+    should_stop: ShouldStop,
+) -> Generator[Progress, None, int]:
+    from matplotlib.backends.backend_pdf import PdfPages
+    from matplotlib.figure import Figure
+
+    from faultlens.core.report_figures import EventFigure, event_view, report_style
+
+    entries = event_entries(events, review)
+    total = len(entries) + 1
+    pages = 0
+    yield Progress(0, total, "Writing the summary")
+    created = now_iso()
+    with report_style(), PdfPages(fh, metadata={"Title": title, "Creator": "FaultLens"}) as pdf:
+        # Page 1: what was analysed, with what, and how good the data and the model are.
+        fig = Figure(figsize=A4)
+        reviewers = review.reviewers() if review is not None else []
+        _pdf_text_page(
+            fig,
+            title,
+            [
+                (
+                    "Recording",
+                    [
+                        ("File", str(recording.path)),
+                        ("Content sha256", recording.content_hash or "–"),
+                        ("Rows", str(recording.n_rows)),
+                        ("Time span", _time_span(recording)),
+                        ("Report created", f"{created} by {current_user()}"),
+                        ("Reviewed by", ", ".join(reviewers) or "not reviewed"),
+                    ],
+                ),
+                ("Data quality", _quality_rows(recording)),
+                ("Model", _model_rows(model, result)),
+                (
+                    "Validation per class (precision / recall / F1 / support)",
+                    [(r[0], " / ".join(r[1:])) for r in _per_class_rows(model)],
+                ),
+                ("Scan", _scan_rows(result, entries)),
+            ],
+        )
+        pdf.savefig(fig)
+        pages += 1
+
+        # Summary table pages.
+        header = [
+            "#",
+            "Start",
+            "Duration",
+            "Model class",
+            "Peak p",
+            "Top channels",
+            "Review",
+            "After review",
+        ]
+        widths = [0.035, 0.21, 0.08, 0.11, 0.055, 0.23, 0.085, 0.105]
+        rows = [
+            [
+                str(en.index),
+                _clip(en.event.start_time, 32),
+                _duration_text(en.event),
+                _clip(en.event.class_name, 18),
+                f"{en.event.peak_probability:.2f}",
+                _clip(", ".join(en.event.top_channels), 40),
+                en.status,
+                _clip(en.final_class, 18),
+            ]
+            for en in entries
+        ]
+        chunks = [
+            rows[i : i + SUMMARY_ROWS_PER_PDF_PAGE]
+            for i in range(0, len(rows), SUMMARY_ROWS_PER_PDF_PAGE)
+        ] or [[]]
+        for n, chunk in enumerate(chunks):
+            fig = Figure(figsize=A4)
+            part = f" (page {n + 1} of {len(chunks)})" if len(chunks) > 1 else ""
+            fig.text(
+                0.05,
+                0.96,
+                f"Flagged events: {len(entries)}{part}",
+                fontsize=13,
+                weight="bold",
+                va="top",
+            )
+            if not entries:
+                fig.text(0.05, 0.92, "The scan flagged no events.", fontsize=9, va="top")
+            else:
+                _pdf_table(fig, 0.05, 0.93, header, chunk, widths)
+            pdf.savefig(fig)
+            pages += 1
+
+        if review is not None and (review.regions or review.orphan_decisions()):
+            fig = Figure(figsize=A4)
+            region_rows = [
+                (
+                    f"Rows {r.start_row}–{r.end_row}",
+                    f"{r.class_name}; {recording.format_time(r.start_row)} – "
+                    f"{recording.format_time(r.end_row)}; by {r.reviewer}. {r.note}",
+                )
+                for r in review.regions
+            ]
+            orphan_rows = [
+                (
+                    f"Rows {d.start_row}–{d.end_row}",
+                    f"{d.class_name}: {d.status} {d.relabel}. {d.note}",
+                )
+                for d in review.orphan_decisions()
+            ]
+            _pdf_text_page(
+                fig,
+                "Review",
+                [
+                    ("Regions marked by hand", region_rows or [("", "none")]),
+                    (
+                        "Review entries without a matching event (earlier scan)",
+                        orphan_rows or [("", "none")],
+                    ),
+                ],
+            )
+            pdf.savefig(fig)
+            pages += 1
+
+        # Event pages: EVENTS_PER_PDF_PAGE slots of figure + details. The figures are the
+        # same blitted rasters as in the HTML (at print resolution): drawing them as vectors
+        # made a 200-event PDF take ten times longer.
+        painter = EventFigure(recording, result, result.options.threshold, dpi=PDF_FIGURE_DPI)
+        img_w_in = 0.88 * A4[0]
+        img_h = img_w_in * painter.height_in / painter.width_in / A4[1]
+        slot_h = 0.9 / EVENTS_PER_PDF_PAGE
+        fig = Figure(figsize=A4)
+        titles, details, images = [], [], []
+        blank = np.full((8, 8, 3), 255, dtype=np.uint8)
+        for s in range(EVENTS_PER_PDF_PAGE):
+            top = 0.965 - s * slot_h
+            titles.append(
+                fig.text(0.06, top, "", fontsize=10, weight="bold", va="top", parse_math=False)
+            )
+            ax = fig.add_axes((0.06, top - 0.02 - img_h, 0.88, img_h))
+            ax.axis("off")
+            images.append(ax.imshow(blank, interpolation="none", aspect="auto"))
+            details.append(
+                fig.text(
+                    0.07,
+                    top - 0.03 - img_h,
+                    "",
+                    fontsize=7,
+                    va="top",
+                    linespacing=1.4,
+                    parse_math=False,
+                )
+            )
+        fig.text(0.5, 0.03, PDF_LEGEND, ha="center", fontsize=6.5, color="#444444")
+        footer = fig.text(0.5, 0.015, "", ha="center", fontsize=7, color="#777777")
+        n_pages = math.ceil(len(entries) / EVENTS_PER_PDF_PAGE)
+        for p in range(n_pages):
+            for s in range(EVENTS_PER_PDF_PAGE):
+                k = p * EVENTS_PER_PDF_PAGE + s
+                if k >= len(entries):
+                    titles[s].set_text("")
+                    details[s].set_text("")
+                    images[s].set_visible(False)
+                    continue
+                if should_stop():
+                    raise Cancelled()
+                en = entries[k]
+                yield Progress(en.index, total, f"Drawing event {en.index} of {len(entries)}")
+                view = event_view(en.index, en.event, recording)
+                images[s].set_data(painter.rgb(view))
+                images[s].set_visible(True)
+                titles[s].set_text(f"Event {en.index}: {en.event.class_name} — {en.status}")
+                lines = [f"{k}: {v}" for k, v in _event_details(en)]
+                if en.note:
+                    wrapped = textwrap.wrap(en.note, 120)
+                    lines.append(
+                        "Note: "
+                        + "\n          ".join(wrapped[:5])
+                        + (" …" if len(wrapped) > 5 else "")
+                    )
+                details[s].set_text("\n".join(lines))
+            footer.set_text(f"{recording.name} · events page {p + 1} of {n_pages}")
+            pdf.savefig(fig)
+            pages += 1
+    yield Progress(total, total, "Done")
+    return pages
+
+
+# ---------------------------------------------------------------- public API
+def write_report(
+    path: str | Path,
+    recording: Recording,
+    scan_result: ScanResult,
+    model: Any = None,
+    review: Review | None = None,
+    *,
+    events: Sequence[FaultEvent] | None = None,
+    title: str | None = None,
+    should_stop: ShouldStop = never_stop,
+) -> Generator[Progress, None, Path]:
+    """Write a fault report to ``path`` (.html or .pdf); yields Progress, returns the path.
+
+    ``events`` defaults to ``scan_result.events``; ``model`` (a TrainedModel) fills the
+    model card and may be None. Raises ReportError (file not writable, unknown type) or
+    Cancelled; in both cases no file is left at ``path``.
+    """
+    path = Path(path)
+    suffix = _check_target(path, REPORT_SUFFIXES, "report")
+    evs = list(scan_result.events if events is None else events)
+    title = title or f"Fault report: {recording.name}"
+    try:
+        if suffix == ".pdf":
+            with atomic_open(path, "wb") as fh:
+                yield from _render_pdf(
+                    fh, recording, scan_result, model, review, evs, title, should_stop
+                )
+        else:
+            text = yield from _render_html(
+                recording, scan_result, model, review, evs, title, should_stop
+            )
+            with atomic_open(path, "w", encoding="utf-8") as fh:
+                fh.write(text)
+    except OSError as err:
+        raise _os_error(path, err) from err
+    return path
+
+
+def export_report(
+    path: str | Path,
+    recording: Recording,
+    scan_result: ScanResult,
+    model: Any = None,
+    review: Review | None = None,
+    **kwargs: Any,
+) -> Path:
+    """``write_report`` run to the end (for scripts and the CLI without progress)."""
+    return run_to_end(write_report(path, recording, scan_result, model, review, **kwargs))
+
+
+def event_records(
+    events: Sequence[FaultEvent], review: Review | None = None
+) -> list[dict[str, Any]]:
+    """One dict per event with the stable keys of ``EVENT_COLUMNS`` plus ``top_channels`` and
+    ``channel_scores`` lists (times as the recording writes them: ISO-8601, with the UTC
+    offset when the file had one)."""
+    out = []
+    for en in event_entries(events, review):
+        d = en.decision
+        rec: dict[str, Any] = {"event": en.index, **en.event.to_dict()}
+        reviewed = d is not None and d.status != "unreviewed"
+        rec.update(
+            review_status=en.status,
+            reviewed_class=(d.reviewed_class or "") if d is not None else "",
+            review_note=d.note if d is not None else "",
+            reviewer=d.reviewer if reviewed else "",
+            reviewed_at=d.changed if reviewed else "",
+        )
+        out.append(rec)
+    return out
+
+
+def _events_csv(events: Sequence[FaultEvent], records: list[dict[str, Any]]) -> str:
+    width = max([len(e.top_channels) for e in events] + [0])
+    header = list(EVENT_COLUMNS)
+    for i in range(1, width + 1):
+        header += [f"channel_{i}", f"score_{i}"]
+    # Built in memory and written as bytes: no platform newline translation of the rows.
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    for rec in records:
+        # repr() of a float reads back to the same float.
+        row = [repr(rec[k]) if isinstance(rec[k], float) else rec[k] for k in EVENT_COLUMNS]
+        names, scores = rec["top_channels"], rec["channel_scores"]
+        for i in range(width):
+            row.append(names[i] if i < len(names) else "")
+            row.append(repr(scores[i]) if i < len(scores) else "")
+        writer.writerow(row)
+    return buf.getvalue()
+
+
+def write_events(
+    path: str | Path,
+    events: Sequence[FaultEvent],
+    review: Review | None = None,
+    *,
+    recording: Recording | None = None,
+    scan_result: ScanResult | None = None,
+) -> Path:
+    """Write the event list as .csv or .json (atomically), with the review's columns.
+
+    CSV: the columns of ``EVENT_COLUMNS``, then ``channel_1, score_1, ...``. JSON:
+    ``{"format": "faultlens-events", "version": 1, "recording": ..., "scan": ...,
+    "events": [...]}`` with the same keys per event and lists for the channels.
+    """
+    path = Path(path)
+    suffix = _check_target(path, EVENT_SUFFIXES, "event file")
+    records = event_records(events, review)
+    try:
+        if suffix == ".json":
+            doc: dict[str, Any] = {"format": EVENTS_FORMAT, "version": EVENTS_VERSION}
+            if recording is not None:
+                doc["recording"] = {
+                    "file": recording.name,
+                    "sha256": recording.content_hash,
+                    "rows": recording.n_rows,
+                }
+            if scan_result is not None:
+                doc["scan"] = {
+                    "model_fingerprint": scan_result.model_fingerprint,
+                    "class_names": list(scan_result.class_names),
+                    "options": asdict(scan_result.options),
+                }
+            doc["events"] = records
+            with atomic_open(path, "w", encoding="utf-8") as fh:
+                json.dump(doc, fh, indent=2, ensure_ascii=False, allow_nan=False)
+                fh.write("\n")
+        else:
+            with atomic_open(path, "wb") as fh:
+                fh.write(_events_csv(events, records).encode("utf-8"))
+    except OSError as err:
+        raise _os_error(path, err) from err
+    return path
+
+
+def read_events(path: str | Path) -> tuple[list[FaultEvent], list[dict[str, str]]]:
+    """Read an event file of ``write_events`` (or of the scan engine): the events and, per
+    event, its review columns (empty strings when the file has none)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ReportError(
+            f"{path}: cannot be read ({err.strerror or err}); check the path"
+        ) from err
+    review_keys = EVENT_COLUMNS[10:]
+    if path.suffix.lower() == ".json":
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ReportError(
+                f"{path}: line {err.lineno}, column {err.colno}: not valid JSON; export the "
+                "events again"
+            ) from None
+        items = doc.get("events") if isinstance(doc, dict) else None
+        if not isinstance(items, list):
+            raise ReportError(f"{path}: no 'events' list; this is not a FaultLens event file")
+        try:
+            events = [FaultEvent.from_dict(d) for d in items]
+        except (KeyError, TypeError, ValueError) as err:
+            raise ReportError(
+                f"{path}: an event has a missing or bad field ({err}); export the events again"
+            ) from None
+        return events, [{k: str(d.get(k, "")) for k in review_keys} for d in items]
+    reader = csv.DictReader(text.splitlines())
+    header = reader.fieldnames or []
+    required = (
+        "start_row",
+        "end_row",
+        "start_time",
+        "end_time",
+        "duration",
+        "class_name",
+        "peak_probability",
+        "mean_probability",
+    )
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise ReportError(
+            f"{path}: line 1: missing column(s) {', '.join(missing)}; this is not "
+            "a FaultLens event list"
+        )
+    n_ch = sum(1 for h in header if h.startswith("channel_"))
+    events, reviews = [], []
+    for row in reader:
+        try:
+            names = [row.get(f"channel_{i}") or "" for i in range(1, n_ch + 1)]
+            scores = [row.get(f"score_{i}") or "" for i in range(1, n_ch + 1)]
+            d = dict(row)
+            d["top_channels"] = [c for c in names if c]
+            d["channel_scores"] = [float(s) for s in scores if s]
+            events.append(FaultEvent.from_dict(d))
+        except (KeyError, TypeError, ValueError) as err:
+            raise ReportError(
+                f"{path}: line {reader.line_num}: bad value ({err}); export the events again"
+            ) from None
+        reviews.append({k: row.get(k) or "" for k in review_keys})
+    return events, reviews
+
+
+def scan_summary(result: ScanResult) -> dict[str, Any]:
+    """Numbers about a scan for the CLI's --json output."""
+    fp = result.fault_probability
+    return {
+        "events": len(result.events),
+        "rows": int(fp.shape[0]),
+        "rows_flagged": int(np.sum(fp >= result.options.threshold)),
+        "threshold": result.options.threshold,
+        "model_fingerprint": result.model_fingerprint,
+    }

@@ -1,0 +1,389 @@
+"""Figures of fault events for reports: matplotlib with the Agg/PDF backends, no display.
+
+One event figure shows the event's top channels (one panel each) and a model-evidence panel
+(fault probability, attention received, max-pool hotspots), over the event with context on
+both sides; the event is shaded. Figures are built once per layout and then only their data
+changes (``set_data``), because creating axes costs far more than drawing them: that keeps
+a 200-event report within a few seconds.
+
+Every string from a file (channel and class names, notes) is drawn with mathtext off, so a
+name such as ``$x$`` is shown as written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import matplotlib
+import numpy as np
+
+# Figures are plain ``Figure`` objects, never pyplot: no global backend is chosen, no GUI
+# toolkit is loaded, and savefig picks Agg (PNG) or the PDF backend by itself.
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Rectangle
+from matplotlib.text import Text
+from matplotlib.transforms import blended_transform_factory
+
+from faultlens.core.detection import FaultEvent, ScanResult
+from faultlens.core.recording import Recording
+
+MAX_POINTS = 2000  # per plotted line: min/max pairs of 1000 bins
+MAX_CHANNEL_PANELS = 3
+MIN_CONTEXT_ROWS = 60
+HOTSPOT_MARKERS = 8  # rows with the most max-pool hits shown per event
+EVENT_COLOUR = "#d62728"
+SIGNAL_COLOUR = "#1f4e79"
+PROB_COLOUR = "#d62728"
+ATTN_COLOUR = "#ff9f1c"
+HOT_COLOUR = "#6a3d9a"
+
+RC = {
+    # Strings from files must never be parsed as TeX/mathtext.
+    "text.parse_math": False,
+    "text.usetex": False,
+    "font.size": 7.5,
+    "axes.titlesize": 8,
+    "axes.labelsize": 7.5,
+    "xtick.labelsize": 6.5,
+    "ytick.labelsize": 6.5,
+    "legend.fontsize": 6.5,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "pdf.compression": 6,
+}
+
+
+@contextlib.contextmanager
+def report_style() -> Iterator[None]:
+    """Matplotlib settings for report figures; fonts lacking a glyph only warn."""
+    with matplotlib.rc_context(RC), warnings.catch_warnings():
+        # A channel name in a script the font lacks must not abort the report.
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from", category=UserWarning)
+        warnings.filterwarnings("ignore", message=r".*missing from font", category=UserWarning)
+        yield
+
+
+def peak_decimate(
+    x: np.ndarray, y: np.ndarray, max_points: int = MAX_POINTS
+) -> tuple[np.ndarray, np.ndarray]:
+    """At most ``max_points`` points that keep every bin's min and max (spikes survive).
+
+    NaN gaps stay gaps: a bin that is all NaN yields NaN.
+    """
+    n = y.shape[0]
+    if n <= max_points:
+        return x, y
+    bins = max_points // 2
+    edges = np.linspace(0, n, bins + 1).astype(np.int64)
+    # Pad every bin to the same width with NaN so min/max run as one (bins, width) reduce.
+    width = int(np.max(np.diff(edges)))
+    idx = edges[:-1, None] + np.arange(width)[None, :]  # (bins, width)
+    valid = idx < edges[1:, None]
+    idx = np.minimum(idx, n - 1)
+    vals = np.where(valid, y[idx], np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN bins
+        lo = np.nanmin(vals, axis=1)
+        hi = np.nanmax(vals, axis=1)
+    xs = np.empty(bins * 2)
+    xs[0::2] = x[edges[:-1]]
+    xs[1::2] = x[np.maximum(edges[1:] - 1, edges[:-1])]
+    ys = np.empty(bins * 2)
+    ys[0::2] = lo
+    ys[1::2] = hi
+    return xs, ys
+
+
+def _limits(y: np.ndarray) -> tuple[float, float]:
+    finite = y[np.isfinite(y)]
+    if finite.size == 0:
+        return 0.0, 1.0
+    lo, hi = float(finite.min()), float(finite.max())
+    pad = (hi - lo) * 0.08 or max(abs(hi) * 0.05, 0.5)
+    return lo - pad, hi + pad
+
+
+@dataclass(frozen=True)
+class EventView:
+    """What one event figure shows: rows ``lo..hi`` (exclusive) around the event."""
+
+    index: int  # 1-based event number in the report
+    event: FaultEvent
+    channels: tuple[str, ...]
+    lo: int
+    hi: int
+
+
+def event_view(index: int, event: FaultEvent, recording: Recording) -> EventView:
+    """Choose the channels and the stretch of rows to plot for ``event``."""
+    known = [c for c in event.top_channels if c in recording.channels]
+    # An event without attribution still shows something: the first channels.
+    for c in recording.channels:
+        if len(known) >= MAX_CHANNEL_PANELS:
+            break
+        if c not in known and not event.top_channels:
+            known.append(c)
+    channels = tuple(known[:MAX_CHANNEL_PANELS]) or recording.channels[:1]
+    length = event.end_row - event.start_row + 1
+    context = max(length, MIN_CONTEXT_ROWS)
+    lo = max(0, event.start_row - context)
+    hi = min(recording.n_rows, event.end_row + 1 + context)
+    return EventView(index, event, channels, lo, hi)
+
+
+def _range_text(y: np.ndarray) -> str:
+    finite = y[np.isfinite(y)]
+    if finite.size == 0:
+        return "no values"
+    return f"{finite.min():.4g} … {finite.max():.4g}"
+
+
+class EventFigure:
+    """Draws event figures again and again, fast: one figure per channel count, whose static
+    parts (frames, fixed ticks, labels) are drawn once and kept as a pixel background;
+    per event only the data artists and a few texts are drawn over it (blitting). Matplotlib's
+    own tick machinery (locators, formatters, text layout of every tick label) cost most of
+    a full redraw, so x ticks are computed here and drawn from a small pool of texts.
+
+    ``png(view)`` gives PNG bytes; ``rgb(view)`` the (H, W, 3) uint8 pixels.
+    """
+
+    N_XTICK_LABELS = 9
+
+    def __init__(
+        self,
+        recording: Recording,
+        result: ScanResult,
+        threshold: float,
+        width_in: float = 7.4,
+        height_in: float = 3.4,
+        dpi: int = 90,
+    ) -> None:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        self.recording = recording
+        self.result = result
+        self.threshold = threshold
+        self.width_in, self.height_in, self.dpi = width_in, height_in, dpi
+        self._layouts: dict[int, tuple[Figure, FigureCanvasAgg, _Layout, Any]] = {}
+        self._canvas_type = FigureCanvasAgg
+
+    def _layout(self, n: int) -> tuple[Any, _Layout]:
+        if n not in self._layouts:
+            fig = Figure(figsize=(self.width_in, self.height_in), dpi=self.dpi)
+            canvas = self._canvas_type(fig)
+            xlabel = (
+                "time from event start (s)"
+                if self.recording.time is not None
+                else "rows from event start"
+            )
+            layout = _Layout(fig, n, xlabel, self.threshold, self.N_XTICK_LABELS)
+            for artist in layout.dynamic:
+                artist.set_animated(True)
+            canvas.draw()
+            background = canvas.copy_from_bbox(fig.bbox)
+            self._layouts[n] = (fig, canvas, layout, background)
+        fig, canvas, layout, background = self._layouts[n]
+        canvas.restore_region(background)
+        return canvas, layout
+
+    def rgb(self, view: EventView) -> np.ndarray:
+        """The event's figure as (H, W, 3) uint8 pixels."""
+        canvas, layout = self._layout(len(view.channels))
+        layout.update(view, self.recording, self.result)
+        fig = layout.fig
+        for artist in layout.dynamic:
+            if artist.get_visible():
+                fig.draw_artist(artist)
+        rgba = np.asarray(canvas.buffer_rgba())  # (H, W, 4), a view of the canvas
+        return np.ascontiguousarray(rgba[..., :3])
+
+    def png(self, view: EventView) -> bytes:
+        from PIL import Image
+
+        buf = io.BytesIO()
+        # Level 3: most of level 9's size at a fraction of its time for flat-colour plots.
+        Image.fromarray(self.rgb(view), "RGB").save(buf, "PNG", compress_level=3)
+        return buf.getvalue()
+
+
+class _Layout:
+    """Axes and artists of one event figure with ``n`` channel panels."""
+
+    def __init__(self, fig: Figure, n: int, xlabel: str, threshold: float, n_xticks: int) -> None:
+        left, width = 0.06, 0.925
+        bottom, top = 0.13, 0.985
+        gap = 0.012
+        # The evidence panel gets 1.25 shares of height, each channel panel 1.
+        unit = (top - bottom - gap * n) / (n + 1.25)
+        self.fig = fig
+        self.dynamic: list[Any] = []
+        self.channel_axes: list[Any] = []
+        self.signal_lines: list[Line2D] = []
+        self.hot_lines: list[Line2D] = []
+        self.names: list[Text] = []
+        self.grids: list[Line2D] = []
+        shades: list[Rectangle] = []
+        y = top
+        for _ in range(n):
+            y -= unit
+            ax = fig.add_axes((left, y, width, unit))
+            y -= gap
+            ax.set_xticks([])
+            ax.set_yticks([])
+            (grid,) = ax.plot([], [], color="#dddddd", lw=0.6, transform=_xdata_yaxes(ax))
+            (line,) = ax.plot([], [], color=SIGNAL_COLOUR, lw=0.8)
+            (hot,) = ax.plot(
+                [], [], ls="none", marker="o", ms=3, mfc="none", mec=HOT_COLOUR, mew=0.8
+            )
+            name = ax.text(
+                0.004,
+                0.96,
+                "",
+                transform=ax.transAxes,
+                va="top",
+                ha="left",
+                fontsize=7,
+                color="#222222",
+                parse_math=False,
+                bbox={"facecolor": "white", "alpha": 0.75, "lw": 0, "pad": 1},
+            )
+            self.channel_axes.append(ax)
+            self.signal_lines.append(line)
+            self.hot_lines.append(hot)
+            self.names.append(name)
+            self.grids.append(grid)
+            shades.append(_shade(ax))
+        ev_h = unit * 1.25
+        ax = fig.add_axes((left, bottom, width, ev_h))
+        self.evidence_axes = ax
+        ax.set_ylim(0, 1.1)
+        ax.set_yticks([0, 0.5, 1])
+        ax.set_xticks([])
+        ax.tick_params(length=2)
+        ax.set_xlabel(xlabel, labelpad=11)
+        ax.axhline(threshold, color="#555555", lw=0.6, ls="--")
+        (grid,) = ax.plot([], [], color="#dddddd", lw=0.6, transform=_xdata_yaxes(ax))
+        self.grids.append(grid)
+        (self.prob_line,) = ax.plot([], [], color=PROB_COLOUR, lw=0.9)
+        (self.attn_line,) = ax.plot([], [], color=ATTN_COLOUR, lw=0.9)
+        (self.hot_marks,) = ax.plot(
+            [], [], ls="none", marker="v", ms=4, color=HOT_COLOUR, transform=_xdata_yaxes(ax)
+        )
+        (self.tick_marks,) = ax.plot(
+            [],
+            [],
+            ls="none",
+            marker="|",
+            ms=3,
+            color="black",
+            mew=0.6,
+            transform=_xdata_yaxes(ax),
+            clip_on=False,
+        )
+        shades.append(_shade(ax))
+        self.shades = shades
+        self.tick_labels = [
+            ax.text(
+                0,
+                -0.04,
+                "",
+                transform=_xdata_yaxes(ax),
+                ha="center",
+                va="top",
+                fontsize=6.5,
+                clip_on=False,
+            )
+            for _ in range(n_xticks)
+        ]
+        self.all_axes = [*self.channel_axes, ax]
+        self.dynamic = [
+            *shades,
+            *self.grids,
+            *self.signal_lines,
+            *self.hot_lines,
+            *self.names,
+            self.prob_line,
+            self.attn_line,
+            self.hot_marks,
+            self.tick_marks,
+            *self.tick_labels,
+        ]
+
+    def update(self, view: EventView, recording: Recording, result: ScanResult) -> None:
+        """Point every dynamic artist at ``view``'s data (no axes are created)."""
+        ev = view.event
+        lo, hi = view.lo, view.hi
+        if recording.time is not None:
+            origin = recording.time[ev.start_row]
+            x = recording.time[lo:hi] - origin
+            x_end = float(recording.time[ev.end_row] - origin)
+        else:
+            x = np.arange(lo - ev.start_row, hi - ev.start_row, dtype=np.float64)
+            x_end = float(ev.end_row - ev.start_row)
+        # The shaded span covers the event's last row too: extend it by one median step.
+        step = float(np.median(np.diff(x))) if x.size > 1 else 1.0
+        x_lo, x_hi = float(x[0]), float(x[-1]) if x.size > 1 else float(x[0]) + 1.0
+        for ax in self.all_axes:
+            ax.set_xlim(x_lo, x_hi)
+
+        hot = np.nan_to_num(result.hotspots[lo:hi].astype(np.float64), nan=0.0)
+        top = np.argsort(hot)[::-1][:HOTSPOT_MARKERS]
+        top = top[hot[top] > 0]
+        col_of = {c: i for i, c in enumerate(recording.channels)}
+        for i, name in enumerate(view.channels):
+            y = recording.data[lo:hi, col_of[name]]
+            self.signal_lines[i].set_data(*peak_decimate(x, y))
+            self.hot_lines[i].set_data(x[top], y[top])
+            self.names[i].set_text(f"{name}   [{_range_text(y)}]")
+            self.channel_axes[i].set_ylim(*_limits(y))
+        self.prob_line.set_data(*peak_decimate(x, result.fault_probability[lo:hi]))
+        attn = result.attention[lo:hi].astype(np.float64)
+        peak = float(np.nanmax(attn)) if np.isfinite(attn).any() else 0.0
+        # Attention relative to the strongest row in view: its absolute size depends on the
+        # window length; its shape is what the reader compares.
+        self.attn_line.set_data(*peak_decimate(x, attn / peak if peak > 0 else attn))
+        self.hot_marks.set_data(x[top], np.full(top.shape, 0.97))
+        for patch in self.shades:
+            patch.set_x(0.0)
+            patch.set_width(x_end + (step if step > 0 else 1.0))
+
+        ticks = [t for t in _nice_ticks(x_lo, x_hi) if x_lo <= t <= x_hi]
+        ticks = ticks[: len(self.tick_labels)]
+        gx = np.repeat(np.asarray(ticks, dtype=np.float64), 3)
+        gy = np.tile([0.0, 1.0, np.nan], len(ticks))
+        gx[2::3] = np.nan
+        for grid in self.grids:
+            grid.set_data(gx, gy)
+        self.tick_marks.set_data(ticks, np.zeros(len(ticks)))
+        for k, label in enumerate(self.tick_labels):
+            if k < len(ticks):
+                label.set_position((ticks[k], -0.04))
+                label.set_text(f"{ticks[k]:g}")
+                label.set_visible(True)
+            else:
+                label.set_visible(False)
+
+
+def _nice_ticks(lo: float, hi: float) -> list[float]:
+    from matplotlib.ticker import MaxNLocator
+
+    return [float(t) for t in MaxNLocator(nbins=7, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi)]
+
+
+def _xdata_yaxes(ax: Any) -> Any:
+    return blended_transform_factory(ax.transData, ax.transAxes)
+
+
+def _shade(ax: Any) -> Rectangle:
+    patch = Rectangle(
+        (0, 0), 0, 1, transform=_xdata_yaxes(ax), color=EVENT_COLOUR, alpha=0.12, lw=0
+    )
+    ax.add_patch(patch)
+    return patch

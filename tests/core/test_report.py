@@ -1,0 +1,320 @@
+"""Fault reports (HTML, PDF) and event files, built from a real scan of a tiny model."""
+
+from __future__ import annotations
+
+import base64
+import errno
+import math
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from faultlens.core import atomic
+from faultlens.core import review as review_mod
+from faultlens.core.checkpoint import TrainedModel
+from faultlens.core.detection import FaultEvent, ScanOptions, ScanResult, scan
+from faultlens.core.errors import ReportError
+from faultlens.core.model import AttentionLSTM, ModelConfig
+from faultlens.core.progress import Cancelled, Progress, run_to_end
+from faultlens.core.recording import Recording
+from faultlens.core.report import (
+    EVENTS_PER_PDF_PAGE,
+    SUMMARY_ROWS_PER_PDF_PAGE,
+    export_report,
+    read_events,
+    write_events,
+    write_report,
+)
+from faultlens.core.report_figures import peak_decimate
+from faultlens.core.review import Review
+
+HOSTILE_CHANNEL = "<script>alert(1)</script>"
+MATH_CHANNEL = "Flow $x$"
+CHANNELS = ("Pressure", HOSTILE_CHANNEL, MATH_CHANNEL)
+HOSTILE_NOTE = 'look <img src=x onerror="alert(1)"> here, $x^2$ & "quotes"'
+N = 900
+
+
+@pytest.fixture(autouse=True)
+def _review_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(review_mod.REVIEW_DIR_ENV, str(tmp_path / "user-data"))
+
+
+@pytest.fixture(scope="module")
+def model() -> TrainedModel:
+    torch.manual_seed(0)
+    config = ModelConfig(n_channels=3, n_classes=3, hidden=8, heads=2, classifier_hidden=8)
+    return TrainedModel(
+        module=AttentionLSTM(config).eval(),
+        config=config,
+        channels=CHANNELS,
+        class_names=("normal", "leak", "<b>valve</b>"),
+        norm_mean=np.zeros(3, dtype=np.float32),
+        norm_std=np.ones(3, dtype=np.float32),
+        window=16,
+        stride=4,
+        training_data=[{"file": "<i>train</i>.csv", "sha256": "ab" * 32, "rows": 500}],
+        metrics={
+            "accuracy": 0.9,
+            "macro_f1": 0.8,
+            "per_class": {"leak": {"precision": 0.7, "recall": 0.6, "f1": 0.65, "support": 40}},
+        },
+        created="2026-11-22T20:00:00+00:00",
+    )
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory: pytest.TempPathFactory) -> Recording:
+    rng = np.random.default_rng(3)
+    data = np.cumsum(rng.normal(size=(N, 3)), axis=0)
+    data[100:110, 0] = np.nan  # a gap stays a gap on the plot
+    time = 1.7e9 + np.arange(N, dtype=np.float64)
+    folder = tmp_path_factory.mktemp("rec")
+    rec = Recording.from_arrays(
+        data, CHANNELS, time=time, time_kind="datetime", path=folder / "bench <1>.csv"
+    )
+    rec.utc_offset_s = 3600
+    return rec
+
+
+@pytest.fixture(scope="module")
+def result(model: TrainedModel, recording: Recording) -> ScanResult:
+    return run_to_end(scan(model, recording, ScanOptions(threshold=0.4, device="cpu", stride=4)))
+
+
+def make_events(recording: Recording, count: int) -> list[FaultEvent]:
+    events = []
+    step = (recording.n_rows - 40) // count
+    for i in range(count):
+        start = 20 + i * step
+        end = start + 5 + (i % 4) * 3
+        channels = CHANNELS[: 1 + i % 3]
+        events.append(
+            FaultEvent(
+                start_row=start,
+                end_row=end,
+                start_time=recording.format_time(start),
+                end_time=recording.format_time(end),
+                duration_s=float(end - start),
+                class_name=("leak", "<b>valve</b>")[i % 2],
+                peak_probability=0.8 + i / 1000,
+                mean_probability=0.6,
+                top_channels=channels,
+                channel_scores=tuple(0.5 / (k + 1) for k in range(len(channels))),
+            )
+        )
+    return events
+
+
+def make_review(recording: Recording, events: list[FaultEvent]) -> Review:
+    review = Review.open(recording)
+    review.set_events(events, class_names=("normal", "leak", "<b>valve</b>"))
+    review.confirm(0)
+    review.set_note(0, HOSTILE_NOTE)
+    review.dismiss(1)
+    review.relabel(2, "FC-$17$ <seal>")
+    review.add_region(300, 320, "<u>imbalance</u>", "drawn $by$ hand")
+    return review
+
+
+class _Collector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def test_html_report_is_self_contained_and_escapes_hostile_strings(
+    tmp_path: Path, recording: Recording, result: ScanResult, model: TrainedModel
+) -> None:
+    events = make_events(recording, 7)
+    review = make_review(recording, events)
+    out = tmp_path / "report.html"
+    reports: list[Progress] = []
+    written = run_to_end(
+        write_report(out, recording, result, model, review, events=events), reports.append
+    )
+    assert written == out
+    assert [p.done for p in reports] == sorted(p.done for p in reports)
+    assert reports[-1].done == reports[-1].total
+
+    text = out.read_text(encoding="utf-8")
+    parser = _Collector()
+    parser.feed(text)
+    parser.close()
+    imgs = [attrs for tag, attrs in parser.tags if tag == "img"]
+    assert len(imgs) == len(events)  # one figure per event
+    for attrs in imgs:
+        src = attrs["src"] or ""
+        assert src.startswith("data:image/png;base64,")
+        png = base64.b64decode(src.split(",", 1)[1])
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+        assert "onerror" not in attrs
+    assert "http://" not in text and "https://" not in text
+    for tag, attrs in parser.tags:
+        assert tag not in ("script", "link", "iframe", "b", "i", "u", "seal")
+        for key in ("src", "href"):
+            value = attrs.get(key)
+            assert value is None or value.startswith(("data:", "#"))
+    body = "".join(parser.text)
+    # Hostile strings come back as the same text, never as markup.
+    assert HOSTILE_CHANNEL in body and HOSTILE_NOTE in body and MATH_CHANNEL in body
+    assert "FC-$17$ <seal>" in body and "<u>imbalance</u>" in body and "<i>train</i>.csv" in body
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    # The summary table lists every event with its review status.
+    for status in ("confirmed", "dismissed", "relabelled", "unreviewed"):
+        assert f"st-{status}" in text
+    assert body.count("Event 7:") == 1
+
+
+def test_pdf_report_pages_and_literal_text(
+    tmp_path: Path, recording: Recording, result: ScanResult, model: TrainedModel
+) -> None:
+    events = make_events(recording, 5)
+    review = make_review(recording, events)
+    out = tmp_path / "report.pdf"
+    export_report(out, recording, result, model, review, events=events)
+    blob = out.read_bytes()
+    assert blob.startswith(b"%PDF")
+    pages = len(re.findall(rb"/Type\s*/Page\b", blob))
+    summary_pages = math.ceil(len(events) / SUMMARY_ROWS_PER_PDF_PAGE)
+    review_pages = 1  # the hand-drawn region
+    event_pages = math.ceil(len(events) / EVENTS_PER_PDF_PAGE)
+    assert pages == 1 + summary_pages + review_pages + event_pages
+
+    # Many events: the page count grows with the events, two per page.
+    many = make_events(recording, 13)
+    out2 = tmp_path / "many.pdf"
+    export_report(out2, recording, result, model, None, events=many)
+    pages2 = len(re.findall(rb"/Type\s*/Page\b", out2.read_bytes()))
+    assert pages2 == 1 + math.ceil(13 / SUMMARY_ROWS_PER_PDF_PAGE) + 7
+
+
+def test_report_without_events_model_or_review(
+    tmp_path: Path, recording: Recording, result: ScanResult
+) -> None:
+    out = tmp_path / "empty.html"
+    export_report(out, recording, result, None, None, events=[])
+    text = out.read_text(encoding="utf-8")
+    assert "The scan flagged no events." in text and "<img" not in text
+    pdf = tmp_path / "empty.pdf"
+    export_report(pdf, recording, result, None, None, events=[])
+    assert pdf.read_bytes().startswith(b"%PDF")
+
+
+def test_failed_export_leaves_no_file_and_says_why(
+    tmp_path: Path,
+    recording: Recording,
+    result: ScanResult,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    events = make_events(recording, 3)
+    with pytest.raises(ReportError, match="does not exist; choose an existing folder"):
+        export_report(tmp_path / "missing" / "r.html", recording, result, events=events)
+    with pytest.raises(ReportError, match=re.escape("name the file .html or .htm or .pdf")):
+        export_report(tmp_path / "r.docx", recording, result, events=events)
+
+    old = tmp_path / "r.pdf"
+    old.write_bytes(b"old report")
+
+    def disk_full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    # Fault injection at the last step of the real atomic write.
+    monkeypatch.setattr(atomic.os, "fsync", disk_full)
+    for name in ("r.pdf", "r.html"):
+        with pytest.raises(ReportError, match="disk is full") as info:
+            export_report(tmp_path / name, recording, result, events=events)
+        assert "\n" not in str(info.value)
+    assert old.read_bytes() == b"old report"
+    assert not (tmp_path / "r.html").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.pdf"]  # no temp files left
+
+
+def test_cancel_leaves_the_previous_report(
+    tmp_path: Path, recording: Recording, result: ScanResult
+) -> None:
+    events = make_events(recording, 6)
+    for name in ("r.html", "r.pdf"):
+        out = tmp_path / name
+        out.write_text("previous")
+        seen: list[Progress] = []
+        with pytest.raises(Cancelled):
+            run_to_end(
+                write_report(
+                    out,
+                    recording,
+                    result,
+                    events=events,
+                    should_stop=lambda seen=seen: len(seen) >= 3,
+                ),
+                seen.append,
+            )
+        assert out.read_text() == "previous"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.html", "r.pdf"]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".json"])
+def test_event_files_round_trip_with_review_columns(
+    tmp_path: Path, recording: Recording, result: ScanResult, suffix: str
+) -> None:
+    events = make_events(recording, 6)
+    events.append(FaultEvent(5, 9, "5", "9", 4.0, "leak", 0.51, 0.5, (), (), duration_unit="rows"))
+    review = make_review(recording, events)
+    out = tmp_path / f"events{suffix}"
+    write_events(out, events, review, recording=recording, scan_result=result)
+    back, reviews = read_events(out)
+    assert back == events
+    assert [r["review_status"] for r in reviews[:4]] == [
+        "confirmed",
+        "dismissed",
+        "relabelled",
+        "unreviewed",
+    ]
+    assert reviews[0]["review_note"] == HOSTILE_NOTE
+    assert reviews[2]["reviewed_class"] == "FC-$17$ <seal>"
+    assert reviews[0]["reviewer"] == review.user and reviews[3]["reviewer"] == ""
+    assert reviews[0]["reviewed_at"][:4].isdigit()
+    # Times are ISO-8601 with the file's UTC offset.
+    assert back[0].start_time.endswith("+01:00")
+
+    with pytest.raises(ReportError, match=re.escape("name the file .csv or .json")):
+        write_events(tmp_path / "events.txt", events)
+
+
+def test_read_events_reports_bad_files(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n")
+    with pytest.raises(ReportError, match="line 1: missing column"):
+        read_events(bad)
+    broken = tmp_path / "bad.json"
+    broken.write_text('{"events": [')
+    with pytest.raises(ReportError, match="line 1, column"):
+        read_events(broken)
+
+
+def test_peak_decimate_keeps_spikes_and_gaps() -> None:
+    n = 100_000
+    x = np.arange(n, dtype=np.float64)
+    y = np.zeros(n)
+    y[12_345] = 50.0
+    y[70_000] = -20.0
+    y[40_000:40_200] = np.nan
+    xs, ys = peak_decimate(x, y, 2000)
+    assert xs.shape == ys.shape and xs.size <= 2000
+    assert np.nanmax(ys) == 50.0 and np.nanmin(ys) == -20.0
+    assert np.isnan(ys).any()
+    assert np.all(np.diff(xs) >= 0)
+    short_x, short_y = peak_decimate(x[:10], y[:10], 2000)
+    assert short_x is x[:10].base or np.array_equal(short_x, x[:10])
+    assert np.array_equal(short_y, y[:10])
