@@ -271,8 +271,8 @@ class _Layout:
         ax.axhline(threshold, color="#555555", lw=0.6, ls="--")
         (grid,) = ax.plot([], [], color="#dddddd", lw=0.6, transform=_xdata_yaxes(ax))
         self.grids.append(grid)
-        (self.prob_line,) = ax.plot([], [], color=PROB_COLOUR, lw=0.9)
-        (self.attn_line,) = ax.plot([], [], color=ATTN_COLOUR, lw=0.9)
+        (self.prob_line,) = ax.plot([], [], color=PROB_COLOUR, lw=1.3)
+        (self.attn_line,) = ax.plot([], [], color=ATTN_COLOUR, lw=0.8, alpha=0.85)
         (self.hot_marks,) = ax.plot(
             [], [], ls="none", marker="v", ms=4, color=HOT_COLOUR, transform=_xdata_yaxes(ax)
         )
@@ -309,8 +309,9 @@ class _Layout:
             *self.signal_lines,
             *self.hot_lines,
             *self.names,
-            self.prob_line,
+            # Attention first: the fault probability is drawn over it.
             self.attn_line,
+            self.prob_line,
             self.hot_marks,
             self.tick_marks,
             *self.tick_labels,
