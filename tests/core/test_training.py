@@ -230,3 +230,13 @@ def test_metrics_binary_rates() -> None:
     assert m["missed_alarm_rate"] == pytest.approx(0.5)
     assert m["per_class"]["fault"]["precision"] == pytest.approx(0.5)
     assert m["accuracy"] == pytest.approx(4 / 6)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_trains_on_cuda_with_mixed_precision_and_returns_a_cpu_model() -> None:
+    result = run_to_end(train([_recording(i) for i in range(5)], replace(FAST, device="cuda")))
+    model = result.model
+    assert model.device.startswith("CUDA")
+    assert next(model.module.parameters()).device.type == "cpu"
+    assert model.metrics["accuracy"] > 0.85
+    assert all(np.isfinite(r.train_loss) for r in result.history)

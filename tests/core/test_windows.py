@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from faultlens.core.windows import (
     CLIP_SIGMAS,
     fit_normalisation,
     gather_windows,
     iter_window_batches,
+    iter_window_batches_on,
     normalise,
     sliding_windows,
     window_labels,
@@ -84,3 +86,14 @@ def test_gather_windows_copies_only_requested() -> None:
     assert not np.shares_memory(out, data)
     np.testing.assert_array_equal(out[0], data[4:7])
     np.testing.assert_array_equal(out[1], data[0:3])
+
+
+def test_device_batches_match_host_batches() -> None:
+    data = np.random.default_rng(1).normal(size=(77, 3)).astype(np.float32)
+    host = list(iter_window_batches(data, window=9, stride=4, batch_size=5))
+    dev = list(iter_window_batches_on(data, 9, 4, 5, torch.device("cpu")))
+    assert len(host) == len(dev)
+    for (hs, hb), (ds, db) in zip(host, dev, strict=True):
+        np.testing.assert_array_equal(hs, ds)
+        np.testing.assert_array_equal(hb, db.numpy())
+    assert list(iter_window_batches_on(data[:5], 9, 4, 5, torch.device("cpu"))) == []

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 import numpy as np
+import torch
 
 # Normalised values are clipped to this many standard deviations. A fault can push a sensor
 # far out of its training range (and another plant's sensor can have another scale); a
@@ -113,6 +114,31 @@ def iter_window_batches(
     for i in range(0, len(starts), batch_size):
         chunk = starts[i : i + batch_size]
         yield chunk, gather_windows(data_normalised, chunk, window)
+
+
+def iter_window_batches_on(
+    data_normalised: np.ndarray,
+    window: int,
+    stride: int,
+    batch_size: int,
+    device: torch.device,
+    include_last: bool = True,
+) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
+    """Like ``iter_window_batches``, but the batches are tensors gathered on ``device``.
+
+    The recording (N, C) is copied to the device once and each batch is cut there by index
+    arithmetic, so a GPU scan moves N x C floats to the device instead of N x T x C (T times
+    less traffic). Yields ``(start_rows (b,) int64 numpy, batch (b, T, C) float32 tensor)``.
+    """
+    starts = window_starts(data_normalised.shape[0], window, stride, include_last=include_last)
+    if not len(starts):
+        return
+    rows = torch.from_numpy(np.ascontiguousarray(data_normalised, dtype=np.float32)).to(device)
+    steps = torch.arange(window, device=device)  # (T,)
+    starts_dev = torch.from_numpy(starts).to(device)
+    for i in range(0, len(starts), batch_size):
+        chunk = starts_dev[i : i + batch_size]
+        yield starts[i : i + batch_size], rows[chunk[:, None] + steps]  # (b, T) -> (b, T, C)
 
 
 def window_labels(row_labels: np.ndarray, starts: np.ndarray, window: int) -> np.ndarray:
