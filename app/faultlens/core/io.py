@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import itertools
 import math
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -238,7 +239,7 @@ def _load(layout: _Layout, options: ImportOptions) -> Recording:
         time, data, labels = _check_time_order(layout, time, data, labels, report)
         if report.sorted_by_time:
             # Runs of stuck values are about the sorted order.
-            stats = [_channel_stats(np.ascontiguousarray(data[:, j])) for j in range(data.shape[1])]
+            stats = [_channel_stats(data, j) for j in range(data.shape[1])]
     _fill_quality(report, layout.channels, stats, time)
 
     return Recording(
@@ -1034,9 +1035,37 @@ def _coerce_channel(layout: _Layout, name: str, values: Any) -> np.ndarray:
         return numeric.astype(np.float32)
 
 
-# Rows per block when interleaving columns into the (N, C) matrix: a block of all channels
-# stays in cache, which makes this ~4x faster than writing one strided column at a time.
+# Rows per block when interleaving numpy columns into the (N, C) matrix: a block of all
+# channels stays in cache, ~4x faster than writing one strided column at a time. Arrow
+# columns use their own chunks (~5k rows per MB of CSV) as blocks.
 _ASSEMBLY_BLOCK_ROWS = 16384
+
+
+def _row_blocks(sources: list[Any], n: int):
+    """Yield (lo, hi, [(hi-lo,) float32 piece per source]) over all rows.
+
+    Arrow columns from one table share their chunking, so chunk k of every column covers
+    the same rows and converts without copying when it has no nulls.
+    """
+    chunked = [src for src in sources if isinstance(src, pa.ChunkedArray)]
+    lengths = [len(c) for c in chunked[0].chunks] if chunked else []
+    aligned = bool(chunked) and all([len(c) for c in src.chunks] == lengths for src in chunked)
+    if aligned:
+        bounds = np.concatenate(([0], np.cumsum(lengths))).astype(int).tolist()
+    else:
+        bounds = [*range(0, n, _ASSEMBLY_BLOCK_ROWS), n]
+    for k, (lo, hi) in enumerate(itertools.pairwise(bounds)):
+        if hi == lo:
+            continue
+        pieces = []
+        for src in sources:
+            if isinstance(src, np.ndarray):
+                pieces.append(src[lo:hi])
+            elif aligned:
+                pieces.append(src.chunk(k).to_numpy(zero_copy_only=False))
+            else:
+                pieces.append(src.slice(lo, hi - lo).to_numpy())
+        yield lo, hi, pieces
 
 
 def _assemble_matrix(
@@ -1044,28 +1073,42 @@ def _assemble_matrix(
 ) -> tuple[np.ndarray, list[tuple[int, str | None]]]:
     """The (N, C) float32 matrix and each channel's (missing count, flat reason).
 
-    Each parsed column (Arrow or numpy) is swapped for one contiguous float32 numpy column,
-    dropping the parser's buffers as it goes, so the peak is about the parsed columns plus
-    the matrix (2x the matrix). Stats are computed on the contiguous columns, which is far
-    cheaper than on strided matrix columns.
+    One pass over row blocks fills the matrix and accumulates per-channel missing counts,
+    min/max and the number of equal neighbours; only a channel with enough repeats to hold
+    a stuck run gets a second look. Peak memory: parsed columns + the matrix (~2x).
     """
-    stats: list[tuple[int, str | None]] = []
-    contiguous: list[np.ndarray] = []
+    sources: list[Any] = []
     for name in layout.channels:
         values = columns.pop(name)
         if isinstance(values, pa.ChunkedArray) and pa.types.is_floating(values.type):
-            column = values.to_numpy()
+            sources.append(values)
         elif isinstance(values, pa.ChunkedArray) or values.dtype == object:
-            column = _coerce_channel(layout, name, values)
+            sources.append(_coerce_channel(layout, name, values))
         else:
-            column = np.ascontiguousarray(values, dtype=np.float32)
+            sources.append(np.asarray(values, dtype=np.float32))
         del values
-        stats.append(_channel_stats(column))
-        contiguous.append(column)
-    data = np.empty((n, len(contiguous)), dtype=np.float32)
-    for lo in range(0, n, _ASSEMBLY_BLOCK_ROWS):
-        hi = min(n, lo + _ASSEMBLY_BLOCK_ROWS)
-        np.stack([c[lo:hi] for c in contiguous], axis=1, out=data[lo:hi])
+    c = len(sources)
+    data = np.empty((n, c), dtype=np.float32)
+    missing = np.zeros(c, dtype=np.int64)
+    repeats = np.zeros(c, dtype=np.int64)
+    lo_val = np.full(c, np.nan, dtype=np.float32)
+    hi_val = np.full(c, np.nan, dtype=np.float32)
+    for lo, hi, pieces in _row_blocks(sources, n):
+        block = data[lo:hi]  # (b, C) view
+        for j, piece in enumerate(pieces):
+            block[:, j] = piece
+        missing += np.count_nonzero(np.isnan(block), axis=0)
+        # fmin/fmax skip NaN; NaN != NaN, so gaps break runs of repeats.
+        lo_val = np.fmin(lo_val, np.fmin.reduce(block, axis=0))
+        hi_val = np.fmax(hi_val, np.fmax.reduce(block, axis=0))
+        repeats += np.count_nonzero(block[1:] == block[:-1], axis=0)
+        if lo:
+            repeats += data[lo - 1] == data[lo]
+    del sources
+    stats = [
+        _flat_stats(data, j, int(missing[j]), float(lo_val[j]), float(hi_val[j]), int(repeats[j]))
+        for j in range(c)
+    ]
     return data, stats
 
 
@@ -1110,27 +1153,44 @@ def _longest_true_run(same: np.ndarray) -> tuple[int, int]:
     return int(lengths[k]) + 1, int(edges[k]) + 1
 
 
-def _channel_stats(column: np.ndarray) -> tuple[int, str | None]:
-    """(missing values, why the channel is flat or None) of one (N,) channel."""
-    n = column.size
-    missing = int(np.count_nonzero(np.isnan(column)))
+def _flat_stats(
+    data: np.ndarray, j: int, missing: int, lo: float, hi: float, repeats: int
+) -> tuple[int, str | None]:
+    """(missing values, why channel ``j`` is flat or None) from its accumulated stats.
+
+    Flat means: no values at all, one constant value over the whole file, or one value
+    repeated for a run of at least ``STUCK_MIN_ROWS`` rows and ``STUCK_MIN_FRACTION`` of
+    the file (a stuck sensor: noise would have moved a live reading).
+    """
+    n = data.shape[0]
     if missing == n:
         return missing, "no values at all (every row is missing)"
-    # fmin/fmax skip NaN without the copy nanmin makes.
-    lo, hi = float(np.fmin.reduce(column)), float(np.fmax.reduce(column))
     if n - missing >= 2 and lo == hi:
         return missing, f"constant {lo:g} over the whole file"
     min_run = max(STUCK_MIN_ROWS, STUCK_MIN_FRACTION * n)
-    same = column[1:] == column[:-1]
-    # Most channels repeat a value rarely: too few repeats overall means no long run.
-    if np.count_nonzero(same) + 1 < min_run:
+    # A run of k rows needs k-1 repeats: with fewer repeats in total, no run is long enough.
+    if repeats + 1 < min_run:
         return missing, None
-    run, start = _longest_true_run(same)
+    column = np.ascontiguousarray(data[:, j])
+    run, start = _longest_true_run(column[1:] == column[:-1])
     if run >= min_run:
         return missing, (
             f"stuck at {float(column[start]):g} for {run} consecutive rows (from row {start + 1})"
         )
     return missing, None
+
+
+def _channel_stats(data: np.ndarray, j: int) -> tuple[int, str | None]:
+    """``_flat_stats`` of channel ``j`` computed from scratch (after the rows were sorted)."""
+    column = data[:, j]
+    return _flat_stats(
+        data,
+        j,
+        int(np.count_nonzero(np.isnan(column))),
+        float(np.fmin.reduce(column)),
+        float(np.fmax.reduce(column)),
+        int(np.count_nonzero(column[1:] == column[:-1])),
+    )
 
 
 def _fill_quality(
