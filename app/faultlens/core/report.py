@@ -64,7 +64,7 @@ EVENT_COLUMNS = (
     "reviewed_at",
 )
 EVENTS_PER_PDF_PAGE = 2
-PDF_FIGURE_DPI = 110
+PDF_FIGURE_DPI = 100
 PDF_LEGEND = (
     "Blue: signal of the event's top channels (value range in brackets) · red: fault "
     "probability · orange: attention,\nscaled to the strongest row shown · purple ▼/○: "
