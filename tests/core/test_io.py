@@ -427,3 +427,15 @@ def test_unreadable_file_as_root_via_open_failure(
     monkeypatch.setattr(Path, "open", deny)
     with pytest.raises(RecordingError, match="permission denied"):
         load_recording(path)
+
+
+def test_matrix_grows_when_the_row_estimate_is_short(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fio, "_estimated_rows", lambda layout: 2)
+    rows = "".join(f"{i},{i * 0.5},{'' if i % 7 == 0 else i}\n" for i in range(5000))
+    rec = load_recording(write(tmp_path, "g.csv", "a,b,c\n" + rows))
+    assert rec.n_rows == 5000 and rec.data.flags["C_CONTIGUOUS"]
+    np.testing.assert_array_equal(rec.data[:, 0], np.arange(5000, dtype=np.float32))
+    np.testing.assert_array_equal(rec.data[:, 1], np.arange(5000, dtype=np.float32) * 0.5)
+    assert rec.quality.missing_per_channel == {"a": 0, "b": 0, "c": len(range(0, 5000, 7))}

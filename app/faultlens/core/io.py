@@ -141,6 +141,7 @@ class _Layout:
     sample_rows: list[list[str]]
     sample_first_line: int  # 1-based file line of sample_rows[0]
     kinds: dict[str, str]  # column -> "numeric" | "datetime" | "text" | "empty"
+    bytes_per_line: float = 64.0  # in the sample, to size the matrix before parsing
     time_column: str | None = None
     time_kind: str = "index"  # "datetime" | "numeric" | "index"
     time_unit: str | None = None
@@ -229,7 +230,8 @@ def _load(layout: _Layout, options: ImportOptions) -> Recording:
 
     time = _convert_time(layout, columns.pop("__time__", None))
     labels = _convert_labels(columns.pop("__label__", None))
-    data, stats = _assemble_matrix(layout, columns, n_rows)
+    matrix = columns.pop("__matrix__", None)
+    data, stats = matrix if matrix is not None else _assemble_matrix(layout, columns, n_rows)
     del columns
 
     report = QualityReport(rows=n_rows, channels=len(layout.channels))
@@ -510,6 +512,7 @@ def _detect(path: Path, options: ImportOptions) -> _Layout:
         sample_rows=sample_rows,
         sample_first_line=first_line,
         kinds=_column_kinds(names, sample_rows, decimal),
+        bytes_per_line=len(head) / max(len(physical), 1),
     )
     _resolve_columns(layout, options)
     return layout
@@ -792,41 +795,64 @@ def _arrow_types(layout: _Layout, as_text: set[str]) -> dict[str, pa.DataType]:
     return types
 
 
+def _arrow_options(
+    layout: _Layout, as_text: set[str]
+) -> tuple[pacsv.ReadOptions, pacsv.ParseOptions, pacsv.ConvertOptions]:
+    encoding = "utf8" if layout.encoding in ("utf-8", "utf-8-sig") else layout.encoding
+    return (
+        pacsv.ReadOptions(
+            column_names=layout.names, skip_rows=layout.skip_lines, encoding=encoding
+        ),
+        pacsv.ParseOptions(delimiter=layout.separator, ignore_empty_lines=True),
+        pacsv.ConvertOptions(
+            column_types=_arrow_types(layout, as_text),
+            include_columns=_needed(layout),
+            null_values=NA_TOKENS,
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=True,
+        ),
+    )
+
+
+def _stray_text_column(layout: _Layout, message: str, as_text: set[str]) -> str | None:
+    """The needed column a conversion error is about, if it can be re-read as text."""
+    m = re.match(r"In CSV column #(\d+): CSV conversion error", message)
+    if m and int(m.group(1)) < len(layout.names):
+        name = layout.names[int(m.group(1))]
+        if name in _needed(layout) and name not in as_text:
+            return name
+    return None
+
+
 def _read_arrow(layout: _Layout) -> tuple[dict[str, Any], int]:
-    needed = _needed(layout)
+    """Parse with pyarrow: streamed straight into the matrix, or (for columns with stray
+    text, which need a whole-column look) as a table whose columns are assembled later."""
     as_text: set[str] = set()
+    try:
+        return _read_arrow_streaming(layout)
+    except pa.ArrowInvalid as err:
+        name = _stray_text_column(layout, str(err), as_text)
+        if name is None:
+            raise _parse_failure(layout, str(err)) from None
+        as_text.add(name)
+    except (OSError, UnicodeDecodeError) as err:
+        raise _fail(layout.path, "", f"cannot be read ({err}); check the file") from None
     # Each retry turns one more column with stray text into a string column.
-    for _ in range(len(needed) + 1):
+    for _ in range(len(_needed(layout)) + 1):
+        read_options, parse_options, convert_options = _arrow_options(layout, as_text)
         try:
             table = pacsv.read_csv(
                 layout.path,
-                read_options=pacsv.ReadOptions(
-                    column_names=layout.names,
-                    skip_rows=layout.skip_lines,
-                    encoding="utf8"
-                    if layout.encoding in ("utf-8", "utf-8-sig")
-                    else layout.encoding,
-                ),
-                parse_options=pacsv.ParseOptions(
-                    delimiter=layout.separator, ignore_empty_lines=True
-                ),
-                convert_options=pacsv.ConvertOptions(
-                    column_types=_arrow_types(layout, as_text),
-                    include_columns=needed,
-                    null_values=NA_TOKENS,
-                    strings_can_be_null=True,
-                    quoted_strings_can_be_null=True,
-                ),
+                read_options=read_options,
+                parse_options=parse_options,
+                convert_options=convert_options,
             )
         except pa.ArrowInvalid as err:
-            msg = str(err)
-            m = re.match(r"In CSV column #(\d+): CSV conversion error", msg)
-            if m and int(m.group(1)) < len(layout.names):
-                name = layout.names[int(m.group(1))]
-                if name in needed and name not in as_text:
-                    as_text.add(name)
-                    continue
-            raise _parse_failure(layout, msg) from None
+            name = _stray_text_column(layout, str(err), as_text)
+            if name is None:
+                raise _parse_failure(layout, str(err)) from None
+            as_text.add(name)
+            continue
         except (OSError, UnicodeDecodeError) as err:
             raise _fail(layout.path, "", f"cannot be read ({err}); check the file") from None
         break
@@ -838,6 +864,61 @@ def _read_arrow(layout: _Layout) -> tuple[dict[str, Any], int]:
     if layout.label_column is not None:
         columns["__label__"] = table.column(layout.label_column)
     return columns, table.num_rows
+
+
+def _estimated_rows(layout: _Layout) -> int:
+    """Rows the file probably has, from its size and the sample's bytes per line, with
+    headroom: unused capacity of ``np.empty`` is never touched, so it costs no memory."""
+    size = layout.path.stat().st_size
+    return int(size / max(layout.bytes_per_line, 1.0) * 1.2) + 1024
+
+
+def _read_arrow_streaming(layout: _Layout) -> tuple[dict[str, Any], int]:
+    """Stream record batches (~1 MB of CSV each) into a preallocated (N, C) float32 matrix.
+
+    Peak memory is the matrix plus one batch; the quality stats are accumulated per batch.
+    Raises ``pa.ArrowInvalid`` for the caller to handle.
+    """
+    read_options, parse_options, convert_options = _arrow_options(layout, set())
+    reader = pacsv.open_csv(
+        layout.path,
+        read_options=read_options,
+        parse_options=parse_options,
+        convert_options=convert_options,
+    )
+    schema = reader.schema
+    channel_idx = [schema.get_field_index(c) for c in layout.channels]
+    c = len(channel_idx)
+    capacity = _estimated_rows(layout)
+    data = np.empty((capacity, c), dtype=np.float32)
+    stats = _StatsAccumulator(c)
+    extras = {"__time__": layout.time_column, "__label__": layout.label_column}
+    pieces: dict[str, list[pa.Array]] = {k: [] for k, v in extras.items() if v is not None}
+    n = 0
+    for batch in reader:
+        k = batch.num_rows
+        if k == 0:
+            continue
+        if n + k > capacity:
+            capacity = max(int(capacity * 1.5), n + k)
+            grown = np.empty((capacity, c), dtype=np.float32)
+            grown[:n] = data[:n]
+            data = grown
+        block = data[n : n + k]  # (k, C) view, filled one channel at a time (in cache)
+        for j, i in enumerate(channel_idx):
+            block[:, j] = batch.column(i).to_numpy(zero_copy_only=False)
+        del block
+        stats.update(data, n, n + k)
+        for key, chunks in pieces.items():
+            chunks.append(batch.column(schema.get_field_index(extras[key])))
+        n += k
+    # Give back the unused capacity in place (no copy); nothing else views ``data`` now.
+    data.resize((n, c), refcheck=False)
+    columns: dict[str, Any] = {"__matrix__": (data, stats.finish(data))}
+    for key, chunks in pieces.items():
+        column_type = schema.field(extras[key]).type
+        columns[key] = pa.chunked_array(chunks, type=column_type)
+    return columns, n
 
 
 def _read_pandas(layout: _Layout) -> tuple[dict[str, Any], int]:
@@ -1087,29 +1168,49 @@ def _assemble_matrix(
         else:
             sources.append(np.asarray(values, dtype=np.float32))
         del values
-    c = len(sources)
-    data = np.empty((n, c), dtype=np.float32)
-    missing = np.zeros(c, dtype=np.int64)
-    repeats = np.zeros(c, dtype=np.int64)
-    lo_val = np.full(c, np.nan, dtype=np.float32)
-    hi_val = np.full(c, np.nan, dtype=np.float32)
+    data = np.empty((n, len(sources)), dtype=np.float32)
+    stats = _StatsAccumulator(len(sources))
     for lo, hi, pieces in _row_blocks(sources, n):
         block = data[lo:hi]  # (b, C) view
         for j, piece in enumerate(pieces):
             block[:, j] = piece
-        missing += np.count_nonzero(np.isnan(block), axis=0)
-        # fmin/fmax skip NaN; NaN != NaN, so gaps break runs of repeats.
-        lo_val = np.fmin(lo_val, np.fmin.reduce(block, axis=0))
-        hi_val = np.fmax(hi_val, np.fmax.reduce(block, axis=0))
-        repeats += np.count_nonzero(block[1:] == block[:-1], axis=0)
-        if lo:
-            repeats += data[lo - 1] == data[lo]
+        stats.update(data, lo, hi)
     del sources
-    stats = [
-        _flat_stats(data, j, int(missing[j]), float(lo_val[j]), float(hi_val[j]), int(repeats[j]))
-        for j in range(c)
-    ]
-    return data, stats
+    return data, stats.finish(data)
+
+
+class _StatsAccumulator:
+    """Per-channel missing count, min, max and equal-neighbour count, block by block."""
+
+    def __init__(self, channels: int) -> None:
+        self.missing = np.zeros(channels, dtype=np.int64)
+        self.repeats = np.zeros(channels, dtype=np.int64)
+        self.lo = np.full(channels, np.nan, dtype=np.float32)
+        self.hi = np.full(channels, np.nan, dtype=np.float32)
+
+    def update(self, data: np.ndarray, lo: int, hi: int) -> None:
+        """Add rows lo..hi-1 of ``data`` (N, C), which follow the rows already added."""
+        block = data[lo:hi]
+        self.missing += np.count_nonzero(np.isnan(block), axis=0)
+        # fmin/fmax skip NaN; NaN != NaN, so gaps break runs of repeats.
+        self.lo = np.fmin(self.lo, np.fmin.reduce(block, axis=0))
+        self.hi = np.fmax(self.hi, np.fmax.reduce(block, axis=0))
+        self.repeats += np.count_nonzero(block[1:] == block[:-1], axis=0)
+        if lo:
+            self.repeats += data[lo - 1] == data[lo]
+
+    def finish(self, data: np.ndarray) -> list[tuple[int, str | None]]:
+        return [
+            _flat_stats(
+                data,
+                j,
+                int(self.missing[j]),
+                float(self.lo[j]),
+                float(self.hi[j]),
+                int(self.repeats[j]),
+            )
+            for j in range(data.shape[1])
+        ]
 
 
 # ----------------------------------------------------------------------------- quality
