@@ -125,6 +125,11 @@ def test_relative_numeric_time_is_seconds(tmp_path: Path) -> None:
     rec = load_recording(write(tmp_path, "r.csv", "time_ms,x\n0,1\n20,2\n40,3\n"))
     assert rec.time_kind == "seconds"
     np.testing.assert_allclose(rec.time, [0.0, 0.02, 0.04])
+    # A unit in the name beats the magnitude rule: 1e8 us is 100 s, not a 1973 date.
+    text = "time (us),x\n100000000,1\n100500000,2\n"
+    rec = load_recording(write(tmp_path, "u.csv", text))
+    assert rec.time_kind == "seconds" and rec.options.time_unit == "us"
+    np.testing.assert_allclose(rec.time, [100.0, 100.5])
 
 
 def test_utf8_bom(tmp_path: Path) -> None:

@@ -139,7 +139,7 @@ class _Layout:
     skip_lines: int  # physical lines before the first data row (blank lines + header)
     names: list[str]
     sample_rows: list[list[str]]
-    sample_first_line: int  # 1-based file line of sample_rows[0]
+    sample_line_numbers: list[int]  # 1-based file line of each sample row
     kinds: dict[str, str]  # column -> "numeric" | "datetime" | "text" | "empty"
     bytes_per_line: float = 64.0  # in the sample, to size the matrix before parsing
     time_column: str | None = None
@@ -494,12 +494,12 @@ def _detect(path: Path, options: ImportOptions) -> _Layout:
         names = _unique_names(rows[0])
         sample_rows = rows[1:]
         skip_lines = numbered[0][0]
-        first_line = numbered[1][0] if len(numbered) > 1 else skip_lines + 1
+        line_numbers = [number for number, _ in numbered[1:]]
     else:
         names = [f"ch_{i + 1}" for i in range(width)]
         sample_rows = rows
         skip_lines = numbered[0][0] - 1
-        first_line = numbered[0][0]
+        line_numbers = [number for number, _ in numbered]
 
     layout = _Layout(
         path=path,
@@ -510,7 +510,7 @@ def _detect(path: Path, options: ImportOptions) -> _Layout:
         skip_lines=skip_lines,
         names=names,
         sample_rows=sample_rows,
-        sample_first_line=first_line,
+        sample_line_numbers=line_numbers,
         kinds=_column_kinds(names, sample_rows, decimal),
         bytes_per_line=len(head) / max(len(physical), 1),
     )
@@ -553,7 +553,7 @@ def _first_text_cell(layout: _Layout, column: str) -> tuple[int, str] | None:
             and _cell_kind(row[j], layout.decimal) != "numeric"
             and row[j] not in _NA_SET
         ):
-            return layout.sample_first_line + i, row[j]
+            return layout.sample_line_numbers[i], row[j]
     return None
 
 
@@ -690,18 +690,19 @@ def _resolve_time_kind(layout: _Layout, options: ImportOptions, time_col: str) -
         layout.time_kind = "numeric"
         v = _numeric_sample(layout, time_col)
         magnitude = float(np.median(np.abs(v))) if v.size else 0.0
-        epoch = _epoch_unit(magnitude)
-        if unit is None and epoch is not None:
-            layout.time_kind, layout.time_unit = "datetime", epoch
-            return
         if unit is None:
             m = _TIME_UNIT_IN_NAME_RE.search(time_col)
-            unit = (
-                {"sec": "s", "µs": "us"}.get(m.group(1).lower(), m.group(1).lower()) if m else "s"
-            )
+            if m:
+                unit = {"sec": "s", "µs": "us"}.get(m.group(1).lower(), m.group(1).lower())
+        if unit is None:
+            # No unit given or named: an epoch-sized value says its unit by its magnitude.
+            epoch = _epoch_unit(magnitude)
+            layout.time_unit = epoch or "s"
+            layout.time_kind = "datetime" if epoch else "numeric"
+            return
         layout.time_unit = unit
-        # With an explicit unit, an epoch-sized value is still a date.
-        if options.time_unit is not None and magnitude * _UNIT_SECONDS[unit] >= 1e8:
+        # With a known unit, a value past 1973 (1e8 s) is a date, anything less a duration.
+        if magnitude * _UNIT_SECONDS[unit] >= 1e8:
             layout.time_kind = "datetime"
         return
     layout.time_kind = "datetime"
