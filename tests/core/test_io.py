@@ -444,3 +444,15 @@ def test_matrix_grows_when_the_row_estimate_is_short(
     np.testing.assert_array_equal(rec.data[:, 0], np.arange(5000, dtype=np.float32))
     np.testing.assert_array_equal(rec.data[:, 1], np.arange(5000, dtype=np.float32) * 0.5)
     assert rec.quality.missing_per_channel == {"a": 0, "b": 0, "c": len(range(0, 5000, 7))}
+
+
+def test_decimal_comma_file_ragged_row_and_stray_text(tmp_path: Path) -> None:
+    good = "".join(f"{i},5;{i},25\n" for i in range(20))
+    ragged = write(tmp_path, "r.csv", "a;b\n" + good + "3,5\n4;5\n")
+    with pytest.raises(RecordingError, match="line 22: has 1 fields, expected 2"):
+        load_recording(ragged)
+    rows = "".join(f"{i},5;{i},25\n" for i in range(40)) + "40,5;kaputt\n"
+    rec = load_recording(write(tmp_path, "s.csv", "a;b\n" + rows))
+    assert rec.options.decimal == ","
+    assert rec.data[1].tolist() == [1.5, 1.25] and np.isnan(rec.data[40, 1])
+    assert any("'kaputt' at line 42" in w for w in rec.quality.warnings)

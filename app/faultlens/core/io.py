@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from faultlens.core.errors import RecordingError
@@ -768,23 +769,27 @@ def _needed(layout: _Layout) -> list[str]:
 def _read_columns(layout: _Layout) -> tuple[dict[str, Any], int]:
     """Parse the needed columns of the whole file.
 
-    Returns ``{channel: array, "__time__": ..., "__label__": ...}`` and the row count.
-    Channels come back as float32 (numpy or arrow) or, for columns with stray text, as
-    strings that ``_assemble_matrix`` coerces.
+    Returns ``{channel: array, "__time__": ..., "__label__": ...}`` (or the finished
+    ``"__matrix__"``) and the row count. Channels come back as float32 (numpy or arrow) or,
+    for columns with stray text, as strings that ``_assemble_matrix`` coerces. pyarrow's
+    reader handles every single-character separator (decimal commas are converted per
+    batch); pandas' C engine handles runs of whitespace, which pyarrow cannot split.
     """
-    if layout.separator != WHITESPACE and layout.decimal == ".":
+    if layout.separator != WHITESPACE:
         return _read_arrow(layout)
     return _read_pandas(layout)
 
 
 def _arrow_types(layout: _Layout, as_text: set[str]) -> dict[str, pa.DataType]:
     types: dict[str, pa.DataType] = {}
+    # Decimal-comma numbers arrive as text and are converted after a "," -> "." swap.
+    comma = layout.decimal == ","
     for c in layout.channels:
-        types[c] = pa.string() if c in as_text else pa.float32()
+        types[c] = pa.string() if c in as_text or comma else pa.float32()
     if layout.time_column is not None:
         t = layout.time_column
         if t in as_text or layout.time_kind == "numeric" or layout.kinds[t] == "numeric":
-            types[t] = pa.string() if t in as_text else pa.float64()
+            types[t] = pa.string() if t in as_text or comma else pa.float64()
         elif layout.kinds[t] == "datetime" and layout.time_offsets == "none":
             types[t] = pa.timestamp("ns")
         elif layout.kinds[t] == "datetime" and layout.time_offsets == "all":
@@ -831,6 +836,8 @@ def _read_arrow(layout: _Layout) -> tuple[dict[str, Any], int]:
     as_text: set[str] = set()
     try:
         return _read_arrow_streaming(layout)
+    except _StrayText as err:
+        as_text.add(err.column)
     except pa.ArrowInvalid as err:
         name = _stray_text_column(layout, str(err), as_text)
         if name is None:
@@ -874,6 +881,21 @@ def _estimated_rows(layout: _Layout) -> int:
     return int(size / max(layout.bytes_per_line, 1.0) * 1.2) + 1024
 
 
+class _StrayText(Exception):
+    """A decimal-comma channel holds text that is not a number (caught in ``_read_arrow``)."""
+
+    def __init__(self, column: str) -> None:
+        super().__init__(column)
+        self.column = column
+
+
+def _comma_to_float32(column: pa.Array, name: str) -> pa.Array:
+    try:
+        return pc.cast(pc.replace_substring(column, ",", "."), pa.float32())
+    except pa.ArrowInvalid:
+        raise _StrayText(name) from None
+
+
 def _read_arrow_streaming(layout: _Layout) -> tuple[dict[str, Any], int]:
     """Stream record batches (~1 MB of CSV each) into a preallocated (N, C) float32 matrix.
 
@@ -907,7 +929,10 @@ def _read_arrow_streaming(layout: _Layout) -> tuple[dict[str, Any], int]:
             data = grown
         block = data[n : n + k]  # (k, C) view, filled one channel at a time (in cache)
         for j, i in enumerate(channel_idx):
-            block[:, j] = batch.column(i).to_numpy(zero_copy_only=False)
+            column = batch.column(i)
+            if layout.decimal == ",":
+                column = _comma_to_float32(column, layout.channels[j])
+            block[:, j] = column.to_numpy(zero_copy_only=False)
         del block
         stats.update(data, n, n + k)
         for key, chunks in pieces.items():
