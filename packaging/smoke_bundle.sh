@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Smoke test of a built bundle: does the frozen executable start, find its resources, read a
-# recording, and draw the main window on the demo?
+# recording, run the model, write a PDF report, and draw the main window on the demo?
 #
 #   bash packaging/smoke_bundle.sh dist/faultlens/faultlens
 #
@@ -80,6 +80,12 @@ timeout "$limit" "$exe" inspect "$tmp/nonexistent.csv" >/dev/null 2>"$tmp/bad.er
 [[ $rc -eq 2 ]] || { cat "$tmp/bad.err" >&2; fail "inspect of a missing file: exit $rc, expected 2"; }
 grep -q "Traceback" "$tmp/bad.err" && fail "inspect of a missing file printed a traceback"
 echo "smoke: ok   missing file -> exit 2"
+
+# torch inference, matplotlib's PDF backend and the atomic writers, all inside the bundle.
+run report "$exe" report "$resources/demo_pump.csv" --model "$resources/demo_pump.flmodel" \
+    --no-review --out "$tmp/report.pdf" --events "$tmp/events.csv"
+[[ $(head -c 5 "$tmp/report.pdf") == "%PDF-" ]] || fail "report.pdf is not a PDF"
+[[ -s $tmp/events.csv ]] || fail "report wrote no event list"
 
 if [[ ${SMOKE_SKIP_GUI:-0} == 1 ]]; then
     echo "smoke: skipped the GUI screenshot (SMOKE_SKIP_GUI=1)"
