@@ -456,3 +456,10 @@ def test_decimal_comma_file_ragged_row_and_stray_text(tmp_path: Path) -> None:
     assert rec.options.decimal == ","
     assert rec.data[1].tolist() == [1.5, 1.25] and np.isnan(rec.data[40, 1])
     assert any("'kaputt' at line 42" in w for w in rec.quality.warnings)
+
+
+def test_comment_preamble_above_the_header_is_skipped(tmp_path: Path) -> None:
+    text = "# logger v2.1\n# site: pump house 3\n\ntime,a\n0,1.5\n1,2.5\n"
+    rec = load_recording(write(tmp_path, "c.csv", text))
+    assert rec.channels == ("a",) and rec.data[:, 0].tolist() == [1.5, 2.5]
+    assert rec.time.tolist() == [0.0, 1.0]

@@ -461,6 +461,9 @@ def _detect(path: Path, options: ImportOptions) -> _Layout:
     if truncated and physical and not text.endswith(("\n", "\r")):
         physical.pop()  # the last line is cut in the middle
     numbered = [(i + 1, ln) for i, ln in enumerate(physical) if ln.strip()]
+    # Loggers often write "# ..." metadata lines above the header: a preamble, skipped.
+    while numbered and numbered[0][1].lstrip().startswith("#"):
+        numbered.pop(0)
     if not numbered:
         raise _fail(path, "", "the file is empty; pick a file with a header and data rows")
     numbered = numbered[:SAMPLE_LINES]
