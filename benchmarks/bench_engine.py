@@ -95,7 +95,7 @@ def plain_training(
     x_train, y_train = stack(plan.train)  # (n, T, C) all on the device
     x_val, y_val = stack(plan.val)
     counts = torch.bincount(y_train, minlength=len(plan.class_names)).float()
-    weight = (counts.sum() / counts.clamp(min=1)) ** 0.5
+    weight = (counts.sum() / counts.clamp(min=1)) ** options.class_weight_power
     weight = weight / weight.mean()
     times = []
     for _ in range(options.epochs):

@@ -53,8 +53,6 @@ from faultlens.core.windows import (
 
 # Within an epoch, batch reports are yielded at most this often (the GUI's progress bar).
 REPORT_INTERVAL_S = 0.5
-# Exponent on the inverse class frequency for the loss weights (see module docstring).
-CLASS_WEIGHT_POWER = 0.5
 
 
 @dataclass(frozen=True)
@@ -83,6 +81,9 @@ class TrainOptions:
     jitter: float = 0.03
     scaling: float = 0.1
     grad_clip: float = 1.0
+    # Loss weight of class k is (n / n_k) ** class_weight_power (module docstring): 0 = plain
+    # cross-entropy, 1 = full inverse frequency.
+    class_weight_power: float = 0.5
     # Early stopping and best-weights selection watch this: "val_loss" or "val_macro_f1".
     monitor: str = "val_loss"
 
@@ -284,7 +285,10 @@ def plan_training(recordings: Sequence[Recording], options: TrainOptions) -> Tra
     all_labels: list[np.ndarray] = []
     for rec, labels in zip(recordings, row_names, strict=True):
         assert labels is not None
-        idx = np.array([lookup.get(str(v), -1) for v in labels], dtype=np.int64)
+        # Map names to class indices per unique value (fast on millions of rows).
+        values, inverse = np.unique(labels.astype(str), return_inverse=True)
+        codes = np.array([lookup.get(v, -1) for v in values], dtype=np.int64)
+        idx = codes[inverse.reshape(-1)]
         row_idx.append(idx)
         starts = window_starts(rec.n_rows, options.window, options.stride)
         lab = window_labels(idx, starts, options.window)
@@ -523,7 +527,7 @@ def train(
     # gets weight 0 (it cannot be learned from this data anyway).
     present = counts > 0
     weights_np = np.zeros_like(counts)
-    weights_np[present] = (counts[present].sum() / counts[present]) ** CLASS_WEIGHT_POWER
+    weights_np[present] = (counts[present].sum() / counts[present]) ** options.class_weight_power
     weights_np[present] /= weights_np[present].mean()
     class_weights = torch.tensor(weights_np, dtype=torch.float32, device=device)
 
