@@ -1,10 +1,13 @@
 """CSV -> Recording: detection of encoding, separator, header, decimal, time and label columns.
 
-Detection looks only at the first ``SAMPLE_BYTES`` of the file; the full read then goes
+Detection looks only at the first ``SAMPLE_BYTES`` of the file. The full read then goes
 through pyarrow's CSV reader (the parser behind ``pandas.read_csv(engine="pyarrow")``,
-called directly so channels convert straight to float32 and timestamps parse inside the
-parser) whenever the dialect allows it, and through pandas' C engine otherwise (runs of
-whitespace, decimal comma). Only the needed columns are converted.
+used directly): only the needed columns are converted, channels straight to float32 and
+ISO timestamps inside the parser, and record batches are streamed into a preallocated
+``(N, C)`` float32 matrix while the quality statistics accumulate, so the peak memory is
+about the matrix plus one batch. Files separated by runs of whitespace, which pyarrow
+cannot split, go through pandas' C engine. The file's sha256 is computed on a second
+thread meanwhile.
 
 Every failure the file can cause raises ``RecordingError`` with a one-line message naming
 the file, the line or column, and what to do.
