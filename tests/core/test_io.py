@@ -463,3 +463,17 @@ def test_comment_preamble_above_the_header_is_skipped(tmp_path: Path) -> None:
     rec = load_recording(write(tmp_path, "c.csv", text))
     assert rec.channels == ("a",) and rec.data[:, 0].tolist() == [1.5, 2.5]
     assert rec.time.tolist() == [0.0, 1.0]
+
+
+@pytest.mark.parametrize(
+    ("stamp", "iso"),
+    [
+        ("2024/01/31 12:00:05", "2024-01-31T12:00:05"),
+        ("31.01.2024 12:00:05.250", "2024-01-31T12:00:05.250"),
+        ("31.01.2024 12:00", "2024-01-31T12:00:00"),
+    ],
+)
+def test_local_date_styles(tmp_path: Path, stamp: str, iso: str) -> None:
+    rec = load_recording(write(tmp_path, "d.csv", f"Zeit;x\n{stamp};1\n{stamp};2\n"))
+    assert rec.time_column == "Zeit" and rec.time_kind == "datetime"
+    assert rec.time[0] == epoch(iso)

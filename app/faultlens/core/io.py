@@ -99,6 +99,13 @@ _DOT_DECIMAL_RE = re.compile(r"^[+-]?\d*\.\d+(?:[eE][+-]?\d+)?$")
 _ISO_RE = re.compile(
     r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)?\s*(Z|[+-]\d{2}:?\d{2})?$"
 )
+# Two unambiguous local date styles (year first with slashes, day first with dots), parsed
+# with an exact format built from the first value.
+_LOCAL_DATES = (
+    (re.compile(r"^\d{4}/\d{2}/\d{2}"), "%Y/%m/%d"),
+    (re.compile(r"^\d{2}\.\d{2}\.\d{4}"), "%d.%m.%Y"),
+)
+_LOCAL_TIME_RE = re.compile(r"^(?:([ T])\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$")
 
 _UNIT_SECONDS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
 # Epoch magnitudes (|value| of a time stamp after 1973): seconds ~1e9, ms ~1e12, ...
@@ -150,6 +157,7 @@ class _Layout:
     time_kind: str = "index"  # "datetime" | "numeric" | "index"
     time_unit: str | None = None
     time_offsets: str = "none"  # "none" | "all" | "mixed": zone offsets in the sample
+    time_format: str | None = None  # strptime format of non-ISO date text, None for ISO
     utc_offset_s: int | None = None
     label_column: str | None = None
     channels: list[str] = field(default_factory=list)
@@ -395,9 +403,25 @@ def _cell_kind(cell: str, decimal: str) -> str:
         return "empty"
     if (_NUMBER_COMMA_RE if decimal == "," else _NUMBER_RE).match(cell):
         return "numeric"
-    if _ISO_RE.match(cell):
+    if _ISO_RE.match(cell) or _local_date_format(cell):
         return "datetime"
     return "text"
+
+
+def _local_date_format(cell: str) -> str | None:
+    """The strptime format of a "2024/01/31 12:00:00" or "31.01.2024 12:00" cell, else None."""
+    for date_re, date_format in _LOCAL_DATES:
+        m = date_re.match(cell)
+        if m is None:
+            continue
+        t = _LOCAL_TIME_RE.match(cell[m.end() :])
+        if t is None:
+            return None
+        if t.group(1) is None:
+            return date_format
+        time_format = "%H:%M" + (":%S" if t.group(2) else "") + (".%f" if t.group(3) else "")
+        return f"{date_format}{t.group(1)}{time_format}"
+    return None
 
 
 def _detect_header(rows: list[list[str]], decimal: str) -> bool:
@@ -714,6 +738,9 @@ def _resolve_time_kind(layout: _Layout, options: ImportOptions, time_col: str) -
         return
     layout.time_kind = "datetime"
     j = layout.names.index(time_col)
+    first = next((r[j] for r in layout.sample_rows if j < len(r) and r[j] not in _NA_SET), "")
+    if not _ISO_RE.match(first):
+        layout.time_format = _local_date_format(first)
     offsets = []
     for row in layout.sample_rows:
         if j < len(row):
@@ -796,6 +823,8 @@ def _arrow_types(layout: _Layout, as_text: set[str]) -> dict[str, pa.DataType]:
         t = layout.time_column
         if t in as_text or layout.time_kind == "numeric" or layout.kinds[t] == "numeric":
             types[t] = pa.string() if t in as_text or comma else pa.float64()
+        elif layout.time_format is not None:
+            types[t] = pa.string()
         elif layout.kinds[t] == "datetime" and layout.time_offsets == "none":
             types[t] = pa.timestamp("ns")
         elif layout.kinds[t] == "datetime" and layout.time_offsets == "all":
@@ -1060,7 +1089,7 @@ def _convert_time(layout: _Layout, values: Any) -> np.ndarray | None:
             first = np.flatnonzero(values.is_null().to_numpy(zero_copy_only=False))[0]
             return _bad_time(layout, int(first), None)
         ns = values.cast(pa.timestamp("ns", tz=values.type.tz)).cast(pa.int64()).to_numpy()
-        return ns.astype(np.float64) / 1e9
+        return _ns_to_seconds(ns)
     text: np.ndarray | None = None
     if isinstance(values, pa.ChunkedArray) and pa.types.is_floating(values.type):
         numeric = values.to_numpy().astype(np.float64, copy=False)
@@ -1081,15 +1110,23 @@ def _convert_time(layout: _Layout, values: Any) -> np.ndarray | None:
     return numeric * _UNIT_SECONDS[layout.time_unit or "s"]
 
 
+def _ns_to_seconds(ns: np.ndarray) -> np.ndarray:
+    """Int64 epoch nanoseconds -> float64 seconds, splitting off whole seconds first so the
+    fraction is not lost to float64's 53-bit mantissa (1.7e18 ns needs 61 bits)."""
+    whole, frac = np.divmod(ns, 1_000_000_000)
+    return whole.astype(np.float64) + frac.astype(np.float64) / 1e9
+
+
 def _parse_datetime_text(layout: _Layout, text: np.ndarray) -> np.ndarray:
     series = pd.Series(text, dtype=object)
-    parsed = pd.to_datetime(series, format="ISO8601", utc=True, errors="coerce")
+    fmt = layout.time_format or "ISO8601"
+    parsed = pd.to_datetime(series, format=fmt, utc=True, errors="coerce")
     bad = np.flatnonzero(parsed.isna().to_numpy())
     if bad.size:
         row = int(bad[0])
         return _bad_time(layout, row, text[row])
     ns = parsed.dt.as_unit("ns").astype("int64").to_numpy()
-    return ns.astype(np.float64) / 1e9
+    return _ns_to_seconds(ns)
 
 
 def _bad_time(layout: _Layout, row: int, value: Any) -> np.ndarray:
