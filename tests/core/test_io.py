@@ -477,3 +477,14 @@ def test_local_date_styles(tmp_path: Path, stamp: str, iso: str) -> None:
     rec = load_recording(write(tmp_path, "d.csv", f"Zeit;x\n{stamp};1\n{stamp};2\n"))
     assert rec.time_column == "Zeit" and rec.time_kind == "datetime"
     assert rec.time[0] == epoch(iso)
+
+
+@pytest.mark.parametrize("eol", ["\n", "\r\n"])
+def test_whitespace_file_with_a_short_row(tmp_path: Path, eol: str) -> None:
+    lines = ["t  a  b", *(f"{i}  {i}.5  {i}.25" for i in range(30)), "30 1", "31 1 2"]
+    path = write(tmp_path, "w.txt", eol.join(lines) + eol)
+    with pytest.raises(RecordingError, match="line 32: has 2 fields, expected 3"):
+        load_recording(path)
+    lines[-2] = "30 1 2"
+    rec = load_recording(write(tmp_path, "ok.txt", eol.join(lines)))  # no final newline
+    assert rec.n_rows == 32 and rec.options.separator == r"\s+"

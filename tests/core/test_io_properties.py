@@ -55,6 +55,7 @@ CELL = st.one_of(
     st.integers(-(10**12), 10**19).map(str),
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
     st.sampled_from(["", "NaN", "NA", "x", "1,5", "2024-01-01 00:00:00", "2024-01-01T00:00:01Z"]),
+    st.sampled_from(["2024/01/31 12:00:05", "31.01.2024 12:00", "99.99.2024", "2024/13/45"]),
     st.sampled_from(["normal", "fault", "0.0", "1.0", '"q,uo"', "°C", "é", " ", "\t"]),
     st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=6),
 )

@@ -982,7 +982,54 @@ def _read_arrow_streaming(layout: _Layout) -> tuple[dict[str, Any], int]:
     return columns, n
 
 
+def _check_whitespace_rows(layout: _Layout) -> None:
+    """Raise for the first data line whose field count differs from the header's.
+
+    pandas fills short rows with NaN without a word; for whitespace-separated files we count
+    the fields of every line ourselves (vectorised over 1 MB blocks of bytes).
+    """
+    width = len(layout.names)
+    line_base = 0  # lines before the current block
+    carry = b""
+    with layout.path.open("rb") as fh:
+        while True:
+            chunk = fh.read(1 << 20)
+            block = carry + chunk
+            if chunk:
+                cut = block.rfind(b"\n") + 1
+                block, carry = block[:cut], block[cut:]
+            else:
+                carry = b""
+            if not block:
+                if not chunk:
+                    return
+                continue
+            b = np.frombuffer(block, dtype=np.uint8)
+            newline = b == 10
+            gap = (b == 32) | (b == 9) | (b == 13) | newline
+            # A field starts at a non-gap byte that follows a gap (or opens the block).
+            starts = ~gap
+            starts[1:] &= gap[:-1]
+            line_of_byte = np.cumsum(newline) - newline  # the newline belongs to its line
+            lines_here = int(newline.sum()) + (0 if block.endswith(b"\n") else 1)
+            counts = np.bincount(line_of_byte[starts], minlength=lines_here)
+            numbers = line_base + 1 + np.arange(counts.size)
+            bad = np.flatnonzero((counts != width) & (counts > 0) & (numbers > layout.skip_lines))
+            if bad.size:
+                k = int(bad[0])
+                raise _fail(
+                    layout.path,
+                    f"line {int(numbers[k])}",
+                    f"has {int(counts[k])} fields, expected {width} like the first rows; "
+                    "fix the row or check the separator",
+                )
+            line_base += int(newline.sum())
+            if not chunk:
+                return
+
+
 def _read_pandas(layout: _Layout) -> tuple[dict[str, Any], int]:
+    _check_whitespace_rows(layout)
     needed = _needed(layout)
     dtypes: dict[str, Any] = {c: np.float32 for c in layout.channels}
     for extra in (layout.time_column, layout.label_column):
