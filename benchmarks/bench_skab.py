@@ -52,6 +52,7 @@ from faultlens.core.training import TrainOptions, train
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "skab"
+NOTES_MARKER = "## Findings and notes"
 SCORE_FROM_ROW = 400  # SKAB leaderboard: first 400 rows of each file are not scored
 CHANNELS = (
     "Accelerometer1RMS",
@@ -388,7 +389,13 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_write:
         from faultlens.core.atomic import atomic_write_text
 
-        atomic_write_text(args.results, render_results(table, verdict, run_info))
+        text = render_results(table, verdict, run_info)
+        # Hand-written findings below NOTES_MARKER survive a re-run.
+        if args.results.is_file():
+            old = args.results.read_text(encoding="utf-8")
+            if NOTES_MARKER in old:
+                text += "\n" + old[old.index(NOTES_MARKER) :]
+        atomic_write_text(args.results, text)
         print(f"written to {args.results}")
     return 0
 
