@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -273,6 +275,8 @@ def test_attribution_finds_the_channel_that_carries_the_fault(channel_b_fault_mo
     # Re-thresholding later reuses the model stored on the result.
     again = detect_events(result, rec, ScanOptions(device="cpu", threshold=0.7))
     assert again and all(e.top_channels[:1] == ("b",) for e in again)
+    with pytest.raises(Cancelled):
+        detect_events(result, rec, ScanOptions(device="cpu"), should_stop=lambda: True)
 
 
 # ---------------------------------------------------------------- event files
@@ -343,7 +347,17 @@ def test_predictions_frame_columns(tmp_path) -> None:
     assert frame["time"].iloc[5] == rec.format_time(5)
     assert (frame["predicted_class"].iloc[:11] == "").all()
     assert set(frame["predicted_class"].iloc[11:]) <= {"normal", "fault"}
+    # Fractional times with a UTC offset: the same instants as format_time.
+    rec.time = rec.time + 0.25
+    rec.utc_offset_s = -5400
+    frac = predictions_frame(result, rec)["time"]
+    for row in (0, 17, 29):
+        assert datetime.fromisoformat(frac.iloc[row]) == datetime.fromisoformat(
+            rec.format_time(row)
+        )
     write_predictions_csv(result, rec, tmp_path / "p.csv")
     lines = (tmp_path / "p.csv").read_text().splitlines()
     assert len(lines) == 31
-    assert lines[1].split(",")[2:4] == ["", ""]  # no class, no probability before the window
+    # No class and no probability before the first full window: empty cells.
+    assert lines[1].split(",")[2:4] == ["", ""]
+    assert pd.read_csv(tmp_path / "p.csv")["fault_probability"].iloc[11:].notna().all()
