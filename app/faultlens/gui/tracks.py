@@ -41,23 +41,27 @@ def class_colour(class_names: tuple[str, ...], name: str) -> QColor:
 
 
 def bin_peak(x: np.ndarray, values: np.ndarray, n_bins: int) -> tuple[float, float, np.ndarray]:
-    """Peak (NaN-ignoring max) of ``values`` in ``n_bins`` equal-width bins of ``x``.
+    """Peak (NaN-ignoring max) of ``values`` in ``n_bins`` equal-width bins along ``x``.
 
-    Returns ``(x0, x1, binned)``; empty bins (time gaps) are NaN, so an image drawn from
-    ``binned`` over ``[x0, x1]`` puts every value at its real time even when sampling is
-    irregular. ``x`` must be sorted.
+    Bin ``i`` is centred on ``x0 + i * dx`` with ``dx = (x1 - x0) / (n_bins - 1)``; returns
+    ``(left, right, binned)`` where ``[left, right]`` is the extent an image of ``binned``
+    must cover so every value sits at its real time, even when sampling is irregular. Empty
+    bins (time gaps) are NaN. With ``n_bins == len(x)`` and regular sampling every row gets
+    its own bin. ``x`` must be sorted.
     """
     x = np.asarray(x, dtype=np.float64)
     values = np.asarray(values, dtype=np.float32)
     x0, x1 = float(x[0]), float(x[-1])
-    if x1 <= x0:
-        return x0, x0 + 1.0, np.array([np.nanmax(values)], dtype=np.float32)
-    idx = np.minimum(((x - x0) / (x1 - x0) * n_bins).astype(np.int64), n_bins - 1)  # (N,)
+    if x1 <= x0 or n_bins < 2:
+        return x0 - 0.5, x0 + 0.5, np.array([np.nanmax(values)], dtype=np.float32)
+    dx = (x1 - x0) / (n_bins - 1)
+    idx = np.rint((x - x0) / dx).astype(np.int64)  # (N,) sorted bin of each row
     binned = np.full(n_bins, np.nan, dtype=np.float32)
     # idx is sorted, so each bin is one contiguous run: reduce runs with fmax (skips NaN).
     starts = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])
-    binned[idx[starts]] = np.fmax.reduceat(values, starts)
-    return x0, x1, binned
+    with np.errstate(invalid="ignore"):
+        binned[idx[starts]] = np.fmax.reduceat(values, starts)
+    return x0 - dx / 2, x1 + dx / 2, binned
 
 
 def _track_plot(item: pg.PlotItem, title: str, axis_items: dict | None = None) -> None:
@@ -146,9 +150,9 @@ class AttentionStrip(pg.PlotItem):
         relative = attention * float(window) if window else attention / np.nanmean(attention)
         self.relative = relative
         n_bins = min(len(x), MAX_STRIP_BINS)
-        x0, x1, binned = bin_peak(x, relative, n_bins)
+        left, right, binned = bin_peak(x, relative, n_bins)
         self.image.setImage(binned[np.newaxis, :], autoLevels=False)  # (1, bins)
-        self.image.setRect(QRectF(x0, 0.0, x1 - x0, 1.0))
+        self.image.setRect(QRectF(left, 0.0, right - left, 1.0))
         # Scale to the bulk of the data (2nd..99.5th percentile): attention varies by tens of
         # percent around 1, and a 0-based scale would paint every row the same colour.
         lo, hi = (float(v) for v in np.nanpercentile(relative, [2.0, 99.5]))

@@ -17,7 +17,7 @@ import weakref
 from collections.abc import Callable, Generator
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from faultlens.core.errors import FaultLensError
 from faultlens.core.progress import Cancelled, ShouldStop
@@ -117,7 +117,9 @@ class GeneratorWorker(QObject):
         self._runner.finished.connect(self.finished)
         self._runner.failed.connect(self.failed)
         self._runner.cancelled.connect(self.cancelled)
-        self._runner.done.connect(self._thread.quit)
+        # Direct: quit from the worker thread itself, so a GUI thread blocked in wait() (e.g.
+        # a dialog closing in a finished slot) never waits for a queued quit it cannot run.
+        self._runner.done.connect(self._thread.quit, Qt.ConnectionType.DirectConnection)
         self._thread.finished.connect(self._on_thread_finished)
         self._started = False
 

@@ -1,0 +1,190 @@
+"""File > Export Report… (Ctrl+E): write the fault report in a worker, with progress and Cancel.
+
+The file type follows the chosen name: .html or .pdf for a report, .csv or .json for the
+event list. Everything the worker needs is frozen on the GUI thread first (the recording and
+scan are not changed after a scan; the review is a detached snapshot), so the user can go on
+reviewing while the report is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QProgressDialog, QWidget
+
+from faultlens.core.detection import ScanResult
+from faultlens.core.progress import Progress, ShouldStop
+from faultlens.core.recording import Recording
+from faultlens.core.report import write_events, write_report
+from faultlens.core.review import Review
+from faultlens.gui import app as gui_app
+from faultlens.gui import settings as gui_settings
+from faultlens.gui.workers import GeneratorWorker
+
+EXPORT_FILTER = (
+    "HTML report (*.html);;PDF report (*.pdf);;Event list as CSV (*.csv);;"
+    "Event list as JSON (*.json)"
+)
+SUFFIX_OF_FILTER = {"HTML": ".html", "PDF": ".pdf", "CSV": ".csv", "JSON": ".json"}
+
+
+@dataclass(frozen=True)
+class ExportInputs:
+    """What a report is made of, captured on the GUI thread."""
+
+    recording: Recording
+    scan_result: ScanResult
+    model: Any
+    review: Review | None
+
+
+def export_generator(
+    path: Path, inputs: ExportInputs, should_stop: ShouldStop
+) -> Generator[Progress, None, Path]:
+    """The core work for ``path``: a report generator, or the event list written at once."""
+    if path.suffix.lower() in (".csv", ".json"):
+
+        def events() -> Generator[Progress, None, Path]:
+            yield Progress(0, 1, "Writing the event list")
+            write_events(
+                path,
+                inputs.scan_result.events,
+                inputs.review,
+                recording=inputs.recording,
+                scan_result=inputs.scan_result,
+            )
+            yield Progress(1, 1, "Done")
+            return path
+
+        return events()
+    return write_report(
+        path,
+        inputs.recording,
+        inputs.scan_result,
+        inputs.model,
+        inputs.review,
+        should_stop=should_stop,
+    )
+
+
+class ReportExporter(QObject):
+    """Owns the Export Report action and at most one export run."""
+
+    exported = Signal(str)  # path written
+    failed = Signal(str)
+
+    def __init__(
+        self,
+        parent: QWidget,
+        inputs: Callable[[], ExportInputs | None],
+    ) -> None:
+        super().__init__(parent)
+        self.parent_widget = parent
+        self._inputs = inputs
+        self.worker: GeneratorWorker | None = None
+        self.progress_dialog: QProgressDialog | None = None
+        self.last_error = ""
+        self.action = QAction("Export &Report…", parent)
+        self.action.setShortcut(QKeySequence("Ctrl+E"))
+        self.action.setStatusTip("Write a fault report (HTML or PDF) or the event list (CSV/JSON)")
+        self.action.triggered.connect(lambda: self.export())
+
+    def update_enabled(self) -> None:
+        running = self.worker is not None and self.worker.is_running()
+        self.action.setEnabled(not running and self._inputs() is not None)
+
+    def ask_path(self, recording: Recording) -> Path | None:
+        start = Path(gui_settings.last_directory("report") or recording.path.parent)
+        suggested = str(start / f"{recording.path.stem}-report.html")
+        name, chosen_filter = QFileDialog.getSaveFileName(
+            self.parent_widget, "Export report", suggested, EXPORT_FILTER
+        )
+        if not name:
+            return None
+        path = Path(name)
+        if path.suffix.lower() not in (".html", ".htm", ".pdf", ".csv", ".json"):
+            kind = chosen_filter.split(" ", 1)[0]
+            for word, suffix in SUFFIX_OF_FILTER.items():
+                if word in chosen_filter or word == kind:
+                    path = path.with_name(path.name + suffix)
+                    break
+        return path
+
+    def export(self, path: str | Path | None = None) -> GeneratorWorker | None:
+        """Export to ``path`` (asked for when None) in the background; None if not started."""
+        if self.worker is not None and self.worker.is_running():
+            return None
+        inputs = self._inputs()
+        if inputs is None:
+            self._fail("Open a recording and scan it before exporting a report.")
+            return None
+        target = self.ask_path(inputs.recording) if path is None else Path(path)
+        if target is None:
+            return None
+        gui_settings.set_last_directory("report", target)
+        if inputs.review is not None:
+            inputs = ExportInputs(
+                inputs.recording, inputs.scan_result, inputs.model, inputs.review.snapshot()
+            )
+        frozen = inputs
+
+        def factory(should_stop: ShouldStop) -> Generator[Progress, None, Path]:
+            return export_generator(target, frozen, should_stop)
+
+        dialog = QProgressDialog(f"Writing {target.name}…", "Cancel", 0, 1000, self.parent_widget)
+        dialog.setObjectName("report_progress")
+        dialog.setWindowTitle("Export report")
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        dialog.setMinimumDuration(300)
+        dialog.setAutoClose(False)
+        dialog.setAutoReset(False)
+        dialog.setValue(0)
+        worker = GeneratorWorker(factory, "report", self)
+        dialog.canceled.connect(worker.cancel)
+        worker.progress.connect(self._on_progress)
+        worker.finished.connect(self._on_finished)
+        worker.failed.connect(lambda message, details: self._fail(message, details))
+        worker.cancelled.connect(self._on_cancelled)
+        # Each run closes its own dialog: a late ``done`` of an earlier run must not touch
+        # (and, by closing, cancel) a newer run's dialog.
+        worker.done.connect(lambda: self._on_done(worker, dialog))
+        self.worker = worker
+        self.progress_dialog = dialog
+        self.last_error = ""
+        worker.start()
+        self.update_enabled()
+        return worker
+
+    def cancel(self) -> None:
+        if self.worker is not None and self.worker.is_running():
+            self.worker.cancel()
+
+    def _on_progress(self, report: Progress) -> None:
+        if self.progress_dialog is not None:
+            self.progress_dialog.setValue(int(1000 * report.fraction))
+            self.progress_dialog.setLabelText(report.message)
+
+    def _on_finished(self, path: Path) -> None:
+        self.exported.emit(str(path))
+
+    def _on_cancelled(self) -> None:
+        self.last_error = "Export cancelled; no file was written."
+        self.failed.emit(self.last_error)
+
+    def _fail(self, message: str, details: str = "") -> None:
+        self.last_error = message
+        gui_app.show_error(self.parent_widget, "Export report", message, details)
+        self.failed.emit(message)
+
+    def _on_done(self, worker: GeneratorWorker, dialog: QProgressDialog) -> None:
+        dialog.blockSignals(True)  # closing a QProgressDialog emits canceled
+        dialog.close()
+        dialog.deleteLater()
+        if self.progress_dialog is dialog:
+            self.progress_dialog = None
+        self.update_enabled()

@@ -1,0 +1,314 @@
+"""The main window end to end on a small real file: open, train, cancel, scan, events, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QApplication, QDialogButtonBox, QMessageBox
+from pytestqt.qtbot import QtBot
+
+from faultlens.core.checkpoint import load_model
+from faultlens.core.detection import scan
+from faultlens.core.io import load_recording
+from faultlens.core.progress import run_to_end
+from faultlens.core.recording import Recording
+from faultlens.gui import settings as gui_settings
+from faultlens.gui.help_dialog import SHORTCUTS
+from faultlens.gui.import_dialog import ImportDialog
+from faultlens.gui.main_window import MainWindow
+from faultlens.gui.workers import GeneratorWorker
+
+TIMEOUT_MS = 60_000
+
+
+@pytest.fixture
+def window(qtbot: QtBot) -> MainWindow:
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    return win
+
+
+def _open(qtbot: QtBot, win: MainWindow, path: Path) -> ImportDialog:
+    dialog = win.open_file(path)
+    with qtbot.waitSignal(dialog.accepted, timeout=TIMEOUT_MS):
+        dialog.open_recording()
+    return dialog
+
+
+def _record(worker: GeneratorWorker) -> list[str]:
+    kinds: list[str] = []
+    worker.progress.connect(lambda _r: kinds.append("progress"))
+    worker.finished.connect(lambda _r: kinds.append("finished"))
+    worker.failed.connect(lambda m, _d: kinds.append(f"failed: {m}"))
+    worker.cancelled.connect(lambda: kinds.append("cancelled"))
+    return kinds
+
+
+def test_open_train_cancel_scan_and_step_through_events(
+    qtbot: QtBot, window: MainWindow, pump_csv: Path, tmp_path: Path, error_boxes: list
+) -> None:
+    win = window
+    # --- open through the import dialog, as File > Open does after the file dialog
+    dialog = win.open_file(pump_csv)
+    assert dialog.isVisible()
+    assert dialog.table.rowCount() > 0 and dialog.table.columnCount() == 5
+    assert "time" in dialog.time_combo.currentText()
+    assert "label" in dialog.label_combo.currentText()
+    with qtbot.waitSignal(dialog.accepted, timeout=TIMEOUT_MS):
+        dialog.open_recording()
+    rec = win.current_recording
+    assert (
+        rec is not None
+        and rec.name == "pump.csv"
+        and rec.channels
+        == (
+            "pressure",
+            "current",
+            "flow",
+        )
+    )
+    assert win.windowTitle() == "FaultLens — pump.csv"
+    assert win.recording_list.count() == 1
+    assert gui_settings.recent_files() == [pump_csv.resolve()]
+    assert "Missing values" in dialog.quality.toPlainText()
+
+    # --- train a tiny model through the worker: progress..., finished, in that order
+    panel = win.training_panel
+    panel.window_spin.setValue(16)
+    panel.stride_spin.setValue(4)
+    panel.epochs_spin.setValue(2)
+    with qtbot.waitSignal(panel.model_trained, timeout=TIMEOUT_MS) as trained:
+        worker = panel.start_training()
+        assert worker is not None
+        kinds = _record(worker)
+        assert panel.start_training() is None  # one run at a time
+    qtbot.waitUntil(lambda: not worker.is_running(), timeout=TIMEOUT_MS)
+    assert kinds[-1] == "finished" and set(kinds[:-1]) == {"progress"}
+    assert len(kinds) >= 3  # at least one report per epoch
+    model = trained.args[0]
+    assert win.current_model is model
+    assert model.channels == rec.channels
+    k = len(model.class_names)
+    assert panel.confusion.rowCount() == k and panel.confusion.columnCount() == k
+    cm = np.array(model.metrics["confusion_matrix"])
+    assert int(panel.confusion.item(0, 0).text()) == cm[0, 0]
+    assert len(panel.train_curve.getOriginalDataset()[1]) == 2
+    saved = tmp_path / "out" / "trained.flmodel"
+    saved.parent.mkdir()
+    assert panel.save_model_to(saved)
+
+    # --- a second run, cancelled after its first report: cancelled, no model, no file
+    panel.epochs_spin.setValue(200)
+    worker2 = panel.start_training()
+    assert worker2 is not None
+    kinds2 = _record(worker2)
+    worker2.progress.connect(lambda _r: worker2.cancel())
+    with qtbot.waitSignal(worker2.cancelled, timeout=TIMEOUT_MS):
+        pass
+    qtbot.waitUntil(lambda: not worker2.is_running(), timeout=TIMEOUT_MS)
+    assert kinds2[-1] == "cancelled" and "finished" not in kinds2
+    assert panel.result is None and not panel.save_button.isEnabled()
+    assert win.current_model is model
+    assert sorted(p.name for p in saved.parent.iterdir()) == ["trained.flmodel"]
+
+    # --- scan in the background; the tracks show exactly the engine's output
+    with qtbot.waitSignal(win.scan_finished, timeout=TIMEOUT_MS) as scanned:
+        scan_worker = win.start_scan()
+        assert scan_worker is not None
+    qtbot.waitUntil(lambda: not scan_worker.is_running(), timeout=TIMEOUT_MS)
+    result = scanned.args[0]
+    assert win.current_scan is result
+    reference = run_to_end(scan(model, rec, result.options))
+    np.testing.assert_allclose(result.fault_probability, reference.fault_probability, atol=1e-6)
+    assert [(e.start_row, e.end_row) for e in result.events] == [
+        (e.start_row, e.end_row) for e in reference.events
+    ]
+    view = win.signal_view
+    _, curve_y = view.fault_track.curve.getOriginalDataset()
+    np.testing.assert_array_equal(curve_y, result.fault_probability)
+    assert result.events, "the tiny model should flag the level shifts"
+    table = win.event_table
+    assert table.model().rowCount() == len(result.events)
+    first = result.events[0]
+    assert table.model().index(0, 0).data() == first.start_time
+    assert table.model().index(0, 3).data() == first.class_name
+
+    # --- clicking a row zooms to that event, with context
+    full = view.full_x_range()
+    last_row = table.model().rowCount() - 1
+    event = result.events[table.event_index_at(last_row)]
+    rect = table.visualRect(table.model().index(last_row, 1))
+    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    x0, x1 = view.x_range()
+    ev0, ev1 = view.row_span_x(event.start_row, event.end_row)
+    assert x0 < ev0 and x1 > ev1
+    assert (x1 - x0) < (full[1] - full[0]) or len(result.events) == 1
+
+    # --- N / P go to the next / previous event in time order
+    order = sorted(range(len(result.events)), key=lambda i: result.events[i].start_row)
+    current = table.current_event_index()
+    win.actions["next_event"].trigger()
+    expected = order[(order.index(current) + 1) % len(order)]
+    assert table.current_event_index() == expected
+    nx0, nx1 = view.x_range()
+    e = result.events[expected]
+    assert nx0 < view.row_span_x(e.start_row, e.end_row)[0] < nx1
+    win.actions["previous_event"].trigger()
+    assert table.current_event_index() == current
+    assert error_boxes == []
+
+    # --- the model saved from the panel loads back as the same model
+    assert load_model(saved).fingerprint == model.fingerprint
+
+
+def test_bad_files_show_the_message_and_keep_what_was_open(
+    qtbot: QtBot,
+    window: MainWindow,
+    pump_csv: Path,
+    tmp_path: Path,
+    error_boxes: list,
+    make_pump_csv,
+) -> None:
+    win = window
+    _open(qtbot, win, pump_csv)
+    before = win.current_recording
+
+    binary = tmp_path / "broken.csv"
+    binary.write_bytes(b"\x00\x01\x02\x89PNG\x00" * 200)
+    dialog = win.open_file(binary)
+    assert "broken.csv" in dialog.error and dialog.error_label.isVisible()
+    assert not dialog.buttons.button(QDialogButtonBox.StandardButton.Open).isEnabled()
+    dialog.reject()
+
+    # A file whose head looks fine but fails on the full read: the error appears in the
+    # dialog, which stays open; nothing in the window changes.
+    late = make_pump_csv(tmp_path / "late.csv", rows=3000)
+    lines = late.read_text().splitlines()
+    lines[2500] = "garbage-time," + ",".join(lines[2500].split(",")[1:])
+    late.write_text("\n".join(lines) + "\n")
+    dialog = win.open_file(late)
+    assert dialog.error == ""
+    with qtbot.waitSignal(dialog.load_failed, timeout=TIMEOUT_MS) as failed:
+        dialog.open_recording()
+    qtbot.waitUntil(lambda: not dialog.is_loading(), timeout=TIMEOUT_MS)
+    assert "late.csv" in failed.args[0] and "line 2501" in failed.args[0]
+    assert dialog.isVisible() and dialog.error_label.isVisible()
+    assert dialog.recording is None
+    dialog.reject()
+    assert win.recordings == [before] and win.current_recording is before
+
+    garbage = tmp_path / "garbage.flmodel"
+    garbage.write_bytes(b"not a model at all")
+    assert not win.load_model_file(garbage)
+    assert len(error_boxes) == 1 and "garbage.flmodel" in error_boxes[0][1]
+    assert win.current_model is None and win.isVisible()
+
+
+def test_error_dialog_is_non_modal_and_names_the_problem(qtbot: QtBot, window: MainWindow) -> None:
+    window.report_error("data.csv: line 3: bad value; fix it", details="trace")
+    boxes = [b for b in window.findChildren(QMessageBox) if b.isVisible()]
+    assert len(boxes) == 1
+    assert boxes[0].text() == "data.csv: line 3: bad value; fix it"
+    assert boxes[0].detailedText() == "trace"
+    assert not boxes[0].isModal() or boxes[0].windowModality() != Qt.WindowModality.ApplicationModal
+    boxes[0].close()
+    assert window.isVisible()
+
+
+def test_channel_mismatch_names_the_missing_channels(
+    qtbot: QtBot, window: MainWindow, trained_model_path: Path, error_boxes: list
+) -> None:
+    data = np.random.default_rng(0).standard_normal((300, 2)).astype(np.float32)
+    window.add_recording(Recording.from_arrays(data, ["pressure", "speed"], path="other.csv"))
+    assert window.load_model_file(trained_model_path)
+    assert len(error_boxes) == 1
+    title, message, _ = error_boxes[0]
+    assert title == "Channels do not match"
+    assert "current, flow" in message and "other.csv" in message and "speed" in message
+    assert window.start_scan() is None
+    assert not window.actions["scan"].isEnabled() or window.current_scan is None
+
+
+def test_close_during_training_asks_then_cancels(
+    qtbot: QtBot, pump_csv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.show()
+    win.add_recording(load_recording(pump_csv))
+    answers = [QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes]
+    asked: list[str] = []
+
+    def question(parent: object, title: str, text: str, *args: object) -> object:
+        asked.append(text)
+        return answers[len(asked) - 1]
+
+    monkeypatch.setattr(QMessageBox, "question", question)
+    win.training_panel.window_spin.setValue(16)
+    win.training_panel.epochs_spin.setValue(500)
+    worker = win.training_panel.start_training()
+    assert worker is not None
+    with qtbot.waitSignal(worker.progress, timeout=TIMEOUT_MS):
+        pass
+    assert not win.close()  # "No": the window stays, training goes on
+    assert worker.is_running() and win.isVisible()
+    assert win.close()  # "Yes": cancel, wait for the thread, close
+    assert len(asked) == 2 and not worker.is_running()
+    assert win.training_panel.result is None
+
+
+def test_window_geometry_and_recent_files_persist(qtbot: QtBot, pump_csv: Path) -> None:
+    first = MainWindow()
+    qtbot.addWidget(first)
+    first.show()
+    # Narrower than the offscreen platform's 800x600 screen, which clamps restored geometry
+    # (the height is held up by the docks' minimum sizes, so only the width is compared).
+    first.resize(640, 480)
+    first.add_recording(load_recording(pump_csv))
+    first.close()
+    second = MainWindow()
+    qtbot.addWidget(second)
+    assert second.width() == 640
+    second.recent_menu.aboutToShow.emit()
+    texts = [a.text() for a in second.recent_menu.actions()]
+    assert "pump.csv" in texts
+
+
+def test_drop_opens_the_import_dialog(qtbot: QtBot, window: MainWindow, pump_csv: Path) -> None:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(pump_csv))])
+    event = QDropEvent(
+        QPointF(10, 10),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    window.dropEvent(event)
+    assert len(window.import_dialogs) == 1
+    assert window.import_dialogs[0].path == pump_csv
+    window.import_dialogs[0].reject()
+
+
+def test_help_lists_every_bound_shortcut(window: MainWindow) -> None:
+    documented = " ".join(keys for keys, _ in SHORTCUTS)
+    for action in window.actions.values():
+        for sequence in action.shortcuts():
+            text = sequence.toString()
+            if text == "=":  # the unshifted "+" key on US layouts, an alias of "+"
+                continue
+            assert text in documented, f"{action.text()} ({text}) is not in the help"
+    dialog = window.show_help()
+    assert dialog.isVisible()
+    dialog.close()
+    about = window.show_about()
+    assert "pyqtgraph" in about.info and "CUDA" in about.info
+    about.close()
+    assert window.device_label.text().startswith(("CPU", "CUDA"))
+    QApplication.processEvents()

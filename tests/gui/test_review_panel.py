@@ -1,0 +1,233 @@
+"""The review panel, the region overlay and the report exporter, on real core objects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PySide6.QtWidgets import QPushButton
+from pytestqt.qtbot import QtBot
+
+from faultlens.core import review as review_mod
+from faultlens.core.checkpoint import TrainedModel
+from faultlens.core.detection import FaultEvent, ScanOptions, scan
+from faultlens.core.io import load_recording
+from faultlens.core.model import AttentionLSTM, ModelConfig
+from faultlens.core.progress import run_to_end
+from faultlens.core.recording import Recording
+from faultlens.core.report import read_events
+from faultlens.core.review import Review
+from faultlens.gui.app import configure_pyqtgraph
+from faultlens.gui.report_export import ExportInputs, ReportExporter
+from faultlens.gui.review_panel import RegionOverlay, ReviewPanel
+from faultlens.gui.signal_view import SignalView
+
+
+@pytest.fixture(autouse=True)
+def _review_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(review_mod.REVIEW_DIR_ENV, str(tmp_path / "user-data"))
+
+
+def events_for(rec: Recording, spans: list[tuple[int, int]]) -> list[FaultEvent]:
+    return [
+        FaultEvent(
+            s, e, rec.format_time(s), rec.format_time(e), float(e - s), "1", 0.9, 0.7, ("flow",)
+        )
+        for s, e in spans
+    ]
+
+
+@pytest.fixture
+def recording(pump_csv: Path) -> Recording:
+    return load_recording(pump_csv)
+
+
+@pytest.fixture
+def review(recording: Recording) -> Review:
+    review = Review.open(recording)
+    review.set_events(events_for(recording, [(80, 120), (240, 280), (400, 430)]),
+                      class_names=("0", "1"))  # fmt: skip
+    return review
+
+
+def panel_for(qtbot: QtBot, review: Review, recording: Recording) -> ReviewPanel:
+    panel = ReviewPanel()
+    qtbot.addWidget(panel)
+    panel.set_review(review, recording)
+    return panel
+
+
+def cell(panel: ReviewPanel, row: int, col: int) -> str:
+    item = panel.event_list.item(row, col)
+    assert item is not None
+    return item.text()
+
+
+def test_panel_acts_on_the_review_and_follows_it(
+    qtbot: QtBot, review: Review, recording: Recording
+) -> None:
+    panel = panel_for(qtbot, review, recording)
+    assert panel.event_list.rowCount() == 3
+    assert not panel.confirm_button.isEnabled()  # nothing selected yet
+
+    with qtbot.waitSignal(panel.event_selected) as picked:
+        panel.event_list.selectRow(1)
+    assert picked.args == [1]
+    panel.note_edit.setPlainText("valve stuck, see log")
+    panel.confirm_button.click()  # the typed note is saved first, then the status
+    assert review.status(1) == "confirmed"
+    assert review.decision(1).note == "valve stuck, see log"
+    assert cell(panel, 1, 3) == "confirmed" and cell(panel, 1, 4) == "valve stuck, see log"
+
+    assert panel.relabel_current("FC-9 cavitation")
+    assert cell(panel, 1, 3) == "relabelled → FC-9 cavitation"
+    panel.undo_button.click()
+    assert review.status(1) == "confirmed" and cell(panel, 1, 3) == "confirmed"
+    assert panel.redo_button.isEnabled()
+    panel.redo_button.click()
+    assert review.status(1) == "relabelled"
+
+    # A change made on the core object (e.g. by the main window's Ctrl+Z) shows up too.
+    review.dismiss(0)
+    assert cell(panel, 0, 3) == "dismissed"
+    assert "1 dismissed" in panel.summary_label.text()
+    assert "1 relabelled" in panel.summary_label.text()
+    assert str(review.sidecar_path) in panel.summary_label.text()
+
+    # Following the main event table selects without echoing the selection back.
+    with qtbot.assertNotEmitted(panel.event_selected):
+        panel.select_event(2)
+    assert panel.current_event_index() == 2 and panel.note_edit.toPlainText() == ""
+
+
+def test_regions_and_errors(
+    qtbot: QtBot, review: Review, recording: Recording, error_boxes: list
+) -> None:
+    panel = panel_for(qtbot, review, recording)
+    rid = panel.add_region(300, 320)
+    assert rid is not None and review.region(rid).class_name == "1"  # first fault class
+    assert panel.region_list.rowCount() == 1
+    panel.region_list.item(0, 1).setText("imbalance")
+    panel.region_list.item(0, 2).setText("drawn by hand")
+    assert review.region(rid).class_name == "imbalance"
+    assert review.region(rid).note == "drawn by hand"
+    panel.region_list.item(0, 1).setText("   ")  # refused, and the cell shows the stored class
+    assert error_boxes and "class name or a fault code" in error_boxes[-1][1]
+    assert panel.region_list.item(0, 1).text() == "imbalance"
+    panel.region_list.selectRow(0)
+    panel.delete_region_button.click()
+    assert review.regions == () and panel.region_list.rowCount() == 0
+
+    panel.event_list.selectRow(0)
+    assert not panel.relabel_current("")
+    assert "type one" in panel.last_error
+
+
+def test_train_with_reviewed_labels(qtbot: QtBot, review: Review, recording: Recording) -> None:
+    panel = panel_for(qtbot, review, recording)
+    review.confirm(0)
+    review.dismiss(1)
+    with qtbot.waitSignal(panel.train_requested) as sent:
+        panel.train_button.click()
+    reviewed = sent.args[0]
+    assert isinstance(reviewed, Recording)
+    assert reviewed.name.endswith("(reviewed labels)")
+    assert set(reviewed.labels[80:121]) == {"1"}
+    assert set(reviewed.labels[240:281]) == {"0"}
+    assert reviewed.data is recording.data
+
+
+def test_region_overlay_on_the_signal_view(
+    qtbot: QtBot, review: Review, recording: Recording
+) -> None:
+    configure_pyqtgraph()
+    view = SignalView()
+    qtbot.addWidget(view)
+    view.set_recording(recording)
+    overlay = RegionOverlay(view)
+    overlay.set_review(review)
+    rid = review.add_region(100, 150, "leak")
+    assert len(overlay.items) == len(view.plots)
+    _plot, item, item_rid = overlay.items[0]
+    assert item_rid == rid and item.movable
+    x0, x1 = view.row_span_x(100, 150)
+    assert item.getRegion() == pytest.approx((x0, x1))
+
+    # Dragging the edges (as the mouse does) moves the region in the review.
+    item.setRegion((recording.time_axis()[110], recording.time_axis()[170]))
+    item.sigRegionChangeFinished.emit(item)
+    assert (review.region(rid).start_row, review.region(rid).end_row) == (110, 170)
+    # ... and every plot's item follows the review.
+    for _plot, other, _ in overlay.items:
+        assert other.getRegion() == pytest.approx(view.row_span_x(110, 170))
+    review.undo()
+    assert overlay.items[0][1].getRegion() == pytest.approx((x0, x1))
+    lo, hi = overlay.view_rows()
+    assert 0 <= lo < hi < recording.n_rows
+    overlay.set_review(None)
+    assert overlay.items == []
+
+
+@pytest.fixture
+def scanned(recording: Recording):
+    torch.manual_seed(0)
+    config = ModelConfig(n_channels=3, n_classes=2, hidden=8, heads=2, classifier_hidden=8)
+    model = TrainedModel(
+        module=AttentionLSTM(config).eval(), config=config, channels=recording.channels,
+        class_names=("0", "1"), norm_mean=np.zeros(3, np.float32),
+        norm_std=np.ones(3, np.float32), window=16, stride=4,
+    )  # fmt: skip
+    result = run_to_end(scan(model, recording, ScanOptions(device="cpu", stride=4)))
+    result.events = events_for(recording, [(40, 60), (100, 130), (200, 220), (300, 340)])
+    return model, result
+
+
+def test_export_report_and_events_in_a_worker(
+    qtbot: QtBot, tmp_path: Path, recording: Recording, review: Review, scanned, error_boxes
+) -> None:
+    model, result = scanned
+    review.set_events(result.events)
+    review.confirm(0)
+    host = ReviewPanel()  # any widget can host the action
+    qtbot.addWidget(host)
+    exporter = ReportExporter(host, lambda: ExportInputs(recording, result, model, review))
+    assert exporter.action.shortcut().toString() == "Ctrl+E"
+
+    out = tmp_path / "r.html"
+    with qtbot.waitSignal(exporter.exported, timeout=60_000) as done:
+        assert exporter.export(out) is not None
+        review.dismiss(1)  # reviewing goes on while the report is written (snapshot)
+    assert done.args == [str(out)]
+    text = out.read_text(encoding="utf-8")
+    assert text.count("<img") == 4 and "st st-confirmed" in text and "st st-dismissed" not in text
+    qtbot.waitUntil(lambda: not exporter.worker.is_running())
+
+    events_out = tmp_path / "e.csv"
+    with qtbot.waitSignal(exporter.exported, timeout=60_000):
+        assert exporter.export(events_out) is not None
+    events, reviews = read_events(events_out)
+    assert events == result.events and reviews[1]["review_status"] == "dismissed"
+    qtbot.waitUntil(lambda: not exporter.worker.is_running())
+
+    # A failing export shows its one-line reason and leaves nothing.
+    with qtbot.waitSignal(exporter.failed, timeout=60_000):
+        exporter.export(tmp_path / "missing" / "r.pdf")
+    assert "does not exist" in error_boxes[-1][1]
+    qtbot.waitUntil(lambda: not exporter.worker.is_running())
+
+    # Cancel from the progress dialog: no file.
+    target = tmp_path / "c.pdf"
+    with qtbot.waitSignal(exporter.failed, timeout=60_000):
+        worker = exporter.export(target)
+        dialog = exporter.progress_dialog
+        cancel_button = dialog.findChild(QPushButton)
+        assert cancel_button is not None and cancel_button.text() == "Cancel"
+        # The user presses Cancel as soon as the first progress report shows.
+        worker.progress.connect(lambda _report: cancel_button.click())
+    qtbot.waitUntil(lambda: not worker.is_running())
+    assert "cancelled" in exporter.last_error and not target.exists()
+
+    none = ReportExporter(host, lambda: None)
+    assert none.export(out) is None and "scan it" in none.last_error

@@ -1,0 +1,174 @@
+"""SignalView and its tracks, built from real Recordings and ScanResults."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+import pytest
+from pytestqt.qtbot import QtBot
+
+from faultlens.core.checkpoint import load_model
+from faultlens.core.detection import scan
+from faultlens.core.io import load_recording
+from faultlens.core.progress import run_to_end
+from faultlens.core.recording import Recording
+from faultlens.gui.app import configure_pyqtgraph
+from faultlens.gui.signal_view import SignalView, label_stretches, robust_range
+from faultlens.gui.tracks import bin_peak, strongest_hotspots
+
+
+def _view(qtbot: QtBot, recording: Recording, width: int = 900, height: int = 600) -> SignalView:
+    configure_pyqtgraph()
+    view = SignalView()
+    qtbot.addWidget(view)
+    view.resize(width, height)
+    view.set_recording(recording)
+    view.show()
+    qtbot.waitExposed(view)
+    return view
+
+
+def _layout_items(view: SignalView) -> list[object]:
+    return list(view.graphics.ci.items)
+
+
+def test_curves_hold_the_recording_with_gaps(qtbot: QtBot, pump_csv) -> None:
+    rec = load_recording(pump_csv)
+    view = _view(qtbot, rec)
+    assert list(view.plots) == list(rec.channels)
+    for i, name in enumerate(rec.channels):
+        x, y = view.curves[name].getOriginalDataset()
+        np.testing.assert_array_equal(x, rec.time_axis())
+        np.testing.assert_array_equal(y, rec.data[:, i])
+        assert view.curves[name].opts["connect"] == "finite"
+    # The file's empty cells stay NaN on the curve: drawn as a gap, never as zero.
+    _, pressure = view.curves["pressure"].getOriginalDataset()
+    assert np.isnan(pressure[40:44]).all()
+    assert isinstance(view.plots["pressure"].getAxis("bottom"), pg.DateAxisItem)
+    lo, hi = view.full_x_range()
+    assert (lo, hi) == (rec.time_axis()[0], rec.time_axis()[-1])
+
+
+def test_hide_and_show_channels(qtbot: QtBot, pump_csv) -> None:
+    view = _view(qtbot, load_recording(pump_csv))
+    assert len(_layout_items(view)) == 3
+    view.set_channel_visible("current", False)
+    assert view.visible_channels() == ["pressure", "flow"]
+    assert view.plots["current"] not in _layout_items(view)
+    item = view.channel_list.findItems("current", pg.QtCore.Qt.MatchFlag.MatchExactly)[0]
+    assert item.checkState() == pg.QtCore.Qt.CheckState.Unchecked
+    # Ticking it in the list shows it again.
+    item.setCheckState(pg.QtCore.Qt.CheckState.Checked)
+    assert view.visible_channels() == ["pressure", "current", "flow"]
+    assert view.plots["current"] in _layout_items(view)
+    # Only the lowest plot shows the time axis.
+    assert view.plots["flow"].getAxis("bottom").isVisible()
+    assert not view.plots["pressure"].getAxis("bottom").isVisible()
+
+
+def test_navigation_moves_every_plot_together(qtbot: QtBot) -> None:
+    rows = 10_000
+    data = np.random.default_rng(0).standard_normal((rows, 2)).astype(np.float32)
+    view = _view(qtbot, Recording.from_arrays(data, ["a", "b"]))
+    assert view.x_range() == pytest.approx((0, rows - 1), abs=1)
+    view.zoom(0.5)
+    x0, x1 = view.x_range()
+    assert x1 - x0 == pytest.approx((rows - 1) / 2, rel=0.01)
+    view.go_home()
+    assert view.x_range()[0] == pytest.approx(0, abs=1)
+    view.scroll(0.25)
+    assert view.x_range()[0] == pytest.approx((x1 - x0) * 0.25, rel=0.02)
+    view.go_end()
+    assert view.x_range()[1] == pytest.approx(rows - 1, abs=1)
+    # Every plot (hidden ones too) shares the range.
+    view.set_channel_visible("b", False)
+    view.zoom_to_rows(2000, 2099, context=1.0)
+    for plot in view.plots.values():
+        lo, hi = plot.vb.viewRange()[0]
+        assert lo == pytest.approx(1899.5, abs=1) and hi == pytest.approx(2199.5, abs=1)
+    view.show_all()
+    assert view.x_range() == pytest.approx((0, rows - 1), abs=1)
+
+
+def test_downsampling_note_on_a_long_recording(qtbot: QtBot) -> None:
+    rows = 400_000
+    data = np.random.default_rng(0).standard_normal((rows, 1)).astype(np.float32)
+    view = _view(qtbot, Recording.from_arrays(data, ["a"]), width=700, height=300)
+    view.show_all()
+    pg.QtWidgets.QApplication.processEvents()
+    note = view.compute_downsample_note()
+    assert note.startswith("Downsampled ") and note.endswith("×, peak")
+    factor = float(note.split()[1].rstrip("×,"))
+    assert factor > 20
+    drawn_x, _ = view.curves["a"].getData()
+    assert len(drawn_x) < rows / 20
+    # Zoomed in to a few hundred rows nothing is reduced.
+    view.set_x_range(1000, 1300)
+    pg.QtWidgets.QApplication.processEvents()
+    assert view.compute_downsample_note() == ""
+
+
+def test_ground_truth_regions_follow_the_labels(qtbot: QtBot, pump_csv) -> None:
+    rec = load_recording(pump_csv)
+    view = _view(qtbot, rec)
+    stretches = label_stretches(rec.labels)
+    faulty = np.flatnonzero(rec.labels == "1")
+    assert sum(e - s + 1 for s, e, _ in stretches) == len(faulty)
+    assert len(view.label_regions) == len(stretches) * len(rec.channels)
+    view.set_show_labels(False)
+    assert not any(r.isVisible() for r in view.label_regions)
+
+
+def test_label_stretches_separate_classes_and_skip_normal() -> None:
+    labels = np.array(["0", "1", "1", "", "leak", "leak", "1", "normal", "1"], dtype=object)
+    assert label_stretches(labels) == [(1, 2, "1"), (4, 5, "leak"), (6, 6, "1"), (8, 8, "1")]
+
+
+def test_bin_peak_keeps_maxima_and_leaves_gaps_empty() -> None:
+    x = np.array([0.0, 1.0, 2.0, 3.0, 10.0, 11.0])
+    values = np.array([1.0, 5.0, np.nan, 2.0, 7.0, 3.0], dtype=np.float32)
+    left, right, binned = bin_peak(x, values, 12)
+    assert (left, right) == (-0.5, 11.5)  # bins are centred on their x
+    expected = np.full(12, np.nan, dtype=np.float32)
+    expected[[0, 1, 3, 10, 11]] = [1.0, 5.0, 2.0, 7.0, 3.0]
+    np.testing.assert_array_equal(binned, expected)
+    # Fewer bins than rows: each bin keeps its peak.
+    _, _, coarse = bin_peak(x, values, 2)
+    np.testing.assert_array_equal(coarse, [5.0, 7.0])
+
+
+def test_robust_range_ignores_nan_and_holds_data() -> None:
+    lo, hi = robust_range(np.array([np.nan, 1.0, 2.0, 3.0, np.nan], dtype=np.float32))
+    assert lo < 1.0 and hi > 3.0
+    assert robust_range(np.full(5, np.nan, dtype=np.float32)) == (-1.0, 1.0)
+
+
+def test_scan_tracks_show_the_engine_output(qtbot: QtBot, pump_csv, trained_model_path) -> None:
+    rec = load_recording(pump_csv)
+    model = load_model(trained_model_path)
+    result = run_to_end(scan(model, rec))
+    view = _view(qtbot, rec)
+    view.set_scan(result, model.window)
+    assert view.fault_track in _layout_items(view)
+    x, y = view.fault_track.curve.getOriginalDataset()
+    np.testing.assert_array_equal(x, rec.time_axis())
+    np.testing.assert_array_equal(y, result.fault_probability)
+    assert view.fault_track.threshold_line.value() == result.options.threshold
+    _, hot = view.hotspot_track.curve.getOriginalDataset()
+    np.testing.assert_array_equal(hot, result.hotspots)
+    np.testing.assert_allclose(view.attention_strip.relative, result.attention * model.window)
+    image = view.attention_strip.image.image
+    assert image.shape == (1, rec.n_rows)
+    # Peak binning with one bin per row (regular 1 s sampling) is the identity.
+    np.testing.assert_allclose(image[0], result.attention * model.window, rtol=1e-6)
+    rows = strongest_hotspots(result.hotspots, result.events, rec)
+    assert view.hotspot_track.marker_rows == rows
+    points = view.hotspot_track.markers.points()
+    assert len(points) == len(rows)
+    for point, row in zip(points, rows, strict=True):
+        assert point.pos().x() == rec.time_axis()[row]
+        assert rec.format_time(row) in point.data()
+    # One shaded region per event on each channel plot and the probability track.
+    assert len(view.event_regions) == len(result.events) * (len(rec.channels) + 1)
+    view.set_scan(None)
+    assert view.event_regions == [] and view.fault_track not in _layout_items(view)
