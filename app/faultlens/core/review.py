@@ -398,6 +398,27 @@ class Review:
         self._notify(ReviewChange("events", tuple(current)))
         self._save_if_needed()
 
+    def snapshot(self) -> Review:
+        """A detached, read-only copy of the current state (no file, no listeners, no undo)
+        for work on another thread, e.g. writing a report while the user goes on reviewing."""
+        copy = Review(
+            self.recording_name,
+            self.content_hash,
+            self.n_rows,
+            recording_path=self.recording_path,
+            sidecar_path=None,
+            user=self.user,
+            autosave=False,
+        )
+        copy.created, copy.modified = self.created, self.modified
+        copy.model_fingerprint = self.model_fingerprint
+        copy.class_names = self.class_names
+        copy.scan_options = dict(self.scan_options)
+        copy.history = list(self.history)
+        copy._events = self._events
+        copy._state = self._state  # immutable: shared safely
+        return copy
+
     # ------------------------------------------------------------ reading
     @property
     def state(self) -> ReviewState:
