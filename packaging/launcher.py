@@ -9,13 +9,21 @@ from __future__ import annotations
 
 import multiprocessing
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from faultlens.cli import gui_main, main
+
+GUI_NAME = "faultlens-gui"
+
+
+def entry_for(program: str) -> Callable[[], int]:
+    """The entry point for an executable started as ``program`` (``sys.argv[0]``)."""
+    return gui_main if Path(program).name == GUI_NAME else main
+
 
 if __name__ == "__main__":
     # A frozen executable re-runs itself for each multiprocessing child (torch DataLoader
     # workers, pyqtgraph's remote processes); this turns those runs into the child.
     multiprocessing.freeze_support()
-    entry = gui_main if Path(sys.argv[0]).name == "faultlens-gui" else main
-    sys.exit(entry())
+    sys.exit(entry_for(sys.argv[0])())

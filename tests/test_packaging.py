@@ -30,11 +30,13 @@ SPEC = PACKAGING / "faultlens.spec"
 
 
 def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, PACKAGING / f"{name}.py")
+    """Import packaging/NAME.py (a script folder, not a package) under a private name."""
+    module_name = f"_faultlens_packaging_{name}"
+    spec = importlib.util.spec_from_file_location(module_name, PACKAGING / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     # dataclasses resolves string annotations through sys.modules[cls.__module__].
-    sys.modules[name] = module
+    sys.modules[module_name] = module
     spec.loader.exec_module(module)
     return module
 
@@ -233,7 +235,6 @@ def test_spec_names_entry_point_and_plugins() -> None:
     assert '"launcher.py"' in text
     assert "PySide6.QtSvg" in text, "the svg imageformat/iconengine plugins need QtSvg"
     assert 'NAME = "faultlens"' in text
-    assert "faultlens-gui" in text
 
 
 def test_launcher_runs_the_cli() -> None:
@@ -246,6 +247,17 @@ def test_launcher_runs_the_cli() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"faultlens {faultlens.__version__}"
+
+
+def test_launcher_picks_the_gui_entry_by_program_name() -> None:
+    from faultlens.cli import gui_main, main
+
+    launcher = _load("launcher")
+    assert launcher.entry_for("/opt/faultlens/faultlens-gui") is gui_main
+    assert launcher.entry_for("faultlens-gui") is gui_main
+    assert launcher.entry_for("/opt/faultlens/faultlens") is main
+    assert launcher.entry_for("faultlens-gui.sh") is main
+    assert f'"{launcher.GUI_NAME}"' in SPEC.read_text(encoding="utf-8")
 
 
 def test_smoke_script_is_valid_bash() -> None:
