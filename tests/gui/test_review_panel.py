@@ -52,6 +52,14 @@ def review(recording: Recording) -> Review:
     return review
 
 
+def win_review(win):
+    """The window's review integration (installed by MainWindow, else installed here)."""
+    from faultlens.gui.review_panel import ReviewIntegration
+
+    existing = getattr(win, "review_integration", None)
+    return existing if isinstance(existing, ReviewIntegration) else ReviewIntegration(win)
+
+
 def panel_for(qtbot: QtBot, review: Review, recording: Recording) -> ReviewPanel:
     panel = ReviewPanel()
     qtbot.addWidget(panel)
@@ -231,3 +239,60 @@ def test_export_report_and_events_in_a_worker(
 
     none = ReportExporter(host, lambda: None)
     assert none.export(out) is None and "scan it" in none.last_error
+
+
+def test_main_window_review_integration(
+    qtbot: QtBot, recording: Recording, scanned, tmp_path: Path, error_boxes: list
+) -> None:
+    from faultlens.core.review import primary_sidecar_path
+    from faultlens.gui.main_window import MainWindow
+
+    model, result = scanned
+    win = MainWindow()
+    qtbot.addWidget(win)
+    integration = win_review(win)
+    win.add_recording(recording)
+    win.set_model(model)
+    win.apply_scan(recording, result)
+    review = integration.review
+    assert review is not None and len(review.events) == 4
+    assert integration.panel.event_list.rowCount() == 4
+    assert "Review" in win.docks and "Review" in win.menus
+
+    # Picking an event in the main table selects it in the panel; C confirms it.
+    win.event_table.select_event(2)
+    assert integration.panel.current_event_index() == 2
+    integration.actions["confirm"].trigger()
+    assert review.status(2) == "confirmed"
+    integration.actions["undo"].trigger()
+    assert review.status(2) == "unreviewed"
+    integration.actions["redo"].trigger()
+    assert review.status(2) == "confirmed"
+    assert [s.toString() for s in integration.actions["undo"].shortcuts()] == ["Ctrl+Z"]
+    assert integration.exporter.action.shortcut().toString() == "Ctrl+E"
+    assert integration.exporter.action in win.menus["File"].actions()
+
+    rid = integration.draw_region()
+    assert rid is not None and len(integration.overlay.items) == len(win.signal_view.plots)
+
+    # Train with reviewed labels puts the relabelled copy, ticked, in the training panel.
+    integration.actions["train"].trigger()
+    panel = win.training_panel
+    assert panel.recordings[-1].name.endswith("(reviewed labels)")
+    chosen, _options = panel.snapshot()
+    assert [r.name for r in chosen] == [panel.recordings[-1].name]
+
+    # The review is on disk; a new window restores it for the same file.
+    sidecar = primary_sidecar_path(recording.path)
+    assert sidecar.is_file()
+    win.close()
+    again = MainWindow()
+    qtbot.addWidget(again)
+    integration2 = win_review(again)
+    rec2 = load_recording(recording.path)
+    again.add_recording(rec2)
+    again.set_model(model)
+    again.apply_scan(rec2, result)
+    assert integration2.review.status(2) == "confirmed"
+    assert len(integration2.review.regions) == 1
+    assert not error_boxes
