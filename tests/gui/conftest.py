@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -106,6 +106,6 @@ def error_boxes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, str]]:
 
 
 @pytest.fixture
-def make_pump_csv():  # noqa: ANN201 (returns the writer function)
+def make_pump_csv() -> Callable[..., Path]:
     """``make_pump_csv(path, rows=..., seed=...)`` writes a pump CSV like ``pump_csv``."""
     return write_pump_csv

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QWidget,
 )
 
@@ -95,7 +96,11 @@ class MainWindow(QMainWindow):
 
         self.add_dock(self.recording_list, "Recordings", Qt.DockWidgetArea.LeftDockWidgetArea)
         self.add_dock(self.event_table, "Fault events", Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.add_dock(self.training_panel, "Training", Qt.DockWidgetArea.RightDockWidgetArea)
+        # Scrollable: the panel is tall, and a dock must not dictate the window's minimum height.
+        training_scroll = QScrollArea()
+        training_scroll.setWidgetResizable(True)
+        training_scroll.setWidget(self.training_panel)
+        self.add_dock(training_scroll, "Training", Qt.DockWidgetArea.RightDockWidgetArea)
         self.add_dock(
             self.model_info, "Model", Qt.DockWidgetArea.RightDockWidgetArea, tabify_with="Training"
         )
@@ -179,6 +184,7 @@ class MainWindow(QMainWindow):
         self.downsample_label = QLabel()
         self.downsample_label.setObjectName("downsample_note")
         self.device_label = QLabel(device_text())
+        self.device_label.setStyleSheet("padding: 0 6px; border-left: 1px solid #bbb;")
         self.device_label.setObjectName("device_label")
         self.device_label.setToolTip("Compute device for training and scanning")
         bar.addWidget(self.scan_progress)

@@ -1,0 +1,57 @@
+"""Every widget module opens by itself on a recording (what ``python -m`` shows)."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from faultlens.core.checkpoint import load_model
+from faultlens.core.detection import scan
+from faultlens.core.io import load_recording
+from faultlens.core.progress import run_to_end
+
+MODULES = [
+    "signal_view",
+    "tracks",
+    "event_table",
+    "import_dialog",
+    "training_panel",
+    "model_info",
+    "help_dialog",
+    "about",
+    "main_window",
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_module_opens_on_a_recording(
+    qtbot: QtBot, name: str, pump_csv: Path, trained_model_path: Path
+) -> None:
+    module = importlib.import_module(f"faultlens.gui.{name}")
+    recording = load_recording(pump_csv)
+    model = load_model(trained_model_path)
+    result = run_to_end(scan(model, recording))
+    widget = module._demo_widget(recording, model, result)
+    qtbot.addWidget(widget)
+    widget.show()
+    qtbot.waitExposed(widget)
+    assert widget.isVisible()
+    widget.close()
+
+
+def test_python_dash_m_opens_and_quits() -> None:
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", FAULTLENS_DEMO_QUIT="1")
+    done = subprocess.run(
+        [sys.executable, "-m", "faultlens.gui.signal_view"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
