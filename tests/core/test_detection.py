@@ -147,6 +147,19 @@ def test_strided_scan_holds_the_last_output_and_reaches_the_end() -> None:
             np.testing.assert_array_equal(result.probabilities[row], result.probabilities[end])
 
 
+def test_default_stride_grows_only_for_very_long_recordings(monkeypatch) -> None:
+    import faultlens.core.detection as detection
+
+    model = random_model(window=12, stride=4)
+    rec = noise_recording(100)  # 89 full windows
+    assert run_scan(model, rec, ScanOptions(device="cpu")).stride == 1
+    monkeypatch.setattr(detection, "AUTO_MAX_WINDOWS", 30)
+    assert run_scan(model, rec, ScanOptions(device="cpu")).stride == 3  # ceil(89 / 30)
+    monkeypatch.setattr(detection, "AUTO_MAX_WINDOWS", 5)
+    assert run_scan(model, rec, ScanOptions(device="cpu")).stride == 4  # the model's stride
+    assert run_scan(model, rec, ScanOptions(device="cpu", stride=1)).stride == 1
+
+
 def test_channel_mismatch_names_missing_and_extra_before_scanning() -> None:
     model = random_model(channels=("a", "b", "c"))
     rec = noise_recording(40, channels=("a", "c", "z"))

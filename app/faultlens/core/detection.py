@@ -2,14 +2,16 @@
 
 Scan (``scan``)
     The model slides over the recording with a scan stride of 1 row by default (never more
-    than the model's training stride), so every row from the first full window on gets its
-    own causal prediction: a window's output belongs to its LAST row, and what a row shows
-    was computed from that row and the ``T - 1`` rows before it, never from later rows.
-    Detection delay is therefore honest. Cost: one forward pass per row (``N - T + 1``
-    windows); ``ScanOptions.stride`` trades resolution for speed (k x fewer windows), and
-    rows between strided window ends hold the last output (still causal). Windows stream in
-    batches (``faultlens.core.windows.iter_window_batches``), so memory stays at
-    ``batch * T * C`` floats plus the per-row outputs, however long the recording is.
+    than the model's training stride; a recording so long that this would take more than
+    ``AUTO_MAX_WINDOWS`` forward passes gets the smallest stride that stays under it), so
+    every row from the first full window on gets its own causal prediction: a window's
+    output belongs to its LAST row, and what a row shows was computed from that row and the
+    ``T - 1`` rows before it, never from later rows. Detection delay is therefore honest.
+    Cost: one forward pass per row (``N - T + 1`` windows); ``ScanOptions.stride`` trades
+    resolution for speed (k x fewer windows), and rows between strided window ends hold the
+    last output (still causal, up to k - 1 rows more delay). Windows stream in batches
+    (``faultlens.core.windows.iter_window_batches_on``), so memory stays at ``batch * T * C``
+    floats plus the per-row outputs (and one copy of the recording), however long it is.
 
     Explanations per row: ``attention`` is the attention a row received (mean over heads and
     queries of its key column in each covering window), averaged over all windows covering
@@ -48,6 +50,13 @@ from faultlens.core.recording import Recording
 # Occlusion windows per event: enough to average over the event's course, few enough that
 # attribution of a typical event costs (C + 1) * 32 forward passes (well under a second).
 ATTRIBUTION_WINDOWS = 32
+# Forward passes a default scan may make before it strides: ~25 s on a GPU-less 8-core
+# laptop at ~10k windows/s, minutes on a busy 2-core machine (measured ~300-15,000
+# windows/s on CPUs, 150,000 on an H100). A 1M-row recording is then scanned every 4 rows.
+AUTO_MAX_WINDOWS = 250_000
+# Total occlusion windows per attribution run: with many events each gets fewer (at least
+# 4), so attributing a long, fault-ridden recording stays bounded.
+ATTRIBUTION_BUDGET = 2048
 # Seconds between progress reports: smooth enough for a progress bar, cheap for the caller.
 PROGRESS_INTERVAL_S = 0.2
 
@@ -62,9 +71,10 @@ class ScanOptions:
     batch_size: int | None = None
     device: str = "auto"
     top_channels: int = 3
-    # Rows between consecutive scanned windows; clamped to [1, model.stride]. 1 gives every
-    # row its own prediction (see module docstring for the cost).
-    stride: int = 1
+    # Rows between consecutive scanned windows, clamped to [1, model.stride]. None: 1 (every
+    # row its own prediction) unless that means more than AUTO_MAX_WINDOWS forward passes,
+    # then the smallest stride that stays under it (see the module docstring for the cost).
+    stride: int | None = None
     # Channel attribution of events (occlusion); off makes detect_events model-free.
     attribute: bool = True
 
@@ -167,15 +177,22 @@ def _module_on(module: Any, device: Any) -> Iterator[None]:
         module.train(was_training)
 
 
-def _forward(module: Any, batch: np.ndarray, device: Any) -> Any:
-    """One inference forward pass of a (b, T, C) float32 batch; autocast (float16) on CUDA."""
+def _forward(module: Any, batch: Any, device: Any) -> Any:
+    """One inference forward pass of a (b, T, C) float32 batch (numpy, or a tensor already on
+    ``device``); autocast (float16) on CUDA."""
     import torch
 
-    x = torch.from_numpy(batch).to(device, non_blocking=True)
+    x = torch.from_numpy(batch).to(device) if isinstance(batch, np.ndarray) else batch
     if device.type == "cuda":
         with torch.autocast("cuda", dtype=torch.float16):
             return module(x)
     return module(x)
+
+
+def _scan_stride(requested: int | None, n_rows: int, window: int) -> int:
+    if requested is not None:
+        return int(requested)
+    return max(1, math.ceil((n_rows - window + 1) / AUTO_MAX_WINDOWS))
 
 
 def _auto_batch_size(device: Any) -> int:
@@ -211,14 +228,14 @@ def scan(
     import torch
 
     from faultlens.core.device import resolve_device
-    from faultlens.core.windows import iter_window_batches, normalise, window_starts
+    from faultlens.core.windows import iter_window_batches_on, normalise, window_starts
 
     columns = _model_columns(model, recording)
     device = resolve_device(options.device)
     n = recording.n_rows
     k = len(model.class_names)
     t_win = int(model.window)
-    stride = max(1, min(int(options.stride), int(model.stride)))
+    stride = max(1, min(_scan_stride(options.stride, n, t_win), int(model.stride)))
     heads = int(model.config.heads)
     batch_size = max(1, int(options.batch_size or _auto_batch_size(device)))
 
@@ -241,7 +258,9 @@ def scan(
     last_report = _time.monotonic()
     done = 0
     with _module_on(model.module, device), torch.inference_mode():
-        for chunk, batch in iter_window_batches(x, t_win, stride, batch_size):
+        # The recording goes to the device once; batches are cut there (N*C, not N*T*C,
+        # floats cross the bus).
+        for chunk, batch in iter_window_batches_on(x, t_win, stride, batch_size, device):
             if should_stop():
                 raise Cancelled()
             out = _forward(model.module, batch, device)
@@ -435,6 +454,7 @@ def attribute_events(
     """Channel occlusion per event: ``(top channels, their shares)`` for each stretch.
 
     For each stretch, up to ``ATTRIBUTION_WINDOWS`` evenly spaced windows ending inside it
+    (fewer when there are many events: ``ATTRIBUTION_BUDGET`` in all, at least 4 each)
     are scored as they are and with each channel in turn set to its training mean (0 after
     normalisation). A channel's drop is the mean decrease of the event class's probability;
     only channels with a positive drop count, and a share is drop / sum of positive drops.
@@ -448,6 +468,7 @@ def attribute_events(
     t_win = int(model.window)
     n_ch = len(columns)
     device = resolve_device(device_name)
+    per_event = max(4, min(ATTRIBUTION_WINDOWS, ATTRIBUTION_BUDGET // max(len(stretches), 1)))
     out: list[tuple[tuple[str, ...], tuple[float, ...]]] = []
     with _module_on(model.module, device), torch.inference_mode():
         for (start, end), cls in zip(stretches, classes, strict=True):
@@ -457,7 +478,7 @@ def attribute_events(
             if end < first_end:
                 out.append(((), ()))
                 continue
-            count = min(ATTRIBUTION_WINDOWS, end - first_end + 1)
+            count = min(per_event, end - first_end + 1)
             ends = np.unique(np.linspace(first_end, end, count).round().astype(np.int64))
             lo = int(ends[0]) - t_win + 1
             x = normalise(
