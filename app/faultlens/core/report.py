@@ -286,12 +286,13 @@ def _scan_rows(result: ScanResult, entries: Sequence[EventEntry]) -> list[tuple[
 # ---------------------------------------------------------------- HTML
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;
- color:#1d1d1f;margin:0 auto;max-width:1000px;padding:24px;line-height:1.4;font-size:14px}
+ color:#1d1d1f;margin:0 auto;max-width:1200px;padding:24px;line-height:1.4;font-size:14px}
 h1{font-size:24px;margin:0 0 4px}h2{font-size:18px;border-bottom:2px solid #ddd;
  padding-bottom:4px;margin-top:32px}h3{font-size:15px;margin:0 0 8px}
 table{border-collapse:collapse;margin:8px 0;font-size:13px}
 th,td{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}
-th{background:#f3f4f6}td.num{text-align:right;font-variant-numeric:tabular-nums}
+th{background:#f3f4f6}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+td.t,.st{white-space:nowrap}
 table.kv th{width:220px;font-weight:600}
 .sub{color:#555}.event{border:1px solid #ddd;border-radius:6px;padding:12px 16px;
  margin:18px 0;page-break-inside:avoid}
@@ -339,7 +340,7 @@ def _summary_table_html(entries: Sequence[EventEntry]) -> str:
         ev = en.event
         rows.append(
             f'<tr><td class="num"><a href="#event-{en.index}">{en.index}</a></td>'
-            f"<td>{_e(ev.start_time)}</td><td>{_e(ev.end_time)}</td>"
+            f'<td class="t">{_e(ev.start_time)}</td><td class="t">{_e(ev.end_time)}</td>'
             f'<td class="num">{_e(_duration_text(ev))}</td><td>{_e(ev.class_name)}</td>'
             f'<td class="num">{ev.peak_probability:.2f}</td><td>{_e(_channels_text(ev))}</td>'
             f"<td>{_status_badge(en.status)}</td><td>{_e(en.final_class)}</td></tr>"
