@@ -19,6 +19,9 @@ def atomic_open(path: str | Path, mode: str = "wb", encoding: str | None = None)
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        # mkstemp creates 0600; give the file the mode a plain open() would (or keep the
+        # mode of the file being replaced), so reports and models stay shareable.
+        os.chmod(tmp, _target_mode(path))
         with os.fdopen(fd, mode, encoding=encoding) as fh:
             yield fh
             fh.flush()
@@ -28,6 +31,15 @@ def atomic_open(path: str | Path, mode: str = "wb", encoding: str | None = None)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _target_mode(path: Path) -> int:
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
