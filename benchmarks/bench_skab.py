@@ -377,6 +377,7 @@ def main(argv: list[str] | None = None) -> int:
         "train_options": dataclasses.asdict(options),
         "elapsed_s": elapsed,
         "python": platform.python_version(),
+        "commit": _git_commit(),
         "torch": torch.__version__,
         "verdict": verdict,
         "per_fold": per_fold,
@@ -398,6 +399,18 @@ def main(argv: list[str] | None = None) -> int:
         atomic_write_text(args.results, text)
         print(f"written to {args.results}")
     return 0
+
+
+def _git_commit() -> str:
+    import subprocess
+
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+        )
+    except OSError:
+        return "unknown"
+    return out.stdout.strip() or "unknown"
 
 
 def render_results(table: str, verdict: str, info: dict) -> str:
@@ -427,7 +440,8 @@ Produced by `benchmarks/bench_skab.py` ({"--quick smoke run" if info["quick"] el
 {info["folds"]}-fold cross-validation grouped by file over the 34 labelled SKAB files
 (anomaly-free.csv added to every training set as normal data, never scored).
 Device `{info["device"]}` (CUDA available: {info["torch_device_available"] == "cuda"}),
-{info["threads"]} CPU threads, seed {info["seed"]}, torch {info["torch"]},
+{info["threads"]} CPU threads, seed {info["seed"]}, torch {info["torch"]}, code at commit
+{info["commit"]},
 {info["elapsed_s"]:.0f} s in total.
 
 Scored rows: rows 400 to the end of every held-out file (the SKAB leaderboard's points),
