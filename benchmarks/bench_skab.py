@@ -402,7 +402,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _git_commit() -> str:
+    """HEAD of the checkout (or $BENCH_COMMIT, for copies of the tree without .git)."""
+    import os
     import subprocess
+
+    if os.environ.get("BENCH_COMMIT"):
+        return os.environ["BENCH_COMMIT"]
 
     try:
         out = subprocess.run(
