@@ -104,10 +104,18 @@ def test_panel_acts_on_the_review_and_follows_it(
     assert "1 relabelled" in panel.summary_label.text()
     assert str(review.sidecar_path) in panel.summary_label.text()
 
+    # A note typed for one event is kept when the user picks another row.
+    panel.event_list.selectRow(0)
+    panel.note_edit.setPlainText("pump noisy here")
+    panel.event_list.selectRow(2)
+    assert review.decision(0).note == "pump noisy here"
+    assert panel.note_edit.toPlainText() == ""
+
     # Following the main event table selects without echoing the selection back.
     with qtbot.assertNotEmitted(panel.event_selected):
-        panel.select_event(2)
-    assert panel.current_event_index() == 2 and panel.note_edit.toPlainText() == ""
+        panel.select_event(0)
+    assert panel.current_event_index() == 0
+    assert panel.note_edit.toPlainText() == "pump noisy here"
 
 
 def test_regions_and_errors(

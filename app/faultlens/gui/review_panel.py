@@ -69,6 +69,7 @@ class ReviewPanel(QWidget):
         self.recording: Recording | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._filling = False
+        self._note_event: int | None = None  # the event whose note the editor holds
         self.last_error = ""
 
         self.warning_label = QLabel()
@@ -175,6 +176,8 @@ class ReviewPanel(QWidget):
     # ------------------------------------------------------------------ the model
     def set_review(self, review: Review | None, recording: Recording | None = None) -> None:
         """Show ``review`` (of ``recording``); ``None`` shows nothing."""
+        self.commit_note()
+        self._note_event = None
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
@@ -277,6 +280,8 @@ class ReviewPanel(QWidget):
         text = ""
         if self.review is not None and index is not None:
             text = self.review.decision(index).note
+        # The editor now holds the note of this event; commit_note writes it back there.
+        self._note_event = index
         if self.note_edit.toPlainText() != text:
             self.note_edit.setPlainText(text)
 
@@ -303,6 +308,8 @@ class ReviewPanel(QWidget):
         self.save_note_button.setEnabled(selected)
 
     def _on_event_selection_changed(self) -> None:
+        # A note typed for the previously selected event is kept, not lost on the switch.
+        self.commit_note()
         self._show_note()
         self._refresh_buttons_only()
         index = self.current_event_index()
@@ -357,9 +364,9 @@ class ReviewPanel(QWidget):
         return self._act(lambda r, i: r.relabel(i, class_name))
 
     def commit_note(self) -> None:
-        """Store the note editor's text on the selected event (no-op when unchanged)."""
-        index = self.current_event_index()
-        if self.review is None or index is None or not self.note_edit.isEnabled():
+        """Store the note editor's text on the event it was opened for (no-op when unchanged)."""
+        index = self._note_event
+        if self.review is None or index is None or not 0 <= index < len(self.review.events):
             return
         text = self.note_edit.toPlainText()
         if text != self.review.decision(index).note:
