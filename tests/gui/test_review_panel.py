@@ -304,3 +304,15 @@ def test_main_window_review_integration(
     assert integration2.review.status(2) == "confirmed"
     assert len(integration2.review.regions) == 1
     assert not error_boxes
+
+
+def test_module_opens_on_its_own(qtbot: QtBot, recording: Recording, scanned) -> None:
+    from faultlens.gui import review_panel
+
+    _model, result = scanned
+    widget = review_panel._demo_widget(recording, _model, result)
+    qtbot.addWidget(widget)
+    widget.show()
+    qtbot.waitExposed(widget)
+    assert widget.event_list.rowCount() == len(result.events)
+    assert widget.review is not None and widget.review.sidecar_path is None

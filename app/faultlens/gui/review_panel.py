@@ -671,3 +671,20 @@ class ReviewIntegration(QObject):
                 worker.cancel()
                 worker.wait()
         return False
+
+
+def _demo_widget(recording: Recording, model: object, scan: Any) -> ReviewPanel:
+    """The panel as ``python -m`` opens it: the demo's events, reviewed in memory only (the
+    demo must not write a sidecar next to the installed demo file)."""
+    review = Review(recording.name, recording.content_hash, recording.n_rows)
+    if scan is not None:
+        review.set_events(scan.events, class_names=scan.class_names)
+    panel = ReviewPanel()
+    panel.set_review(review, recording)
+    return panel
+
+
+if __name__ == "__main__":
+    from faultlens.gui._demo import demo_main
+
+    demo_main(_demo_widget)
