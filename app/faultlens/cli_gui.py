@@ -67,7 +67,7 @@ def run_gui(file: Path | None, model: Path | None, screenshot: Path | None) -> i
     from faultlens.core.detection import scan
     from faultlens.core.io import load_recording
     from faultlens.core.progress import run_to_end
-    from faultlens.gui.app import ensure_app, install_excepthook
+    from faultlens.gui.app import ensure_app, install_excepthook, warm_up_torch
     from faultlens.gui.main_window import MainWindow
 
     _leave_a_core_for_the_gui()
@@ -94,6 +94,7 @@ def run_gui(file: Path | None, model: Path | None, screenshot: Path | None) -> i
         return EXIT_OK
 
     install_excepthook()
+    warm_up_torch()
     window.show()
     if model is not None:
         window.load_model_file(model)

@@ -13,7 +13,7 @@ from faultlens.core.io import load_recording
 from faultlens.core.progress import run_to_end
 from faultlens.core.recording import Recording
 from faultlens.gui.app import configure_pyqtgraph
-from faultlens.gui.signal_view import SignalView, label_stretches, robust_range
+from faultlens.gui.signal_view import SignalView, label_stretches, peak_pyramid, robust_range
 from faultlens.gui.tracks import bin_peak, strongest_hotspots
 
 
@@ -172,3 +172,39 @@ def test_scan_tracks_show_the_engine_output(qtbot: QtBot, pump_csv, trained_mode
     assert len(view.event_regions) == len(result.events) * (len(rec.channels) + 1)
     view.set_scan(None)
     assert view.event_regions == [] and view.fault_track not in _layout_items(view)
+
+
+def test_zoomed_out_curves_use_the_peak_pyramid(qtbot: QtBot) -> None:
+    rows = 300_000
+    rng = np.random.default_rng(1)
+    data = rng.standard_normal((rows, 1)).astype(np.float32)
+    data[123_457, 0] = 50.0  # one spike: must survive every level
+    data[200_000:210_000, 0] = np.nan  # a long gap: must stay a gap
+    view = _view(qtbot, Recording.from_arrays(data, ["a"]), width=800, height=300)
+    view.show_all()
+    assert view.lod_rows_per_block > 1
+    _, y = view.curves["a"].getOriginalDataset()
+    assert len(y) == 2 * int(np.ceil(rows / view.lod_rows_per_block))
+    assert np.nanmax(y) == 50.0 and np.nanmin(y) == np.nanmin(data)
+    block = view.lod_rows_per_block
+    gap_blocks = y[2 * (200_000 // block + 1) : 2 * (210_000 // block)]
+    assert gap_blocks.size and np.isnan(gap_blocks).all()
+    # Zoomed in to a few thousand rows the curve holds the raw rows again.
+    view.set_x_range(100_000, 101_000)
+    assert view.lod_rows_per_block == 1
+    _, raw = view.curves["a"].getOriginalDataset()
+    np.testing.assert_array_equal(raw, data[:, 0])
+
+
+def test_peak_pyramid_levels() -> None:
+    x = np.arange(40, dtype=np.float64)
+    y = np.arange(40, dtype=np.float32)[::-1].copy()
+    y[5] = np.nan
+    levels = peak_pyramid(x, y, min_blocks=2)
+    assert [rows for rows, _, _ in levels] == [4, 16]
+    _, lx, ly = levels[0]
+    np.testing.assert_array_equal(lx[:4], [0, 0, 4, 4])
+    np.testing.assert_array_equal(ly[:4], [36, 39, 32, 35])  # min, max per 4-row block
+    _, lx16, ly16 = levels[1]
+    np.testing.assert_array_equal(lx16, [0, 0, 16, 16, 32, 32])
+    np.testing.assert_array_equal(ly16, [24, 39, 8, 23, 0, 7])  # last block is short

@@ -88,3 +88,20 @@ def install_excepthook() -> None:
             )
 
     sys.excepthook = hook
+
+
+def warm_up_torch() -> None:
+    """Import, on the GUI thread before the window opens, what torch loads lazily on the
+    first optimiser step (~800 modules: torch._dynamo, torch.distributed.tensor, ...).
+
+    Done by the training worker instead, those imports hold the GIL in long stretches and
+    freeze the window for up to half a second (measured by benchmarks/bench_gui.py); here
+    they only lengthen start-up by a second or two.
+    """
+    import torch
+
+    layer = torch.nn.Linear(2, 2)
+    optimiser = torch.optim.AdamW(layer.parameters())
+    layer(torch.zeros(1, 2)).sum().backward()
+    torch.nn.utils.clip_grad_norm_(layer.parameters(), 1.0)
+    optimiser.step()

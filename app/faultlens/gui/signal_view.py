@@ -3,6 +3,12 @@ evidence tracks (fault probability, attention, hotspots) underneath.
 
 Long recordings stay fluid because every curve uses peak downsampling and clip-to-view:
 only the visible stretch is drawn, reduced to a few points per pixel while keeping spikes.
+Peak downsampling alone still reads every visible row on every frame (10 M rows in view
+= ~300 ms a frame), so each channel also gets a precomputed min/max pyramid (levels of 4,
+16, 64, ... rows per block): when far more rows are in view than pixels, the curve is fed
+the coarsest level that still has >= 4 blocks per pixel, and pyqtgraph's peak downsampling
+and clipping run on that (a peak of peaks is the same peak). The level changes only when
+zooming, so panning costs O(pixels), not O(rows).
 The y range of each channel is fixed from the whole recording (robust min/max) so panning
 never rescans the data; "Fit Y" rescales to what is in view on request.
 """
@@ -53,6 +59,41 @@ def label_stretches(labels: np.ndarray) -> list[tuple[int, int, str]]:
     ]
 
 
+LOD_BLOCK = 4  # rows per block grow 4x per pyramid level
+LOD_MIN_BLOCKS = 4096  # no level coarser than this many blocks
+LOD_BLOCKS_PER_PIXEL = 2  # keep at least this many blocks (min+max each) per pixel in view
+
+
+def peak_pyramid(
+    x: np.ndarray, y: np.ndarray, min_blocks: int = LOD_MIN_BLOCKS
+) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """Min/max levels of ``y`` for drawing: ``[(rows_per_block, x_level, y_level), ...]``.
+
+    Each level holds two points per block, (block start x, min) and (block start x, max),
+    NaN-ignoring (a block that is all NaN stays NaN, so long gaps stay gaps). Levels stop
+    before fewer than ``min_blocks`` blocks would remain.
+    """
+    levels: list[tuple[int, np.ndarray, np.ndarray]] = []
+    cur_x, cur_min, cur_max = x, y, y
+    rows_per_block = 1
+    while len(cur_min) // LOD_BLOCK >= min_blocks:
+        m = len(cur_min) // LOD_BLOCK * LOD_BLOCK
+        new_min = np.fmin.reduce(cur_min[:m].reshape(-1, LOD_BLOCK), axis=1)
+        new_max = np.fmax.reduce(cur_max[:m].reshape(-1, LOD_BLOCK), axis=1)
+        new_x = cur_x[:m:LOD_BLOCK]
+        if m < len(cur_min):  # the short last block
+            new_min = np.r_[new_min, np.fmin.reduce(cur_min[m:])]
+            new_max = np.r_[new_max, np.fmax.reduce(cur_max[m:])]
+            new_x = np.r_[new_x, cur_x[m]]
+        rows_per_block *= LOD_BLOCK
+        level_y = np.empty(2 * len(new_min), dtype=np.float32)  # (2B,) min, max, min, ...
+        level_y[0::2] = new_min
+        level_y[1::2] = new_max
+        levels.append((rows_per_block, np.repeat(new_x, 2), level_y))
+        cur_x, cur_min, cur_max = new_x, new_min, new_max
+    return levels
+
+
 def robust_range(values: np.ndarray) -> tuple[float, float]:
     """A y range holding the data without letting a single outlier flatten the trace."""
     finite = values[np.isfinite(values)]
@@ -94,6 +135,8 @@ class SignalView(QWidget):
         self._show_labels = True
         self._syncing = False
         self.downsample_note = ""
+        self._lod: dict[str, list[tuple[int, np.ndarray, np.ndarray]]] = {}
+        self.lod_rows_per_block = 1  # 1: curves hold the raw rows
 
         self.channel_list = QListWidget()
         self.channel_list.setObjectName("channel_list")
@@ -135,6 +178,8 @@ class SignalView(QWidget):
         self.curves.clear()
         self.event_regions.clear()
         self.label_regions.clear()
+        self._lod.clear()
+        self.lod_rows_per_block = 1
         self.channel_list.blockSignals(True)
         self.channel_list.clear()
         self.channel_list.blockSignals(False)
@@ -159,6 +204,7 @@ class SignalView(QWidget):
             curve.setDownsampling(auto=True, method="peak")
             curve.setClipToView(True)
             curve.setData(self.x, recording.data[:, index], connect="finite")
+            self._lod[name] = peak_pyramid(self.x, recording.data[:, index])
             plot.setYRange(*robust_range(recording.data[:, index]), padding=0)
             plot.vb.sigXRangeChanged.connect(self._on_plot_x_range_changed)
             self.plots[name] = plot
@@ -194,10 +240,13 @@ class SignalView(QWidget):
         if rec is not None and rec.time_kind == "datetime":
             # DateAxisItem subtracts utcOffset; ours is east-positive, pyqtgraph's west-positive.
             offset = -(rec.utc_offset_s or 0)
-            return pg.DateAxisItem(orientation="bottom", utcOffset=offset)
-        axis = pg.AxisItem(orientation="bottom")
-        if rec is not None:
-            axis.setLabel("row" if rec.time_kind == "index" else "time", units=None)
+            axis = pg.DateAxisItem(orientation="bottom", utcOffset=offset)
+        else:
+            axis = pg.AxisItem(orientation="bottom")
+            if rec is not None:
+                axis.setLabel("row" if rec.time_kind == "index" else "time", units=None)
+        # Otherwise every pan re-renders each axis label's HTML to re-pick an SI prefix.
+        axis.enableAutoSIPrefix(False)
         return axis
 
     def _tracks(self) -> dict[str, pg.PlotItem]:
@@ -342,8 +391,33 @@ class SignalView(QWidget):
                     plot.vb.setXRange(x_range[0], x_range[1], padding=0)
         finally:
             self._syncing = False
+        self._apply_lod(x_range)
         self.x_range_changed.emit(float(x_range[0]), float(x_range[1]))
         self._note_timer.start()
+
+    def _apply_lod(self, x_range: tuple[float, float]) -> None:
+        """Feed the curves the pyramid level that suits the rows now in view."""
+        if self.recording is None or not self._lod:
+            return
+        i0, i1 = np.searchsorted(self.x, x_range)
+        visible = max(int(i1 - i0), 1)
+        pixels = max(
+            (int(p.vb.width()) for p in self.plots.values() if p.vb.width() > 0), default=1000
+        )
+        levels = next(iter(self._lod.values()))
+        chosen = 1
+        for rows_per_block, _x, _y in levels:
+            if visible / rows_per_block >= LOD_BLOCKS_PER_PIXEL * pixels:
+                chosen = rows_per_block
+        if chosen == self.lod_rows_per_block:
+            return
+        self.lod_rows_per_block = chosen
+        for index, name in enumerate(self.recording.channels):
+            if chosen == 1:
+                self.curves[name].setData(self.x, self.recording.data[:, index], connect="finite")
+            else:
+                _, level_x, level_y = next(lv for lv in self._lod[name] if lv[0] == chosen)
+                self.curves[name].setData(level_x, level_y, connect="finite")
 
     def x_range(self) -> tuple[float, float]:
         plots = self._all_plots()
