@@ -106,3 +106,43 @@ def test_predicted_with_threshold() -> None:
     fault = 1 - probs[:, 0]
     assert predicted_with_threshold(fault, probs, 0.5).tolist() == [-1, 0, 2, 0]
     assert predicted_with_threshold(fault, probs, 0.4).tolist() == [-1, 0, 2, 1]
+
+
+def test_evaluate_scores_rows_with_labels_and_predictions() -> None:
+    import torch
+
+    from faultlens.core.checkpoint import TrainedModel
+    from faultlens.core.detection import ScanOptions
+    from faultlens.core.evaluation import evaluate_iter
+    from faultlens.core.model import AttentionLSTM, ModelConfig
+    from faultlens.core.progress import run_to_end
+
+    torch.manual_seed(0)
+    config = ModelConfig(n_channels=2, n_classes=2, hidden=8, heads=2)
+    model = TrainedModel(
+        module=AttentionLSTM(config).eval(),
+        config=config,
+        channels=("a", "b"),
+        class_names=("normal", "fault"),
+        norm_mean=np.zeros(2, np.float32),
+        norm_std=np.ones(2, np.float32),
+        window=10,
+        stride=2,
+    )
+    rng = np.random.default_rng(0)
+    labels = np.array(["0"] * 60, dtype=object)
+    labels[30:45] = "1"
+    labels[5] = ""  # unlabelled rows are not scored either
+    recs = [
+        Recording.from_arrays(rng.normal(size=(60, 2)), ["a", "b"], labels=labels, path=f"{i}.csv")
+        for i in range(2)
+    ]
+    reports = []
+    report = run_to_end(evaluate_iter(model, recs, ScanOptions(device="cpu")), reports.append)
+    assert [f.rows_scored for f in report.files] == [51, 51]  # rows 9..59
+    assert report.metrics["n"] == 102
+    assert sum(map(sum, report.metrics["confusion_matrix"])) == 102
+    assert [len(f.delays) for f in report.files] == [1, 1]
+    fractions = [r.fraction for r in reports]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert "per file" in report.to_text()
