@@ -95,8 +95,11 @@ def test_reports_are_ordered_and_sane(trained: tuple[TrainResult, list[EpochRepo
         assert r.val_macro_f1 is not None and 0 <= r.val_macro_f1 <= 1
         assert r.device.startswith("CPU")
     assert 1 <= result.best_epoch <= len(ends)
-    best = min(r.val_loss for r in ends if r.val_loss is not None)
-    assert result.model.metrics["val_loss"] == pytest.approx(best, rel=1e-5)
+    # The model holds the weights of the best epoch: its metrics are that epoch's.
+    best = ends[result.best_epoch - 1]
+    assert best.val_macro_f1 == max(r.val_macro_f1 or 0.0 for r in ends)
+    assert result.model.metrics["val_loss"] == pytest.approx(best.val_loss, rel=1e-5)
+    assert result.model.metrics["macro_f1"] == pytest.approx(best.val_macro_f1)
 
 
 def test_model_file_carries_the_run(
