@@ -64,7 +64,7 @@ class TrainOptions:
 
     window: int = 32
     stride: int = 2
-    epochs: int = 30
+    epochs: int = 20
     batch_size: int = 64
     learning_rate: float = 1e-3
     weight_decay: float = 1e-2
@@ -76,7 +76,7 @@ class TrainOptions:
     hidden: int = 64
     heads: int = 4
     dropout: float = 0.2
-    patience: int = 6  # early stopping, in epochs without validation improvement
+    patience: int = 4  # early stopping, in epochs without validation improvement
     val_fraction: float = 0.2
     classifier_hidden: int = 64
     # Light augmentation of training batches (normalised units): Gaussian jitter with this
