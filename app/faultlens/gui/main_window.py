@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QByteArray, Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+    QShowEvent,
+)
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -105,12 +112,8 @@ class MainWindow(QMainWindow):
             self.model_info, "Model", Qt.DockWidgetArea.RightDockWidgetArea, tabify_with="Training"
         )
         self.docks["Model"].raise_()
-        self.resizeDocks(
-            [self.docks["Recordings"], self.docks["Training"]],
-            [190, 400],
-            Qt.Orientation.Horizontal,
-        )
-        self.resizeDocks([self.docks["Fault events"]], [190], Qt.Orientation.Vertical)
+        self._sized_docks = False
+        self._restored_state = False
 
         self._build_status_bar()
         self._build_actions()
@@ -284,8 +287,7 @@ class MainWindow(QMainWindow):
         if isinstance(geometry, QByteArray | bytes):
             self.restoreGeometry(geometry)
         state = s.value("window/state")
-        if isinstance(state, QByteArray | bytes):
-            self.restoreState(state)
+        self._restored_state = isinstance(state, QByteArray | bytes) and self.restoreState(state)
 
     def _save_settings(self) -> None:
         s = gui_settings.settings()
@@ -600,6 +602,18 @@ class MainWindow(QMainWindow):
             dialog.reject()
         self._save_settings()
         super().closeEvent(event)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._sized_docks and not self._restored_state:
+            # Only now are the dock sizes honoured; give the signals most of the width.
+            self._sized_docks = True
+            self.resizeDocks(
+                [self.docks["Recordings"], self.docks["Training"]],
+                [150, 340],
+                Qt.Orientation.Horizontal,
+            )
+            self.resizeDocks([self.docks["Fault events"]], [190], Qt.Orientation.Vertical)
 
     def save_screenshot(self, path: str | Path, width: int = 1600, height: int = 1000) -> None:
         """Render the window at ``width`` × ``height`` into a PNG (works offscreen)."""

@@ -61,7 +61,7 @@ def label_stretches(labels: np.ndarray) -> list[tuple[int, int, str]]:
 
 LOD_BLOCK = 4  # rows per block grow 4x per pyramid level
 LOD_MIN_BLOCKS = 4096  # no level coarser than this many blocks
-LOD_BLOCKS_PER_PIXEL = 2  # keep at least this many blocks (min+max each) per pixel in view
+LOD_BLOCKS_PER_PIXEL = 1  # at least one block (its min and max) per pixel in view
 
 
 def peak_pyramid(
@@ -130,7 +130,7 @@ class SignalView(QWidget):
         self.fault_track: FaultProbabilityTrack | None = None
         self.attention_strip: AttentionStrip | None = None
         self.hotspot_track: HotspotTrack | None = None
-        self.ground_truth_legend: pg.LegendItem | None = None
+        self.legend: pg.LegendItem | None = None
         self._hidden: set[str] = set()
         self._show_labels = True
         self._syncing = False
@@ -156,7 +156,7 @@ class SignalView(QWidget):
         splitter.addWidget(self.graphics)
         splitter.setStretchFactor(0, 0)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([170, 1200])
+        splitter.setSizes([140, 1200])
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(splitter)
@@ -184,7 +184,7 @@ class SignalView(QWidget):
         self.channel_list.clear()
         self.channel_list.blockSignals(False)
         self.fault_track = self.attention_strip = self.hotspot_track = None
-        self.ground_truth_legend = None
+        self.legend = None
         if recording is None:
             self.x = np.zeros(0)
             return
@@ -224,14 +224,14 @@ class SignalView(QWidget):
             track.setFixedHeight(TRACK_HEIGHTS[key])
             track.vb.sigXRangeChanged.connect(self._on_plot_x_range_changed)
         self._draw_label_regions()
-        if self.label_regions:
-            first = self.plots[recording.channels[0]]
-            legend = pg.LegendItem(labelTextSize="8pt", brush="#ffffffc0")
-            legend.setParentItem(first.vb)
-            legend.anchor(itemPos=(1, 0), parentPos=(1, 0), offset=(-4, 2))
-            sample = pg.PlotDataItem([], [], pen=None, fillLevel=0, brush=GROUND_TRUTH_BRUSH)
-            legend.addItem(sample, "labelled in file (ground truth)")
-            self.ground_truth_legend = legend
+        # One legend for the shading, top right of the first channel: ground truth and the
+        # event classes of a scan (filled in by set_scan).
+        first = self.plots[recording.channels[0]]
+        self.legend = pg.LegendItem(labelTextSize="8pt", brush="#ffffffd0", verSpacing=-6)
+        self.legend.setColumnCount(3)
+        self.legend.setParentItem(first.vb)
+        self.legend.anchor(itemPos=(1, 0), parentPos=(1, 0), offset=(-4, 2))
+        self._fill_legend()
         self._relayout()
         self.show_all()
 
@@ -300,7 +300,23 @@ class SignalView(QWidget):
                 for plot in targets:
                     region = self._add_event_region(plot, event, result)
                     self.event_regions.append((plot, region))
+        self._fill_legend()
         self._relayout()
+
+    def _fill_legend(self) -> None:
+        if self.legend is None:
+            return
+        self.legend.clear()
+        if self.label_regions and self._show_labels:
+            sample = pg.PlotDataItem([], [], pen=None, fillLevel=0, brush=QColor(120, 120, 120, 90))
+            self.legend.addItem(sample, "labelled in file")
+        if self.scan is not None:
+            for name in sorted({e.class_name for e in self.scan.events}):
+                colour = class_colour(self.scan.class_names, name)
+                colour.setAlpha(140)
+                sample = pg.PlotDataItem([], [], pen=None, fillLevel=0, brush=colour)
+                self.legend.addItem(sample, f"flagged: {name}")
+        self.legend.setVisible(bool(self.legend.items))
 
     def _add_event_region(
         self, plot: pg.PlotItem, event: FaultEvent, result: ScanResult
@@ -331,8 +347,7 @@ class SignalView(QWidget):
         self._show_labels = show
         for region in self.label_regions:
             region.setVisible(show)
-        if self.ground_truth_legend is not None:
-            self.ground_truth_legend.setVisible(show)
+        self._fill_legend()
 
     def _draw_label_regions(self) -> None:
         rec = self.recording

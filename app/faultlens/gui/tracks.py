@@ -76,7 +76,7 @@ def _track_plot(item: pg.PlotItem, title: str, axis_items: dict | None = None) -
 
 
 class FaultProbabilityTrack(pg.PlotItem):
-    """Fault probability (1 - P(normal)) per row, threshold line, event colours legend."""
+    """Fault probability (1 - P(normal)) per row, with the detection threshold line."""
 
     def __init__(self, axis_items: dict | None = None) -> None:
         super().__init__(axisItems=axis_items)
@@ -88,29 +88,21 @@ class FaultProbabilityTrack(pg.PlotItem):
         self.curve.setClipToView(True)
         self.addItem(self.curve)
         self.threshold_line = pg.InfiniteLine(
-            pos=0.5, angle=0, movable=False, pen=pg.mkPen("#D55E00", style=Qt.PenStyle.DashLine)
+            pos=0.5,
+            angle=0,
+            movable=False,
+            pen=pg.mkPen("#D55E00", style=Qt.PenStyle.DashLine),
+            label="threshold {value:g}",
+            labelOpts={"position": 0.98, "color": "#D55E00", "anchors": [(1, 1), (1, 1)]},
         )
         self.addItem(self.threshold_line)
-        self.legend = pg.LegendItem(offset=(-4, 2), labelTextSize="8pt", brush="#ffffffc0")
-        self.legend.setParentItem(self.vb)
-        self.legend.anchor(itemPos=(1, 0), parentPos=(1, 0), offset=(-4, 2))
 
     def set_scan(self, x: np.ndarray, result: ScanResult | None) -> None:
-        self.legend.clear()
         if result is None:
             self.curve.setData([], [])
             return
         self.curve.setData(x, result.fault_probability, connect="finite")
         self.threshold_line.setPos(result.options.threshold)
-        self.legend.addItem(
-            pg.PlotDataItem([], [], pen=pg.mkPen("#D55E00", style=Qt.PenStyle.DashLine)),
-            f"threshold {result.options.threshold:g}",
-        )
-        for name in sorted({e.class_name for e in result.events}):
-            colour = class_colour(result.class_names, name)
-            colour.setAlpha(110)
-            sample = pg.PlotDataItem([], [], pen=None, fillLevel=0, brush=colour)
-            self.legend.addItem(sample, f"event: {name}")
 
 
 class AttentionStrip(pg.PlotItem):
