@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from faultlens.core.device import device_description, resolve_device
+from faultlens.core.errors import FaultLensError
 from faultlens.core.model import AttentionLSTM, ModelConfig, ModelOutput
 
 B, T, C, H, HEADS, K = 3, 12, 4, 16, 4, 3
@@ -109,3 +111,18 @@ def test_config_validation_and_round_trip() -> None:
         ModelConfig(n_channels=3, n_classes=2, hidden=10, heads=4)
     with pytest.raises(ValueError, match="unknown"):
         ModelConfig.from_dict({**config.to_dict(), "layers": 3})
+
+
+def test_device_resolution_and_description() -> None:
+    assert resolve_device("cpu") == torch.device("cpu")
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device("auto").type == expected
+    assert resolve_device("AUTO").type == expected
+    assert device_description(torch.device("cpu")) == f"CPU ({torch.get_num_threads()} threads)"
+    with pytest.raises(FaultLensError, match="not known"):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(FaultLensError, match="no CUDA GPU"):
+            resolve_device("cuda")
+    else:
+        assert device_description(resolve_device("cuda")).startswith("CUDA: ")

@@ -646,6 +646,7 @@ def train(
             "val_loss": float(best_loss),
             "train_windows": int(n_windows),
             "class_weights": [float(w) for w in weights_np],
+            "notes": list(plan.notes),
         }
     )
     module = module.to("cpu").eval()
