@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
-from PySide6.QtWidgets import QApplication, QDialogButtonBox, QMessageBox
+from PySide6.QtWidgets import QApplication, QDialogButtonBox, QMainWindow, QMessageBox
 from pytestqt.qtbot import QtBot
 
 from faultlens.core.checkpoint import load_model
@@ -306,6 +306,10 @@ def test_help_lists_every_bound_shortcut(window: MainWindow) -> None:
             assert text in documented, f"{action.text()} ({text}) is not in the help"
     dialog = window.show_help()
     assert dialog.isVisible()
+    # Keys other modules bind on the window (the review's) are listed too.
+    for action in QMainWindow.actions(window):
+        for sequence in action.shortcuts():
+            assert sequence.toString() in dialog.text
     dialog.close()
     about = window.show_about()
     assert "pyqtgraph" in about.info and "CUDA" in about.info

@@ -32,7 +32,9 @@ MOUSE: tuple[tuple[str, str], ...] = (
 )
 
 
-def help_html() -> str:
+def help_html(more_shortcuts: tuple[tuple[str, str], ...] = ()) -> str:
+    """The help text; ``more_shortcuts`` are keys other modules bound (e.g. the review's)."""
+
     def table(rows: tuple[tuple[str, str], ...]) -> str:
         return "".join(
             f"<tr><td><b>{html.escape(k)}</b></td><td>{html.escape(v)}</td></tr>" for k, v in rows
@@ -40,7 +42,7 @@ def help_html() -> str:
 
     return (
         "<h3>Keyboard</h3><table cellspacing='6'>"
-        + table(SHORTCUTS)
+        + table(SHORTCUTS + tuple(more_shortcuts))
         + "</table><h3>Mouse</h3><table cellspacing='6'>"
         + table(MOUSE)
         + "</table><h3>Reading the tracks</h3>"
@@ -56,11 +58,14 @@ def help_html() -> str:
 
 
 class HelpDialog(QDialog):
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, parent: QWidget | None = None, more_shortcuts: tuple[tuple[str, str], ...] = ()
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("FaultLens help")
         browser = QTextBrowser()
-        browser.setHtml(help_html())
+        self.text = help_html(more_shortcuts)
+        browser.setHtml(self.text)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)

@@ -118,6 +118,12 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._build_actions()
         self._build_menus()
+        # INTEGRATION: the review dock, Review menu and File > Export Report come from
+        # gui/review_panel.py (which uses gui/report_export.py). Installed before the saved
+        # window state is restored, so the Review dock gets its saved place too.
+        from faultlens.gui.review_panel import ReviewIntegration
+
+        self.review_integration = ReviewIntegration(self)
         self.signal_view.downsample_note_changed.connect(self.downsample_label.setText)
         self.setAcceptDrops(True)
         self.resize(1600, 1000)
@@ -561,7 +567,18 @@ class MainWindow(QMainWindow):
         gui_settings.set_view_option("show_labels", checked)
 
     def show_help(self) -> HelpDialog:
-        dialog = HelpDialog(self)
+        # Keys bound by other modules (the review's C/D/L, ...) are listed from the actions.
+        mine = set(self.actions.values())
+        more = tuple(
+            (
+                " / ".join(q.toString() for q in action.shortcuts()),
+                action.text().replace("&", "").rstrip("…"),
+            )
+            # QWidget.actions(): ``self.actions`` is our dict of named actions.
+            for action in QMainWindow.actions(self)
+            if action not in mine and action.shortcuts()
+        )
+        dialog = HelpDialog(self, more)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         return dialog
