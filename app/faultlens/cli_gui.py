@@ -96,10 +96,12 @@ def run_gui(file: Path | None, model: Path | None, screenshot: Path | None) -> i
     install_excepthook()
     warm_up_torch()
     window.show()
-    if model is not None:
-        window.load_model_file(model)
-    if file is not None:
-        window.open_file(file)
+    # A file named on the command line opens with the detected settings (File > Open shows
+    # the import dialog); errors become dialogs in the open window.
+    recording = window.load_file(file) if file is not None else None
+    model_ok = window.load_model_file(model) if model is not None else False
+    if recording is not None and model_ok:
+        window.start_scan()
     return int(app.exec())
 
 
