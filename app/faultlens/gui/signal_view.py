@@ -4,11 +4,12 @@ evidence tracks (fault probability, attention, hotspots) underneath.
 Long recordings stay fluid because every curve uses peak downsampling and clip-to-view:
 only the visible stretch is drawn, reduced to a few points per pixel while keeping spikes.
 Peak downsampling alone still reads every visible row on every frame (10 M rows in view
-= ~300 ms a frame), so each channel also gets a precomputed min/max pyramid (levels of 4,
-16, 64, ... rows per block): when far more rows are in view than pixels, the curve is fed
-the coarsest level that still has >= 4 blocks per pixel, and pyqtgraph's peak downsampling
-and clipping run on that (a peak of peaks is the same peak). The level changes only when
-zooming, so panning costs O(pixels), not O(rows).
+= ~300 ms a frame), so each channel also gets a precomputed min/max pyramid (levels of 2,
+4, 8, ... rows per block): when far more rows are in view than pixels, the curve is fed the
+finest level with at most 2.5 blocks per pixel. Every pixel still gets at least one block's
+min and max (a peak of peaks is the same peak), and pyqtgraph's own peak pass and clipping
+then handle at most 5 points per pixel. The level changes only when zooming, so panning
+costs O(pixels), not O(rows).
 The y range of each channel is fixed from the whole recording (robust min/max) so panning
 never rescans the data; "Fit Y" rescales to what is in view on request.
 """
@@ -59,9 +60,9 @@ def label_stretches(labels: np.ndarray) -> list[tuple[int, int, str]]:
     ]
 
 
-LOD_BLOCK = 4  # rows per block grow 4x per pyramid level
-LOD_MIN_BLOCKS = 4096  # no level coarser than this many blocks
-LOD_BLOCKS_PER_PIXEL = 1  # at least one block (its min and max) per pixel in view
+LOD_BLOCK = 2  # rows per block double per pyramid level
+LOD_MIN_BLOCKS = 1024  # no level coarser than this many blocks
+LOD_MAX_BLOCKS_PER_PIXEL = 2.5  # pyqtgraph draws up to 5 points (2.5 min/max pairs) a pixel
 
 
 def peak_pyramid(
@@ -204,7 +205,14 @@ class SignalView(QWidget):
             curve.setDownsampling(auto=True, method="peak")
             curve.setClipToView(True)
             curve.setData(self.x, recording.data[:, index], connect="finite")
-            self._lod[name] = peak_pyramid(self.x, recording.data[:, index])
+            levels = peak_pyramid(self.x, recording.data[:, index])
+            if self._lod:
+                # Every channel shares the time axis: keep one copy of each level's x.
+                shared = next(iter(self._lod.values()))
+                levels = [
+                    (r, sx, y) for (r, _x, y), (_r, sx, _y) in zip(levels, shared, strict=True)
+                ]
+            self._lod[name] = levels
             plot.setYRange(*robust_range(recording.data[:, index]), padding=0)
             plot.vb.sigXRangeChanged.connect(self._on_plot_x_range_changed)
             self.plots[name] = plot
@@ -420,10 +428,13 @@ class SignalView(QWidget):
             (int(p.vb.width()) for p in self.plots.values() if p.vb.width() > 0), default=1000
         )
         levels = next(iter(self._lod.values()))
+        limit = LOD_MAX_BLOCKS_PER_PIXEL * pixels
         chosen = 1
-        for rows_per_block, _x, _y in levels:
-            if visible / rows_per_block >= LOD_BLOCKS_PER_PIXEL * pixels:
-                chosen = rows_per_block
+        if levels and visible > 2 * limit:
+            # The finest level that needs no further reduction (the coarsest if none fits).
+            chosen = next(
+                (rows for rows, _x, _y in levels if visible / rows <= limit), levels[-1][0]
+            )
         if chosen == self.lod_rows_per_block:
             return
         self.lod_rows_per_block = chosen
