@@ -4,8 +4,8 @@ evidence tracks (fault probability, attention, hotspots) underneath.
 Long recordings stay fluid because every curve uses peak downsampling and clip-to-view:
 only the visible stretch is drawn, reduced to a few points per pixel while keeping spikes.
 Peak downsampling alone still reads every visible row on every frame (10 M rows in view
-= ~300 ms a frame), so each channel also gets a precomputed min/max pyramid (levels of 2,
-4, 8, ... rows per block): when far more rows are in view than pixels, the curve is fed the
+= ~300 ms a frame), so each channel also gets a precomputed min/max pyramid (levels of 4,
+8, 16, ... rows per block): when far more rows are in view than pixels, the curve is fed the
 finest level with at most 2.5 blocks per pixel. Every pixel still gets at least one block's
 min and max (a peak of peaks is the same peak), and pyqtgraph's own peak pass and clipping
 then handle at most 5 points per pixel. The level changes only when zooming, so panning
@@ -60,7 +60,11 @@ def label_stretches(labels: np.ndarray) -> list[tuple[int, int, str]]:
     ]
 
 
-LOD_BLOCK = 2  # rows per block double per pyramid level
+# Levels of 4, 8, 16, ... rows per block. No level of 2: up to 5 rows a pixel the raw rows are
+# drawn, and from there the level of 4 already has >= 1.25 blocks a pixel. Starting at 4
+# keeps the whole pyramid (two values per block) as large as the raw data, not twice.
+LOD_FIRST_BLOCK = 4
+LOD_BLOCK = 2
 LOD_MIN_BLOCKS = 1024  # no level coarser than this many blocks
 LOD_MAX_BLOCKS_PER_PIXEL = 2.5  # pyqtgraph draws up to 5 points (2.5 min/max pairs) a pixel
 
@@ -77,16 +81,18 @@ def peak_pyramid(
     levels: list[tuple[int, np.ndarray, np.ndarray]] = []
     cur_x, cur_min, cur_max = x, y, y
     rows_per_block = 1
-    while len(cur_min) // LOD_BLOCK >= min_blocks:
-        m = len(cur_min) // LOD_BLOCK * LOD_BLOCK
-        new_min = np.fmin.reduce(cur_min[:m].reshape(-1, LOD_BLOCK), axis=1)
-        new_max = np.fmax.reduce(cur_max[:m].reshape(-1, LOD_BLOCK), axis=1)
-        new_x = cur_x[:m:LOD_BLOCK]
+    factor = LOD_FIRST_BLOCK
+    while len(cur_min) // factor >= min_blocks:
+        m = len(cur_min) // factor * factor
+        new_min = np.fmin.reduce(cur_min[:m].reshape(-1, factor), axis=1)
+        new_max = np.fmax.reduce(cur_max[:m].reshape(-1, factor), axis=1)
+        new_x = cur_x[:m:factor]
         if m < len(cur_min):  # the short last block
             new_min = np.r_[new_min, np.fmin.reduce(cur_min[m:])]
             new_max = np.r_[new_max, np.fmax.reduce(cur_max[m:])]
             new_x = np.r_[new_x, cur_x[m]]
-        rows_per_block *= LOD_BLOCK
+        rows_per_block *= factor
+        factor = LOD_BLOCK
         level_y = np.empty(2 * len(new_min), dtype=np.float32)  # (2B,) min, max, min, ...
         level_y[0::2] = new_min
         level_y[1::2] = new_max
