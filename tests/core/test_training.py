@@ -243,3 +243,14 @@ def test_trains_on_cuda_with_mixed_precision_and_returns_a_cpu_model() -> None:
     assert next(model.module.parameters()).device.type == "cpu"
     assert model.metrics["accuracy"] > 0.85
     assert all(np.isfinite(r.train_loss) for r in result.history)
+
+
+def test_augmentation_options_change_training_and_stay_seeded() -> None:
+    recordings = [_recording(i, n=300) for i in range(3)]
+    plain = replace(FAST, epochs=1)
+    augmented = replace(plain, jitter=0.2, scaling=0.2)
+    base = run_to_end(train(recordings, plain)).history[0].train_loss
+    first = run_to_end(train(recordings, augmented)).history[0].train_loss
+    again = run_to_end(train(recordings, augmented)).history[0].train_loss
+    assert first == again
+    assert first != base

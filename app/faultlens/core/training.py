@@ -15,12 +15,12 @@ Choices and why (defaults: see benchmarks/TUNING.md for the evidence):
 - Class imbalance: cross-entropy weighted by tempered inverse class frequency
   (``(n / n_k) ** 0.5``). Balanced sampling would repeat the few, heavily overlapping fault
   windows many times per epoch and overfit them; full inverse weights push the model
-  towards false alarms, which cost a reviewer the most time. The square root is the usual
-  middle ground.
-- Overfitting: AdamW with weight decay, dropout, light augmentation (Gaussian jitter on the
-  normalised input; per-channel gain scaling is available but off by default, it hurt on
-  SKAB where faults show in absolute levels), early stopping on validation macro-F1 (or
-  loss, ``monitor``) with ``patience`` and the best weights restored.
+  towards false alarms, which cost a reviewer the most time (on SKAB: same F1, twice the
+  false alarm rate). The square root is the usual middle ground.
+- Overfitting: AdamW with weight decay, dropout, early stopping on validation macro-F1 (or
+  loss, ``monitor``) with ``patience`` and the best weights restored. Augmentation
+  (Gaussian jitter, per-channel gain) is available but off by default: on SKAB the gain
+  hurt clearly (faults show in absolute levels) and jitter slightly.
 - Stride 2 by default: overlapping windows are cheap extra samples, and with stride 8 a
   small data set gave too few optimiser steps per epoch to fit at all (TUNING.md).
 """
@@ -79,9 +79,10 @@ class TrainOptions:
     patience: int = 4  # early stopping, in epochs without validation improvement
     val_fraction: float = 0.2
     classifier_hidden: int = 64
-    # Light augmentation of training batches (normalised units): Gaussian jitter with this
-    # standard deviation and per-channel scaling by 1 +- this; 0 turns each off.
-    jitter: float = 0.03
+    # Optional augmentation of training batches (normalised units): Gaussian jitter with this
+    # standard deviation and per-channel scaling by 1 +- this; 0 turns each off. Both are
+    # off by default: neither helped on SKAB validation folds (benchmarks/TUNING.md).
+    jitter: float = 0.0
     scaling: float = 0.0
     grad_clip: float = 1.0
     # Loss weight of class k is (n / n_k) ** class_weight_power (module docstring): 0 = plain
