@@ -19,6 +19,7 @@ import pytest
 
 import faultlens
 from faultlens.core import resources as res
+from faultlens.core.review import SIDECAR_SUFFIX
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGING = REPO / "packaging"
@@ -190,7 +191,11 @@ def test_package_data_patterns_cover_every_resource_file(pyproject: dict) -> Non
     patterns = pyproject["tool"]["setuptools"]["package-data"]["faultlens.resources"]
     for path in RESOURCES.rglob("*"):
         rel = path.relative_to(RESOURCES).as_posix()
+        # A review sidecar is what opening the demo in a checkout leaves behind: user data,
+        # deliberately not shipped.
         if path.is_dir() or "__pycache__" in rel or rel == "__init__.py":
+            continue
+        if rel.endswith(SIDECAR_SUFFIX):
             continue
         assert any(fnmatch.fnmatchcase(rel, p) for p in patterns), f"{rel} not in package-data"
 
@@ -210,7 +215,10 @@ def _spec_resource_datas() -> list[tuple[str, str]]:
             return all(
                 isinstance(t, ast.Name) and t.id in {"REPO", "RESOURCES"} for t in node.targets
             )
-        return isinstance(node, ast.FunctionDef) and node.name == "resource_datas"
+        return isinstance(node, ast.FunctionDef) and node.name in {
+            "resource_datas",
+            "resource_patterns",
+        }
 
     keep = [node for node in tree.body if wanted(node)]
     namespace: dict = {"SPECPATH": str(PACKAGING)}
@@ -218,16 +226,24 @@ def _spec_resource_datas() -> list[tuple[str, str]]:
     return namespace["resource_datas"]()
 
 
-def test_spec_bundles_every_resource_file_under_the_package() -> None:
+def test_spec_bundles_exactly_what_the_wheel_ships(pyproject: dict) -> None:
     datas = {(Path(src).resolve(), Path(dest)) for src, dest in _spec_resource_datas()}
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["faultlens.resources"]
     expected = {
         (p.resolve(), Path("faultlens", "resources", p.relative_to(RESOURCES).parent))
         for p in RESOURCES.rglob("*")
-        if p.is_file() and "__pycache__" not in p.parts
+        if p.is_file()
+        and (
+            p.name == "__init__.py"
+            or any(
+                fnmatch.fnmatchcase(p.relative_to(RESOURCES).as_posix(), pat) for pat in patterns
+            )
+        )
     }
     assert datas == expected
     names = {src.name for src, _ in datas}
-    assert {"__init__.py", res.APP_ICON, "faultlens-16.png"} <= names
+    assert {"__init__.py", res.APP_ICON, "faultlens-16.png", res.DEMO_RECORDING} <= names
+    assert not any(name.endswith(SIDECAR_SUFFIX) for name in names)
 
 
 def test_spec_names_entry_point_and_plugins() -> None:
