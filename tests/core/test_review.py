@@ -185,9 +185,8 @@ def test_corrupt_sidecar_is_kept_aside_and_review_starts_clean(tmp_path: Path) -
         "run.csv.faultlens.corrupt-"
     )
     assert warning.kept_aside.read_text().endswith('"decisions": [')
-    # The review starts clean; attaching the events saved a fresh sidecar in its place.
-    assert review.state.decisions == {}
-    assert json.loads(sidecar.read_text())["decisions"] == []
+    # The review starts clean; nothing is written until the user reviews something.
+    assert review.state.decisions == {} and not sidecar.exists()
     review.confirm(0)
     assert json.loads(sidecar.read_text())["decisions"][0]["status"] == "confirmed"
 
@@ -348,6 +347,18 @@ def test_reviewed_labels(tmp_path: Path) -> None:
     assert set(labels[20:40]) == {"leak"} and labels[0] == "normal"
 
 
+def test_scanning_alone_writes_no_sidecar(tmp_path: Path) -> None:
+    rec = make_recording(tmp_path)
+    review = open_review(rec)
+    sidecar = primary_sidecar_path(rec.path)
+    assert review.sidecar_path == sidecar and not sidecar.exists()
+    review.confirm(0)
+    review.undo()
+    assert sidecar.exists()  # once written, it follows every change, undo included
+    open_review(rec)  # a new scan of a reviewed recording keeps the file current
+    assert json.loads(sidecar.read_text())["decisions"] == []
+
+
 def test_in_memory_recording_has_no_sidecar(tmp_path: Path) -> None:
     rec = Recording.from_arrays(np.zeros((N, 1)), ["p"])
     review = Review.open(rec)
@@ -355,3 +366,16 @@ def test_in_memory_recording_has_no_sidecar(tmp_path: Path) -> None:
     review.confirm(0)
     assert review.sidecar_path is None
     assert list(tmp_path.iterdir()) == []
+
+
+def test_review_of_a_shipped_file_lives_in_the_user_data_dir(_review_dir: Path) -> None:
+    from importlib import resources
+
+    shipped = Path(str(resources.files("faultlens.resources")))
+    rec = Recording.from_arrays(np.zeros((N, 1)), ["p"], path=shipped / "demo_pump.csv")
+    review = Review.open(rec)
+    review.set_events(EVENTS)
+    review.confirm(0)
+    assert review.sidecar_path == fallback_sidecar_path(rec.path)
+    assert review.sidecar_path.parent == _review_dir
+    assert not primary_sidecar_path(rec.path).exists()

@@ -20,8 +20,9 @@ from faultlens.core.recording import Recording
 from faultlens.core.report import read_events
 from faultlens.core.review import Review
 from faultlens.gui.app import configure_pyqtgraph
+from faultlens.gui.main_window import MainWindow
 from faultlens.gui.report_export import ExportInputs, ReportExporter
-from faultlens.gui.review_panel import RegionOverlay, ReviewPanel
+from faultlens.gui.review_panel import RegionOverlay, ReviewIntegration, ReviewPanel
 from faultlens.gui.signal_view import SignalView
 
 
@@ -52,12 +53,10 @@ def review(recording: Recording) -> Review:
     return review
 
 
-def win_review(win):
-    """The window's review integration (installed by MainWindow, else installed here)."""
-    from faultlens.gui.review_panel import ReviewIntegration
-
-    existing = getattr(win, "review_integration", None)
-    return existing if isinstance(existing, ReviewIntegration) else ReviewIntegration(win)
+def win_review(win: MainWindow) -> ReviewIntegration:
+    """The review integration the main window installs."""
+    assert isinstance(win.review_integration, ReviewIntegration)
+    return win.review_integration
 
 
 def panel_for(qtbot: QtBot, review: Review, recording: Recording) -> ReviewPanel:
@@ -253,7 +252,6 @@ def test_main_window_review_integration(
     qtbot: QtBot, recording: Recording, scanned, tmp_path: Path, error_boxes: list
 ) -> None:
     from faultlens.core.review import primary_sidecar_path
-    from faultlens.gui.main_window import MainWindow
 
     model, result = scanned
     win = MainWindow()

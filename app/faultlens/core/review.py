@@ -93,6 +93,16 @@ def fallback_sidecar_path(recording_path: str | Path) -> Path:
     return fallback_review_dir() / f"{digest}.json"
 
 
+def _shipped_folder() -> Path | None:
+    """The folder of the files shipped with FaultLens (demo recording), if it is on disk."""
+    try:
+        from importlib import resources
+
+        return Path(str(resources.files("faultlens.resources"))).resolve()
+    except (ModuleNotFoundError, TypeError, OSError):
+        return None
+
+
 def folder_writable(folder: Path) -> bool:
     """Whether new files can be created in ``folder`` (tests monkeypatch this: root ignores
     permission bits, so a chmod'ed folder is still writable for root)."""
@@ -271,7 +281,12 @@ class Review:
                 found = primary
             elif fallback.is_file():
                 found = fallback
-            target = found or (primary if folder_writable(primary.parent) else fallback)
+            # Never beside a shipped file (the demo): the installation is no place for user
+            # data, and a source checkout must not collect reviews.
+            beside = folder_writable(primary.parent) and (
+                primary.parent.resolve() != _shipped_folder()
+            )
+            target = found or (primary if beside else fallback)
         else:
             target = None
         review = cls(
@@ -396,7 +411,10 @@ class Review:
         self._undo.clear()
         self._redo.clear()
         self._notify(ReviewChange("events", tuple(current)))
-        self._save_if_needed()
+        # Only a review with content, or one already on disk, is saved: merely scanning a
+        # recording (the demo, say) must not leave a sidecar next to it.
+        if self.has_content or (self.sidecar_path is not None and self.sidecar_path.exists()):
+            self._save_if_needed()
 
     def snapshot(self) -> Review:
         """A detached, read-only copy of the current state (no file, no listeners, no undo)
@@ -446,6 +464,11 @@ class Review:
 
     def status(self, event: FaultEvent | int) -> Status:
         return self.decision(event).status
+
+    @property
+    def has_content(self) -> bool:
+        """True once anything was decided, noted or drawn."""
+        return bool(self._state.decisions) or bool(self._state.regions)
 
     def orphan_decisions(self) -> list[EventDecision]:
         """Decisions whose event is not among the current scan's events (kept, reported)."""
