@@ -43,8 +43,8 @@ STATUS_COLOURS = {
     "relabelled": QColor("#dbeafe"),
     "unreviewed": QColor("#ffffff"),
 }
-REGION_BRUSH = (255, 159, 28, 60)
-REGION_PEN = (214, 110, 0, 220)
+REGION_BRUSH = (0, 150, 136, 55)  # teal: unlike any class colour of the event shading
+REGION_PEN = (0, 121, 107, 230)
 DEFAULT_REGION_CLASS = "fault"
 
 
