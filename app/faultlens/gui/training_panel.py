@@ -82,6 +82,7 @@ class TrainingPanel(QWidget):
         )
         self.recording_table.horizontalHeader().setStretchLastSection(True)
         self.recording_table.verticalHeader().setVisible(False)
+        self.recording_table.setMaximumHeight(120)
         self.recording_table.setToolTip(
             "Tick the recordings to train on. In 'one class per file' mode, type each file's "
             "class (e.g. normal, leak)."
@@ -128,6 +129,7 @@ class TrainingPanel(QWidget):
         self.loss_plot = pg.PlotWidget()
         self.loss_plot.setMinimumHeight(130)
         self.loss_plot.setLabel("left", "loss")
+        self.loss_plot.getAxis("left").enableAutoSIPrefix(False)
         self.loss_plot.setLabel("bottom", "epoch")
         self.loss_plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
         self.train_curve = self.loss_plot.plot(
