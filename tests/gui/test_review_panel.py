@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import QPushButton
 from pytestqt.qtbot import QtBot
 
@@ -281,6 +282,28 @@ def test_main_window_review_integration(
     rid = integration.draw_region()
     assert rid is not None and len(integration.overlay.items) == len(win.signal_view.plots)
 
+    # Shift + drag across a channel plot draws a region from where the drag began to its end.
+    win.show()
+    qtbot.waitExposed(win)
+    graphics = win.signal_view.graphics
+    plot = next(iter(win.signal_view.plots.values()))
+    box = plot.vb.sceneBoundingRect()
+    y = box.center().y()
+    a = graphics.mapFromScene(QPointF(box.left() + 0.2 * box.width(), y))
+    b = graphics.mapFromScene(QPointF(box.left() + 0.6 * box.width(), y))
+    shift = Qt.KeyboardModifier.ShiftModifier
+    view_range = win.signal_view.x_range()
+    qtbot.mousePress(graphics.viewport(), Qt.MouseButton.LeftButton, shift, a)
+    qtbot.mouseMove(graphics.viewport(), b)
+    qtbot.mouseRelease(graphics.viewport(), Qt.MouseButton.LeftButton, shift, b)
+    assert len(review.regions) == 2
+    drawn = review.regions[-1]
+    xs = recording.time_axis()
+    expected = integration.shift_drag.x_at(QPointF(a)), integration.shift_drag.x_at(QPointF(b))
+    assert xs[drawn.start_row] == pytest.approx(expected[0], abs=2.0)
+    assert xs[drawn.end_row] == pytest.approx(expected[1], abs=2.0)
+    assert win.signal_view.x_range() == pytest.approx(view_range)  # the drag did not pan
+
     # Train with reviewed labels puts the relabelled copy, ticked, in the training panel.
     integration.actions["train"].trigger()
     panel = win.training_panel
@@ -300,7 +323,7 @@ def test_main_window_review_integration(
     again.set_model(model)
     again.apply_scan(rec2, result)
     assert integration2.review.status(2) == "confirmed"
-    assert len(integration2.review.regions) == 1
+    assert len(integration2.review.regions) == 2
     assert not error_boxes
 
 

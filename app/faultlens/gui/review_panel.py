@@ -510,10 +510,52 @@ class RegionOverlay:
         return self.x_to_row(x0 + third), self.x_to_row(x1 - third)
 
 
+class ShiftDragDrawer(QObject):
+    """Shift + left-drag across a channel plot of a SignalView draws a region by hand.
+
+    Without Shift the plots pan and zoom as usual; with it, the press and release x positions
+    go to ``on_drawn(x0, x1)`` (in the view's x units) and the ViewBox never sees the drag.
+    """
+
+    def __init__(self, signal_view: Any, on_drawn: Callable[[float, float], None]) -> None:
+        super().__init__(signal_view)
+        self.signal_view = signal_view
+        self.on_drawn = on_drawn
+        self._start: float | None = None
+        signal_view.graphics.viewport().installEventFilter(self)
+
+    def x_at(self, pos: Any) -> float | None:
+        """The x value under widget position ``pos``, if it is over a channel plot."""
+        graphics = self.signal_view.graphics
+        scene_pos = graphics.mapToScene(pos.toPoint())
+        for plot in self.signal_view.plots.values():
+            if plot.isVisible() and plot.sceneBoundingRect().contains(scene_pos):
+                return float(plot.vb.mapSceneToView(scene_pos).x())
+        return None
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        kind = event.type()
+        if kind == QEvent.Type.MouseButtonPress:
+            shift = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+            if shift and event.button() == Qt.MouseButton.LeftButton:
+                self._start = self.x_at(event.position())
+                return self._start is not None
+        elif kind == QEvent.Type.MouseMove and self._start is not None:
+            return True
+        elif kind == QEvent.Type.MouseButtonRelease and self._start is not None:
+            start, self._start = self._start, None
+            end = self.x_at(event.position())
+            if end is not None:
+                self.on_drawn(min(start, end), max(start, end))
+            return True
+        return False
+
+
 class ReviewIntegration(QObject):
     """Wires review and reports into the main window (the window calls this once).
 
-    Adds a "Review" dock (ReviewPanel), the hand-drawn regions on the signal view, a Review
+    Adds a "Review" dock (ReviewPanel), the hand-drawn regions on the signal view (Shift +
+    drag draws one, dragging an edge adjusts it), a Review
     menu (Confirm C, Dismiss D, Relabel… L, Draw Region Shift+R, Undo Ctrl+Z, Redo
     Ctrl+Shift+Z / Ctrl+Y, Train with Reviewed Labels) and File > Export Report… (Ctrl+E).
     One ``Review`` per open recording, restored from its sidecar when the recording is
@@ -568,6 +610,7 @@ class ReviewIntegration(QObject):
         p.train_requested.connect(self._on_train_requested)
         p.draw_region_requested.connect(self.draw_region)
         window.installEventFilter(self)
+        self.shift_drag = ShiftDragDrawer(window.signal_view, self._add_dragged_region)
         self._on_recording_changed(window.current_recording)
 
     def _action(self, key: str, text: str, slot: Any, shortcuts: tuple[str, ...] = ()) -> None:
@@ -647,6 +690,13 @@ class ReviewIntegration(QObject):
             return None
         start, end = self.overlay.view_rows()
         return self.panel.add_region(start, end)
+
+    def _add_dragged_region(self, x0: float, x1: float) -> None:
+        if self.review is None:
+            return
+        start, end = self.overlay.x_to_row(x0), self.overlay.x_to_row(x1)
+        if start != end:
+            self.panel.add_region(start, end)
 
     def _on_train_requested(self, reviewed: Recording) -> None:
         window = self.window
