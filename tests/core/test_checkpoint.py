@@ -199,3 +199,20 @@ def test_select_channels_reorders_into_model_order() -> None:
         np.clip((data[:, [2, 3, 0]] - model.norm_mean) / model.norm_std, -50, 50),
         rtol=1e-5,
     )
+
+
+def test_header_length_with_low_byte_0x80_is_not_taken_for_a_pickle(tmp_path):
+    """The first byte of a safetensors file is the low byte of its header length: 0x80 in
+    about 1 file of 256. Such a file must load like any other."""
+    import json
+    import struct
+
+    from faultlens.core.checkpoint import _read_header
+
+    header = {"__metadata__": {"k": "v"}}
+    text = json.dumps(header).encode()
+    text += b" " * ((0x180 - len(text)) % 256 or 256)  # pad so the length ends in 0x80
+    assert len(text) % 256 == 0x80
+    blob = struct.pack("<Q", len(text)) + text
+    assert blob[0] == 0x80
+    assert _read_header(tmp_path / "m.flmodel", blob)["__metadata__"] == {"k": "v"}

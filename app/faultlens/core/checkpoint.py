@@ -161,7 +161,13 @@ def _read_header(path: Path, blob: bytes) -> dict[str, Any]:
             "is a PyTorch (torch.save zip) checkpoint, not a FaultLens model; FaultLens never "
             "loads pickled files because they can run code - open a .flmodel file",
         )
-    if blob[:1] == b"\x80":
+    # A pickle starts with PROTO (0x80) and a protocol byte; a safetensors file with its
+    # 8-byte header length, whose low byte may be 0x80 too, so the JSON must not follow.
+    if (
+        blob[:1] == b"\x80"
+        and blob[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")
+        and (blob[8:9] != b"{")
+    ):
         raise _fail(
             path,
             "is a Python pickle, not a FaultLens model; FaultLens never loads pickled files "
