@@ -96,3 +96,22 @@ def test_subprocess_missing_file_exit_code(tmp_path: Path) -> None:
     assert proc.stdout == ""
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "missing.csv" in lines[0] and "not found" in lines[0]
+
+
+def test_inspect_json_into_a_closed_pipe_is_not_an_internal_error():
+    import subprocess
+    import sys
+
+    from faultlens.core.resources import demo_recording_path
+
+    # stdout is a pipe whose reader has gone (`faultlens inspect --json | head -0`).
+    code = (
+        "import os, sys\n"
+        "r, w = os.pipe(); os.close(r); os.dup2(w, 1)\n"
+        "from faultlens.cli import main\n"
+        f"sys.exit(main(['inspect', {str(demo_recording_path())!r}, '--json']))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert "internal error" not in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.returncode == 0, proc.stderr
