@@ -362,16 +362,25 @@ def _non_negative_int(text: str) -> int:
 
 
 def _add_scan_options(p: argparse.ArgumentParser) -> None:
+    from faultlens.core.detection import ScanOptions
+
+    defaults = ScanOptions()
     g = p.add_argument_group("scan options")
     g.add_argument("--model", type=Path, required=True, help="model file (.flmodel)")
     g.add_argument(
         "--threshold",
         type=float,
-        help="fault probability at which a row is flagged (default 0.5)",
+        help=f"fault probability at which a row is flagged (default {defaults.threshold})",
     )
-    g.add_argument("--min-duration", type=_positive_int, help="shortest event in rows (5)")
     g.add_argument(
-        "--merge-gap", type=_non_negative_int, help="merge events closer than this many rows (10)"
+        "--min-duration",
+        type=_positive_int,
+        help=f"shortest event in rows (default {defaults.min_duration_rows})",
+    )
+    g.add_argument(
+        "--merge-gap",
+        type=_non_negative_int,
+        help=f"merge events closer than this many rows (default {defaults.merge_gap_rows})",
     )
     g.add_argument("--device", choices=DEVICE_CHOICES, help="compute device (default auto)")
 
@@ -394,10 +403,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="whole-file class: NAME for every file, or FILE=NAME for one file (repeatable); "
         "overrides the file's label column",
     )
-    p.add_argument("--window", type=_positive_int, help="window length in rows (default 64)")
-    p.add_argument("--stride", type=_positive_int, help="rows between windows (default 8)")
-    p.add_argument("--epochs", type=_positive_int, help="maximum epochs (default 30)")
-    p.add_argument("--seed", type=int, help="random seed (default 0)")
+    # The help states the engine's real defaults (this imports torch: ~1 s, once).
+    from faultlens.core.training import TrainOptions
+
+    defaults = TrainOptions()
+    p.add_argument(
+        "--window", type=_positive_int, help=f"window length in rows (default {defaults.window})"
+    )
+    p.add_argument(
+        "--stride", type=_positive_int, help=f"rows between windows (default {defaults.stride})"
+    )
+    p.add_argument(
+        "--epochs", type=_positive_int, help=f"maximum epochs (default {defaults.epochs})"
+    )
+    p.add_argument("--seed", type=int, help=f"random seed (default {defaults.seed})")
     p.add_argument("--device", choices=DEVICE_CHOICES, help="compute device (default auto)")
     p.add_argument("--out", type=Path, required=True, metavar="MODEL", help="model file to write")
     _add_common(p)
