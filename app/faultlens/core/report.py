@@ -549,6 +549,24 @@ def _pdf_table(
     fig.add_artist(Line2D([left, x], [top - 0.0135, top - 0.0135], lw=0.5, color="#888888"))
 
 
+def _pdf_event_lines(en: EventEntry) -> list[str]:
+    """The event's details in three lines: PDF text costs per glyph, and the summary table
+    already lists the rest."""
+    ev, d = en.event, en.decision
+    review = en.status
+    if d is not None and d.status == "relabelled":
+        review += f" as {d.relabel}"
+    if d is not None and d.reviewer and d.status != "unreviewed":
+        review += f", by {d.reviewer} on {d.changed}"
+    return [
+        f"Rows {ev.start_row}–{ev.end_row} · {ev.start_time} – {ev.end_time} · "
+        f"{_duration_text(ev)}",
+        f"Fault probability peak {ev.peak_probability:.3f}, mean {ev.mean_probability:.3f} · "
+        f"channels: {_channels_text(ev)}",
+        f"Review: {review}",
+    ]
+
+
 def _clip(text: str, width: int) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= width else text[: width - 1] + "…"
@@ -731,7 +749,7 @@ def _render_pdf(
                 images[s].set_data(painter.rgb(view))
                 images[s].set_visible(True)
                 titles[s].set_text(f"Event {en.index}: {en.event.class_name} — {en.status}")
-                lines = [f"{k}: {v}" for k, v in _event_details(en)]
+                lines = _pdf_event_lines(en)
                 if en.note:
                     wrapped = textwrap.wrap(en.note, 120)
                     lines.append(
