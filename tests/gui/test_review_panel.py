@@ -337,3 +337,20 @@ def test_module_opens_on_its_own(qtbot: QtBot, recording: Recording, scanned) ->
     qtbot.waitExposed(widget)
     assert widget.event_list.rowCount() == len(result.events)
     assert widget.review is not None and widget.review.sidecar_path is None
+
+
+def test_main_window_reports_a_corrupt_review_file(
+    qtbot: QtBot, recording: Recording, error_boxes: list
+) -> None:
+    from faultlens.core.review import primary_sidecar_path
+
+    sidecar = primary_sidecar_path(recording.path)
+    sidecar.write_text("{broken")
+    win = MainWindow()
+    qtbot.addWidget(win)
+    integration = win_review(win)
+    assert not integration.exporter.action.isEnabled()  # nothing scanned yet
+    win.add_recording(recording)
+    assert error_boxes and "kept as" in error_boxes[-1][1]
+    assert integration.panel.warning_label.isVisibleTo(integration.panel)
+    assert not sidecar.exists() and list(recording.path.parent.glob("*.corrupt-*.json"))

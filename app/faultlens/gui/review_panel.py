@@ -605,6 +605,8 @@ class ReviewIntegration(QObject):
 
         window.recording_changed.connect(self._on_recording_changed)
         window.scan_finished.connect(self._on_scan_finished)
+        # A new model drops the scans: nothing to report until the next scan.
+        window.model_changed.connect(lambda _model: self.exporter.update_enabled())
         window.event_table.event_activated.connect(p.select_event)
         p.event_selected.connect(self._on_panel_event_selected)
         p.train_requested.connect(self._on_train_requested)
