@@ -376,8 +376,11 @@ def _legend_html() -> str:
         (ATTN_COLOUR, "attention received, scaled to the strongest row shown"),
         (HOT_COLOUR, "max-pool hotspots (▼ and ○: the rows most feature dimensions peaked on)"),
     ]
-    spans = "".join(
-        f'<span><span class="sw" style="background:{c}"></span>{_e(t)}</span>' for c, t in items
+    # Colour names too: renderers without CSS (mail clients, simple viewers) drop swatches.
+    names = {SIGNAL_COLOUR: "blue", PROB_COLOUR: "red", ATTN_COLOUR: "orange", HOT_COLOUR: "purple"}
+    spans = " · ".join(
+        f'<span><span class="sw" style="background:{c}"></span>{names[c]}: {_e(t)}</span>'
+        for c, t in items
     )
     return (
         f'<p class="legend sub">{spans}<br>The shaded band is the flagged event; the dashed '
@@ -450,7 +453,7 @@ def _render_html(
                 f"<tr><td>{r.start_row} – {r.end_row}</td>"
                 f"<td>{_e(recording.format_time(r.start_row))}</td>"
                 f"<td>{_e(recording.format_time(r.end_row))}</td><td>{_e(r.class_name)}</td>"
-                f'<td><div class="note">{_e(r.note)}</div></td>'
+                f"<td>{_e(r.note)}</td>"
                 f"<td>{_e(r.reviewer)}, {_e(r.changed)}</td></tr>"
             )
         out.append("</table>")
@@ -482,7 +485,8 @@ def _render_html(
             b64 = base64.b64encode(png).decode("ascii")
             out.append(f'<section class="event" id="event-{en.index}">')
             out.append(
-                f"<h3>Event {en.index}: {_e(en.event.class_name)} {_status_badge(en.status)}</h3>"
+                f"<h3>Event {en.index}: class {_e(en.event.class_name)} "
+                f"{_status_badge(en.status)}</h3>"
             )
             alt = f"Event {en.index}: {', '.join(view.channels)} with the model's evidence"
             out.append(f'<img alt="{_e(alt)}" src="data:image/png;base64,{b64}">')
