@@ -36,9 +36,7 @@ class Progress:
         return self.done / self.total if self.total else 1.0
 
 
-def run_to_end(
-    gen: Generator[Any, None, R], on_report: Callable[[Any], None] | None = None
-) -> R:
+def run_to_end(gen: Generator[Any, None, R], on_report: Callable[[Any], None] | None = None) -> R:
     """Drain a progress generator, passing each report to ``on_report``; return its result."""
     while True:
         try:
