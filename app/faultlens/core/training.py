@@ -44,6 +44,7 @@ import faultlens
 from faultlens.core.checkpoint import TrainedModel
 from faultlens.core.device import device_description, resolve_device
 from faultlens.core.errors import TrainingError
+from faultlens.core.evaluation import classification_metrics
 from faultlens.core.model import AttentionLSTM, ModelConfig
 from faultlens.core.progress import Cancelled, ShouldStop, never_stop
 from faultlens.core.recording import Recording, is_normal_label
@@ -379,44 +380,13 @@ def plan_training(recordings: Sequence[Recording], options: TrainOptions) -> Tra
     return plan
 
 
-def classification_metrics(
+def _window_metrics(
     y_true: np.ndarray, y_pred: np.ndarray, class_names: Sequence[str]
 ) -> dict[str, Any]:
-    """Accuracy, macro-F1, per-class precision/recall/F1/support and the confusion matrix
-    (rows = true, columns = predicted). Class 0 is normal: ``false_alarm_rate`` is the share
-    of normal windows predicted as any fault, ``missed_alarm_rate`` the share of fault
-    windows predicted normal (``None`` when undefined)."""
-    k = len(class_names)
-    cm = np.bincount(y_true * k + y_pred, minlength=k * k).reshape(k, k)
-    per_class: dict[str, dict[str, float | int]] = {}
-    f1s = []
-    for i, name in enumerate(class_names):
-        tp = int(cm[i, i])
-        predicted = int(cm[:, i].sum())
-        support = int(cm[i, :].sum())
-        precision = tp / predicted if predicted else 0.0
-        recall = tp / support if support else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        per_class[name] = {
-            "precision": precision,
-            "recall": recall,
-            "f1": f1,
-            "support": support,
-        }
-        if support:
-            f1s.append(f1)
-    total = int(cm.sum())
-    normal_total = int(cm[0, :].sum())
-    fault_total = total - normal_total
-    return {
-        "accuracy": float(np.trace(cm) / total) if total else 0.0,
-        "macro_f1": float(np.mean(f1s)) if f1s else 0.0,
-        "per_class": per_class,
-        "confusion_matrix": cm.tolist(),
-        "false_alarm_rate": (normal_total - int(cm[0, 0])) / normal_total if normal_total else None,
-        "missed_alarm_rate": int(cm[1:, 0].sum()) / fault_total if fault_total else None,
-        "windows": total,
-    }
+    """The evaluation module's metrics over validation windows, plus the window count."""
+    metrics = classification_metrics(y_true, y_pred, class_names)
+    metrics["windows"] = metrics["n"]
+    return metrics
 
 
 def _seed_everything(seed: int) -> None:
@@ -604,7 +574,7 @@ def train(
         val_loss, y_true, y_pred = _evaluate(
             module, source, options.batch_size, class_weights, autocast
         )
-        metrics = classification_metrics(y_true, y_pred, plan.class_names)
+        metrics = _window_metrics(y_true, y_pred, plan.class_names)
         report = EpochReport(
             epoch=epoch,
             epochs=options.epochs,
@@ -639,7 +609,7 @@ def train(
     best_loss, y_true, y_pred = _evaluate(
         module, source, options.batch_size, class_weights, autocast
     )
-    metrics = classification_metrics(y_true, y_pred, plan.class_names)
+    metrics = _window_metrics(y_true, y_pred, plan.class_names)
     metrics.update(
         {
             "split": plan.split,
