@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import json
 import math
 import time as _time
@@ -517,9 +518,13 @@ def attribute_events(
 
 
 # ---------------------------------------------------------------- event files
+# One implementation for every event file: the scan engine's (the event's own columns) and
+# the report's (faultlens.core.report adds an "event" number and the review's columns).
 EVENTS_FORMAT = "faultlens-events"
 EVENTS_VERSION = 1
-_CSV_FIXED = [
+# The event's own columns, in order. A file has these (plus any extra columns), then
+# channel_1, score_1, channel_2, score_2 ... as many as the widest event needs.
+EVENT_FIELDS = (
     "start_row",
     "end_row",
     "start_time",
@@ -529,59 +534,110 @@ _CSV_FIXED = [
     "class_name",
     "peak_probability",
     "mean_probability",
-]
+)
 
 
-def events_to_csv(events: Sequence[FaultEvent], path: str | Path) -> None:
-    """Write events as CSV (atomically): one row per event; the top channels go in columns
-    ``channel_1, score_1, channel_2, score_2, ...`` so no cell needs a nested list."""
+def events_to_csv(
+    events: Sequence[FaultEvent],
+    path: str | Path,
+    extra: Sequence[dict[str, Any]] | None = None,
+    columns: Sequence[str] = EVENT_FIELDS,
+) -> None:
+    """Write events as CSV (atomically): one row per event with the values of ``columns``
+    (the event's own fields, ``EVENT_FIELDS``, and any keys of ``extra``: one dict per
+    event); the top channels go in columns ``channel_1, score_1, channel_2, score_2, ...``
+    so no cell needs a nested list."""
+    records = event_dicts(events, extra, columns)
     width = max([len(e.top_channels) for e in events] + [0])
-    header = list(_CSV_FIXED)
+    header = list(columns)
     for i in range(1, width + 1):
         header += [f"channel_{i}", f"score_{i}"]
-    with atomic_open(path, "w", encoding="utf-8") as fh:
-        fh_text: Any = fh
-        writer = csv.writer(fh_text, lineterminator="\n")
-        writer.writerow(header)
-        for e in events:
-            d = e.to_dict()
-            # repr() of a float reads back to the same float (round trip).
-            row = [repr(d[k]) if isinstance(d[k], float) else d[k] for k in _CSV_FIXED]
-            for i in range(width):
-                if i < len(e.top_channels):
-                    score = e.channel_scores[i] if i < len(e.channel_scores) else ""
-                    row += [e.top_channels[i], repr(float(score)) if score != "" else ""]
-                else:
-                    row += ["", ""]
-            writer.writerow(row)
+    # Built in memory and written as bytes: no platform newline translation of the rows.
+    buf = io.StringIO(newline="")
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    for rec in records:
+        # repr() of a float reads back to the same float (round trip).
+        row = [repr(rec[k]) if isinstance(rec[k], float) else rec[k] for k in columns]
+        names, scores = rec["top_channels"], rec["channel_scores"]
+        for i in range(width):
+            if i < len(names):
+                row += [names[i], repr(scores[i]) if i < len(scores) else ""]
+            else:
+                row += ["", ""]
+        writer.writerow(row)
+    with atomic_open(path, "wb") as fh:
+        fh.write(buf.getvalue().encode("utf-8"))
 
 
 def events_to_json(
-    events: Sequence[FaultEvent], path: str | Path, meta: dict[str, Any] | None = None
+    events: Sequence[FaultEvent],
+    path: str | Path,
+    meta: dict[str, Any] | None = None,
+    extra: Sequence[dict[str, Any]] | None = None,
+    columns: Sequence[str] = EVENT_FIELDS,
 ) -> None:
-    """Write events as JSON (atomically): ``{"format", "version", ...meta, "events": [...]}``."""
+    """Write events as JSON (atomically): ``{"format", "version", ...meta, "events": [...]}``,
+    each event a dict with the keys of ``columns`` (``extra`` as for ``events_to_csv``) and
+    the ``top_channels`` and ``channel_scores`` lists."""
     doc = {"format": EVENTS_FORMAT, "version": EVENTS_VERSION, **(meta or {})}
-    doc["events"] = [e.to_dict() for e in events]
+    doc["events"] = event_dicts(events, extra, columns)
     with atomic_open(path, "w", encoding="utf-8") as fh:
-        json.dump(doc, fh, indent=2, allow_nan=False)
+        json.dump(doc, fh, indent=2, ensure_ascii=False, allow_nan=False)
         fh.write("\n")
 
 
+def event_dicts(
+    events: Sequence[FaultEvent],
+    extra: Sequence[dict[str, Any]] | None = None,
+    columns: Sequence[str] = EVENT_FIELDS,
+) -> list[dict[str, Any]]:
+    """One dict per event with the keys of ``columns`` (from ``FaultEvent.to_dict()`` or
+    from the event's dict of ``extra``) in that order, and the ``top_channels`` and
+    ``channel_scores`` lists right after the event's own fields."""
+    if extra is None:
+        extra = [{} for _ in events]
+    out = []
+    for e, x in zip(events, extra, strict=True):
+        d = e.to_dict()
+        rec: dict[str, Any] = {}
+        for k in columns:
+            rec[k] = d[k] if k in d else x[k]
+            if k == EVENT_FIELDS[-1]:
+                rec["top_channels"] = d["top_channels"]
+                rec["channel_scores"] = d["channel_scores"]
+        out.append(rec)
+    return out
+
+
 def write_events(
-    events: Sequence[FaultEvent], path: str | Path, meta: dict[str, Any] | None = None
+    events: Sequence[FaultEvent],
+    path: str | Path,
+    meta: dict[str, Any] | None = None,
+    extra: Sequence[dict[str, Any]] | None = None,
+    columns: Sequence[str] = EVENT_FIELDS,
 ) -> None:
-    """Write ``events`` as CSV or JSON, chosen by the file's suffix (.csv / .json)."""
+    """Write ``events`` as CSV or JSON, chosen by the file's suffix (.csv / .json); ``extra``
+    and ``columns`` as for ``events_to_csv``, ``meta`` as for ``events_to_json``."""
     suffix = Path(path).suffix.lower()
     if suffix == ".csv":
-        events_to_csv(events, path)
+        events_to_csv(events, path, extra, columns)
     elif suffix == ".json":
-        events_to_json(events, path, meta)
+        events_to_json(events, path, meta, extra, columns)
     else:
         raise ReportError(f"{path}: unknown event file type {suffix!r}; name it .csv or .json")
 
 
 def read_events(path: str | Path) -> list[FaultEvent]:
-    """Read an event file written by ``events_to_csv`` / ``events_to_json``."""
+    """Read an event file written by ``write_events`` (or by the report's)."""
+    return read_events_with(path)[0]
+
+
+def read_events_with(
+    path: str | Path, extra_columns: Sequence[str] = ()
+) -> tuple[list[FaultEvent], list[dict[str, str]]]:
+    """Read an event file: the events and, per event, the values of ``extra_columns`` as
+    text (empty strings where the file has none)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -601,40 +657,44 @@ def read_events(path: str | Path) -> list[FaultEvent]:
         if not isinstance(items, list):
             raise ReportError(f"{path}: no 'events' list; this is not a FaultLens event file")
         try:
-            return [FaultEvent.from_dict(d) for d in items]
+            events = [FaultEvent.from_dict(d) for d in items]
         except (KeyError, TypeError, ValueError) as exc:
             raise ReportError(
                 f"{path}: an event is missing a field or has a bad one ({exc}); "
                 "export the events again"
             ) from None
-    rows = list(csv.reader(text.splitlines()))
-    if not rows or rows[0][: len(_CSV_FIXED)] != _CSV_FIXED:
+        return events, [{k: str(d.get(k, "")) for k in extra_columns} for d in items]
+    reader = csv.reader(text.splitlines())
+    header = next(reader, [])
+    # duration_unit may be missing (seconds then); the other fields may not.
+    missing = [c for c in EVENT_FIELDS if c != "duration_unit" and c not in header]
+    if missing:
         raise ReportError(
-            f"{path}: line 1: not a FaultLens event list (the header must start with "
-            f"{','.join(_CSV_FIXED)}); export the events again"
+            f"{path}: line 1: missing column(s) {', '.join(missing)}; this is not "
+            "a FaultLens event list"
         )
-    header = rows[0]
-    events = []
-    for line_no, row in enumerate(rows[1:], start=2):
+    n_ch = sum(1 for h in header if h.startswith("channel_"))
+    events, extras = [], []
+    for row in reader:
         if not row:
             continue
         if len(row) != len(header):
             raise ReportError(
-                f"{path}: line {line_no}: {len(row)} fields, expected {len(header)}; "
+                f"{path}: line {reader.line_num}: {len(row)} fields, expected {len(header)}; "
                 "export the events again"
             )
-        d: dict[str, Any] = dict(zip(_CSV_FIXED, row[: len(_CSV_FIXED)], strict=True))
-        rest = row[len(_CSV_FIXED) :]
-        pairs = [(rest[i], rest[i + 1]) for i in range(0, len(rest), 2) if rest[i] != ""]
-        d["top_channels"] = [c for c, _ in pairs]
-        d["channel_scores"] = [s for _, s in pairs if s != ""]
+        d: dict[str, Any] = dict(zip(header, row, strict=True))
+        pairs = [(d.get(f"channel_{i}", ""), d.get(f"score_{i}", "")) for i in range(1, n_ch + 1)]
+        d["top_channels"] = [c for c, _ in pairs if c != ""]
+        d["channel_scores"] = [s for c, s in pairs if c != "" and s != ""]
         try:
             events.append(FaultEvent.from_dict(d))
-        except (KeyError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError) as exc:
             raise ReportError(
-                f"{path}: line {line_no}: bad value ({exc}); export the events again"
+                f"{path}: line {reader.line_num}: bad value ({exc}); export the events again"
             ) from None
-    return events
+        extras.append({k: d.get(k, "") for k in extra_columns})
+    return events, extras
 
 
 # ---------------------------------------------------------------- per-row predictions

@@ -17,11 +17,8 @@ HTML, mathtext off in figures.
 from __future__ import annotations
 
 import base64
-import csv
 import errno
 import html
-import io
-import json
 import math
 import textwrap
 from collections.abc import Generator, Sequence
@@ -33,7 +30,16 @@ import numpy as np
 
 from faultlens import __version__
 from faultlens.core.atomic import atomic_open
-from faultlens.core.detection import FaultEvent, ScanResult
+from faultlens.core.detection import (
+    EVENT_FIELDS,
+    EVENTS_FORMAT,  # noqa: F401  (re-exported)
+    EVENTS_VERSION,  # noqa: F401  (re-exported)
+    FaultEvent,
+    ScanResult,
+    event_dicts,
+    read_events_with,
+)
+from faultlens.core.detection import write_events as _write_event_file
 from faultlens.core.errors import ReportError
 from faultlens.core.progress import Cancelled, Progress, ShouldStop, never_stop, run_to_end
 from faultlens.core.recording import Recording
@@ -41,28 +47,11 @@ from faultlens.core.review import EventDecision, Review, current_user, now_iso
 
 REPORT_SUFFIXES = (".html", ".htm", ".pdf")
 EVENT_SUFFIXES = (".csv", ".json")
-EVENTS_FORMAT = "faultlens-events"
-EVENTS_VERSION = 1
-# Event file columns, in order. The first block matches the scan engine's event files
-# (faultlens.core.detection), so either reader can read the other's files; the review block
-# follows; then channel_1, score_1, channel_2, score_2 ... as many as the widest event needs.
-EVENT_COLUMNS = (
-    "event",
-    "start_row",
-    "end_row",
-    "start_time",
-    "end_time",
-    "duration",
-    "duration_unit",
-    "class_name",
-    "peak_probability",
-    "mean_probability",
-    "review_status",
-    "reviewed_class",
-    "review_note",
-    "reviewer",
-    "reviewed_at",
-)
+# Event file columns, in order: the event number, the scan engine's event fields
+# (faultlens.core.detection, which writes and reads every event file), the review block; then
+# channel_1, score_1, channel_2, score_2 ... as many as the widest event needs.
+REVIEW_COLUMNS = ("review_status", "reviewed_class", "review_note", "reviewer", "reviewed_at")
+EVENT_COLUMNS = ("event", *EVENT_FIELDS, *REVIEW_COLUMNS)
 EVENTS_PER_PDF_PAGE = 2
 PDF_FIGURE_DPI = 100
 PDF_LEGEND = (
@@ -820,46 +809,32 @@ def export_report(
     return run_to_end(write_report(path, recording, scan_result, model, review, **kwargs))
 
 
+def _review_extra(events: Sequence[FaultEvent], review: Review | None) -> list[dict[str, Any]]:
+    """Per event: its number and the review's columns (``REVIEW_COLUMNS``)."""
+    out = []
+    for en in event_entries(events, review):
+        d = en.decision
+        reviewed = d is not None and d.status != "unreviewed"
+        out.append(
+            {
+                "event": en.index,
+                "review_status": en.status,
+                "reviewed_class": (d.reviewed_class or "") if d is not None else "",
+                "review_note": d.note if d is not None else "",
+                "reviewer": d.reviewer if reviewed else "",
+                "reviewed_at": d.changed if reviewed else "",
+            }
+        )
+    return out
+
+
 def event_records(
     events: Sequence[FaultEvent], review: Review | None = None
 ) -> list[dict[str, Any]]:
     """One dict per event with the stable keys of ``EVENT_COLUMNS`` plus ``top_channels`` and
     ``channel_scores`` lists (times as the recording writes them: ISO-8601, with the UTC
     offset when the file had one)."""
-    out = []
-    for en in event_entries(events, review):
-        d = en.decision
-        rec: dict[str, Any] = {"event": en.index, **en.event.to_dict()}
-        reviewed = d is not None and d.status != "unreviewed"
-        rec.update(
-            review_status=en.status,
-            reviewed_class=(d.reviewed_class or "") if d is not None else "",
-            review_note=d.note if d is not None else "",
-            reviewer=d.reviewer if reviewed else "",
-            reviewed_at=d.changed if reviewed else "",
-        )
-        out.append(rec)
-    return out
-
-
-def _events_csv(events: Sequence[FaultEvent], records: list[dict[str, Any]]) -> str:
-    width = max([len(e.top_channels) for e in events] + [0])
-    header = list(EVENT_COLUMNS)
-    for i in range(1, width + 1):
-        header += [f"channel_{i}", f"score_{i}"]
-    # Built in memory and written as bytes: no platform newline translation of the rows.
-    buf = io.StringIO(newline="")
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(header)
-    for rec in records:
-        # repr() of a float reads back to the same float.
-        row = [repr(rec[k]) if isinstance(rec[k], float) else rec[k] for k in EVENT_COLUMNS]
-        names, scores = rec["top_channels"], rec["channel_scores"]
-        for i in range(width):
-            row.append(names[i] if i < len(names) else "")
-            row.append(repr(scores[i]) if i < len(scores) else "")
-        writer.writerow(row)
-    return buf.getvalue()
+    return event_dicts(events, _review_extra(events, review), EVENT_COLUMNS)
 
 
 def write_events(
@@ -874,33 +849,26 @@ def write_events(
 
     CSV: the columns of ``EVENT_COLUMNS``, then ``channel_1, score_1, ...``. JSON:
     ``{"format": "faultlens-events", "version": 1, "recording": ..., "scan": ...,
-    "events": [...]}`` with the same keys per event and lists for the channels.
+    "events": [...]}`` with the same keys per event and lists for the channels. The
+    writing is ``faultlens.core.detection.write_events``'s.
     """
     path = Path(path)
-    suffix = _check_target(path, EVENT_SUFFIXES, "event file")
-    records = event_records(events, review)
+    _check_target(path, EVENT_SUFFIXES, "event file")
+    meta: dict[str, Any] = {}
+    if recording is not None:
+        meta["recording"] = {
+            "file": recording.name,
+            "sha256": recording.content_hash,
+            "rows": recording.n_rows,
+        }
+    if scan_result is not None:
+        meta["scan"] = {
+            "model_fingerprint": scan_result.model_fingerprint,
+            "class_names": list(scan_result.class_names),
+            "options": asdict(scan_result.options),
+        }
     try:
-        if suffix == ".json":
-            doc: dict[str, Any] = {"format": EVENTS_FORMAT, "version": EVENTS_VERSION}
-            if recording is not None:
-                doc["recording"] = {
-                    "file": recording.name,
-                    "sha256": recording.content_hash,
-                    "rows": recording.n_rows,
-                }
-            if scan_result is not None:
-                doc["scan"] = {
-                    "model_fingerprint": scan_result.model_fingerprint,
-                    "class_names": list(scan_result.class_names),
-                    "options": asdict(scan_result.options),
-                }
-            doc["events"] = records
-            with atomic_open(path, "w", encoding="utf-8") as fh:
-                json.dump(doc, fh, indent=2, ensure_ascii=False, allow_nan=False)
-                fh.write("\n")
-        else:
-            with atomic_open(path, "wb") as fh:
-                fh.write(_events_csv(events, records).encode("utf-8"))
+        _write_event_file(events, path, meta, _review_extra(events, review), EVENT_COLUMNS)
     except OSError as err:
         raise _os_error(path, err) from err
     return path
@@ -909,66 +877,7 @@ def write_events(
 def read_events(path: str | Path) -> tuple[list[FaultEvent], list[dict[str, str]]]:
     """Read an event file of ``write_events`` (or of the scan engine): the events and, per
     event, its review columns (empty strings when the file has none)."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise ReportError(
-            f"{path}: cannot be read ({err.strerror or err}); check the path"
-        ) from err
-    review_keys = EVENT_COLUMNS[10:]
-    if path.suffix.lower() == ".json":
-        try:
-            doc = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise ReportError(
-                f"{path}: line {err.lineno}, column {err.colno}: not valid JSON; export the "
-                "events again"
-            ) from None
-        items = doc.get("events") if isinstance(doc, dict) else None
-        if not isinstance(items, list):
-            raise ReportError(f"{path}: no 'events' list; this is not a FaultLens event file")
-        try:
-            events = [FaultEvent.from_dict(d) for d in items]
-        except (KeyError, TypeError, ValueError) as err:
-            raise ReportError(
-                f"{path}: an event has a missing or bad field ({err}); export the events again"
-            ) from None
-        return events, [{k: str(d.get(k, "")) for k in review_keys} for d in items]
-    reader = csv.DictReader(text.splitlines())
-    header = reader.fieldnames or []
-    required = (
-        "start_row",
-        "end_row",
-        "start_time",
-        "end_time",
-        "duration",
-        "class_name",
-        "peak_probability",
-        "mean_probability",
-    )
-    missing = [c for c in required if c not in header]
-    if missing:
-        raise ReportError(
-            f"{path}: line 1: missing column(s) {', '.join(missing)}; this is not "
-            "a FaultLens event list"
-        )
-    n_ch = sum(1 for h in header if h.startswith("channel_"))
-    events, reviews = [], []
-    for row in reader:
-        try:
-            names = [row.get(f"channel_{i}") or "" for i in range(1, n_ch + 1)]
-            scores = [row.get(f"score_{i}") or "" for i in range(1, n_ch + 1)]
-            d = dict(row)
-            d["top_channels"] = [c for c in names if c]
-            d["channel_scores"] = [float(s) for s in scores if s]
-            events.append(FaultEvent.from_dict(d))
-        except (KeyError, TypeError, ValueError) as err:
-            raise ReportError(
-                f"{path}: line {reader.line_num}: bad value ({err}); export the events again"
-            ) from None
-        reviews.append({k: row.get(k) or "" for k in review_keys})
-    return events, reviews
+    return read_events_with(path, REVIEW_COLUMNS)
 
 
 def scan_summary(result: ScanResult) -> dict[str, Any]:
