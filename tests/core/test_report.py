@@ -35,7 +35,7 @@ from faultlens.core.review import Review
 HOSTILE_CHANNEL = "<script>alert(1)</script>"
 MATH_CHANNEL = "Flow $x$"
 CHANNELS = ("Pressure", HOSTILE_CHANNEL, MATH_CHANNEL)
-HOSTILE_NOTE = 'look <img src=x onerror="alert(1)"> here, $x^2$ & "quotes"'
+HOSTILE_NOTE = 'look <img src=x onerror="alert(1)"> here, $x^2$ & "quotes"\nsecond line'
 N = 900
 
 
@@ -282,6 +282,7 @@ def test_event_files_round_trip_with_review_columns(
         "unreviewed",
     ]
     assert reviews[0]["review_note"] == HOSTILE_NOTE
+    assert "\n" in HOSTILE_NOTE  # a multi-line note keeps its line breaks in CSV too
     assert reviews[2]["reviewed_class"] == "FC-$17$ <seal>"
     assert reviews[0]["reviewer"] == review.user and reviews[3]["reviewer"] == ""
     assert reviews[0]["reviewed_at"][:4].isdigit()

@@ -664,7 +664,8 @@ def read_events_with(
                 "export the events again"
             ) from None
         return events, [{k: str(d.get(k, "")) for k in extra_columns} for d in items]
-    reader = csv.reader(text.splitlines())
+    # newline="" keeps line breaks inside quoted fields (a multi-line review note).
+    reader = csv.reader(io.StringIO(text, newline=""))
     header = next(reader, [])
     # duration_unit may be missing (seconds then); the other fields may not.
     missing = [c for c in EVENT_FIELDS if c != "duration_unit" and c not in header]
