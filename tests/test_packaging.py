@@ -210,7 +210,7 @@ def _spec_resource_datas() -> list[tuple[str, str]]:
         if isinstance(node, ast.Import):
             return True
         if isinstance(node, ast.ImportFrom):
-            return node.module != "PyInstaller.utils.hooks"
+            return not (node.module or "").startswith("PyInstaller")
         if isinstance(node, ast.Assign):
             return all(
                 isinstance(t, ast.Name) and t.id in {"REPO", "RESOURCES"} for t in node.targets
