@@ -42,6 +42,8 @@ def ensure_app(argv: list[str] | None = None) -> QApplication:
     assert isinstance(app, QApplication)
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(APP_NAME)
+    # Wayland shells match the window to packaging/io.github.faultlens.FaultLens.desktop by this.
+    app.setDesktopFileName("io.github.faultlens.FaultLens")
     app.setApplicationVersion(__version__)
     app.setWindowIcon(app_icon())
     configure_pyqtgraph()

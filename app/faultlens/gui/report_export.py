@@ -165,9 +165,12 @@ class ReportExporter(QObject):
             self.worker.cancel()
 
     def _on_progress(self, report: Progress) -> None:
-        if self.progress_dialog is not None:
-            self.progress_dialog.setValue(int(1000 * report.fraction))
-            self.progress_dialog.setLabelText(report.message)
+        dialog = self.progress_dialog
+        if dialog is not None:
+            dialog.setLabelText(report.message)
+            # Last: a modal QProgressDialog's setValue processes events, in which this run's
+            # ``done`` may arrive and clear self.progress_dialog.
+            dialog.setValue(int(1000 * report.fraction))
 
     def _on_finished(self, path: Path) -> None:
         self.exported.emit(str(path))
