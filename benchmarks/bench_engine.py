@@ -44,10 +44,10 @@ import torch
 from torch.nn import functional as F
 
 from faultlens.core.device import device_description, resolve_device
-from faultlens.core.model import AttentionLSTM, ModelConfig
+from faultlens.core.model import AttentionLSTM
 from faultlens.core.progress import run_to_end
 from faultlens.core.recording import Recording
-from faultlens.core.training import TrainOptions, plan_training, train
+from faultlens.core.training import TrainOptions, model_config, plan_training, train
 from faultlens.core.windows import gather_windows, iter_window_batches_on, sliding_windows
 
 
@@ -85,15 +85,7 @@ def plain_training(
     """The reference loop: seconds per epoch."""
     plan = plan_training(recordings, options)
     torch.manual_seed(options.seed)
-    config = ModelConfig(
-        n_channels=len(plan.channels),
-        n_classes=len(plan.class_names),
-        hidden=options.hidden,
-        heads=options.heads,
-        dropout=options.dropout,
-        classifier_hidden=options.classifier_hidden,
-    )
-    model = AttentionLSTM(config).to(device)
+    model = AttentionLSTM(model_config(plan, options)).to(device)
     opt = torch.optim.AdamW(
         model.parameters(), lr=options.learning_rate, weight_decay=options.weight_decay
     )

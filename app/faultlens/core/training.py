@@ -380,6 +380,18 @@ def plan_training(recordings: Sequence[Recording], options: TrainOptions) -> Tra
     return plan
 
 
+def model_config(plan: TrainingPlan, options: TrainOptions) -> ModelConfig:
+    """The model shape for a planned training run."""
+    return ModelConfig(
+        n_channels=len(plan.channels),
+        n_classes=len(plan.class_names),
+        hidden=options.hidden,
+        heads=options.heads,
+        dropout=options.dropout,
+        classifier_hidden=options.classifier_hidden,
+    )
+
+
 def _window_metrics(
     y_true: np.ndarray, y_pred: np.ndarray, class_names: Sequence[str]
 ) -> dict[str, Any]:
@@ -481,14 +493,7 @@ def train(
     device_text = device_description(device)
     plan = plan_training(recordings, options)
     _seed_everything(options.seed)
-    config = ModelConfig(
-        n_channels=len(plan.channels),
-        n_classes=len(plan.class_names),
-        hidden=options.hidden,
-        heads=options.heads,
-        dropout=options.dropout,
-        classifier_hidden=options.classifier_hidden,
-    )
+    config = model_config(plan, options)
     module = AttentionLSTM(config).to(device)
     module.train()
     optimiser = torch.optim.AdamW(
