@@ -33,13 +33,22 @@ def atomic_open(path: str | Path, mode: str = "wb", encoding: str | None = None)
         raise
 
 
+def _read_umask() -> int:
+    # os.umask can only be read by setting it; done once at import (on the main thread),
+    # not per write, so worker threads never see the temporary 0 umask.
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+_UMASK = _read_umask()
+
+
 def _target_mode(path: Path) -> int:
     try:
         return path.stat().st_mode & 0o7777
     except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+        return 0o666 & ~_UMASK
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
