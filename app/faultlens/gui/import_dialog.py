@@ -142,13 +142,14 @@ class ImportDialog(QDialog):
         self.label_combo = QComboBox()
         self.channel_list = QListWidget()
         self.channel_list.setToolTip("Input channels: untick a column to leave it out")
-        for combo in (
+        self._setting_combos = (
             self.separator_combo,
             self.header_combo,
             self.decimal_combo,
             self.time_combo,
             self.label_combo,
-        ):
+        )
+        for combo in self._setting_combos:
             combo.currentIndexChanged.connect(self._on_setting_changed)
         self.channel_list.itemChanged.connect(self._on_setting_changed)
 
@@ -405,15 +406,8 @@ class ImportDialog(QDialog):
         self.busy_label.setVisible(busy)
         self.check_button.setEnabled(not busy)
         self.buttons.button(QDialogButtonBox.StandardButton.Open).setEnabled(not busy)
-        for combo in (
-            self.separator_combo,
-            self.header_combo,
-            self.decimal_combo,
-            self.time_combo,
-            self.label_combo,
-            self.channel_list,
-        ):
-            combo.setEnabled(not busy)
+        for widget in (*self._setting_combos, self.channel_list):
+            widget.setEnabled(not busy)
 
     def _show_error(self, message: str) -> None:
         self.error = message
