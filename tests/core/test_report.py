@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import errno
+import io
 import math
 import re
 from html.parser import HTMLParser
@@ -29,7 +30,13 @@ from faultlens.core.report import (
     write_events,
     write_report,
 )
-from faultlens.core.report_figures import peak_decimate
+from faultlens.core.report_figures import (
+    EventFigure,
+    event_view,
+    peak_decimate,
+    png_bytes,
+    report_style,
+)
 from faultlens.core.review import Review
 
 HOSTILE_CHANNEL = "<script>alert(1)</script>"
@@ -319,3 +326,43 @@ def test_peak_decimate_keeps_spikes_and_gaps() -> None:
     short_x, short_y = peak_decimate(x[:10], y[:10], 2000)
     assert short_x is x[:10].base or np.array_equal(short_x, x[:10])
     assert np.array_equal(short_y, y[:10])
+
+
+def test_png_bytes_decode_to_the_same_pixels() -> None:
+    from PIL import Image
+
+    rgb = np.random.default_rng(1).integers(0, 256, size=(7, 13, 3), dtype=np.uint8)
+    back = np.asarray(Image.open(io.BytesIO(png_bytes(rgb))).convert("RGB"))
+    assert np.array_equal(back, rgb)
+    # A strided view (the canvas's RGB of RGBA) encodes the same.
+    rgba = np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
+    assert png_bytes(rgba[..., :3]) == png_bytes(rgb)
+
+
+def test_event_figure_labels_and_png(recording: Recording, result: ScanResult) -> None:
+    from PIL import Image
+
+    events = make_events(recording, 3)
+    with report_style():
+        painter = EventFigure(recording, result, 0.4)
+        views = [event_view(i + 1, e, recording) for i, e in enumerate(events)]
+        for view in views:
+            rgb = painter.rgb(view)
+            png = np.asarray(Image.open(io.BytesIO(painter.png(view))).convert("RGB"))
+            assert np.array_equal(png, rgb)  # png() and rgb() draw the same figure
+        _, layout = painter._layout(len(views[-1].channels))
+    # The texts that change per event: each channel's name with its value range, and the
+    # x tick labels (strings from the file drawn as written).
+    names = [text for _, _, text in layout.names]
+    assert [n.split("   [")[0] for n in names] == list(views[-1].channels)
+    assert MATH_CHANNEL in views[-1].channels and all("…" in n for n in names)
+    ticks = [float(text) for _, _, text in layout.tick_labels]
+    assert ticks == sorted(ticks) and 0.0 in ticks
+    height, width = rgb.shape[:2]
+    for x, y, _ in [*layout.names, *layout.tick_labels]:
+        assert 0 <= x < width and 0 <= y < height
+    # The stamped name is drawn: near-black pixels (the blue signal is not) right of the
+    # first panel's name anchor, clear of the panel's frame.
+    x, y, _ = layout.names[0]
+    patch = rgb[round(height - y) : round(height - y) + 8, round(x) + 3 : round(x) + 40]
+    assert (patch.max(axis=2) < 80).any()
