@@ -366,3 +366,23 @@ def test_event_figure_labels_and_png(recording: Recording, result: ScanResult) -
     x, y, _ = layout.names[0]
     patch = rgb[round(height - y) : round(height - y) + 8, round(x) + 3 : round(x) + 40]
     assert (patch.max(axis=2) < 80).any()
+
+
+def test_pdf_uses_the_builtin_font_unless_a_page_needs_other_letters(
+    tmp_path: Path, recording: Recording, result: ScanResult, model: TrainedModel
+) -> None:
+    events = make_events(recording, 4)
+    plain = tmp_path / "plain.pdf"
+    export_report(plain, recording, result, model, None, events=events)
+    blob = plain.read_bytes()
+    # Every text is in Windows-1252: the PDF's built-in Helvetica, nothing embedded.
+    assert b"/BaseFont /Helvetica" in blob and b"DejaVu" not in blob
+
+    review = make_review(recording, events)
+    review.set_note(3, "Δp rose, 压力 fell")
+    greek = tmp_path / "greek.pdf"
+    export_report(greek, recording, result, model, review, events=events)
+    blob = greek.read_bytes()
+    # The page with that note embeds DejaVu Sans (which has the letters); the rest stay
+    # in Helvetica.
+    assert b"/BaseFont /Helvetica" in blob and b"DejaVuSans" in blob

@@ -17,11 +17,13 @@ HTML, mathtext off in figures.
 from __future__ import annotations
 
 import base64
+import contextlib
 import errno
 import html
+import logging
 import math
 import textwrap
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -56,8 +58,8 @@ EVENTS_PER_PDF_PAGE = 2
 PDF_FIGURE_DPI = 100
 PDF_LEGEND = (
     "Blue: signal of the event's top channels (value range in brackets) · red: fault "
-    "probability · orange: attention,\nscaled to the strongest row shown · purple ▼/○: "
-    "max-pool hotspots · red band: the flagged event · dashed: detection threshold"
+    "probability · orange: attention,\nscaled to the strongest row shown · purple triangles "
+    "and circles: max-pool hotspots · red band: the flagged event · dashed: detection threshold"
 )
 SUMMARY_ROWS_PER_PDF_PAGE = 38
 
@@ -560,6 +562,48 @@ def _pdf_event_lines(en: EventEntry) -> list[str]:
     ]
 
 
+def _core_font_text(text: str) -> bool:
+    """Whether the PDF's built-in Helvetica can show ``text`` (its Windows-1252 glyphs)."""
+    try:
+        text.encode("cp1252")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _not_core_font_weight(record: logging.LogRecord) -> bool:
+    # The built-in Helvetica's regular face calls itself "Medium"; matplotlib logs a warning
+    # the first time each text style falls back to it, which is noise on the CLI's stderr.
+    return not record.getMessage().startswith("findfont: Failed to find font weight")
+
+
+@contextlib.contextmanager
+def _quiet_core_font_lookup() -> Iterator[None]:
+    log = logging.getLogger("matplotlib.font_manager")
+    log.addFilter(_not_core_font_weight)
+    try:
+        yield
+    finally:
+        log.removeFilter(_not_core_font_weight)
+
+
+def _save_pdf_page(pdf: Any, fig: Any) -> None:
+    """Add ``fig`` as a page: in the PDF's built-in Helvetica when every text on it has a
+    glyph there, else in the embedded DejaVu Sans.
+
+    Embedded fonts cost matplotlib a Python round per glyph (layout, subsetting, output):
+    that was a third of a 200-event PDF. Built-in fonts are written as whole strings and
+    embed nothing; a page with a name in, say, Greek or Chinese keeps the embedded font
+    instead of losing those letters.
+    """
+    import matplotlib
+
+    texts = [*fig.texts, *(t for ax in fig.axes for t in ax.texts)]
+    core = all(_core_font_text(t.get_text()) for t in texts)
+    with matplotlib.rc_context({"pdf.use14corefonts": core}):
+        pdf.savefig(fig)
+
+
 def _clip(text: str, width: int) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= width else text[: width - 1] + "…"
@@ -585,7 +629,11 @@ def _render_pdf(
     pages = 0
     yield Progress(0, total, "Writing the summary")
     created = now_iso()
-    with report_style(), PdfPages(fh, metadata={"Title": title, "Creator": "FaultLens"}) as pdf:
+    with (
+        report_style(),
+        _quiet_core_font_lookup(),
+        PdfPages(fh, metadata={"Title": title, "Creator": "FaultLens"}) as pdf,
+    ):
         # Page 1: what was analysed, with what, and how good the data and the model are.
         fig = Figure(figsize=A4)
         reviewers = review.reviewers() if review is not None else []
@@ -613,7 +661,7 @@ def _render_pdf(
                 ("Scan", _scan_rows(result, entries)),
             ],
         )
-        pdf.savefig(fig)
+        _save_pdf_page(pdf, fig)
         pages += 1
 
         # Summary table pages.
@@ -660,7 +708,7 @@ def _render_pdf(
                 fig.text(0.05, 0.92, "The scan flagged no events.", fontsize=9, va="top")
             else:
                 _pdf_table(fig, 0.05, 0.93, header, chunk, widths)
-            pdf.savefig(fig)
+            _save_pdf_page(pdf, fig)
             pages += 1
 
         if review is not None and (review.regions or review.orphan_decisions()):
@@ -691,7 +739,7 @@ def _render_pdf(
                     ),
                 ],
             )
-            pdf.savefig(fig)
+            _save_pdf_page(pdf, fig)
             pages += 1
 
         # Event pages: EVENTS_PER_PDF_PAGE slots of figure + details. The figures are the
@@ -752,7 +800,7 @@ def _render_pdf(
                     )
                 details[s].set_text("\n".join(lines))
             footer.set_text(f"{recording.name} · events page {p + 1} of {n_pages}")
-            pdf.savefig(fig)
+            _save_pdf_page(pdf, fig)
             pages += 1
     yield Progress(total, total, "Done")
     return pages
