@@ -7,6 +7,7 @@ import errno
 import io
 import math
 import re
+import zlib
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from faultlens.core.progress import Cancelled, Progress, run_to_end
 from faultlens.core.recording import Recording
 from faultlens.core.report import (
     EVENTS_PER_PDF_PAGE,
+    PDF_FIGURE_DPI,
     SUMMARY_ROWS_PER_PDF_PAGE,
     export_report,
     read_events,
@@ -386,3 +388,37 @@ def test_pdf_uses_the_builtin_font_unless_a_page_needs_other_letters(
     # The page with that note embeds DejaVu Sans (which has the letters); the rest stay
     # in Helvetica.
     assert b"/BaseFont /Helvetica" in blob and b"DejaVuSans" in blob
+
+
+def _pdf_images(blob: bytes) -> list[tuple[int, int, bytes]]:
+    """(width, height, inflated stream) of every image XObject in a matplotlib PDF."""
+    out = []
+    for m in re.finditer(
+        rb"/Subtype /Image /Width (\d+) /Height (\d+).*?/Length (\d+) 0 R >>\nstream\n", blob, re.S
+    ):
+        length = int(re.search(rb"\n%s 0 obj\n(\d+)\n" % m.group(3), blob).group(1))
+        out.append(
+            (int(m.group(1)), int(m.group(2)), zlib.decompress(blob[m.end() : m.end() + length]))
+        )
+    return out
+
+
+def test_pdf_event_images_are_the_event_figures(
+    tmp_path: Path, recording: Recording, result: ScanResult
+) -> None:
+    events = make_events(recording, 3)
+    out = tmp_path / "r.pdf"
+    export_report(out, recording, result, None, None, events=events)
+    images = _pdf_images(out.read_bytes())
+    assert len(images) == len(events)
+    with report_style():
+        painter = EventFigure(recording, result, result.options.threshold, dpi=PDF_FIGURE_DPI)
+        expected = painter.rgb(event_view(1, events[0], recording))
+    width, height, data = images[0]
+    assert (height, width) == expected.shape[:2]
+    rows = np.frombuffer(data, np.uint8).reshape(height, 1 + 3 * width)
+    # Unfiltered rows: written by the fast encoder, not matplotlib's (see _fast_image_encoding).
+    assert not rows[:, 0].any()
+    got = rows[:, 1:].reshape(height, width, 3)
+    # Matplotlib may store the rows bottom-up and flip them back in the page's transform.
+    assert np.array_equal(got, expected) or np.array_equal(got[::-1], expected)

@@ -562,6 +562,40 @@ def _pdf_event_lines(en: EventEntry) -> list[str]:
     ]
 
 
+def _fast_image_encoding(pdf: Any) -> None:
+    """Let ``pdf`` deflate its RGB images as unfiltered rows at ``PNG_LEVEL``.
+
+    Matplotlib writes every image through Pillow's PNG encoder at zlib level 6 with adaptive
+    row filters, and has no setting for it: for the event figures that took as long as
+    drawing them. The encoder is a private method of matplotlib's ``PdfFile``, so it is only
+    replaced when it is there and answers a probe as expected; anything but an RGB image
+    still goes to it.
+    """
+    from PIL import Image
+
+    from faultlens.core.report_figures import png_rows
+
+    pdf.infodict()  # public; makes the PdfFile, which newer matplotlib makes on the first page
+    file = getattr(pdf, "_file", None)
+    original = getattr(file, "_writePng", None)
+    if original is None:
+        return
+    try:
+        probe = original(Image.new("RGB", (1, 1)))
+        if not (isinstance(probe, tuple) and len(probe) == 3 and isinstance(probe[0], bytes)):
+            return
+    except Exception:  # a changed private API: keep matplotlib's own encoder
+        return
+
+    def write_png(img: Any, *args: Any, **kwargs: Any) -> Any:
+        if args or kwargs or not isinstance(img, Image.Image) or img.mode != "RGB":
+            return original(img, *args, **kwargs)
+        # (IDAT data, bit depth, palette), as matplotlib's encoder returns them.
+        return png_rows(np.asarray(img)), 8, None
+
+    file._writePng = write_png
+
+
 def _core_font_text(text: str) -> bool:
     """Whether the PDF's built-in Helvetica can show ``text`` (its Windows-1252 glyphs)."""
     try:
@@ -634,6 +668,7 @@ def _render_pdf(
         _quiet_core_font_lookup(),
         PdfPages(fh, metadata={"Title": title, "Creator": "FaultLens"}) as pdf,
     ):
+        _fast_image_encoding(pdf)
         # Page 1: what was analysed, with what, and how good the data and the model are.
         fig = Figure(figsize=A4)
         reviewers = review.reviewers() if review is not None else []
@@ -787,7 +822,7 @@ def _render_pdf(
                 en = entries[k]
                 yield Progress(en.index, total, f"Drawing event {en.index} of {len(entries)}")
                 view = event_view(en.index, en.event, recording)
-                images[s].set_data(painter.rgb(view))
+                images[s].set_data(painter.rgba(view))
                 images[s].set_visible(True)
                 titles[s].set_text(f"Event {en.index}: {en.event.class_name} — {en.status}")
                 lines = _pdf_event_lines(en)

@@ -223,6 +223,10 @@ class EventFigure:
         """The event's figure as (H, W, 3) uint8 pixels."""
         return np.ascontiguousarray(self._draw(view)[..., :3])
 
+    def rgba(self, view: EventView) -> np.ndarray:
+        """The event's figure as (H, W, 4) uint8 pixels, opaque (what imshow takes as is)."""
+        return self._draw(view).copy()
+
     def png(self, view: EventView) -> bytes:
         """The event's figure as PNG bytes."""
         return png_bytes(self._draw(view)[..., :3])
@@ -235,9 +239,6 @@ def png_bytes(rgb: np.ndarray, level: int = PNG_LEVEL) -> bytes:
     deflate itself; plots of flat colours need no filter to compress well.
     """
     height, width, _ = rgb.shape
-    rows = np.empty((height, 1 + 3 * width), dtype=np.uint8)  # filter byte 0, then RGB
-    rows[:, 0] = 0
-    rows[:, 1:].reshape(height, width, 3)[...] = rgb  # a view: one copy from a strided rgb
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return (
@@ -249,10 +250,20 @@ def png_bytes(rgb: np.ndarray, level: int = PNG_LEVEL) -> bytes:
         (
             b"\x89PNG\r\n\x1a\n",
             chunk(b"IHDR", header),
-            chunk(b"IDAT", zlib.compress(rows.data, level)),
+            chunk(b"IDAT", png_rows(rgb, level)),
             chunk(b"IEND", b""),
         )
     )
+
+
+def png_rows(rgb: np.ndarray, level: int = PNG_LEVEL) -> bytes:
+    """The deflated scanlines of a PNG (its IDAT data) of (H, W, 3) uint8 ``rgb``, each row
+    with filter type 0 (none)."""
+    height, width, _ = rgb.shape
+    rows = np.empty((height, 1 + 3 * width), dtype=np.uint8)  # filter byte 0, then RGB
+    rows[:, 0] = 0
+    rows[:, 1:].reshape(height, width, 3)[...] = rgb  # a view: one copy from a strided rgb
+    return zlib.compress(rows.data, level)
 
 
 class _TextStamps:
