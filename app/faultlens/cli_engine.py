@@ -155,6 +155,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             "epochs": args.epochs,
             "seed": args.seed,
             "device": args.device,
+            "relative_inputs": False if args.levels_only else None,
         }.items()
         if v is not None
     }
@@ -416,6 +417,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--epochs", type=_positive_int, help=f"maximum epochs (default {defaults.epochs})"
     )
     p.add_argument("--seed", type=int, help=f"random seed (default {defaults.seed})")
+    p.add_argument(
+        "--levels-only",
+        action="store_true",
+        help="feed each channel's level only, not also its deviation from the recording's "
+        "median (default: both; see the README's 'The model')",
+    )
     p.add_argument("--device", choices=DEVICE_CHOICES, help="compute device (default auto)")
     p.add_argument("--out", type=Path, required=True, metavar="MODEL", help="model file to write")
     _add_common(p)

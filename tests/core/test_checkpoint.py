@@ -141,6 +141,33 @@ def test_future_format_version_asks_to_update(tmp_path: Path) -> None:
         ({"norm_std": [1.0, 0.0, 1.0]}, "norm_std"),
         ({"window": "16"}, "window"),
         ({"config": {"n_channels": 3, "n_classes": 2, "hidden": 16, "heads": 2}}, "shape"),
+        # Relative inputs double the input width: the stored statistics no longer fit.
+        (
+            {
+                "config": {
+                    "n_channels": 3,
+                    "n_classes": 2,
+                    "hidden": 8,
+                    "heads": 2,
+                    "classifier_hidden": 8,
+                    "relative_inputs": True,
+                }
+            },
+            "norm_mean",
+        ),  # fmt: skip
+        (
+            {
+                "config": {
+                    "n_channels": 3,
+                    "n_classes": 2,
+                    "hidden": 8,
+                    "heads": 2,
+                    "classifier_hidden": 8,
+                    "relative_inputs": "yes",
+                }
+            },
+            "relative_inputs",
+        ),  # fmt: skip
     ],
 )
 def test_inconsistent_metadata_is_refused(tmp_path: Path, change: dict, needle: str) -> None:
@@ -216,3 +243,30 @@ def test_header_length_with_low_byte_0x80_is_not_taken_for_a_pickle(tmp_path):
     blob = struct.pack("<Q", len(text)) + text
     assert blob[0] == 0x80
     assert _read_header(tmp_path / "m.flmodel", blob)["__metadata__"] == {"k": "v"}
+
+
+def test_relative_model_round_trips_and_a_stretch_sees_the_whole_recording(tmp_path) -> None:
+    torch.manual_seed(3)
+    config = ModelConfig(
+        n_channels=3, n_classes=2, hidden=8, heads=2, classifier_hidden=8, relative_inputs=True
+    )
+    model = TrainedModel(
+        module=AttentionLSTM(config).eval(), config=config, channels=CHANNELS,
+        class_names=("normal", "leak"), norm_mean=np.zeros(6, np.float32),
+        norm_std=np.full(6, 2.0, np.float32), window=8, stride=2,
+    )  # fmt: skip
+    path = tmp_path / "rel.flmodel"
+    save_model(model, path)
+    loaded = load_model(path)
+    assert loaded.config.relative_inputs and loaded.config.input_size == 6
+    data = np.random.default_rng(1).normal(10.0, 1.0, size=(60, 3)).astype(np.float32)
+    rec = Recording.from_arrays(data, list(CHANNELS))
+    whole = loaded.normalised_input(rec)
+    assert whole.shape == (60, 6)
+    np.testing.assert_allclose(whole[:, 3:] * 2.0, data - np.median(data, axis=0), atol=1e-5)
+    # Attribution re-encodes stretches: with the whole recording's medians it must see
+    # exactly what the scan saw.
+    stretch = loaded.model_input(data[20:30], loaded.input_medians(data))
+    np.testing.assert_array_equal(stretch, whole[20:30])
+    x = torch.from_numpy(whole[None, :8])
+    torch.testing.assert_close(loaded.module(x).logits, model.module(x).logits)

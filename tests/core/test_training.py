@@ -242,3 +242,40 @@ def test_augmentation_options_change_training_and_stay_seeded() -> None:
     again = run_to_end(train(recordings, augmented)).history[0].train_loss
     assert first == again
     assert first != base
+
+
+def _at_level(seed: int, level: float, path: str) -> Recording:
+    """Like ``_recording``, with channel b's normal operating level moved to ``level``."""
+    rec = _recording(seed, path=path)
+    data = rec.data.copy()
+    data[:, 1] += level
+    return Recording.from_arrays(data, ["a", "b"], labels=rec.labels, path=path)
+
+
+def _false_alarm_and_recall(model, rec: Recording) -> tuple[float, float]:
+    x = model.normalised_input(rec)
+    truth, pred = [], []
+    with torch.no_grad():
+        for starts, batch in iter_window_batches(x, model.window, 2, 256):
+            pred.append(model.module(torch.from_numpy(batch)).logits.argmax(1).numpy())
+            truth.append((rec.labels[starts + model.window - 1] == "leak").astype(int))
+    t, p = np.concatenate(truth), np.concatenate(pred)
+    return float(p[t == 0].mean()), float(p[t == 1].mean())
+
+
+def test_relative_inputs_carry_over_to_an_unseen_operating_level() -> None:
+    """Training recordings run at levels 0, 2 and 4 (a +3 fault at level 0 looks like normal
+    at level 4); a recording at level 8 was never seen. The deviation from the recording's
+    median still separates the classes there, so the default model must not flag the whole
+    recording; the levels-only model has nothing that carries over."""
+    torch.set_num_threads(1)
+    training = [_at_level(i, 2.0 * (i % 3), f"l{i}.csv") for i in range(6)]
+    unseen = _at_level(42, 8.0, "unseen.csv")
+    options = replace(FAST, epochs=10, patience=4)
+    relative = run_to_end(train(training, options)).model
+    far, recall = _false_alarm_and_recall(relative, unseen)
+    assert relative.config.relative_inputs and relative.norm_mean.shape == (4,)
+    assert far < 0.25 and recall > 0.7  # the levels-only model: ~1.0 and 1.0 (seeds 0-2)
+    levels_only = run_to_end(train(training, replace(options, relative_inputs=False))).model
+    far_levels, recall_levels = _false_alarm_and_recall(levels_only, unseen)
+    assert far_levels > far + 0.2 or recall_levels < recall - 0.2

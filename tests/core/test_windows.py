@@ -8,6 +8,9 @@ import torch
 
 from faultlens.core.windows import (
     CLIP_SIGMAS,
+    MEDIAN_ROWS,
+    channel_medians,
+    encode_inputs,
     fit_normalisation,
     gather_windows,
     iter_window_batches,
@@ -97,3 +100,38 @@ def test_device_batches_match_host_batches() -> None:
         np.testing.assert_array_equal(hs, ds)
         np.testing.assert_array_equal(hb, db.numpy())
     assert list(iter_window_batches_on(data[:5], 9, 4, 5, torch.device("cpu"))) == []
+
+
+def test_relative_inputs_are_levels_then_deviations_from_the_median() -> None:
+    data = np.array([[1.0, 10.0], [2.0, np.nan], [9.0, 30.0]], dtype=np.float32)
+    medians = channel_medians(data)
+    np.testing.assert_allclose(medians, [2.0, 20.0])
+    encoded = encode_inputs(data, medians)
+    assert encoded.shape == (3, 4) and encoded.dtype == np.float32
+    np.testing.assert_array_equal(encoded[:, :2], data)
+    np.testing.assert_allclose(encoded[:, 2:], data - [2.0, 20.0])
+    assert np.isnan(encoded[1, 3])  # a gap stays a gap (normalisation fills it)
+    assert encode_inputs(data, None).shape == (3, 2)
+
+
+def test_a_level_shift_moves_levels_but_not_deviations() -> None:
+    rng = np.random.default_rng(0)
+    data = rng.normal(size=(500, 3)).astype(np.float32)
+    shifted = data + np.array([100.0, -7.0, 0.5], dtype=np.float32)
+    a = encode_inputs(data, channel_medians(data))
+    b = encode_inputs(shifted, channel_medians(shifted))
+    np.testing.assert_allclose(a[:, 3:], b[:, 3:], atol=1e-4)
+    assert not np.allclose(a[:, :3], b[:, :3])
+
+
+def test_channel_medians_of_an_empty_channel_is_nan_without_a_warning() -> None:
+    data = np.array([[1.0, np.nan, np.inf], [3.0, np.nan, 5.0]], dtype=np.float32)
+    medians = channel_medians(data)  # filterwarnings=error: an "All-NaN slice" would fail
+    assert medians[0] == 2.0 and np.isnan(medians[1]) and medians[2] == 5.0
+    assert not np.isnan(normalise(encode_inputs(data, medians), np.zeros(6), np.ones(6))).any()
+
+
+def test_channel_medians_of_a_long_recording_use_a_row_sample() -> None:
+    n = 3 * MEDIAN_ROWS
+    data = np.arange(n, dtype=np.float32)[:, None]
+    assert abs(float(channel_medians(data)[0]) - n / 2) < 0.001 * n

@@ -23,7 +23,7 @@ from faultlens.core.atomic import atomic_write_bytes
 from faultlens.core.errors import ChannelMismatchError, ModelFileError
 from faultlens.core.model import AttentionLSTM, ModelConfig
 from faultlens.core.recording import Recording
-from faultlens.core.windows import normalise
+from faultlens.core.windows import channel_medians, model_input
 
 FORMAT_VERSION = 1
 MODEL_EXTENSION = ".flmodel"
@@ -40,8 +40,8 @@ class TrainedModel:
     config: Any  # faultlens.core.model.ModelConfig
     channels: tuple[str, ...]
     class_names: tuple[str, ...]  # index 0 is the normal class
-    norm_mean: np.ndarray  # (C,) float32
-    norm_std: np.ndarray  # (C,) float32
+    norm_mean: np.ndarray  # (config.input_size,) float32
+    norm_std: np.ndarray  # (config.input_size,) float32
     window: int
     stride: int
     label_column: str | None = None
@@ -124,10 +124,22 @@ class TrainedModel:
             return recording.data
         return np.ascontiguousarray(recording.data[:, columns])
 
+    def input_medians(self, data: np.ndarray) -> np.ndarray | None:
+        """The medians ``model_input`` needs for ``data`` (a whole recording's selected
+        channels, (N, C)), or None for a model without relative inputs."""
+        return channel_medians(data) if self.config.relative_inputs else None
+
+    def model_input(self, data: np.ndarray, medians: np.ndarray | None) -> np.ndarray:
+        """Rows of selected channels (n, C) -> model input (n, config.input_size), encoded
+        and normalised with the training statistics, NaN filled (faultlens.core.windows).
+        ``medians`` come from ``input_medians`` over the WHOLE recording, also when ``data``
+        is only a stretch of it."""
+        return model_input(data, self.norm_mean, self.norm_std, medians)
+
     def normalised_input(self, recording: Recording) -> np.ndarray:
-        """Model input for a whole recording: selected, reordered, normalised with the
-        training statistics, NaN filled (see ``faultlens.core.windows.normalise``): (N, C)."""
-        return normalise(self.select_channels(recording), self.norm_mean, self.norm_std)
+        """Model input for a whole recording: (N, config.input_size)."""
+        data = self.select_channels(recording)
+        return self.model_input(data, self.input_medians(data))
 
 
 def _state_tensors(module: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -310,11 +322,11 @@ def load_model(path: str | Path) -> TrainedModel:
             "damaged",
         )
     for key, values in (("norm_mean", norm_mean), ("norm_std", norm_std)):
-        if len(values) != config.n_channels or not all(
+        if len(values) != config.input_size or not all(
             isinstance(v, (int, float)) and not isinstance(v, bool) for v in values
         ):
             raise _fail(
-                path, f"metadata {key!r} must be {config.n_channels} numbers; the file is damaged"
+                path, f"metadata {key!r} must be {config.input_size} numbers; the file is damaged"
             )
     if any(v <= 0 for v in norm_std):
         raise _fail(path, "metadata 'norm_std' has a value <= 0; the file is damaged")

@@ -229,9 +229,9 @@ def scan(
     import torch
 
     from faultlens.core.device import resolve_device
-    from faultlens.core.windows import iter_window_batches_on, normalise, window_starts
+    from faultlens.core.windows import iter_window_batches_on, window_starts
 
-    columns = _model_columns(model, recording)
+    model.check_channels(recording)
     device = resolve_device(options.device)
     n = recording.n_rows
     k = len(model.class_names)
@@ -240,12 +240,7 @@ def scan(
     heads = int(model.config.heads)
     batch_size = max(1, int(options.batch_size or _auto_batch_size(device)))
 
-    data = (
-        recording.data
-        if columns == list(range(recording.data.shape[1]))
-        else (recording.data[:, columns])
-    )
-    x = normalise(data, model.norm_mean, model.norm_std)  # (N, C) float32, NaN -> 0
+    x = model.normalised_input(recording)  # (N, input size) float32, NaN -> 0
     starts = window_starts(n, t_win, stride, include_last=True)
     n_windows = len(starts)
 
@@ -463,11 +458,14 @@ def attribute_events(
     import torch
 
     from faultlens.core.device import resolve_device
-    from faultlens.core.windows import normalise
 
     columns = _model_columns(model, recording)
     t_win = int(model.window)
     n_ch = len(columns)
+    data = model.select_channels(recording)  # (N, C) in the model's channel order
+    medians = model.input_medians(data)  # of the whole recording, not of a stretch
+    # Input columns of each channel: its level, and with relative inputs its deviation too.
+    input_columns = [[c] if model.config.input_size == n_ch else [c, n_ch + c] for c in range(n_ch)]
     device = resolve_device(device_name)
     per_event = max(4, min(ATTRIBUTION_WINDOWS, ATTRIBUTION_BUDGET // max(len(stretches), 1)))
     out: list[tuple[tuple[str, ...], tuple[float, ...]]] = []
@@ -482,19 +480,15 @@ def attribute_events(
             count = min(per_event, end - first_end + 1)
             ends = np.unique(np.linspace(first_end, end, count).round().astype(np.int64))
             lo = int(ends[0]) - t_win + 1
-            x = normalise(
-                recording.data[lo : int(ends[-1]) + 1][:, columns],
-                model.norm_mean,
-                model.norm_std,
-            )  # (span, C)
+            x = model.model_input(data[lo : int(ends[-1]) + 1], medians)  # (span, input size)
             win = np.lib.stride_tricks.sliding_window_view(x, t_win, axis=0).transpose(0, 2, 1)
-            base = np.ascontiguousarray(win[ends - t_win + 1 - lo], dtype=np.float32)  # (w,T,C)
-            # Variant 0 is the unchanged window, variant c+1 has channel c occluded:
-            # (C+1, w, T, C) -> flattened into batches of the forward pass.
+            base = np.ascontiguousarray(win[ends - t_win + 1 - lo], dtype=np.float32)  # (w,T,I)
+            # Variant 0 is the unchanged window, variant c+1 has channel c occluded (all its
+            # input columns): (C+1, w, T, I) -> flattened into batches of the forward pass.
             variants = np.repeat(base[None], n_ch + 1, axis=0)
             for c in range(n_ch):
-                variants[c + 1, :, :, c] = 0.0
-            flat = variants.reshape(-1, t_win, n_ch)
+                variants[c + 1, :, :, input_columns[c]] = 0.0
+            flat = variants.reshape(-1, t_win, base.shape[2])
             p = np.concatenate(
                 [
                     torch.softmax(

@@ -4,7 +4,8 @@ self-attention, parallel global max + average pooling, and a small classifier he
 One forward pass returns the class logits and the two explanations the views need: the
 per-head attention weights and the max-pool hotspots (arg-max time step per feature).
 
-Shapes: B batch, T time steps in a window, C input channels, H hidden size, K classes.
+Shapes: B batch, T time steps in a window, C input channels (``ModelConfig.input_size``:
+the sensor channels, twice over with recording-relative inputs), H hidden size, K classes.
 """
 
 from __future__ import annotations
@@ -28,6 +29,14 @@ class ModelConfig:
     heads: int = 4
     dropout: float = 0.2
     classifier_hidden: int = 64
+    # Each channel enters twice, as its level and as its deviation from the recording's
+    # median (faultlens.core.windows.encode_inputs). False for models made before it existed.
+    relative_inputs: bool = False
+
+    @property
+    def input_size(self) -> int:
+        """Width of the model input per time step: C, or 2C with relative inputs."""
+        return self.n_channels * (2 if self.relative_inputs else 1)
 
     def __post_init__(self) -> None:
         if self.n_channels < 1 or self.n_classes < 2:
@@ -36,6 +45,8 @@ class ModelConfig:
             raise ValueError(f"hidden ({self.hidden}) must be a multiple of heads ({self.heads})")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if not isinstance(self.relative_inputs, bool):
+            raise ValueError(f"relative_inputs must be true or false, got {self.relative_inputs!r}")
         if self.classifier_hidden < 1:
             raise ValueError(f"classifier_hidden must be >= 1, got {self.classifier_hidden}")
 
@@ -97,7 +108,7 @@ class AttentionLSTM(nn.Module):
         self.config = config
         h = config.hidden
         # Projects C -> H so that layer 1's input can be added to its output (residual).
-        self.input_proj = nn.Linear(config.n_channels, h)
+        self.input_proj = nn.Linear(config.input_size, h)
         self.lstm1 = nn.LSTM(h, h, batch_first=True)
         self.lstm2 = nn.LSTM(h, h, batch_first=True)
         self.attention = SelfAttention(h, config.heads, config.dropout)
