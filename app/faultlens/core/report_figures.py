@@ -22,14 +22,15 @@ from typing import Any
 
 import matplotlib
 import numpy as np
+from matplotlib.artist import Artist
+from matplotlib.colors import to_rgb
 
 # Figures are plain ``Figure`` objects, never pyplot: no global backend is chosen, no GUI
 # toolkit is loaded, and savefig picks Agg (PNG) or the PDF backend by itself.
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties, findfont, get_font
 from matplotlib.lines import Line2D
-from matplotlib.patches import Rectangle
-from matplotlib.transforms import blended_transform_factory
+from matplotlib.transforms import Affine2D, blended_transform_factory
 
 from faultlens.core.detection import FaultEvent, ScanResult
 from faultlens.core.recording import Recording
@@ -49,6 +50,8 @@ PNG_LEVEL = 1
 TICK_FONT_PT = 6.5
 NAME_FONT_PT = 7
 NAME_COLOUR = "#222222"
+SHADE_RGB = 255 * np.asarray(to_rgb(EVENT_COLOUR))
+SHADE_ALPHA = 0.12
 
 RC = {
     # Strings from files must never be parsed as TeX/mathtext.
@@ -208,10 +211,11 @@ class EventFigure:
         canvas, layout = self._layout(len(view.channels))
         layout.update(view, self.recording, self.result)
         fig = layout.fig
+        rgba = np.asarray(canvas.buffer_rgba())  # (H, W, 4), a view of the canvas
+        layout.shade_pixels(rgba)  # under the lines, as a patch would be
         for artist in layout.dynamic:
             if artist.get_visible():
                 fig.draw_artist(artist)
-        rgba = np.asarray(canvas.buffer_rgba())  # (H, W, 4), a view of the canvas
         height = rgba.shape[0]
         for x, y, text in layout.tick_labels:
             self._tick_text.draw(rgba, x, height - y, text, "center")
@@ -279,7 +283,6 @@ class _TextStamps:
 
     def __init__(self, size_pt: float, dpi: float, colour: str) -> None:
         from matplotlib.backends.backend_agg import get_hinting_flag
-        from matplotlib.colors import to_rgb
 
         self.size_pt, self.dpi = size_pt, dpi
         self.font = get_font(findfont(FontProperties(size=size_pt)))
@@ -370,7 +373,6 @@ class _Layout:
         self.names: list[tuple[float, float, str]] = []
         self.tick_labels: list[tuple[float, float, str]] = []
         self.n_xticks = n_xticks
-        shades: list[Rectangle] = []
         y = top
         for _ in range(n):
             y -= unit
@@ -387,7 +389,6 @@ class _Layout:
             self.signal_lines.append(line)
             self.hot_lines.append(hot)
             self.grids.append(grid)
-            shades.append(_shade(ax))
         ev_h = unit * 1.25
         ax = fig.add_axes((left, bottom, width, ev_h))
         self.evidence_axes = ax
@@ -415,11 +416,9 @@ class _Layout:
             transform=_xdata_yaxes(ax),
             clip_on=False,
         )
-        shades.append(_shade(ax))
-        self.shades = shades
         self.all_axes = [*self.channel_axes, ax]
+        self.shade = (0.0, 0.0)  # the event's x span, shaded by shade_pixels
         self.dynamic = [
-            *shades,
             *self.grids,
             *self.signal_lines,
             *self.hot_lines,
@@ -429,6 +428,21 @@ class _Layout:
             self.hot_marks,
             self.tick_marks,
         ]
+
+    def shade_pixels(self, rgba: np.ndarray) -> None:
+        """Tint the event's span in every panel of ``rgba`` (H, W, 3+), the canvas pixels.
+
+        Four translucent rectangles cost Agg more than all the signal lines; pixel-aligned,
+        as Agg snaps them, they are a few array operations.
+        """
+        height = rgba.shape[0]
+        (x0, _), (x1, _) = self.evidence_axes.transData.transform([(s, 0.0) for s in self.shade])
+        for ax in self.all_axes:  # all panels share their x-axis placement and limits
+            box = ax.bbox
+            c0, c1 = max(round(x0), round(box.x0)), min(round(x1), round(box.x1))
+            if c0 < c1:
+                region = rgba[height - round(box.y1) : height - round(box.y0), c0:c1, :3]
+                region[...] = region + (SHADE_RGB - region) * SHADE_ALPHA + 0.5
 
     def update(self, view: EventView, recording: Recording, result: ScanResult) -> None:
         """Point every dynamic artist at ``view``'s data (no axes are created)."""
@@ -445,7 +459,9 @@ class _Layout:
         step = float(np.median(np.diff(x))) if x.size > 1 else 1.0
         x_lo, x_hi = float(x[0]), float(x[-1]) if x.size > 1 else float(x[0]) + 1.0
         for ax in self.all_axes:
-            ax.set_xlim(x_lo, x_hi)
+            # In place: set_xlim's validation, unit handling and callbacks cost more than
+            # the drawing of a line, and nothing here listens to them.
+            ax.viewLim.intervalx = (x_lo, x_hi)
 
         hot = np.nan_to_num(result.hotspots[lo:hi].astype(np.float64), nan=0.0)
         top = np.argsort(hot)[::-1][:HOTSPOT_MARKERS]
@@ -457,7 +473,7 @@ class _Layout:
             self.signal_lines[i].set_data(*peak_decimate(x, y))
             self.hot_lines[i].set_data(x[top], y[top])
             ax = self.channel_axes[i]
-            ax.set_ylim(*_limits(y))
+            ax.viewLim.intervaly = _limits(y)
             anchor = ax.transAxes.transform((0.004, 0.96))
             self.names.append((anchor[0], anchor[1], f"{name}   [{_range_text(y)}]"))
         self.prob_line.set_data(*peak_decimate(x, result.fault_probability[lo:hi]))
@@ -467,9 +483,7 @@ class _Layout:
         # window length; its shape is what the reader compares.
         self.attn_line.set_data(*peak_decimate(x, attn / peak if peak > 0 else attn))
         self.hot_marks.set_data(x[top], np.full(top.shape, 0.97))
-        for patch in self.shades:
-            patch.set_x(0.0)
-            patch.set_width(x_end + (step if step > 0 else 1.0))
+        self.shade = (0.0, x_end + (step if step > 0 else 1.0))
 
         ticks = [t for t in _nice_ticks(x_lo, x_hi) if x_lo <= t <= x_hi]
         ticks = ticks[: self.n_xticks]
@@ -495,9 +509,28 @@ def _xdata_yaxes(ax: Any) -> Any:
     return blended_transform_factory(ax.transData, ax.transAxes)
 
 
-def _shade(ax: Any) -> Rectangle:
-    patch = Rectangle(
-        (0, 0), 0, 1, transform=_xdata_yaxes(ax), color=EVENT_COLOUR, alpha=0.12, lw=0
-    )
-    ax.add_patch(patch)
-    return patch
+class PageImage(Artist):
+    """Ready-made RGBA pixels (H, W, 4), top row first, filling ``rect`` (x, y, width,
+    height as fractions of the figure): the event figures on PDF pages.
+
+    An AxesImage copies, checks and converts its array on every draw and needs axes around
+    it; these are finished pixels, handed to the renderer as they are. Vector backends only
+    (the renderer scales the image with a transform).
+    """
+
+    def __init__(self, rect: tuple[float, float, float, float]) -> None:
+        super().__init__()
+        self.rect = rect
+        self.pixels: np.ndarray | None = None
+
+    def draw(self, renderer: Any) -> None:
+        if self.pixels is None or not self.get_visible():
+            return
+        x, y, w, h = self.rect
+        fig = self.get_figure()
+        (x0, y0), (x1, y1) = fig.transFigure.transform([(x, y), (x + w, y + h)])
+        gc = renderer.new_gc()
+        # The transform maps the unit square onto the rectangle; renderers take images
+        # bottom row first.
+        renderer.draw_image(gc, x0, y0, self.pixels[::-1], Affine2D().scale(x1 - x0, y1 - y0))
+        gc.restore()
