@@ -23,7 +23,9 @@ import html
 import logging
 import math
 import textwrap
+from collections import deque
 from collections.abc import Generator, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -62,6 +64,7 @@ PDF_LEGEND = (
     "and circles: max-pool hotspots · red band: the flagged event · dashed: detection threshold"
 )
 SUMMARY_ROWS_PER_PDF_PAGE = 38
+PNG_QUEUE = 4  # event figures drawn ahead of their PNG encoding (a thread's work)
 
 
 # ---------------------------------------------------------------- errors
@@ -388,7 +391,7 @@ def _render_html(
     title: str,
     should_stop: ShouldStop,
 ) -> Generator[Progress, None, str]:
-    from faultlens.core.report_figures import EventFigure, event_view, report_style
+    from faultlens.core.report_figures import EventFigure, event_view, png_bytes, report_style
 
     entries = event_entries(events, review)
     total = len(entries) + 1
@@ -465,26 +468,38 @@ def _render_html(
     if entries:
         out.append("<h2>Events</h2>")
         out.append(_legend_html())
-    with report_style():
+    # Deflating a PNG releases the GIL: a second thread does it while the next figure is
+    # drawn. At most PNG_QUEUE figures wait, so memory stays flat for any number of events.
+    pending: deque[tuple[int, str, Future[bytes]]] = deque()
+
+    def settle(keep: int) -> None:
+        while len(pending) > keep:
+            slot, alt, png = pending.popleft()
+            b64 = base64.b64encode(png.result()).decode("ascii")
+            out[slot] = f'<img alt="{_e(alt)}" src="data:image/png;base64,{b64}">'
+
+    with report_style(), ThreadPoolExecutor(1, thread_name_prefix="report-png") as pool:
         figure = EventFigure(recording, result, result.options.threshold)
         for en in entries:
             if should_stop():
                 raise Cancelled()
             yield Progress(en.index, total, f"Drawing event {en.index} of {len(entries)}")
             view = event_view(en.index, en.event, recording)
-            png = figure.png(view)
-            b64 = base64.b64encode(png).decode("ascii")
+            pixels = figure.rgba(view)
             out.append(f'<section class="event" id="event-{en.index}">')
             out.append(
                 f"<h3>Event {en.index}: class {_e(en.event.class_name)} "
                 f"{_status_badge(en.status)}</h3>"
             )
             alt = f"Event {en.index}: {', '.join(view.channels)} with the model's evidence"
-            out.append(f'<img alt="{_e(alt)}" src="data:image/png;base64,{b64}">')
+            out.append("")  # the <img>, once its PNG is made
+            pending.append((len(out) - 1, alt, pool.submit(png_bytes, pixels[..., :3])))
             out.append(_kv_table(_event_details(en)))
             if en.note:
                 out.append(f'<div class="note">{_e(en.note)}</div>')
             out.append("</section>")
+            settle(PNG_QUEUE)
+        settle(0)
     out.append(
         f"<footer>Written by FaultLens {_e(__version__)} on {_e(created)}. The model's "
         "evidence (attention, hotspots) shows where the model looked; it is not proof of a "
@@ -656,7 +671,7 @@ def _render_pdf(
     from matplotlib.backends.backend_pdf import PdfPages
     from matplotlib.figure import Figure
 
-    from faultlens.core.report_figures import EventFigure, event_view, report_style
+    from faultlens.core.report_figures import EventFigure, PageImage, event_view, report_style
 
     entries = event_entries(events, review)
     total = len(entries) + 1
@@ -786,15 +801,12 @@ def _render_pdf(
         slot_h = 0.9 / EVENTS_PER_PDF_PAGE
         fig = Figure(figsize=A4)
         titles, details, images = [], [], []
-        blank = np.full((8, 8, 3), 255, dtype=np.uint8)
         for s in range(EVENTS_PER_PDF_PAGE):
             top = 0.965 - s * slot_h
             titles.append(
                 fig.text(0.06, top, "", fontsize=10, weight="bold", va="top", parse_math=False)
             )
-            ax = fig.add_axes((0.06, top - 0.02 - img_h, 0.88, img_h))
-            ax.axis("off")
-            images.append(ax.imshow(blank, interpolation="none", aspect="auto"))
+            images.append(fig.add_artist(PageImage((0.06, top - 0.02 - img_h, 0.88, img_h))))
             details.append(
                 fig.text(
                     0.07,
@@ -822,7 +834,7 @@ def _render_pdf(
                 en = entries[k]
                 yield Progress(en.index, total, f"Drawing event {en.index} of {len(entries)}")
                 view = event_view(en.index, en.event, recording)
-                images[s].set_data(painter.rgba(view))
+                images[s].pixels = painter.rgba(view)
                 images[s].set_visible(True)
                 titles[s].set_text(f"Event {en.index}: {en.event.class_name} — {en.status}")
                 lines = _pdf_event_lines(en)
