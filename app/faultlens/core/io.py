@@ -1,13 +1,17 @@
 """CSV -> Recording: detection of encoding, separator, header, decimal, time and label columns.
 
 Detection looks only at the first ``SAMPLE_BYTES`` of the file. The full read then goes
-through pyarrow's CSV reader (the parser behind ``pandas.read_csv(engine="pyarrow")``,
-used directly): only the needed columns are converted, channels straight to float32 and
-ISO timestamps inside the parser, and record batches are streamed into a preallocated
-``(N, C)`` float32 matrix while the quality statistics accumulate, so the peak memory is
-about the matrix plus one batch. Files separated by runs of whitespace, which pyarrow
-cannot split, go through pandas' C engine. The file's sha256 is computed on a second
-thread meanwhile.
+through pyarrow's CSV parser (the one behind ``pandas.read_csv(engine="pyarrow")``, used
+directly): only the needed columns are converted, channels straight to float32 and ISO
+timestamps inside the parser. On the fast path the file is cut after line breaks into
+ranges of a few MB that a thread pool parses in parallel; their rows are copied in file
+order into a preallocated ``(N, C)`` float32 matrix while the quality statistics
+accumulate and the file's sha256 is computed from the same bytes, so the peak memory is
+about the matrix plus the ranges in flight. Anything the fast path cannot vouch for (a bad
+row, stray text in a numeric column, a range cut inside a quoted field) goes to the careful
+path, which reads the whole file as one table and reports every problem by its file line.
+Files separated by runs of whitespace, which pyarrow cannot split, go through pandas' C
+engine.
 
 Every failure the file can cause raises ``RecordingError`` with a one-line message naming
 the file, the line or column, and what to do.
@@ -15,12 +19,17 @@ the file, the line or column, and what to do.
 
 from __future__ import annotations
 
+import codecs
+import copy
 import csv
 import hashlib
 import itertools
 import math
+import os
 import re
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -213,27 +222,21 @@ def load_recording(path: str | Path, options: ImportOptions = DEFAULT_OPTIONS) -
     problem the file can cause.
     """
     path = Path(path)
-    layout = _detect(path, options)
-    # Hash the file bytes on a second thread while the parser works (hashlib releases the GIL).
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        digest = pool.submit(_sha256, path)
-        recording = _load(layout, options)
-        recording.content_hash = digest.result()
-    return recording
+    return _load(_detect(path, options), options)
 
 
 def _load(layout: _Layout, options: ImportOptions) -> Recording:
     path = layout.path
     explicit_encoding = options.encoding is not None
     try:
-        columns, n_rows = _read_columns(layout)
+        columns, n_rows, content_hash = _read_columns(layout)
     except RecordingError as err:
         # An ASCII head says nothing about bytes further down; Latin-1 reads anything.
         if explicit_encoding or layout.encoding != "utf-8" or "UTF-8" not in str(err):
             raise
         layout.encoding = "latin-1"
         layout.warnings.append("file is not valid UTF-8 past its first 64 KB; read as Latin-1")
-        columns, n_rows = _read_columns(layout)
+        columns, n_rows, content_hash = _read_columns(layout)
     if n_rows == 0:
         raise RecordingError(
             f"{path}: line {layout.skip_lines}: the file has a header but no data rows; "
@@ -268,6 +271,7 @@ def _load(layout: _Layout, options: ImportOptions) -> Recording:
         utc_offset_s=layout.utc_offset_s,
         labels=labels,
         label_column=layout.label_column,
+        content_hash=content_hash,
         options=_resolved_options(layout),
         quality=report,
     )
@@ -799,18 +803,40 @@ def _needed(layout: _Layout) -> list[str]:
     return cols
 
 
-def _read_columns(layout: _Layout) -> tuple[dict[str, Any], int]:
-    """Parse the needed columns of the whole file.
+def _read_columns(layout: _Layout) -> tuple[dict[str, Any], int, str]:
+    """Parse the needed columns of the whole file and hash its bytes.
 
     Returns ``{channel: array, "__time__": ..., "__label__": ...}`` (or the finished
-    ``"__matrix__"``) and the row count. Channels come back as float32 (numpy or arrow) or,
-    for columns with stray text, as strings that ``_assemble_matrix`` coerces. pyarrow's
-    reader handles every single-character separator (decimal commas are converted per
-    batch); pandas' C engine handles runs of whitespace, which pyarrow cannot split.
+    ``"__matrix__"``), the row count and the file's sha256. pyarrow reads every
+    single-character separator: first on the fast path (``_read_arrow_ranges``), which
+    hands anything unusual over to the careful path (``_read_arrow_table``), so every
+    problem a file has is reported by the careful path, the same way for every file.
+    pandas' C engine reads runs of whitespace, which pyarrow cannot split.
     """
+    as_text: set[str] = set()
     if layout.separator != WHITESPACE:
-        return _read_arrow(layout)
-    return _read_pandas(layout)
+        try:
+            return _read_arrow_ranges(layout)
+        except _StrayText as err:
+            as_text.add(err.column)
+        except pa.ArrowInvalid as err:
+            # Stray text, a bad row, or a range cut inside a quoted field: the careful
+            # path decides, starting with the column with stray text if that was it.
+            name = _stray_text_column(layout, str(err), as_text)
+            if name is not None:
+                as_text.add(name)
+        except _Unsplittable:
+            pass
+        except (OSError, UnicodeDecodeError) as err:
+            raise _fail(layout.path, "", f"cannot be read ({err}); check the file") from None
+    # Hash on a second thread while the careful parser works (hashlib releases the GIL).
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        digest_job = pool.submit(_sha256, layout.path)
+        if layout.separator == WHITESPACE:
+            columns, n_rows = _read_pandas(layout)
+        else:
+            columns, n_rows = _read_arrow_table(layout, as_text)
+        return columns, n_rows, digest_job.result()
 
 
 def _arrow_types(layout: _Layout, as_text: set[str]) -> dict[str, pa.DataType]:
@@ -837,17 +863,30 @@ def _arrow_types(layout: _Layout, as_text: set[str]) -> dict[str, pa.DataType]:
 
 
 def _arrow_options(
-    layout: _Layout, as_text: set[str]
+    layout: _Layout, as_text: set[str], *, ranges: bool = False
 ) -> tuple[pacsv.ReadOptions, pacsv.ParseOptions, pacsv.ConvertOptions]:
+    """pyarrow's options for reading the needed columns of the whole file, or (``ranges``)
+    for parsing byte ranges of it one per thread: then the file's last column is read too,
+    as text when it is not needed, so that a range cut inside a quoted field shows."""
     encoding = "utf8" if layout.encoding in ("utf-8", "utf-8-sig") else layout.encoding
+    types = _arrow_types(layout, as_text)
+    include = _needed(layout)
+    if ranges and layout.names[-1] not in types:
+        types[layout.names[-1]] = pa.string()
+        include.append(layout.names[-1])
     return (
         pacsv.ReadOptions(
-            column_names=layout.names, skip_rows=layout.skip_lines, encoding=encoding
+            column_names=layout.names,
+            skip_rows=layout.skip_lines,
+            encoding=encoding,
+            use_threads=not ranges,
+            # A range is parsed as one block, so its table has one chunk per column.
+            block_size=_RANGE_BYTES if ranges else 1 << 20,
         ),
         pacsv.ParseOptions(delimiter=layout.separator, ignore_empty_lines=True),
         pacsv.ConvertOptions(
-            column_types=_arrow_types(layout, as_text),
-            include_columns=_needed(layout),
+            column_types=types,
+            include_columns=include,
             null_values=NA_TOKENS,
             strings_can_be_null=True,
             quoted_strings_can_be_null=True,
@@ -857,7 +896,8 @@ def _arrow_options(
 
 def _stray_text_column(layout: _Layout, message: str, as_text: set[str]) -> str | None:
     """The needed column a conversion error is about, if it can be re-read as text."""
-    m = re.match(r"In CSV column #(\d+): CSV conversion error", message)
+    # pyarrow names the row only when it reads on one thread, as the fast path does.
+    m = re.match(r"In CSV column #(\d+): (?:Row #\d+: )?CSV conversion error", message)
     if m and int(m.group(1)) < len(layout.names):
         name = layout.names[int(m.group(1))]
         if name in _needed(layout) and name not in as_text:
@@ -865,21 +905,14 @@ def _stray_text_column(layout: _Layout, message: str, as_text: set[str]) -> str 
     return None
 
 
-def _read_arrow(layout: _Layout) -> tuple[dict[str, Any], int]:
-    """Parse with pyarrow: streamed straight into the matrix, or (for columns with stray
-    text, which need a whole-column look) as a table whose columns are assembled later."""
-    as_text: set[str] = set()
-    try:
-        return _read_arrow_streaming(layout)
-    except _StrayText as err:
-        as_text.add(err.column)
-    except pa.ArrowInvalid as err:
-        name = _stray_text_column(layout, str(err), as_text)
-        if name is None:
-            raise _parse_failure(layout, str(err)) from None
-        as_text.add(name)
-    except (OSError, UnicodeDecodeError) as err:
-        raise _fail(layout.path, "", f"cannot be read ({err}); check the file") from None
+def _read_arrow_table(layout: _Layout, as_text: set[str]) -> tuple[dict[str, Any], int]:
+    """The careful path: the whole file as one pyarrow table (~2x the matrix in memory).
+
+    Columns with stray text (which need a whole-column look) are read as text, for
+    ``_assemble_matrix`` to coerce; every other parser error becomes a message with its
+    file line.
+    """
+    as_text = set(as_text)
     # Each retry turns one more column with stray text into a string column.
     for _ in range(len(_needed(layout)) + 1):
         read_options, parse_options, convert_options = _arrow_options(layout, as_text)
@@ -917,11 +950,15 @@ def _estimated_rows(layout: _Layout) -> int:
 
 
 class _StrayText(Exception):
-    """A decimal-comma channel holds text that is not a number (caught in ``_read_arrow``)."""
+    """A decimal-comma channel holds text that is not a number (caught in ``_read_columns``)."""
 
     def __init__(self, column: str) -> None:
         super().__init__(column)
         self.column = column
+
+
+class _Unsplittable(Exception):
+    """The file cannot be cut into ranges safely (caught in ``_read_columns``)."""
 
 
 def _comma_to_float32(column: pa.Array, name: str) -> pa.Array:
@@ -931,55 +968,104 @@ def _comma_to_float32(column: pa.Array, name: str) -> pa.Array:
         raise _StrayText(name) from None
 
 
-def _read_arrow_streaming(layout: _Layout) -> tuple[dict[str, Any], int]:
-    """Stream record batches (~1 MB of CSV each) into a preallocated (N, C) float32 matrix.
+# Bytes of CSV per parse job of the fast path: large enough that the per-job overhead
+# vanishes, small enough that a job's input and output stay in cache and the jobs in
+# flight (about 2 per thread) cost little memory. 4 MB measured a little faster than 8.
+_RANGE_BYTES = 4 << 20
+# Encodings in which a 0x0A byte is always a line break, so ranges can be cut at one
+# (the ones detection picks; an encoding given explicitly may not be one of them).
+_RANGE_ENCODINGS = frozenset({"utf-8", "utf-8-sig", "iso8859-1", "ascii", "cp1252"})
 
-    Peak memory is the matrix plus one batch; the quality stats are accumulated per batch.
-    Raises ``pa.ArrowInvalid`` for the caller to handle.
+
+def _file_ranges(path: Path, size: int) -> Iterator[memoryview]:
+    """The file's bytes in consecutive pieces of at most ``size``, each but the last cut
+    right after a line break (where a row ends, unless a quoted field spans lines)."""
+    with path.open("rb") as fh:
+        while chunk := fh.read(size):
+            if len(chunk) < size:
+                yield memoryview(chunk)
+                return
+            cut = chunk.rfind(b"\n") + 1
+            if cut == 0:
+                raise _Unsplittable  # one line longer than a range: not worth a split
+            fh.seek(cut - len(chunk), os.SEEK_CUR)
+            yield memoryview(chunk)[:cut]
+
+
+def _parse_threads() -> int:
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(cpus or 1, 8))
+
+
+def _read_arrow_ranges(layout: _Layout) -> tuple[dict[str, Any], int, str]:
+    """The fast path: parse byte ranges of the file on a thread pool (pyarrow releases the
+    GIL) and copy each range's rows, in file order, into a preallocated (N, C) matrix,
+    hashing the same bytes meanwhile. Returns what ``_read_columns`` does.
+
+    Peak memory is the matrix plus the ranges in flight. A range is cut after a line
+    break, which is a row boundary unless a quoted field spans lines: a range that ends
+    inside quotes then either has too few fields in its last row (a parse error) or ends
+    in the last column, whose last value then runs to the cut and ends in the line break.
+    Raises ``pa.ArrowInvalid``, ``_StrayText`` or ``_Unsplittable`` for ``_read_columns``
+    to fall back on the careful path.
     """
-    read_options, parse_options, convert_options = _arrow_options(layout, set())
-    reader = pacsv.open_csv(
-        layout.path,
-        read_options=read_options,
-        parse_options=parse_options,
-        convert_options=convert_options,
-    )
-    schema = reader.schema
-    channel_idx = [schema.get_field_index(c) for c in layout.channels]
-    c = len(channel_idx)
-    capacity = _estimated_rows(layout)
-    data = np.empty((capacity, c), dtype=np.float32)
-    stats = _StatsAccumulator(c)
+    if codecs.lookup(layout.encoding).name not in _RANGE_ENCODINGS:
+        raise _Unsplittable
+    first, parse_options, convert_options = _arrow_options(layout, set(), ranges=True)
+    rest = copy.copy(first)
+    rest.skip_rows = 0  # only the first range holds the header and preamble
+    channel_idx = [convert_options.include_columns.index(c) for c in layout.channels]
+    last = convert_options.include_columns.index(layout.names[-1])
+    last_is_text = convert_options.column_types[layout.names[-1]] == pa.string()
     extras = {"__time__": layout.time_column, "__label__": layout.label_column}
     pieces: dict[str, list[pa.Array]] = {k: [] for k, v in extras.items() if v is not None}
-    n = 0
-    for batch in reader:
-        k = batch.num_rows
-        if k == 0:
-            continue
-        if n + k > capacity:
-            capacity = max(int(capacity * 1.5), n + k)
-            grown = np.empty((capacity, c), dtype=np.float32)
-            grown[:n] = data[:n]
-            data = grown
-        block = data[n : n + k]  # (k, C) view, filled one channel at a time (in cache)
-        for j, i in enumerate(channel_idx):
-            column = batch.column(i)
+    matrix = _MatrixBuilder(len(layout.channels), _estimated_rows(layout))
+
+    def add(table: pa.Table) -> None:
+        if last_is_text and table.num_rows:
+            value = table.column(last)[-1].as_py()
+            if value is not None and value.endswith(("\n", "\r")):
+                raise _Unsplittable
+        for batch in table.to_batches():
+            columns = [batch.column(i) for i in channel_idx]
             if layout.decimal == ",":
-                column = _comma_to_float32(column, layout.channels[j])
-            block[:, j] = column.to_numpy(zero_copy_only=False)
-        del block
-        stats.update(data, n, n + k)
+                columns = [
+                    _comma_to_float32(c, name)
+                    for c, name in zip(columns, layout.channels, strict=True)
+                ]
+            matrix.append([c.to_numpy(zero_copy_only=False) for c in columns])
         for key, chunks in pieces.items():
-            chunks.append(batch.column(schema.get_field_index(extras[key])))
-        n += k
-    # Give back the unused capacity in place (no copy); nothing else views ``data`` now.
-    data.resize((n, c), refcheck=False)
-    columns: dict[str, Any] = {"__matrix__": (data, stats.finish(data))}
+            chunks.extend(table.column(extras[key]).chunks)
+
+    digest = hashlib.sha256()
+    threads = _parse_threads()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        pending: deque[Future[pa.Table]] = deque()
+        try:
+            for i, piece in enumerate(_file_ranges(layout.path, _RANGE_BYTES)):
+                pending.append(
+                    pool.submit(
+                        pacsv.read_csv,
+                        pa.py_buffer(piece),
+                        read_options=rest if i else first,
+                        parse_options=parse_options,
+                        convert_options=convert_options,
+                    )
+                )
+                digest.update(piece)  # releases the GIL, like the parser
+                if len(pending) > threads:
+                    add(pending.popleft().result())
+            while pending:
+                add(pending.popleft().result())
+        finally:
+            for job in pending:
+                job.cancel()
+    data, stats = matrix.finish()
+    columns: dict[str, Any] = {"__matrix__": (data, stats)}
     for key, chunks in pieces.items():
-        column_type = schema.field(extras[key]).type
+        column_type = convert_options.column_types[extras[key]]
         columns[key] = pa.chunked_array(chunks, type=column_type)
-    return columns, n
+    return columns, data.shape[0], digest.hexdigest()
 
 
 def _check_whitespace_rows(layout: _Layout) -> None:
@@ -1232,14 +1318,13 @@ def _coerce_channel(layout: _Layout, name: str, values: Any) -> np.ndarray:
         return numeric.astype(np.float32)
 
 
-# Rows per block when interleaving numpy columns into the (N, C) matrix: a block of all
-# channels stays in cache, ~4x faster than writing one strided column at a time. Arrow
-# columns use their own chunks (~5k rows per MB of CSV) as blocks.
+# Rows per block when the careful path cuts numpy columns into blocks for the matrix.
+# Arrow columns use their own chunks (~5k rows per MB of CSV) as blocks.
 _ASSEMBLY_BLOCK_ROWS = 16384
 
 
-def _row_blocks(sources: list[Any], n: int):
-    """Yield (lo, hi, [(hi-lo,) float32 piece per source]) over all rows.
+def _row_blocks(sources: list[Any], n: int) -> Iterator[list[np.ndarray]]:
+    """Yield [(b,) float32 piece per source] for consecutive blocks of rows, in order.
 
     Arrow columns from one table share their chunking, so chunk k of every column covers
     the same rows and converts without copying when it has no nulls.
@@ -1262,18 +1347,14 @@ def _row_blocks(sources: list[Any], n: int):
                 pieces.append(src.chunk(k).to_numpy(zero_copy_only=False))
             else:
                 pieces.append(src.slice(lo, hi - lo).to_numpy())
-        yield lo, hi, pieces
+        yield pieces
 
 
 def _assemble_matrix(
     layout: _Layout, columns: dict[str, Any], n: int
 ) -> tuple[np.ndarray, list[tuple[int, str | None]]]:
-    """The (N, C) float32 matrix and each channel's (missing count, flat reason).
-
-    One pass over row blocks fills the matrix and accumulates per-channel missing counts,
-    min/max and the number of equal neighbours; only a channel with enough repeats to hold
-    a stuck run gets a second look. Peak memory: parsed columns + the matrix (~2x).
-    """
+    """The (N, C) float32 matrix and each channel's (missing count, flat reason) from
+    whole parsed columns (the careful path). Peak memory: the columns + the matrix (~2x)."""
     sources: list[Any] = []
     for name in layout.channels:
         values = columns.pop(name)
@@ -1284,39 +1365,55 @@ def _assemble_matrix(
         else:
             sources.append(np.asarray(values, dtype=np.float32))
         del values
-    data = np.empty((n, len(sources)), dtype=np.float32)
-    stats = _StatsAccumulator(len(sources))
-    for lo, hi, pieces in _row_blocks(sources, n):
-        block = data[lo:hi]  # (b, C) view
-        for j, piece in enumerate(pieces):
-            block[:, j] = piece
-        stats.update(data, lo, hi)
+    matrix = _MatrixBuilder(len(sources), n)
+    for pieces in _row_blocks(sources, n):
+        matrix.append(pieces)
     del sources
-    return data, stats.finish(data)
+    return matrix.finish()
 
 
-class _StatsAccumulator:
-    """Per-channel missing count, min, max and equal-neighbour count, block by block."""
+class _MatrixBuilder:
+    """The (N, C) float32 matrix, filled block by block in row order, and per channel the
+    missing count, min, max and number of equal neighbours, accumulated on the way so that
+    only a channel with enough repeats to hold a stuck run gets a second look."""
 
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, capacity: int) -> None:
+        self.data = np.empty((capacity, channels), dtype=np.float32)
+        self.rows = 0
         self.missing = np.zeros(channels, dtype=np.int64)
         self.repeats = np.zeros(channels, dtype=np.int64)
         self.lo = np.full(channels, np.nan, dtype=np.float32)
         self.hi = np.full(channels, np.nan, dtype=np.float32)
 
-    def update(self, data: np.ndarray, lo: int, hi: int) -> None:
-        """Add rows lo..hi-1 of ``data`` (N, C), which follow the rows already added."""
-        block = data[lo:hi]
-        self.missing += np.count_nonzero(np.isnan(block), axis=0)
+    def append(self, pieces: list[np.ndarray]) -> None:
+        """Add the next rows: one (b,) array per channel."""
+        b, n = len(pieces[0]), self.rows
+        if b == 0:
+            return
+        if n + b > len(self.data):
+            capacity = max(int(len(self.data) * 1.5), n + b)
+            grown = np.empty((capacity, self.data.shape[1]), dtype=np.float32)
+            grown[:n] = self.data[:n]
+            self.data = grown
+        # Channels as contiguous rows, so the reductions run along memory, then one
+        # transposing copy into the (b, C) block.
+        block = np.stack(pieces).astype(np.float32, copy=False)  # (C, b)
+        self.missing += np.count_nonzero(np.isnan(block), axis=1)
         # fmin/fmax skip NaN; NaN != NaN, so gaps break runs of repeats.
-        self.lo = np.fmin(self.lo, np.fmin.reduce(block, axis=0))
-        self.hi = np.fmax(self.hi, np.fmax.reduce(block, axis=0))
-        self.repeats += np.count_nonzero(block[1:] == block[:-1], axis=0)
-        if lo:
-            self.repeats += data[lo - 1] == data[lo]
+        self.lo = np.fmin(self.lo, np.fmin.reduce(block, axis=1))
+        self.hi = np.fmax(self.hi, np.fmax.reduce(block, axis=1))
+        self.repeats += np.count_nonzero(block[:, 1:] == block[:, :-1], axis=1)
+        if n:
+            self.repeats += self.data[n - 1] == block[:, 0]
+        self.data[n : n + b] = block.T
+        self.rows = n + b
 
-    def finish(self, data: np.ndarray) -> list[tuple[int, str | None]]:
-        return [
+    def finish(self) -> tuple[np.ndarray, list[tuple[int, str | None]]]:
+        """The matrix (unused capacity given back in place) and each channel's stats."""
+        data, self.data = self.data, np.empty((0, 0), dtype=np.float32)
+        # Nothing else views ``data``, so it shrinks without a copy.
+        data.resize((self.rows, data.shape[1]), refcheck=False)
+        return data, [
             _flat_stats(
                 data,
                 j,
