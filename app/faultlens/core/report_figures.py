@@ -50,8 +50,12 @@ PNG_LEVEL = 1
 TICK_FONT_PT = 6.5
 NAME_FONT_PT = 7
 NAME_COLOUR = "#222222"
-SHADE_RGB = 255 * np.asarray(to_rgb(EVENT_COLOUR))
 SHADE_ALPHA = 0.12
+# The shade as a lookup table per channel, (3, 256): value under it -> value with it.
+SHADE_LUT = np.round(
+    np.arange(256.0)[None, :] * (1 - SHADE_ALPHA)
+    + 255 * np.asarray(to_rgb(EVENT_COLOUR))[:, None] * SHADE_ALPHA
+).astype(np.uint8)
 
 RC = {
     # Strings from files must never be parsed as TeX/mathtext.
@@ -441,8 +445,9 @@ class _Layout:
             box = ax.bbox
             c0, c1 = max(round(x0), round(box.x0)), min(round(x1), round(box.x1))
             if c0 < c1:
-                region = rgba[height - round(box.y1) : height - round(box.y0), c0:c1, :3]
-                region[...] = region + (SHADE_RGB - region) * SHADE_ALPHA + 0.5
+                region = rgba[height - round(box.y1) : height - round(box.y0), c0:c1]
+                for k in range(3):  # a table look-up per channel: no float temporaries
+                    np.take(SHADE_LUT[k], region[..., k], out=region[..., k])
 
     def update(self, view: EventView, recording: Recording, result: ScanResult) -> None:
         """Point every dynamic artist at ``view``'s data (no axes are created)."""
