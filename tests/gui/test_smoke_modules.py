@@ -55,3 +55,12 @@ def test_python_dash_m_opens_and_quits() -> None:
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_model_summary_says_what_the_network_reads(trained_model_path: Path) -> None:
+    from faultlens.gui.model_info import model_summary_html
+
+    model = load_model(trained_model_path)
+    html = model_summary_html(model)
+    expected = "deviation from the recording" if model.config.relative_inputs else "level"
+    assert "Inputs" in html and expected in html
