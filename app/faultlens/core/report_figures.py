@@ -30,7 +30,13 @@ from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties, findfont, get_font
 from matplotlib.lines import Line2D
-from matplotlib.transforms import Affine2D, blended_transform_factory
+from matplotlib.transforms import (
+    Affine2D,
+    Bbox,
+    IdentityTransform,
+    TransformedBbox,
+    blended_transform_factory,
+)
 
 from faultlens.core.detection import FaultEvent, ScanResult
 from faultlens.core.recording import Recording
@@ -370,9 +376,6 @@ class _Layout:
         self.fig = fig
         self.dynamic: list[Any] = []
         self.channel_axes: list[Any] = []
-        self.signal_lines: list[Line2D] = []
-        self.hot_lines: list[Line2D] = []
-        self.grids: list[Line2D] = []
         # Texts that change per event, stamped by EventFigure: (x, y, text), display px.
         self.names: list[tuple[float, float, str]] = []
         self.tick_labels: list[tuple[float, float, str]] = []
@@ -384,15 +387,7 @@ class _Layout:
             y -= gap
             ax.set_xticks([])
             ax.set_yticks([])
-            (grid,) = ax.plot([], [], color="#dddddd", lw=0.6, transform=_xdata_yaxes(ax))
-            (line,) = ax.plot([], [], color=SIGNAL_COLOUR, lw=0.8)
-            (hot,) = ax.plot(
-                [], [], ls="none", marker="o", ms=3, mfc="none", mec=HOT_COLOUR, mew=0.8
-            )
             self.channel_axes.append(ax)
-            self.signal_lines.append(line)
-            self.hot_lines.append(hot)
-            self.grids.append(grid)
         ev_h = unit * 1.25
         ax = fig.add_axes((left, bottom, width, ev_h))
         self.evidence_axes = ax
@@ -402,8 +397,22 @@ class _Layout:
         ax.tick_params(length=2)
         ax.set_xlabel(xlabel, labelpad=11)
         ax.axhline(threshold, color="#555555", lw=0.6, ls="--")
-        (grid,) = ax.plot([], [], color="#dddddd", lw=0.6, transform=_xdata_yaxes(ax))
-        self.grids.append(grid)
+        # The grid, the signals and their hotspot circles of all panels are one line each,
+        # in display pixels (update transforms the data): a Line2D costs more in its own
+        # set-up per draw than in its points.
+        pixels = IdentityTransform()
+        panels = TransformedBbox(
+            Bbox.from_extents(left, bottom, left + width, top), fig.transFigure
+        )
+        self.grid = Line2D([], [], color="#dddddd", lw=0.6, transform=pixels)
+        self.signals = Line2D([], [], color=SIGNAL_COLOUR, lw=0.8, transform=pixels)
+        self.hot_circles = Line2D(
+            [], [], ls="none", marker="o", ms=3, mfc="none", mec=HOT_COLOUR, mew=0.8,
+            transform=pixels,
+        )  # fmt: skip
+        for line in (self.grid, self.signals, self.hot_circles):
+            fig.add_artist(line)
+            line.set_clip_box(panels)
         (self.prob_line,) = ax.plot([], [], color=PROB_COLOUR, lw=1.3)
         (self.attn_line,) = ax.plot([], [], color=ATTN_COLOUR, lw=0.8, alpha=0.85)
         (self.hot_marks,) = ax.plot(
@@ -423,9 +432,9 @@ class _Layout:
         self.all_axes = [*self.channel_axes, ax]
         self.shade = (0.0, 0.0)  # the event's x span, shaded by shade_pixels
         self.dynamic = [
-            *self.grids,
-            *self.signal_lines,
-            *self.hot_lines,
+            self.grid,
+            self.signals,
+            self.hot_circles,
             # Attention first: the fault probability is drawn over it.
             self.attn_line,
             self.prob_line,
@@ -473,14 +482,18 @@ class _Layout:
         top = top[hot[top] > 0]
         col_of = {c: i for i, c in enumerate(recording.channels)}
         self.names = []
+        signals, circles = [], []  # per panel, (N, 2) display px
         for i, name in enumerate(view.channels):
             y = recording.data[lo:hi, col_of[name]]
-            self.signal_lines[i].set_data(*peak_decimate(x, y))
-            self.hot_lines[i].set_data(x[top], y[top])
             ax = self.channel_axes[i]
             ax.viewLim.intervaly = _limits(y)
+            to_pixels = ax.transData.transform
+            signals += [to_pixels(np.column_stack(peak_decimate(x, y))), _BREAK]
+            circles.append(to_pixels(np.column_stack([x[top], y[top]])))
             anchor = ax.transAxes.transform((0.004, 0.96))
             self.names.append((anchor[0], anchor[1], f"{name}   [{_range_text(y)}]"))
+        self.signals.set_data(*np.concatenate(signals).T)
+        self.hot_circles.set_data(*np.concatenate(circles).T)
         self.prob_line.set_data(*peak_decimate(x, result.fault_probability[lo:hi]))
         attn = result.attention[lo:hi].astype(np.float64)
         peak = float(np.nanmax(attn)) if np.isfinite(attn).any() else 0.0
@@ -492,16 +505,20 @@ class _Layout:
 
         ticks = [t for t in _nice_ticks(x_lo, x_hi) if x_lo <= t <= x_hi]
         ticks = ticks[: self.n_xticks]
-        gx = np.repeat(np.asarray(ticks, dtype=np.float64), 3)
-        gy = np.tile([0.0, 1.0, np.nan], len(ticks))
-        gx[2::3] = np.nan
-        for grid in self.grids:
-            grid.set_data(gx, gy)
         self.tick_marks.set_data(ticks, np.zeros(len(ticks)))
         label_xy = _xdata_yaxes(self.evidence_axes).transform(
             np.column_stack([ticks, np.full(len(ticks), -0.04)]).reshape(-1, 2)
         )  # (n_ticks, 2) display px
         self.tick_labels = [(px, py, f"{t:g}") for (px, py), t in zip(label_xy, ticks, strict=True)]
+        # Grid: per tick and panel a vertical segment, a pixel short of the panel's frame.
+        spans = np.array([(ax.bbox.y0 + 1, ax.bbox.y1 - 1) for ax in self.all_axes])  # (P, 2)
+        gx = np.repeat(label_xy[:, 0], len(spans) * 3)  # (T * P * 3,)
+        gy = np.tile(np.column_stack([spans, np.full(len(spans), np.nan)]).ravel(), len(ticks))
+        gx[2::3] = np.nan
+        self.grid.set_data(gx, gy)
+
+
+_BREAK = np.full((1, 2), np.nan)  # a gap between the panels' parts of one line
 
 
 def _nice_ticks(lo: float, hi: float) -> list[float]:
