@@ -355,7 +355,7 @@ def test_event_figure_labels_and_png(recording: Recording, result: ScanResult) -
         _, layout = painter._layout(len(views[-1].channels))
     # The texts that change per event: each channel's name with its value range, and the
     # x tick labels (strings from the file drawn as written).
-    names = [text for _, _, text in layout.names]
+    names = ["".join(parts) for _, _, parts in layout.names]
     assert [n.split("   [")[0] for n in names] == list(views[-1].channels)
     assert MATH_CHANNEL in views[-1].channels and all("…" in n for n in names)
     ticks = [float(text) for _, _, text in layout.tick_labels]

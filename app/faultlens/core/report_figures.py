@@ -228,9 +228,9 @@ class EventFigure:
                 fig.draw_artist(artist)
         height = rgba.shape[0]
         for x, y, text in layout.tick_labels:
-            self._tick_text.draw(rgba, x, height - y, text, "center")
-        for x, y, text in layout.names:
-            self._name_text.draw(rgba, x, height - y, text, "left", box_pt=1.0)
+            self._tick_text.draw(rgba, x, height - y, (text,), "center")
+        for x, y, name_and_range in layout.names:
+            self._name_text.draw(rgba, x, height - y, name_and_range, "left", box_pt=1.0)
         return rgba
 
     def rgb(self, view: EventView) -> np.ndarray:
@@ -329,14 +329,16 @@ class _TextStamps:
         rgba: np.ndarray,
         x: float,
         top: float,
-        text: str,
+        parts: tuple[str, ...],
         ha: str,
         box_pt: float | None = None,
     ) -> None:
-        """Blend ``text`` into ``rgba`` (H, W, 3+) uint8, its line box's top at row ``top``
-        and its left edge (ha "left") or middle (ha "center") at column ``x``; with
-        ``box_pt``, over a white box of that padding (75 % opaque)."""
-        alpha, width, descent = self._bitmap(text)
+        """Blend the text ``"".join(parts)`` into ``rgba`` (H, W, 3+) uint8, its line box's
+        top at row ``top`` and its left edge (ha "left") or middle (ha "center") at column
+        ``x``; with ``box_pt``, over a white box of that padding (75 % opaque). Each part is
+        drawn (and kept) on its own: a part that repeats is not drawn again."""
+        bitmaps = [self._bitmap(part) for part in parts]
+        width = sum(w for _, w, _ in bitmaps)
         left = x - width / 2 if ha == "center" else x
         if box_pt is not None:
             pad = box_pt * self.dpi / 72
@@ -348,8 +350,10 @@ class _TextStamps:
                         dtype=np.float32),
                 np.full(3, 255, dtype=np.float32),
             )  # fmt: skip
-        bottom = round(top + self.ascent + descent)  # the bitmap ends at the text's descent
-        _blend(rgba, bottom - alpha.shape[0], round(left), alpha, self.colour)
+        for alpha, part_width, descent in bitmaps:
+            bottom = round(top + self.ascent + descent)  # the bitmap ends at the descent
+            _blend(rgba, bottom - alpha.shape[0], round(left), alpha, self.colour)
+            left += part_width
 
 
 def _blend(rgba: np.ndarray, row: int, col: int, alpha: np.ndarray, colour: np.ndarray) -> None:
@@ -377,7 +381,7 @@ class _Layout:
         self.dynamic: list[Any] = []
         self.channel_axes: list[Any] = []
         # Texts that change per event, stamped by EventFigure: (x, y, text), display px.
-        self.names: list[tuple[float, float, str]] = []
+        self.names: list[tuple[float, float, tuple[str, str]]] = []  # text: (name, range)
         self.tick_labels: list[tuple[float, float, str]] = []
         self.n_xticks = n_xticks
         y = top
@@ -491,7 +495,7 @@ class _Layout:
             signals += [to_pixels(np.column_stack(peak_decimate(x, y))), _BREAK]
             circles.append(to_pixels(np.column_stack([x[top], y[top]])))
             anchor = ax.transAxes.transform((0.004, 0.96))
-            self.names.append((anchor[0], anchor[1], f"{name}   [{_range_text(y)}]"))
+            self.names.append((anchor[0], anchor[1], (f"{name}   ", f"[{_range_text(y)}]")))
         self.signals.set_data(*np.concatenate(signals).T)
         self.hot_circles.set_data(*np.concatenate(circles).T)
         self.prob_line.set_data(*peak_decimate(x, result.fault_probability[lo:hi]))
