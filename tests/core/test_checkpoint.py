@@ -154,7 +154,7 @@ def test_future_format_version_asks_to_update(tmp_path: Path) -> None:
                 }
             },
             "norm_mean",
-        ),  # fmt: skip
+        ),
         (
             {
                 "config": {
@@ -167,7 +167,7 @@ def test_future_format_version_asks_to_update(tmp_path: Path) -> None:
                 }
             },
             "relative_inputs",
-        ),  # fmt: skip
+        ),
     ],
 )
 def test_inconsistent_metadata_is_refused(tmp_path: Path, change: dict, needle: str) -> None:
