@@ -53,8 +53,12 @@ demo-model: $(STAMP)
 	$(BIN)/faultlens train build/demo-train/pump_seed1.csv build/demo-train/pump_seed2.csv \
 	  build/demo-train/pump_seed3.csv --seed 0 --device cpu --out resources/demo_pump.flmodel
 
+# Fresh settings (no saved window layout) so the picture does not depend on who ran it.
 screenshot: $(STAMP)
-	QT_QPA_PLATFORM=offscreen $(BIN)/faultlens demo --screenshot docs/screenshot.png
+	rm -f build/screenshot-settings.ini
+	mkdir -p build
+	FAULTLENS_SETTINGS=build/screenshot-settings.ini QT_QPA_PLATFORM=offscreen \
+	  $(BIN)/faultlens demo --screenshot docs/screenshot.png
 
 bundle: $(STAMP)
 	$(BIN)/python -m pip install -q "pyinstaller>=6.10"
