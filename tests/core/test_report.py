@@ -184,6 +184,8 @@ def test_html_report_is_self_contained_and_escapes_hostile_strings(
     for status in ("confirmed", "dismissed", "relabelled", "unreviewed"):
         assert f"st-{status}" in text
     assert body.count("Event 7:") == 1
+    # The model card says what the network reads.
+    assert model.config.describe_inputs() in body
 
 
 def test_pdf_report_pages_and_literal_text(

@@ -38,6 +38,12 @@ class ModelConfig:
         """Width of the model input per time step: C, or 2C with relative inputs."""
         return self.n_channels * (2 if self.relative_inputs else 1)
 
+    def describe_inputs(self) -> str:
+        """What the network reads per channel, in words (for model cards)."""
+        if self.relative_inputs:
+            return "each channel's level and its deviation from the recording's median"
+        return "each channel's level"
+
     def __post_init__(self) -> None:
         if self.n_channels < 1 or self.n_classes < 2:
             raise ValueError(f"need >= 1 channel and >= 2 classes, got {self}")

@@ -224,6 +224,7 @@ def _model_rows(model: Any, result: ScanResult) -> list[tuple[str, str]]:
         ("Classes", ", ".join(model.class_names)),
         ("Channels", ", ".join(model.channels)),
         ("Window / stride", f"{model.window} / {model.stride} rows"),
+        ("Inputs", model.config.describe_inputs()),
         ("Created", model.created or "–"),
         ("Trained on", model.device or "–"),
         ("Seed", str(model.seed)),

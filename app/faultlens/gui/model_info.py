@@ -20,13 +20,6 @@ def channel_mismatch(model: Any, recording: Recording) -> tuple[list[str], list[
     return missing, extra
 
 
-def input_description(config: Any) -> str:
-    """What the network reads per channel, in words (ModelConfig.relative_inputs)."""
-    if getattr(config, "relative_inputs", False):
-        return "each channel's level and its deviation from the recording's median"
-    return "each channel's level"
-
-
 def model_summary_html(model: Any, recording: Recording | None = None) -> str:
     """A readable description of a TrainedModel (and its fit to ``recording``)."""
     rows: list[tuple[str, str]] = [
@@ -43,7 +36,7 @@ def model_summary_html(model: Any, recording: Recording | None = None) -> str:
                 f"{getattr(config, 'heads', '?')}-head self-attention, max+mean pooling",
             )
         )
-        rows.append(("Inputs", input_description(config)))
+        rows.append(("Inputs", config.describe_inputs()))
     if model.label_column:
         rows.append(("Label column", model.label_column))
     files = model.training_data or []
