@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from datetime import datetime
 
@@ -316,6 +317,24 @@ def test_events_round_trip(tmp_path, suffix) -> None:
     write_events(EVENTS, path, meta={"recording": "x.csv"})
     assert read_events(path) == EVENTS
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files left
+
+
+def test_event_csv_defuses_spreadsheet_formulas_and_round_trips(tmp_path) -> None:
+    hostile = [
+        FaultEvent(1, 4, "-3.5", "0.5", 4.0, '=HYPERLINK("http://x","y")', 0.9, 0.8,
+                   ("+pump", "@flow", "'quoted"), (0.5, 0.25, 0.25), "rows"),
+        FaultEvent(6, 9, "6", "9", 4.0, "'=already", 0.7, 0.6, ("-temp",), (1.0,), "rows"),
+    ]  # fmt: skip
+    path = tmp_path / "e.csv"
+    events_to_csv(hostile, path)
+    rows = list(csv.reader(path.read_text(encoding="utf-8").splitlines()))
+    cells = [cell for row in rows[1:] for cell in row]
+    # No cell a spreadsheet would evaluate: every text cell starting with = + - @ is quoted.
+    assert not [c for c in cells if c[:1] in ("=", "+", "-", "@")]
+    assert '\'=HYPERLINK("http://x","y")' in cells and "''=already" in cells
+    assert "'-3.5" in cells  # a negative time as text too; numbers stay numbers:
+    assert rows[1][rows[0].index("peak_probability")] == "0.9"
+    assert read_events(path) == hostile
 
 
 def test_event_files_content(tmp_path) -> None:

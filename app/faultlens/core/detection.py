@@ -531,6 +531,22 @@ EVENT_FIELDS = (
 )
 
 
+# Spreadsheet formula injection: a spreadsheet runs a cell that starts with one of these as a
+# formula (a class name from a CSV label column or a note could be "=HYPERLINK(...)"). Such
+# text cells are written with a leading apostrophe, which spreadsheets show as text and
+# ``read_events_with`` removes again; a cell that itself starts with an apostrophe gets one
+# more, so the round trip is exact. Numbers are written as numbers and never touched.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def _defuse(cell: Any) -> Any:
+    return "'" + cell if isinstance(cell, str) and cell.startswith(_FORMULA_START) else cell
+
+
+def _restore(cell: str) -> str:
+    return cell[1:] if cell.startswith("'") else cell
+
+
 def events_to_csv(
     events: Sequence[FaultEvent],
     path: str | Path,
@@ -540,7 +556,8 @@ def events_to_csv(
     """Write events as CSV (atomically): one row per event with the values of ``columns``
     (the event's own fields, ``EVENT_FIELDS``, and any keys of ``extra``: one dict per
     event); the top channels go in columns ``channel_1, score_1, channel_2, score_2, ...``
-    so no cell needs a nested list."""
+    so no cell needs a nested list. Text that a spreadsheet would run as a formula gets a
+    leading apostrophe (``_FORMULA_START``)."""
     records = event_dicts(events, extra, columns)
     width = max([len(e.top_channels) for e in events] + [0])
     header = list(columns)
@@ -559,7 +576,7 @@ def events_to_csv(
                 row += [names[i], repr(scores[i]) if i < len(scores) else ""]
             else:
                 row += ["", ""]
-        writer.writerow(row)
+        writer.writerow([_defuse(cell) for cell in row])
     with atomic_open(path, "wb") as fh:
         fh.write(buf.getvalue().encode("utf-8"))
 
@@ -678,7 +695,7 @@ def read_events_with(
                 f"{path}: line {reader.line_num}: {len(row)} fields, expected {len(header)}; "
                 "export the events again"
             )
-        d: dict[str, Any] = dict(zip(header, row, strict=True))
+        d: dict[str, Any] = dict(zip(header, map(_restore, row), strict=True))
         pairs = [(d.get(f"channel_{i}", ""), d.get(f"score_{i}", "")) for i in range(1, n_ch + 1)]
         d["top_channels"] = [c for c, _ in pairs if c != ""]
         d["channel_scores"] = [s for c, s in pairs if c != "" and s != ""]
