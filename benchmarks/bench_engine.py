@@ -25,7 +25,7 @@ Measured 2026-11-22 (ratios = product time / plain time; best of 2 interleaved r
 | H100, bf16 autocast, 8x5000 rows | 64, 8 | 1.044 | 77,826 | 1.029 |
 | H100 box CPU, 1 thread, 4x3000 rows | 64, 8 | 0.906 | 3,242 | 1.010 |
 | dev box CPU, 1 thread (shared, noisy), 4x1500 | 32, 2 | 1.105 | 8,117 | 1.013 |
-| dev box CPU, 1 thread, 4x3000, relative inputs (16 model inputs), session 2 | 32, 2 | 0.968 | 10,359 | 1.035 |
+| dev box CPU, 1 thread, 4x3000, relative inputs (16 inputs) | 32, 2 | 0.968 | 10,359 | 1.035 |
 
 Run to run spread on the shared CPUs is about +-15 % per epoch, so a ratio near 1.1 there is
 within noise; the GPU run is the cleaner measurement.

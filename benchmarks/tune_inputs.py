@@ -10,7 +10,8 @@ bench_skab.py on the same inner folds for reference.
 Configurations are ``encoding[:override...]``: the encoding builds the input channels of
 every recording before training (``base`` = levels, ``rel`` = levels + deviation from the
 recording's median, ``relonly``, ``relz`` = deviation / recording IQR, ``pleN`` = piecewise-
-linear encoding with N training-quantile bins per channel, ``pleN+raw``, ``relpleN``); the
+linear encoding with N training-quantile bins per channel, ``pleN+raw``, ``relpleN``;
+``prod`` = the product's defaults with its own relative inputs, nothing added); the
 overrides change TrainOptions (see ``OVERRIDES``). Now that relative inputs are the product
 default, the script turns the product's own encoding off and starts from the previous
 defaults (dropout 0.2, weight decay 0.01): ``rel:drop`` is today's product default.
@@ -43,6 +44,8 @@ OVERRIDES = {
     "drop2": {"dropout": 0.4, "weight_decay": 0.1},
     "h32": {"hidden": 32, "classifier_hidden": 32},
     "lr3": {"learning_rate": 3e-4},
+    "cd1": {"channel_dropout": 0.1},
+    "cd2": {"channel_dropout": 0.25},
 }
 
 
@@ -70,7 +73,7 @@ def encoder(config: str, training: list) -> object:
         x, ch = rec.data, list(rec.channels)
         med = np.nanmedian(x, axis=0)
         rel_names = [c + "_rel" for c in ch]
-        if name == "base":
+        if name in ("base", "prod"):
             parts, names = [x], ch
         elif name == "rel":
             parts, names = [x, x - med], ch + rel_names
@@ -119,6 +122,8 @@ def job(args: tuple) -> tuple[str, int, dict]:
     options = TrainOptions(
         seed=seed, device=device, relative_inputs=False, dropout=0.2, weight_decay=0.01
     )
+    if config.split(":")[0] == "prod":  # the product's own defaults and input encoding
+        options = TrainOptions(seed=seed, device=device)
     for part in config.split(":")[1:]:
         options = dataclasses.replace(options, **OVERRIDES[part])
     t0 = time.time()

@@ -279,3 +279,15 @@ def test_relative_inputs_carry_over_to_an_unseen_operating_level() -> None:
     levels_only = run_to_end(train(training, replace(options, relative_inputs=False))).model
     far_levels, recall_levels = _false_alarm_and_recall(levels_only, unseen)
     assert far_levels > far + 0.2 or recall_levels < recall - 0.2
+
+
+def test_channel_dropout_changes_training_and_is_checked() -> None:
+    torch.set_num_threads(1)
+    recordings = [_recording(i) for i in range(3)]
+    options = replace(FAST, epochs=1)
+    plain = run_to_end(train(recordings, options)).model
+    dropped = run_to_end(train(recordings, replace(options, channel_dropout=0.5))).model
+    weights = plain.module.input_proj.weight
+    assert not torch.equal(weights, dropped.module.input_proj.weight)
+    with pytest.raises(TrainingError, match="channel_dropout"):
+        run_to_end(train(recordings, replace(options, channel_dropout=1.0)))
