@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import shiboken6
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QApplication, QDialogButtonBox, QMainWindow, QMessageBox
@@ -108,6 +109,8 @@ def test_open_train_cancel_scan_and_step_through_events(
     worker2 = panel.start_training()
     assert worker2 is not None
     kinds2 = _record(worker2)
+    # The panel keeps only its newest worker: the finished first one is let go.
+    qtbot.waitUntil(lambda: not shiboken6.isValid(worker), timeout=TIMEOUT_MS)
     worker2.progress.connect(lambda _r: worker2.cancel())
     with qtbot.waitSignal(worker2.cancelled, timeout=TIMEOUT_MS):
         pass

@@ -51,7 +51,7 @@ from faultlens.gui.import_dialog import ImportDialog, quality_summary_html
 from faultlens.gui.model_info import ModelInfo, channel_mismatch
 from faultlens.gui.signal_view import SignalView
 from faultlens.gui.training_panel import TrainingPanel
-from faultlens.gui.workers import GeneratorWorker
+from faultlens.gui.workers import GeneratorWorker, release_finished
 
 APP_TITLE = "FaultLens"
 RECORDING_FILTER = "Sensor recordings (*.csv *.tsv *.txt *.dat);;All files (*)"
@@ -479,6 +479,7 @@ class MainWindow(QMainWindow):
         worker.failed.connect(lambda message, details: self.report_error(message, details))
         worker.cancelled.connect(lambda: self.statusBar().showMessage("Scan cancelled", 5000))
         worker.done.connect(self._on_scan_done)
+        release_finished(self.scan_worker)
         self.scan_worker = worker
         self._scan_target = recording
         self.scan_progress.setValue(0)

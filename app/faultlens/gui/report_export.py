@@ -24,7 +24,7 @@ from faultlens.core.report import write_events, write_report
 from faultlens.core.review import Review
 from faultlens.gui import app as gui_app
 from faultlens.gui import settings as gui_settings
-from faultlens.gui.workers import GeneratorWorker
+from faultlens.gui.workers import GeneratorWorker, release_finished
 
 EXPORT_FILTER = (
     "HTML report (*.html);;PDF report (*.pdf);;Event list as CSV (*.csv);;"
@@ -153,6 +153,7 @@ class ReportExporter(QObject):
         # Each run closes its own dialog: a late ``done`` of an earlier run must not touch
         # (and, by closing, cancel) a newer run's dialog.
         worker.done.connect(lambda: self._on_done(worker, dialog))
+        release_finished(self.worker)
         self.worker = worker
         self.progress_dialog = dialog
         self.last_error = ""

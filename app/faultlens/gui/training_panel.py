@@ -40,7 +40,7 @@ from faultlens.core.recording import Recording
 from faultlens.core.training import EpochReport, TrainOptions, TrainResult, train
 from faultlens.gui import app as gui_app
 from faultlens.gui import settings as gui_settings
-from faultlens.gui.workers import GeneratorWorker
+from faultlens.gui.workers import GeneratorWorker, release_finished
 
 EACH_FILES_OWN = "__own__"
 ONE_CLASS_PER_FILE = "__file__"
@@ -310,6 +310,7 @@ class TrainingPanel(QWidget):
         worker.failed.connect(self._on_training_failed)
         worker.cancelled.connect(self._on_training_cancelled)
         worker.done.connect(self._on_training_done)
+        release_finished(self.worker)
         self.worker = worker
         self._set_running(True)
         worker.start()

@@ -40,6 +40,17 @@ def running_threads() -> list[QThread]:
     return alive
 
 
+def release_finished(worker: GeneratorWorker | None) -> None:
+    """Let a finished worker go when its owner starts a new run in its place.
+
+    Workers are parented to their owner (so a running one is never collected under it); an
+    owner keeps only its newest, and hands the one it replaces here. A worker still running
+    is left alone (its owner does not replace a running one).
+    """
+    if worker is not None and worker._started and not worker.is_running():
+        worker.deleteLater()
+
+
 class _Runner(QObject):
     """Lives on the worker thread; its ``run`` slot drains the generator."""
 
