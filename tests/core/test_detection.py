@@ -393,3 +393,18 @@ def test_predictions_frame_columns(tmp_path) -> None:
     # No class and no probability before the first full window: empty cells.
     assert lines[1].split(",")[2:4] == ["", ""]
     assert pd.read_csv(tmp_path / "p.csv")["fault_probability"].iloc[11:].notna().all()
+
+
+def test_predictions_csv_writes_formula_like_class_names_as_text(tmp_path) -> None:
+    hostile = "=cmd|'/c calc'!A0"
+    model = random_model(classes=("normal", hostile))
+    with torch.no_grad():  # every window is the hostile class
+        model.module.classifier[-1].bias.copy_(torch.tensor([-20.0, 20.0]))
+    data = np.random.default_rng(0).normal(size=(40, 3)).astype(np.float32)
+    rec = Recording.from_arrays(data, ["a", "b", "c"])
+    result = run_scan(model, rec)
+    write_predictions_csv(result, rec, tmp_path / "p.csv")
+    column = pd.read_csv(tmp_path / "p.csv", keep_default_na=False)["predicted_class"]
+    assert list(column.iloc[11:].unique()) == ["'" + hostile]  # text, not a formula
+    # The in-memory frame (GUI, API) keeps the class name as it is.
+    assert predictions_frame(result, rec)["predicted_class"].iloc[-1] == hostile

@@ -740,8 +740,11 @@ def _time_text(recording: Recording) -> Any:
     return text
 
 
-def _prediction_columns(result: ScanResult, recording: Recording) -> dict[str, Any]:
-    """Column name -> pyarrow array, in the order of ``faultlens scan --predictions``."""
+def _prediction_columns(
+    result: ScanResult, recording: Recording, for_spreadsheets: bool = False
+) -> dict[str, Any]:
+    """Column name -> pyarrow array, in the order of ``faultlens scan --predictions``;
+    ``for_spreadsheets`` writes class names that look like formulas as text (``_defuse``)."""
     import pyarrow as pa
 
     def floats(values: np.ndarray) -> Any:
@@ -754,7 +757,8 @@ def _prediction_columns(result: ScanResult, recording: Recording) -> dict[str, A
     if times is not None:
         cols["time"] = times
     pred = result.predicted.astype(np.int64)
-    names = pa.array(list(result.class_names), type=pa.string())
+    shown = [_defuse(c) if for_spreadsheets else c for c in result.class_names]
+    names = pa.array(shown, type=pa.string())
     # -1 (no prediction) becomes null: an empty cell.
     cols["predicted_class"] = names.take(pa.array(np.where(pred >= 0, pred, 0), mask=pred < 0))
     cols["fault_probability"] = floats(result.fault_probability)
@@ -783,7 +787,7 @@ def write_predictions_csv(result: ScanResult, recording: Recording, path: str | 
     import pyarrow as pa
     import pyarrow.csv as pa_csv
 
-    table = pa.table(_prediction_columns(result, recording))
+    table = pa.table(_prediction_columns(result, recording, for_spreadsheets=True))
     options = pa_csv.WriteOptions(include_header=True, quoting_style="needed")
     with atomic_open(path, "wb") as fh:
         pa_csv.write_csv(table, fh, write_options=options)
