@@ -87,20 +87,15 @@ def test_many_ranges_read_like_one(
     assert whole.class_counts() == {"normal": 2900, "fault": 100}
 
 
-# Detection splits the head into lines, so a file with line breaks inside quoted fields
-# needs its layout named.
-QUOTED_NOTES = ImportOptions(separator=",", header=True, channels=("a", "b"))
-
-
 def test_cut_inside_a_quoted_last_column_goes_to_the_careful_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, careful_calls: list[set[str]]
 ) -> None:
     # The notes span lines, and their second lines even have the file's field count.
     rows = "".join(f'{i},{i * 0.5},"note {i}\n{i},{i}"\n' for i in range(200))
     path = write(tmp_path, "q.csv", "a,b,note\n" + rows)
-    rec = load_in_ranges(monkeypatch, path, 64, QUOTED_NOTES)
+    rec = load_in_ranges(monkeypatch, path, 64)
     assert careful_calls and careful_calls[0] == set()
-    assert rec.n_rows == 200 and rec.channels == ("a", "b")
+    assert rec.n_rows == 200 and rec.channels == ("a", "b") and rec.options.separator == ","
     np.testing.assert_array_equal(rec.data[:, 1], np.arange(200, dtype=np.float32) * 0.5)
 
 
@@ -109,9 +104,13 @@ def test_cut_inside_a_quoted_middle_column_goes_to_the_careful_path(
 ) -> None:
     rows = "".join(f'{i},"note {i}\nmore",{i * 2}\n' for i in range(200))
     path = write(tmp_path, "q.csv", "a,note,b\n" + rows)
-    rec = load_in_ranges(monkeypatch, path, 64, QUOTED_NOTES)
+    rec = load_in_ranges(monkeypatch, path, 64)
     assert careful_calls
-    assert rec.n_rows == 200 and rec.data[:, 1].tolist() == [2.0 * i for i in range(200)]
+    assert (
+        rec.n_rows == 200
+        and rec.channels == ("a", "b")
+        and rec.data[:, 1].tolist() == [2.0 * i for i in range(200)]
+    )
 
 
 def test_a_line_longer_than_a_range_goes_to_the_careful_path(

@@ -60,6 +60,7 @@ CELL = st.one_of(
     st.sampled_from(["", "NaN", "NA", "x", "1,5", "2024-01-01 00:00:00", "2024-01-01T00:00:01Z"]),
     st.sampled_from(["2024/01/31 12:00:05", "31.01.2024 12:00", "99.99.2024", "2024/13/45"]),
     st.sampled_from(["normal", "fault", "0.0", "1.0", '"q,uo"', "°C", "é", " ", "\t"]),
+    st.sampled_from(['"two\nlines"', '"a;b\n\n  \n1,2"', '"open']),
     st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=6),
 )
 HEADER = st.sampled_from(
@@ -78,6 +79,8 @@ def csvish(draw: st.DrawFn) -> bytes:
         # Mostly well-formed rows, sometimes ragged ones.
         n = width if draw(st.integers(0, 5)) else draw(st.integers(0, width + 2))
         lines.append(sep.join(draw(st.lists(CELL, min_size=n, max_size=n))))
+        if not draw(st.integers(0, 7)):
+            lines.append(draw(st.sampled_from(["", "   ", "\t", " \t "])))  # blank lines
     eol = draw(st.sampled_from(["\n", "\r\n"]))
     text = eol.join(lines) + draw(st.sampled_from(["", eol]))
     encoding = draw(st.sampled_from(["utf-8", "utf-8-sig", "latin-1"]))

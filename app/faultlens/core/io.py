@@ -13,6 +13,11 @@ path, which reads the whole file as one table and reports every problem by its f
 Files separated by runs of whitespace, which pyarrow cannot split, go through pandas' C
 engine.
 
+A line of nothing but spaces and tabs is blank and skipped like an empty line, by every
+path. A quoted field may hold line breaks: detection groups the head's lines into rows
+before it splits them, the careful path reads a file with quotes quote-aware, and a quote
+that never closes is reported by its line.
+
 Every failure the file can cause raises ``RecordingError`` with a one-line message naming
 the file, the line or column, and what to do.
 """
@@ -28,7 +33,7 @@ import math
 import os
 import re
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +53,8 @@ SAMPLE_BYTES = 64 * 1024
 # At most this many sample lines are split and typed during detection.
 SAMPLE_LINES = 500
 WHITESPACE = r"\s+"
+# Line breaks as the CSV parsers see them (str.splitlines also splits at \x85, \f, ...).
+_LINE_BREAK_RE = re.compile(r"\r\n|\r|\n")
 
 # Cells that mean "missing" (pyarrow's defaults plus "None"), the same for both parsers so
 # a file reads identically whichever parser handles it.
@@ -367,11 +374,113 @@ def _split(line: str, separator: str) -> list[str]:
     return [c.strip() for c in next(csv.reader([line], delimiter=separator))]
 
 
-def _detect_separator(lines: list[str]) -> str:
-    """The separator giving the most consistent field count (>1) over the sample lines."""
+def _is_blank(line: str, separator: str) -> bool:
+    """True for a line of nothing but spaces and tabs (other than a tab separator), which
+    every reader skips like an empty line, as pandas does; a line that holds the separator
+    is a row of empty cells."""
+    return not line.strip(" \t\r\n".replace(separator, ""))
+
+
+def _blank_row_handler(separator: str) -> Any:
+    """pyarrow's ``invalid_row_handler``: skip a blank line (too few fields), else fail."""
+    blank = " \t\r".replace(separator, "")
+
+    def handle(row: Any) -> str:
+        return "error" if row.text.strip(blank) else "skip"
+
+    return handle
+
+
+def _in_quotes_after(line: str, separator: str, in_quotes: bool) -> bool:
+    """Whether a quoted field is still open at the end of ``line``, entered inside one or
+    not. Read as pyarrow and the csv module read it: a quote opens a field only as its
+    first character, and inside one ``""`` is a quote."""
+    i, n = 0, len(line)
+    at_field_start = not in_quotes
+    while i < n:
+        if in_quotes:
+            j = line.find('"', i)
+            if j < 0:
+                return True
+            if j + 1 < n and line[j + 1] == '"':
+                i = j + 2
+                continue
+            in_quotes, at_field_start, i = False, False, j + 1
+        elif at_field_start and line[i] == '"':
+            in_quotes, i = True, i + 1
+        else:
+            j = line.find(separator, i)
+            if j < 0:
+                return False
+            at_field_start, i = True, j + 1
+    return in_quotes
+
+
+def _records(lines: Iterable[tuple[int, str]], separator: str) -> Iterator[tuple[int, str, bool]]:
+    """(first line number, text, closed) of each CSV record in numbered physical lines.
+
+    A line break inside a quoted field continues the record on the next line (its text
+    then holds "\n" there); ``closed`` is False only for a last record whose quoted field
+    never closes. Lines without a quote, the common case, pass through as they are (with
+    their line break, if they came with one). Runs of whitespace have no quoting here.
+    """
+    start, parts, in_quotes = 0, [], False
+    for number, line in lines:
+        if not parts:
+            if '"' not in line or separator == WHITESPACE:
+                yield number, line, True
+                continue
+            start = number
+        line = line.rstrip("\r\n")
+        parts.append(line)
+        if '"' in line:
+            in_quotes = _in_quotes_after(line, separator, in_quotes)
+        if not in_quotes:
+            yield start, "\n".join(parts), True
+            parts = []
+    if parts:
+        yield start, "\n".join(parts), False
+
+
+_UNCLOSED_QUOTE = (
+    "a quoted field in this row is never closed, so the rest of the file would be one value; "
+    'close the quote (") or remove it'
+)
+
+
+@dataclass
+class _Record:
+    first: int  # 1-based file line where the record starts
+    last: int  # and where it ends (later than ``first`` when a quoted field spans lines)
+    text: str
+    closed: bool = True
+
+
+def _sample_records(body: list[tuple[int, str]], separator: str, truncated: bool) -> list[_Record]:
+    """The first ``SAMPLE_LINES`` non-blank records of the head's numbered lines. A record
+    left open where a truncated head ends is cut by the sample size, and left out."""
+    out: list[_Record] = []
+    for number, text, closed in _records(body, separator):
+        if not closed and truncated:
+            break
+        if _is_blank(text, separator):
+            continue
+        out.append(_Record(number, number + text.count("\n"), text, closed))
+        if len(out) == SAMPLE_LINES:
+            break
+    return out
+
+
+def _detect_separator(body: list[tuple[int, str]], truncated: bool) -> str:
+    """The separator giving the most consistent field count (>1) over the sample records."""
     best, best_score = None, (0.0, 0)
+    seen_records = False
     for sep in ("\t", ";", ",", "|"):
-        counts = [len(_split(line, sep)) for line in lines]
+        # Each candidate reads the quotes its own way: a quote opens a field only after it.
+        counts = [len(_split(r.text, sep)) for r in _sample_records(body, sep, truncated)]
+        if not counts:
+            continue  # the first row's quoted field runs past the head
+        seen_records = True
         modal = max(set(counts), key=counts.count)
         if modal < 2:
             continue
@@ -383,7 +492,9 @@ def _detect_separator(lines: list[str]) -> str:
             best, best_score = sep, score
     if best is not None:
         return best
-    counts = [len(line.split()) for line in lines]
+    if not seen_records:
+        return ","  # for the caller to say that the quote does not close
+    counts = [len(line.split()) for _, line in body[:SAMPLE_LINES]]
     if max(counts) > 1:
         return WHITESPACE
     return ","
@@ -451,7 +562,8 @@ def _unique_names(raw: list[str]) -> list[str]:
     names: list[str] = []
     seen: set[str] = set()
     for i, name in enumerate(raw):
-        base = name.strip() or f"column_{i + 1}"
+        # A quoted name may span lines; names appear in one-line messages and legends.
+        base = re.sub(r"\s*[\r\n]\s*", " ", name.strip()) or f"column_{i + 1}"
         candidate, k = base, 1
         while candidate in seen:
             candidate, k = f"{base}.{k}", k + 1
@@ -488,17 +600,20 @@ def _detect(path: Path, options: ImportOptions) -> _Layout:
     if "\x00" in text:
         raise _fail(path, "", "looks like a binary file, not CSV text; export it as CSV first")
 
-    physical = text.splitlines()
-    if truncated and physical and not text.endswith(("\n", "\r")):
-        physical.pop()  # the last line is cut in the middle
-    numbered = [(i + 1, ln) for i, ln in enumerate(physical) if ln.strip()]
-    # Loggers often write "# ..." metadata lines above the header: a preamble, skipped.
-    while numbered and numbered[0][1].lstrip().startswith("#"):
-        numbered.pop(0)
-    if not numbered:
+    physical = _LINE_BREAK_RE.split(text)
+    tail = physical.pop()  # "" after a final line break
+    if tail and not truncated:
+        physical.append(tail)  # (in a truncated head the last line is cut in the middle)
+    first = 0
+    # Loggers often write "# ..." metadata lines above the header: a preamble, skipped
+    # with the blank lines around it.
+    while first < len(physical) and (
+        not physical[first].strip() or physical[first].lstrip().startswith("#")
+    ):
+        first += 1
+    if first == len(physical):
         raise _fail(path, "", "the file is empty; pick a file with a header and data rows")
-    numbered = numbered[:SAMPLE_LINES]
-    lines = [ln for _, ln in numbered]
+    body = list(enumerate(physical, start=1))[first:]
 
     if options.separator is not None:
         separator = options.separator
@@ -509,9 +624,19 @@ def _detect(path: Path, options: ImportOptions) -> _Layout:
         if separator != WHITESPACE and len(separator) != 1:
             raise _fail(path, "", f"separator {separator!r} is not one character; use , ; or tab")
     else:
-        separator = _detect_separator(lines)
+        separator = _detect_separator(body, truncated)
+    records = _sample_records(body, separator, truncated)
+    if not records:
+        raise _fail(
+            path,
+            f"line {body[0][0]}",
+            "a quoted field in this row does not close within the first 64 KB; close the "
+            'quote (") or remove it',
+        )
+    if not records[-1].closed:
+        raise _fail(path, f"line {records[-1].first}", _UNCLOSED_QUOTE)
     try:
-        rows = [_split(ln, separator) for ln in lines]
+        rows = [_split(r.text, separator) for r in records]
     except csv.Error as err:
         raise _fail(
             path, "", f"cannot be split into columns ({err}); check the separator"
@@ -528,13 +653,13 @@ def _detect(path: Path, options: ImportOptions) -> _Layout:
     if header:
         names = _unique_names(rows[0])
         sample_rows = rows[1:]
-        skip_lines = numbered[0][0]
-        line_numbers = [number for number, _ in numbered[1:]]
+        skip_lines = records[0].last
+        line_numbers = [r.first for r in records[1:]]
     else:
         names = [f"ch_{i + 1}" for i in range(width)]
         sample_rows = rows
-        skip_lines = numbered[0][0] - 1
-        line_numbers = [number for number, _ in numbered]
+        skip_lines = records[0].first - 1
+        line_numbers = [r.first for r in records]
 
     layout = _Layout(
         path=path,
@@ -863,15 +988,21 @@ def _arrow_types(layout: _Layout, as_text: set[str]) -> dict[str, pa.DataType]:
 
 
 def _arrow_options(
-    layout: _Layout, as_text: set[str], *, ranges: bool = False
+    layout: _Layout, as_text: set[str], *, ranges: bool = False, quoted: bool = False
 ) -> tuple[pacsv.ReadOptions, pacsv.ParseOptions, pacsv.ConvertOptions]:
     """pyarrow's options for reading the needed columns of the whole file, or (``ranges``)
     for parsing byte ranges of it one per thread: then the file's last column is read too,
-    as text when it is not needed, so that a range cut inside a quoted field shows."""
+    as text when it is not needed, so that a range cut inside a quoted field shows (and,
+    with ``quoted``, a quote that never closes: ``_check_last_quote``).
+
+    Blank lines are skipped, whitespace-only ones too. With ``quoted`` (the file has
+    quotes) the whole-file read lets a quoted field hold line breaks even where one of
+    its 1 MB blocks ends: pyarrow then finds block ends with the quoting in mind (~20 %
+    slower, so only then). A range is parsed as one block and needs no such care."""
     encoding = "utf8" if layout.encoding in ("utf-8", "utf-8-sig") else layout.encoding
     types = _arrow_types(layout, as_text)
     include = _needed(layout)
-    if ranges and layout.names[-1] not in types:
+    if (ranges or quoted) and layout.names[-1] not in types:
         types[layout.names[-1]] = pa.string()
         include.append(layout.names[-1])
     return (
@@ -883,7 +1014,12 @@ def _arrow_options(
             # A range is parsed as one block, so its table has one chunk per column.
             block_size=_RANGE_BYTES if ranges else 1 << 20,
         ),
-        pacsv.ParseOptions(delimiter=layout.separator, ignore_empty_lines=True),
+        pacsv.ParseOptions(
+            delimiter=layout.separator,
+            ignore_empty_lines=True,
+            newlines_in_values=quoted and not ranges,
+            invalid_row_handler=_blank_row_handler(layout.separator),
+        ),
         pacsv.ConvertOptions(
             column_types=types,
             include_columns=include,
@@ -913,9 +1049,12 @@ def _read_arrow_table(layout: _Layout, as_text: set[str]) -> tuple[dict[str, Any
     file line.
     """
     as_text = set(as_text)
+    quoted = _has_quote(layout.path)
     # Each retry turns one more column with stray text into a string column.
     for _ in range(len(_needed(layout)) + 1):
-        read_options, parse_options, convert_options = _arrow_options(layout, as_text)
+        read_options, parse_options, convert_options = _arrow_options(
+            layout, as_text, quoted=quoted
+        )
         try:
             table = pacsv.read_csv(
                 layout.path,
@@ -934,12 +1073,46 @@ def _read_arrow_table(layout: _Layout, as_text: set[str]) -> tuple[dict[str, Any
         break
     else:  # pragma: no cover - each retry adds a column, so the loop ends
         raise _fail(layout.path, "", "cannot be parsed; check the separator")
+    if len(layout.names) == 1 and pa.types.is_string(table.schema.field(0).type):
+        # A whitespace-only line of a one-column file is a valid row to pyarrow (one cell
+        # of spaces, which stops a float conversion and lands here as text): blank.
+        blank = pc.match_substring_regex(table.column(0), r"^[ \t]+$")
+        table = table.filter(pc.invert(pc.fill_null(blank, False)))
+    if quoted:
+        _check_last_quote(layout, table.column(layout.names[-1]))
     columns: dict[str, Any] = {c: table.column(c) for c in layout.channels}
     if layout.time_column is not None:
         columns["__time__"] = table.column(layout.time_column)
     if layout.label_column is not None:
         columns["__label__"] = table.column(layout.label_column)
     return columns, table.num_rows
+
+
+def _check_last_quote(layout: _Layout, last_column: pa.ChunkedArray) -> None:
+    """Raise if the file ends inside a quoted field. pyarrow takes a quote that never
+    closes in the last column for a value that runs to the end of the file, without a
+    word (in another column the row comes out short, a parse error); so when the last
+    row's last value spans lines, the rows are read once more, slowly, to tell."""
+    if not len(last_column) or not pa.types.is_string(last_column.type):
+        return
+    value = last_column[-1].as_py()
+    if value is None or ("\n" not in value and "\r" not in value):
+        return
+    for number, _text, closed in _iter_data_lines(layout):
+        if not closed:
+            raise _fail(layout.path, f"line {number}", _UNCLOSED_QUOTE)
+
+
+def _has_quote(path: Path) -> bool:
+    """Whether the file holds a quote character anywhere (a byte search, ~20 ms per 200 MB)."""
+    try:
+        with path.open("rb") as fh:
+            while chunk := fh.read(1 << 20):
+                if b'"' in chunk:
+                    return True
+    except OSError as err:
+        raise _fail(path, "", f"cannot be read ({err.strerror or err}); check the file") from None
+    return False
 
 
 def _estimated_rows(layout: _Layout) -> int:
@@ -1021,9 +1194,11 @@ def _read_arrow_ranges(layout: _Layout) -> tuple[dict[str, Any], int, str]:
     pieces: dict[str, list[pa.Array]] = {k: [] for k, v in extras.items() if v is not None}
     matrix = _MatrixBuilder(len(layout.channels), _estimated_rows(layout))
 
+    tail: list[str | None] = [None]  # the last value of the last column read so far
+
     def add(table: pa.Table) -> None:
         if last_is_text and table.num_rows:
-            value = table.column(last)[-1].as_py()
+            value = tail[0] = table.column(last)[-1].as_py()
             if value is not None and value.endswith(("\n", "\r")):
                 raise _Unsplittable
         for batch in table.to_batches():
@@ -1060,6 +1235,8 @@ def _read_arrow_ranges(layout: _Layout) -> tuple[dict[str, Any], int, str]:
         finally:
             for job in pending:
                 job.cancel()
+    if tail[0] is not None and ("\n" in tail[0] or "\r" in tail[0]):
+        raise _Unsplittable  # perhaps a quote that never closes: the careful path checks
     data, stats = matrix.finish()
     # pyarrow's allocator keeps the freed range tables for reuse (~0.5x the matrix here);
     # hand them back before the time and quality passes allocate their own arrays.
@@ -1169,13 +1346,17 @@ def _read_pandas(layout: _Layout) -> tuple[dict[str, Any], int]:
     return columns, len(frame)
 
 
-def _iter_data_lines(layout: _Layout):
-    """(file line number, fields) of every non-blank data line, for error reports only."""
+def _iter_data_lines(layout: _Layout) -> Iterator[tuple[int, str, bool]]:
+    """(file line number, text, closed) of every data row, blank lines left out, as the
+    parsers see them: a row with a quoted line break spans lines and is numbered by its
+    first (a one-line row keeps its line break). For error reports only."""
+    sep = layout.separator
+    blank = " \t\r\n".replace(sep, "")
     with open(layout.path, encoding=layout.encoding, errors="replace", newline="") as fh:
-        for number, line in enumerate(fh, start=1):
-            if number <= layout.skip_lines or not line.strip():
-                continue
-            yield number, line
+        lines = itertools.islice(enumerate(fh, start=1), layout.skip_lines, None)
+        for number, text, closed in _records(lines, sep):
+            if text.strip(blank):  # (not _is_blank, inlined: this runs once per line)
+                yield number, text, closed
 
 
 def _parse_failure(layout: _Layout, message: str) -> RecordingError:
@@ -1184,8 +1365,10 @@ def _parse_failure(layout: _Layout, message: str) -> RecordingError:
         return _fail(layout.path, "", "is not valid UTF-8 (UTF-8 error); pass --encoding latin-1")
     width = len(layout.names)
     try:
-        for number, line in _iter_data_lines(layout):
-            fields = _split(line.rstrip("\r\n"), layout.separator)
+        for number, text, closed in _iter_data_lines(layout):
+            if not closed:
+                return _fail(layout.path, f"line {number}", _UNCLOSED_QUOTE)
+            fields = _split(text.rstrip("\r\n"), layout.separator)
             if len(fields) != width:
                 return _fail(
                     layout.path,
@@ -1201,7 +1384,7 @@ def _parse_failure(layout: _Layout, message: str) -> RecordingError:
 
 def _data_line_of_row(layout: _Layout, row: int) -> int:
     """File line number of data row ``row`` (0-based, file order). Error paths only."""
-    for i, (number, _line) in enumerate(_iter_data_lines(layout)):
+    for i, (number, _text, _closed) in enumerate(_iter_data_lines(layout)):
         if i == row:
             return number
     return layout.skip_lines + row + 1
