@@ -64,3 +64,14 @@ def test_model_summary_says_what_the_network_reads(trained_model_path: Path) -> 
     html = model_summary_html(model)
     expected = "deviation from the recording" if model.config.relative_inputs else "level"
     assert "Inputs" in html and expected in html
+
+
+def test_training_panel_inputs_choice_reaches_the_options(qtbot: QtBot, pump_csv: Path) -> None:
+    from faultlens.gui.training_panel import _demo_widget
+
+    panel = _demo_widget(load_recording(pump_csv), None, None)
+    qtbot.addWidget(panel)
+    assert panel.relative_check.isChecked()  # the engine's default
+    assert panel.snapshot()[1].relative_inputs
+    panel.relative_check.setChecked(False)
+    assert not panel.snapshot()[1].relative_inputs

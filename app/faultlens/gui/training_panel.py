@@ -17,6 +17,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFileDialog,
     QFormLayout,
@@ -97,6 +98,13 @@ class TrainingPanel(QWidget):
         for name in ("auto", "cpu", "cuda"):
             self.device_combo.addItem(name)
         self.device_combo.setCurrentText(defaults.device)
+        self.relative_check = QCheckBox("level + deviation from each recording's median")
+        self.relative_check.setChecked(defaults.relative_inputs)
+        self.relative_check.setToolTip(
+            "Feed every channel twice: its level, and its deviation from its recording's own "
+            "median. Carries over to recordings at other operating levels (other days, loads, "
+            "plants); untick to feed levels only."
+        )
 
         form = QFormLayout()
         form.addRow("Labels from", self.label_source)
@@ -105,6 +113,7 @@ class TrainingPanel(QWidget):
         form.addRow("Epochs", self.epochs_spin)
         form.addRow("Seed", self.seed_spin)
         form.addRow("Device", self.device_combo)
+        form.addRow("Inputs", self.relative_check)
 
         self.train_button = QPushButton("Train")
         self.train_button.clicked.connect(self.start_training)
@@ -270,6 +279,7 @@ class TrainingPanel(QWidget):
             epochs=self.epochs_spin.value(),
             seed=self.seed_spin.value(),
             device=self.device_combo.currentText(),
+            relative_inputs=self.relative_check.isChecked(),
             label_column=label_column,
             file_classes=file_classes,
         )
