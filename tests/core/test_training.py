@@ -291,3 +291,15 @@ def test_channel_dropout_changes_training_and_is_checked() -> None:
     assert not torch.equal(weights, dropped.module.input_proj.weight)
     with pytest.raises(TrainingError, match="channel_dropout"):
         run_to_end(train(recordings, replace(options, channel_dropout=1.0)))
+
+
+def test_training_leaves_pythons_and_numpys_global_random_state_alone() -> None:
+    import random
+
+    torch.set_num_threads(1)
+    random.seed(123)
+    np.random.seed(123)
+    py_state, np_state = random.getstate(), np.random.get_state()[1].copy()
+    run_to_end(train([_recording(i) for i in range(3)], replace(FAST, epochs=1)))
+    assert random.getstate() == py_state
+    np.testing.assert_array_equal(np.random.get_state()[1], np_state)

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import contextlib
 import platform
-import random
 import time
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
@@ -421,9 +420,10 @@ def _window_metrics(
     return metrics
 
 
-def _seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
+def _seed_torch(seed: int) -> None:
+    """Seed torch's generator (weight init, dropout; CUDA too). The window order, the split
+    and augmentation use their own seeded generators, so Python's and numpy's global ones are
+    left alone (the GUI process that runs training keeps its own)."""
     torch.manual_seed(seed)
 
 
@@ -516,7 +516,7 @@ def train(
     device = resolve_device(options.device)
     device_text = device_description(device)
     plan = plan_training(recordings, options)
-    _seed_everything(options.seed)
+    _seed_torch(options.seed)
     config = model_config(plan, options)
     module = AttentionLSTM(config).to(device)
     module.train()
