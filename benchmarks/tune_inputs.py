@@ -46,6 +46,8 @@ OVERRIDES = {
     "lr3": {"learning_rate": 3e-4},
     "cd1": {"channel_dropout": 0.1},
     "cd2": {"channel_dropout": 0.25},
+    "cw25": {"class_weight_power": 0.25},
+    "monloss": {"monitor": "val_loss"},
 }
 
 
