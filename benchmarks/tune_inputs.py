@@ -48,6 +48,7 @@ OVERRIDES = {
     "cd2": {"channel_dropout": 0.25},
     "cw25": {"class_weight_power": 0.25},
     "monloss": {"monitor": "val_loss"},
+    "noema": {"ema_epochs": 0.0},
 }
 
 

@@ -281,16 +281,18 @@ def test_relative_inputs_carry_over_to_an_unseen_operating_level() -> None:
     assert far_levels > far + 0.2 or recall_levels < recall - 0.2
 
 
-def test_channel_dropout_changes_training_and_is_checked() -> None:
+@pytest.mark.parametrize(("option", "value"), [("channel_dropout", 0.5), ("ema_epochs", 0.0)])
+def test_training_options_change_the_model_and_are_checked(option: str, value: float) -> None:
     torch.set_num_threads(1)
     recordings = [_recording(i) for i in range(3)]
     options = replace(FAST, epochs=1)
-    plain = run_to_end(train(recordings, options)).model
-    dropped = run_to_end(train(recordings, replace(options, channel_dropout=0.5))).model
-    weights = plain.module.input_proj.weight
-    assert not torch.equal(weights, dropped.module.input_proj.weight)
-    with pytest.raises(TrainingError, match="channel_dropout"):
-        run_to_end(train(recordings, replace(options, channel_dropout=1.0)))
+    default = run_to_end(train(recordings, options)).model
+    changed = run_to_end(train(recordings, replace(options, **{option: value}))).model
+    weights = default.module.input_proj.weight
+    assert not torch.equal(weights, changed.module.input_proj.weight)
+    bad = {"channel_dropout": 1.0, "ema_epochs": -1.0}[option]
+    with pytest.raises(TrainingError, match=option):
+        run_to_end(train(recordings, replace(options, **{option: bad})))
 
 
 def test_training_leaves_pythons_and_numpys_global_random_state_alone() -> None:

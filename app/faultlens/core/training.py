@@ -21,8 +21,13 @@ Choices and why (defaults: see benchmarks/TUNING.md for the evidence):
   deviation from its recording's median (``relative_inputs``, faultlens.core.windows); on
   SKAB validation folds the false-alarm rate fell from ~21 % to ~8 % (TUNING.md).
 - Overfitting: AdamW with weight decay (0.05), dropout (0.3), early stopping on validation
-  macro-F1 (or loss, ``monitor``) with ``patience`` and the best weights restored. Augmentation
-  (Gaussian jitter, per-channel gain) is available but off by default: on SKAB the gain
+  macro-F1 (or loss, ``monitor``) with ``patience`` and the best weights restored.
+- Weight averaging: validation, early stopping and the saved model use an exponential moving
+  average of the weights over about the last epoch (``ema_epochs``; on SKAB's folds a decay
+  of ~0.995 per optimiser step), not the raw last step. On SKAB validation folds this cut
+  the seed-to-seed spread of F1 fourfold (0.755-0.819 -> 0.800-0.815) and raised mean F1
+  0.785 -> 0.807 at +1 point of false alarms (RESULTS.md).
+- Augmentation (Gaussian jitter, per-channel gain) is available but off by default: on SKAB the gain
   hurt clearly (faults show in absolute levels) and jitter slightly. Channel dropout
   (``channel_dropout``) is available too; on SKAB it moved F1 by less than the seed noise.
 - Stride 2 by default: overlapping windows are cheap extra samples, and with stride 8 a
@@ -97,6 +102,11 @@ class TrainOptions:
     # zeroed (its training mean) with this probability, so no single channel carries a
     # decision alone. 0 turns it off.
     channel_dropout: float = 0.0
+    # Validation, early stopping and the saved model use an exponential moving average of the
+    # weights whose horizon is this many epochs (decay 1 - 1 / (ema_epochs * batches per
+    # epoch) per optimiser step, so it means the same on small and large data sets); 0 = off
+    # (the raw weights). See the module docstring.
+    ema_epochs: float = 1.0
     grad_clip: float = 1.0
     # Loss weight of class k is (n / n_k) ** class_weight_power (module docstring): 0 = plain
     # cross-entropy, 1 = full inverse frequency.
@@ -509,6 +519,8 @@ def train(
     started = time.perf_counter()
     if options.monitor not in ("val_loss", "val_macro_f1"):
         raise TrainingError(f"monitor {options.monitor!r} must be val_loss or val_macro_f1")
+    if not options.ema_epochs >= 0.0:
+        raise TrainingError(f"ema_epochs {options.ema_epochs} must be 0 (off) or more")
     if not 0.0 <= options.channel_dropout < 1.0:
         raise TrainingError(
             f"channel_dropout {options.channel_dropout} must be at least 0 and below 1"
@@ -543,6 +555,13 @@ def train(
     n_inputs = config.input_size
     n_sensors = config.n_channels
 
+    ema = None
+    if options.ema_epochs > 0:
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+        decay = 1.0 - 1.0 / max(options.ema_epochs * batches, 1.0)
+        ema = AveragedModel(module, multi_avg_fn=get_ema_multi_avg_fn(decay))
+    judged = module if ema is None else ema.module  # what validation sees and what is kept
     history: list[EpochReport] = []
     best_score: tuple[float, ...] = (np.inf, np.inf)  # lower is better
     best_state: dict[str, torch.Tensor] | None = None
@@ -586,6 +605,8 @@ def train(
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(module.parameters(), options.grad_clip)
                 optimiser.step()
+            if ema is not None:
+                ema.update_parameters(module)
             running += loss.detach() * len(idx)
             seen += len(idx)
             now = time.perf_counter()
@@ -606,7 +627,7 @@ def train(
         if should_stop():
             raise Cancelled()
         val_loss, y_true, y_pred = _evaluate(
-            module, source, options.batch_size, class_weights, autocast
+            judged, source, options.batch_size, class_weights, autocast
         )
         metrics = _window_metrics(y_true, y_pred, plan.class_names)
         report = EpochReport(
@@ -630,7 +651,7 @@ def train(
         )
         if score < best_score:
             best_score, best_epoch, since_best = score, epoch, 0
-            best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
+            best_state = {k: v.detach().clone() for k, v in judged.state_dict().items()}
         else:
             since_best += 1
         yield report
