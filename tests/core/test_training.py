@@ -281,7 +281,7 @@ def test_relative_inputs_carry_over_to_an_unseen_operating_level() -> None:
     assert far_levels > far + 0.2 or recall_levels < recall - 0.2
 
 
-@pytest.mark.parametrize(("option", "value"), [("channel_dropout", 0.5), ("ema_epochs", 0.0)])
+@pytest.mark.parametrize(("option", "value"), [("channel_dropout", 0.5), ("ema_epochs", 1.0)])
 def test_training_options_change_the_model_and_are_checked(option: str, value: float) -> None:
     torch.set_num_threads(1)
     recordings = [_recording(i) for i in range(3)]
