@@ -518,7 +518,9 @@ pooled over all held-out files. Both methods predict each row causally from the 
 {opts["window"]} rows ending on it, so every scored row has a prediction. The LSTM uses the
 product defaults (`TrainOptions()`: window {opts["window"]}, stride {opts["stride"]}, up to
 {opts["epochs"]} epochs, hidden {opts["hidden"]}, {opts["heads"]} heads, dropout {opts["dropout"]},
-weight decay {opts["weight_decay"]}, relative inputs {opts["relative_inputs"]}) and the default
+weight decay {opts["weight_decay"]}, relative inputs {opts["relative_inputs"]}, weight averaging
+over {opts["ema_epochs"]} epochs (0 = off), channel dropout
+{opts["channel_dropout"]}) and the default
 scan threshold {info["threshold"]}; the forest (200 trees) predicts at P(fault) >= 0.5 from
 mean/std/min/max/last/slope per channel over the same window, trained on the same files
 with the same last-row label rule.
