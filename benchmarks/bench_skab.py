@@ -243,6 +243,33 @@ def fmt_row(name: str, s: dict) -> str:
     )
 
 
+def run_fold(
+    labelled: list[Recording],
+    free: Recording,
+    test_ids: np.ndarray,
+    options: TrainOptions,
+    scan_options: ScanOptions,
+    threads: int,
+) -> tuple[list[Recording], list[np.ndarray], dict, list[np.ndarray], dict]:
+    """Both methods trained on every file but ``test_ids`` (seed: ``options.seed``);
+    ``(training files, LSTM scores, LSTM info, forest scores, forest info)`` per test file."""
+    test_set = set(test_ids.tolist())
+    train_recs = [r for i, r in enumerate(labelled) if i not in test_set]
+    test_recs = [labelled[i] for i in test_ids]
+    lp, linfo = run_lstm(train_recs, free, test_recs, options, scan_options)
+    rp, rinfo = run_forest(
+        train_recs, free, test_recs, options.window, options.stride, options.seed, threads
+    )
+    return train_recs, lp, linfo, rp, rinfo
+
+
+def metric_cells(lstm: dict, forest: dict) -> str:
+    """``F1 | FAR % | MAR %`` of the LSTM, then of the forest, as markdown table cells."""
+    return " | ".join(
+        f"{m['f1']:.3f} | {100 * m['far']:.2f} | {100 * m['mar']:.2f}" for m in (lstm, forest)
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -297,12 +324,8 @@ def main(argv: list[str] | None = None) -> int:
     rf_sel: list[np.ndarray] = [np.zeros(0)] * n
     per_fold = []
     for k, test_ids in enumerate(fold_ids):
-        test_set = set(test_ids.tolist())
-        train_recs = [r for i, r in enumerate(labelled) if i not in test_set]
-        test_recs = [labelled[i] for i in test_ids]
-        lp, linfo = run_lstm(train_recs, free, test_recs, options, scan_options)
-        rp, rinfo = run_forest(
-            train_recs, free, test_recs, options.window, options.stride, args.seed, args.threads
+        train_recs, lp, linfo, rp, rinfo = run_fold(
+            labelled, free, test_ids, options, scan_options, args.threads
         )
         fold_truth = [truths[i] for i in test_ids]
         entry = {
@@ -362,10 +385,8 @@ def main(argv: list[str] | None = None) -> int:
         "|---|---|---|---|---|---|---|---|",
     ]
     for e in per_fold:
-        a, b = e["lstm"], e["forest"]
         lines.append(
-            f"| {e['fold']} | {len(e['files'])} | {a['f1']:.3f} | {100 * a['far']:.2f} | "
-            f"{100 * a['mar']:.2f} | {b['f1']:.3f} | {100 * b['far']:.2f} | {100 * b['mar']:.2f} |"
+            f"| {e['fold']} | {len(e['files'])} | {metric_cells(e['lstm'], e['forest'])} |"
         )
     table = "\n".join(lines)
     elapsed = time.perf_counter() - started
@@ -379,13 +400,7 @@ def main(argv: list[str] | None = None) -> int:
         rp_all: list[np.ndarray] = [np.zeros(0)] * n
         seeded = dataclasses.replace(options, seed=extra)
         for test_ids in fold_ids:
-            test_set = set(test_ids.tolist())
-            train_recs = [r for i, r in enumerate(labelled) if i not in test_set]
-            test_recs = [labelled[i] for i in test_ids]
-            lp, _ = run_lstm(train_recs, free, test_recs, seeded, scan_options)
-            rp, _ = run_forest(
-                train_recs, free, test_recs, options.window, options.stride, extra, args.threads
-            )
+            _, lp, _, rp, _ = run_fold(labelled, free, test_ids, seeded, scan_options, args.threads)
             for j, i in enumerate(test_ids):
                 lp_all[i], rp_all[i] = lp[j], rp[j]
         row = {
@@ -413,11 +428,7 @@ def main(argv: list[str] | None = None) -> int:
             "|---|---|---|---|---|---|---|",
         ]
         for r in seed_rows:
-            a, b = r["lstm"], r["forest"]
-            lines.append(
-                f"| {r['seed']} | {a['f1']:.3f} | {100 * a['far']:.2f} | {100 * a['mar']:.2f} | "
-                f"{b['f1']:.3f} | {100 * b['far']:.2f} | {100 * b['mar']:.2f} |"
-            )
+            lines.append(f"| {r['seed']} | {metric_cells(r['lstm'], r['forest'])} |")
         table = "\n".join(lines)
         print("\n".join(lines[-len(seed_rows) - 2 :]))
         # With several seeds the verdict is on the means, not on one lucky or unlucky seed.
