@@ -19,9 +19,13 @@ from faultlens.core.recording import Recording
 CHANNELS = ("pressure", "flow", "temp")
 
 
+# The config of ``_trained``'s model, as a model file stores it.
+SMALL_CONFIG = {"n_channels": 3, "n_classes": 2, "hidden": 8, "heads": 2, "classifier_hidden": 8}
+
+
 def _trained(seed: int = 0) -> TrainedModel:
     torch.manual_seed(seed)
-    config = ModelConfig(n_channels=3, n_classes=2, hidden=8, heads=2, classifier_hidden=8)
+    config = ModelConfig(**SMALL_CONFIG)
     return TrainedModel(
         module=AttentionLSTM(config).eval(),
         config=config,
@@ -142,32 +146,8 @@ def test_future_format_version_asks_to_update(tmp_path: Path) -> None:
         ({"window": "16"}, "window"),
         ({"config": {"n_channels": 3, "n_classes": 2, "hidden": 16, "heads": 2}}, "shape"),
         # Relative inputs double the input width: the stored statistics no longer fit.
-        (
-            {
-                "config": {
-                    "n_channels": 3,
-                    "n_classes": 2,
-                    "hidden": 8,
-                    "heads": 2,
-                    "classifier_hidden": 8,
-                    "relative_inputs": True,
-                }
-            },
-            "norm_mean",
-        ),
-        (
-            {
-                "config": {
-                    "n_channels": 3,
-                    "n_classes": 2,
-                    "hidden": 8,
-                    "heads": 2,
-                    "classifier_hidden": 8,
-                    "relative_inputs": "yes",
-                }
-            },
-            "relative_inputs",
-        ),
+        ({"config": {**SMALL_CONFIG, "relative_inputs": True}}, "norm_mean"),
+        ({"config": {**SMALL_CONFIG, "relative_inputs": "yes"}}, "relative_inputs"),
     ],
 )
 def test_inconsistent_metadata_is_refused(tmp_path: Path, change: dict, needle: str) -> None:
@@ -247,9 +227,7 @@ def test_header_length_with_low_byte_0x80_is_not_taken_for_a_pickle(tmp_path):
 
 def test_relative_model_round_trips_and_a_stretch_sees_the_whole_recording(tmp_path) -> None:
     torch.manual_seed(3)
-    config = ModelConfig(
-        n_channels=3, n_classes=2, hidden=8, heads=2, classifier_hidden=8, relative_inputs=True
-    )
+    config = ModelConfig(**SMALL_CONFIG, relative_inputs=True)
     model = TrainedModel(
         module=AttentionLSTM(config).eval(), config=config, channels=CHANNELS,
         class_names=("normal", "leak"), norm_mean=np.zeros(6, np.float32),

@@ -58,6 +58,17 @@ def trained() -> tuple[TrainResult, list[EpochReport]]:
     return result, reports
 
 
+def _window_predictions(model, rec: Recording, stride: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per window of ``rec`` every ``stride`` rows: (last-row label is "leak", predicted class)."""
+    x = model.normalised_input(rec)
+    truth, pred = [], []
+    with torch.no_grad():
+        for starts, batch in iter_window_batches(x, model.window, stride, 256):
+            pred.append(model.module(torch.from_numpy(batch)).logits.argmax(1).numpy())
+            truth.append((rec.labels[starts + model.window - 1] == "leak").astype(int))
+    return np.concatenate(truth), np.concatenate(pred)
+
+
 def test_learns_a_level_shift(trained: tuple[TrainResult, list[EpochReport]]) -> None:
     result, _ = trained
     model = result.model
@@ -68,15 +79,8 @@ def test_learns_a_level_shift(trained: tuple[TrainResult, list[EpochReport]]) ->
     assert model.metrics["accuracy"] > 0.85
     assert model.metrics["per_class"]["leak"]["recall"] > 0.7
     # A recording the model never saw: per-window predictions match the last-row labels.
-    fresh = _recording(99)
-    x = model.normalised_input(fresh)
-    truth, pred = [], []
-    with torch.no_grad():
-        for starts, batch in iter_window_batches(x, model.window, 4, 64):
-            pred.append(model.module(torch.from_numpy(batch)).logits.argmax(1).numpy())
-            truth.append((fresh.labels[starts + model.window - 1] == "leak").astype(int))
-    accuracy = float((np.concatenate(pred) == np.concatenate(truth)).mean())
-    assert accuracy > 0.85
+    truth, pred = _window_predictions(model, _recording(99), stride=4)
+    assert float((pred == truth).mean()) > 0.85
 
 
 def test_reports_are_ordered_and_sane(trained: tuple[TrainResult, list[EpochReport]]) -> None:
@@ -253,13 +257,7 @@ def _at_level(seed: int, level: float, path: str) -> Recording:
 
 
 def _false_alarm_and_recall(model, rec: Recording) -> tuple[float, float]:
-    x = model.normalised_input(rec)
-    truth, pred = [], []
-    with torch.no_grad():
-        for starts, batch in iter_window_batches(x, model.window, 2, 256):
-            pred.append(model.module(torch.from_numpy(batch)).logits.argmax(1).numpy())
-            truth.append((rec.labels[starts + model.window - 1] == "leak").astype(int))
-    t, p = np.concatenate(truth), np.concatenate(pred)
+    t, p = _window_predictions(model, rec, stride=2)
     return float(p[t == 0].mean()), float(p[t == 1].mean())
 
 
