@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -26,20 +25,6 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
     path = tmp_path / name
     path.write_bytes(text.encode())
     return path
-
-
-@pytest.fixture
-def careful_calls(monkeypatch: pytest.MonkeyPatch) -> list[set[str]]:
-    """Records each hand-over to the careful path (with the columns it reads as text)."""
-    calls: list[set[str]] = []
-    real = fio._read_arrow_table
-
-    def spy(layout: Any, as_text: set[str]) -> Any:
-        calls.append(set(as_text))
-        return real(layout, as_text)
-
-    monkeypatch.setattr(fio, "_read_arrow_table", spy)
-    return calls
 
 
 def load_in_ranges(monkeypatch: pytest.MonkeyPatch, path: Path, size: int) -> Recording:
