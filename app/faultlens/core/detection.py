@@ -200,12 +200,6 @@ def _auto_batch_size(device: Any) -> int:
     return 4096 if device.type == "cuda" else 256
 
 
-def _model_columns(model: Any, recording: Recording) -> list[int]:
-    model.check_channels(recording)
-    index = {name: i for i, name in enumerate(recording.channels)}
-    return [index[name] for name in model.channels]
-
-
 def _fingerprint(model: Any) -> str:
     try:
         return str(model.fingerprint)
@@ -459,10 +453,9 @@ def attribute_events(
 
     from faultlens.core.device import resolve_device
 
-    columns = _model_columns(model, recording)
+    data = model.select_channels(recording)  # (N, C) in the model's channel order (checked)
     t_win = int(model.window)
-    n_ch = len(columns)
-    data = model.select_channels(recording)  # (N, C) in the model's channel order
+    n_ch = data.shape[1]
     medians = model.input_medians(data)  # of the whole recording, not of a stretch
     # Input columns of each channel: its level, and with relative inputs its deviation too.
     input_columns = [[c] if model.config.input_size == n_ch else [c, n_ch + c] for c in range(n_ch)]
