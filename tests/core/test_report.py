@@ -391,6 +391,13 @@ def test_pdf_uses_the_builtin_font_unless_a_page_needs_other_letters(
     # in Helvetica.
     assert b"/BaseFont /Helvetica" in blob and b"DejaVuSans" in blob
 
+    # A quote is in Windows-1252 but matplotlib mis-measures it in Helvetica (lines would
+    # sit lower): such a page embeds DejaVu Sans too.
+    review.set_note(3, "pump's seal")
+    quoted = tmp_path / "quoted.pdf"
+    export_report(quoted, recording, result, model, review, events=events)
+    assert b"DejaVuSans" in quoted.read_bytes()
+
 
 def _pdf_images(blob: bytes) -> list[tuple[int, int, bytes]]:
     """(width, height, inflated stream) of every image XObject in a matplotlib PDF."""

@@ -62,7 +62,7 @@ def test_model_summary_says_what_the_network_reads(trained_model_path: Path) -> 
 
     model = load_model(trained_model_path)
     html = model_summary_html(model)
-    expected = "deviation from the recording" if model.config.relative_inputs else "level"
+    expected = "deviation from the median" if model.config.relative_inputs else "level"
     assert "Inputs" in html and expected in html
 
 

@@ -41,8 +41,8 @@ class ModelConfig:
     def describe_inputs(self) -> str:
         """What the network reads per channel, in words (for model cards)."""
         if self.relative_inputs:
-            return "each channel's level and its deviation from the recording's median"
-        return "each channel's level"
+            return "the level of each channel and its deviation from the median of the recording"
+        return "the level of each channel"
 
     def __post_init__(self) -> None:
         if self.n_channels < 1 or self.n_classes < 2:

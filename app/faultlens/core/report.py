@@ -63,7 +63,7 @@ EVENT_COLUMNS = ("event", *EVENT_FIELDS, *REVIEW_COLUMNS)
 EVENTS_PER_PDF_PAGE = 2
 PDF_FIGURE_DPI = 100
 PDF_LEGEND = (
-    "Blue: signal of the event's top channels (value range in brackets) · red: fault "
+    "Blue: signal of the top channels of the event (value range in brackets) · red: fault "
     "probability · orange: attention,\nscaled to the strongest row shown · purple triangles "
     "and circles: max-pool hotspots · red band: the flagged event · dashed: detection threshold"
 )
@@ -616,13 +616,20 @@ def _fast_image_encoding(pdf: Any) -> None:
     file._writePng = write_png
 
 
+# matplotlib measures these with the built-in Helvetica's whole font box (a quote as tall as
+# 1.2 em), so a top-aligned line holding one sits lower than its neighbours and a table
+# column drifts from that row on; pages with them use the embedded font, measured right.
+_CORE_FONT_MISMEASURED = frozenset("\"'*^`")
+
+
 def _core_font_text(text: str) -> bool:
-    """Whether the PDF's built-in Helvetica can show ``text`` (its Windows-1252 glyphs)."""
+    """Whether the PDF's built-in Helvetica can show ``text`` (its Windows-1252 glyphs) and
+    matplotlib lays it out right (``_CORE_FONT_MISMEASURED``)."""
     try:
         text.encode("cp1252")
     except UnicodeEncodeError:
         return False
-    return True
+    return _CORE_FONT_MISMEASURED.isdisjoint(text)
 
 
 def _not_core_font_weight(record: logging.LogRecord) -> bool:
