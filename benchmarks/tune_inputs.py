@@ -49,6 +49,7 @@ OVERRIDES = {
     "cw25": {"class_weight_power": 0.25},
     "monloss": {"monitor": "val_loss"},
     "noema": {"ema_epochs": 0.0},
+    "ema1": {"ema_epochs": 1.0},
 }
 
 
