@@ -111,6 +111,10 @@ _NUMBER_RE = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
 _NUMBER_COMMA_RE = re.compile(r"^[+-]?(?:\d+,?\d*|,\d+)(?:[eE][+-]?\d+)?$")
 _COMMA_DECIMAL_RE = re.compile(r"^[+-]?\d*,\d+(?:[eE][+-]?\d+)?$")
 _DOT_DECIMAL_RE = re.compile(r"^[+-]?\d*\.\d+(?:[eE][+-]?\d+)?$")
+# One value of a one-column decimal-comma file: digits, at most one comma with digits on
+# both sides, an optional exponent ("2", "-0,75", "1,5E-03"). "1," and ",5" do not count:
+# they read as well as a number beside an empty cell.
+_ONE_COMMA_NUMBER_RE = re.compile(r"^[+-]?\d+(?:,\d+)?(?:[eE][+-]?\d+)?$")
 # ISO-8601 / "YYYY-MM-DD hh:mm:ss", optional fraction and offset: what pyarrow parses itself.
 _ISO_RE = re.compile(
     r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)?\s*(Z|[+-]\d{2}:?\d{2})?$"
@@ -500,6 +504,46 @@ def _detect_separator(body: list[tuple[int, str]], truncated: bool) -> str:
     return ","
 
 
+# The separator a one-column decimal-comma file is read with: no sampled record holds it
+# outside quotes, and ";" with "," is how European exports write wider files anyway.
+_ONE_COLUMN_SEPARATOR = ";"
+
+
+def _is_one_comma_decimal_column(
+    body: list[tuple[int, str]], truncated: bool, header: bool | None
+) -> bool:
+    """Whether the head is one named column of numbers written with a decimal comma.
+
+    Separator detection takes the comma of "1,5" for a separator, so such a file (a
+    European export of a single channel) read as two columns under a one-name header and
+    failed on its first row. It is one column when the header is a single name under every
+    candidate separator and every sampled data row is one number with at most one comma,
+    digits after it (missing-value tokens aside), at least one of them with a comma.
+
+    "1,500" is then 1.5, not 1500: the comma is the decimal mark, as in the European exports
+    that write such files, and as a ";"-separated decimal-comma file reads it too.
+    Thousands separators are never read, in any file.
+    """
+    if header is False:
+        return False  # without a header, "1,5" rows read as two integer columns
+    records = _sample_records(body, _ONE_COLUMN_SEPARATOR, truncated)
+    if len(records) < 2 or not records[-1].closed:
+        return False
+    name = records[0].text
+    try:
+        if any(len(_split(name, sep)) != 1 for sep in ("\t", ";", ",", "|")):
+            return False
+        cells = [_split(r.text, _ONE_COLUMN_SEPARATOR) for r in records]
+    except csv.Error:
+        return False
+    if header is None and _cell_kind(cells[0][0], ",") != "text":
+        return False  # a number or a date on the first line: no header, so no name
+    if any(len(row) != 1 for row in cells[1:]):
+        return False  # (only a quoted value can hold the separator)
+    values = [row[0] for row in cells[1:] if row[0] not in _NA_SET]
+    return all(_ONE_COMMA_NUMBER_RE.match(v) for v in values) and any("," in v for v in values)
+
+
 def _detect_decimal(rows: list[list[str]], separator: str) -> str:
     if separator == ",":
         return "."
@@ -615,6 +659,7 @@ def _detect(path: Path, options: ImportOptions) -> _Layout:
         raise _fail(path, "", "the file is empty; pick a file with a header and data rows")
     body = list(enumerate(physical, start=1))[first:]
 
+    one_comma_column = False
     if options.separator is not None:
         separator = options.separator
         if separator in (" ", "space", "whitespace"):
@@ -623,6 +668,10 @@ def _detect(path: Path, options: ImportOptions) -> _Layout:
             separator = "\t"
         if separator != WHITESPACE and len(separator) != 1:
             raise _fail(path, "", f"separator {separator!r} is not one character; use , ; or tab")
+    elif options.decimal in (None, ",") and _is_one_comma_decimal_column(
+        body, truncated, options.header
+    ):
+        separator, one_comma_column = _ONE_COLUMN_SEPARATOR, True
     else:
         separator = _detect_separator(body, truncated)
     records = _sample_records(body, separator, truncated)
@@ -642,7 +691,9 @@ def _detect(path: Path, options: ImportOptions) -> _Layout:
             path, "", f"cannot be split into columns ({err}); check the separator"
         ) from None
 
-    decimal = options.decimal or _detect_decimal(rows[:50], separator)
+    decimal = options.decimal or (
+        "," if one_comma_column else _detect_decimal(rows[:50], separator)
+    )
     if decimal not in (".", ","):
         raise _fail(path, "", f"decimal mark {decimal!r} is not supported; use '.' or ','")
     if decimal == separator:
