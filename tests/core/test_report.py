@@ -431,3 +431,55 @@ def test_pdf_event_images_are_the_event_figures(
     got = rows[:, 1:].reshape(height, width, 3)
     # Matplotlib may store the rows bottom-up and flip them back in the page's transform.
     assert np.array_equal(got, expected) or np.array_equal(got[::-1], expected)
+
+
+def _pdf_text_lines(blob: bytes) -> list[tuple[float, str]]:
+    """(y, text) of every line of text on the built-in-font pages of a matplotlib PDF, in
+    drawing order: matplotlib draws each line of a multi-line text on its own."""
+    out = []
+    for m in re.finditer(rb"<< /Length (\d+) 0 R /Filter /FlateDecode >>\nstream\n", blob):
+        length = int(re.search(rb"\n%s 0 obj\n(\d+)\n" % m.group(1), blob).group(1))
+        page = zlib.decompress(blob[m.end() : m.end() + length])
+        for y, text in re.findall(rb"[\d.]+ ([\d.]+) Td\s+\(((?:[^\\)]|\\.)*)\)\s*Tj", page):
+            literal = re.sub(rb"\\(.)", rb"\1", text).decode("cp1252")
+            out.append((float(y), literal))
+    return out
+
+
+def test_reports_keep_the_line_breaks_of_notes(
+    tmp_path: Path, recording: Recording, result: ScanResult
+) -> None:
+    events = make_events(recording, 3)
+    # Its own sidecar: the one beside the recording holds the other tests' reviews.
+    review = Review.open(recording, sidecar_path=tmp_path / "review.json")
+    review.set_events(events, class_names=("normal", "leak", "<b>valve</b>"))
+    review.set_note(
+        0, "Seal weeps at the flange\r\nRecheck after the next run\n\n\nCall the vendor"
+    )
+    review.set_note(1, "\n".join(f"Step {i}" for i in range(1, 9)))
+    review.add_region(300, 320, "leak", "Marked by hand\nPressure falls first")
+    out = tmp_path / "notes.pdf"
+    export_report(out, recording, result, None, review, events=events)
+    lines = _pdf_text_lines(out.read_bytes())
+    texts = [t.strip() for _, t in lines]
+
+    # Each line of the note on its own line, in order, below the one before; the blank
+    # lines between are one gap, not lost and not merged into the text.
+    first = texts.index("Note: Seal weeps at the flange")
+    assert texts[first + 1 : first + 4] == ["Recheck after the next run", "", "Call the vendor"]
+    ys = [y for y, _ in lines[first : first + 4]]
+    assert ys == sorted(ys, reverse=True)
+    # A note with more lines than the event slot holds is cut as long notes always were:
+    # five lines, then an ellipsis.
+    steps = texts.index("Note: Step 1")
+    assert texts[steps + 1 : steps + 5] == ["Step 2", "Step 3", "Step 4", "Step 5 …"]
+    assert "Step 6" not in " ".join(texts)
+    # Notes on the review page (a region drawn by hand) keep their lines too.
+    second = texts.index("Pressure falls first")
+    assert texts[second - 1].endswith("by hand")
+
+    # The HTML shows notes with their line breaks (a pre-wrap box), the region's too.
+    page = tmp_path / "notes.html"
+    export_report(page, recording, result, None, review, events=events)
+    text = page.read_text(encoding="utf-8")
+    assert '<div class="note">Marked by hand\nPressure falls first</div>' in text

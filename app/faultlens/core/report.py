@@ -366,6 +366,11 @@ def _event_details(en: EventEntry) -> list[tuple[str, str]]:
     return rows
 
 
+def _note_html(note: str) -> str:
+    """A user's note as written: ``.note`` keeps its line breaks (``white-space:pre-wrap``)."""
+    return f'<div class="note">{_e(note)}</div>' if note else ""
+
+
 def _legend_html() -> str:
     from faultlens.core.report_figures import ATTN_COLOUR, HOT_COLOUR, PROB_COLOUR, SIGNAL_COLOUR
 
@@ -452,7 +457,7 @@ def _render_html(
                 f"<tr><td>{r.start_row} – {r.end_row}</td>"
                 f"<td>{_e(recording.format_time(r.start_row))}</td>"
                 f"<td>{_e(recording.format_time(r.end_row))}</td><td>{_e(r.class_name)}</td>"
-                f"<td>{_e(r.note)}</td>"
+                f"<td>{_note_html(r.note)}</td>"
                 f"<td>{_e(r.reviewer)}, {_e(r.changed)}</td></tr>"
             )
         out.append("</table>")
@@ -467,7 +472,7 @@ def _render_html(
             out.append(
                 f"<tr><td>{d.start_row} – {d.end_row}</td><td>{_e(d.class_name)}</td>"
                 f"<td>{_status_badge(d.status)} {_e(d.relabel)}</td>"
-                f'<td><div class="note">{_e(d.note)}</div></td></tr>'
+                f"<td>{_note_html(d.note)}</td></tr>"
             )
         out.append("</table>")
     if entries:
@@ -501,7 +506,7 @@ def _render_html(
             pending.append((len(out) - 1, alt, pool.submit(png_bytes, pixels[..., :3])))
             out.append(_kv_table(_event_details(en)))
             if en.note:
-                out.append(f'<div class="note">{_e(en.note)}</div>')
+                out.append(_note_html(en.note))
             out.append("</section>")
             settle(PNG_QUEUE)
         settle(0)
@@ -516,6 +521,29 @@ def _render_html(
 
 # ---------------------------------------------------------------- PDF
 A4 = (8.27, 11.69)
+
+
+def _wrap_lines(text: str, width: int, limit: int) -> tuple[list[str], bool]:
+    """``text`` wrapped at ``width`` characters into at most ``limit`` lines, and whether
+    some were left out.
+
+    The writer's line breaks stay (``textwrap.wrap`` alone turns them into spaces, which
+    merged the lines of a note): each line is wrapped on its own, and a run of blank lines
+    becomes one "" for a gap. A gap counts as a line, so a text never takes more room than
+    ``limit`` wrapped lines did before.
+    """
+    lines: list[str] = []
+    for line in text.splitlines():
+        wrapped = textwrap.wrap(line, width)
+        if wrapped:
+            lines.extend(wrapped)
+        elif lines and lines[-1]:
+            lines.append("")
+    cut = len(lines) > limit
+    lines = lines[:limit]
+    if lines and not lines[-1]:
+        lines.pop()
+    return lines, cut
 
 
 def _pdf_text_page(
@@ -533,11 +561,14 @@ def _pdf_text_page(
         fig.text(0.07, y, heading, fontsize=11, weight="bold", va="top", parse_math=False)
         y -= 0.026
         for key, value in rows:
-            lines = textwrap.wrap(str(value), 78) or [""]
+            lines = _wrap_lines(str(value), 78, 4)[0] or [""]
             fig.text(0.09, y, key, fontsize=7.5, weight="bold", va="top", parse_math=False)
-            for line in lines[:4]:
-                fig.text(0.36, y, line, fontsize=7.5, va="top", parse_math=False)
-                y -= 0.0165
+            for line in lines:
+                if line:
+                    fig.text(0.36, y, line, fontsize=7.5, va="top", parse_math=False)
+                    y -= 0.0165
+                else:  # a blank line of a note
+                    y -= 0.0165 / 2
             if y < 0.06:
                 return
         y -= 0.012
@@ -580,6 +611,17 @@ def _pdf_event_lines(en: EventEntry) -> list[str]:
         f"channels: {_channels_text(ev)}",
         f"Review: {review}",
     ]
+
+
+def _pdf_note(note: str) -> str:
+    """The note for an event's details, in at most five lines (the room under its figure),
+    the writer's lines kept and continued lines indented under the text after "Note: "."""
+    lines, cut = _wrap_lines(note, 120, 5)
+    text = "\n".join(
+        ("Note: " if i == 0 else "          " if line else "") + line
+        for i, line in enumerate(lines or [""])
+    )
+    return text + (" …" if cut else "")
 
 
 def _fast_image_encoding(pdf: Any) -> None:
@@ -851,12 +893,7 @@ def _render_pdf(
                 titles[s].set_text(f"Event {en.index}: {en.event.class_name} — {en.status}")
                 lines = _pdf_event_lines(en)
                 if en.note:
-                    wrapped = textwrap.wrap(en.note, 120)
-                    lines.append(
-                        "Note: "
-                        + "\n          ".join(wrapped[:5])
-                        + (" …" if len(wrapped) > 5 else "")
-                    )
+                    lines.append(_pdf_note(en.note))
                 details[s].set_text("\n".join(lines))
             footer.set_text(f"{recording.name} · events page {p + 1} of {n_pages}")
             _save_pdf_page(pdf, fig)
