@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import errno
+import html
 import io
 import math
 import re
@@ -16,6 +17,7 @@ import pytest
 import torch
 
 from faultlens.core import atomic
+from faultlens.core import report as report_mod
 from faultlens.core import review as review_mod
 from faultlens.core.checkpoint import TrainedModel
 from faultlens.core.detection import FaultEvent, ScanOptions, ScanResult, scan
@@ -451,7 +453,7 @@ def test_reports_keep_the_line_breaks_of_notes(
 ) -> None:
     events = make_events(recording, 3)
     # Its own sidecar: the one beside the recording holds the other tests' reviews.
-    review = Review.open(recording, sidecar_path=tmp_path / "review.json")
+    review = Review.open(recording, sidecar_path=tmp_path / "review.json", user="tester")
     review.set_events(events, class_names=("normal", "leak", "<b>valve</b>"))
     review.set_note(
         0, "Seal weeps at the flange\r\nRecheck after the next run\n\n\nCall the vendor"
@@ -483,3 +485,45 @@ def test_reports_keep_the_line_breaks_of_notes(
     export_report(page, recording, result, None, review, events=events)
     text = page.read_text(encoding="utf-8")
     assert '<div class="note">Marked by hand\nPressure falls first</div>' in text
+
+
+def test_html_and_pdf_open_with_the_same_facts(
+    tmp_path: Path,
+    recording: Recording,
+    result: ScanResult,
+    model: TrainedModel,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The same moment for both, and a name the PDF's built-in Helvetica shows.
+    monkeypatch.setattr(report_mod, "now_iso", lambda: "2026-11-23T10:00:00+01:00")
+    monkeypatch.setattr(report_mod, "current_user", lambda: "tester")
+    events = make_events(recording, 2)
+    page, pdf = tmp_path / "r.html", tmp_path / "r.pdf"
+    export_report(page, recording, result, model, None, events=events)
+    export_report(pdf, recording, result, model, None, events=events)
+    block = re.search(r'<table class="kv">(.*?)</table>', page.read_text(encoding="utf-8"))
+    assert block is not None
+    html_rows = [
+        (html.unescape(k), html.unescape(v))
+        for k, v in re.findall(r"<tr><th>(.*?)</th><td>(.*?)</td></tr>", block.group(1))
+    ]
+    labels = [k for k, _ in html_rows]
+    assert labels == [
+        "Recording",
+        "Content sha256",
+        "Rows",
+        "Time span",
+        "Model fingerprint",
+        "Report created",
+        "Reviewed by",
+        "FaultLens version",
+    ]
+    # The PDF's first page: the title, then the same labels, each with its value (wrapped
+    # onto more lines when long), in the same order.
+    texts = [t for _, t in _pdf_text_lines(pdf.read_bytes())]
+    assert texts[0] == f"Fault report: {recording.name}"
+    end = texts.index("Data quality")
+    starts = [texts.index(k, 1, end) for k in labels]
+    assert starts == sorted(starts) and starts[0] == 1
+    for (label, value), a, b in zip(html_rows, starts, [*starts[1:], end], strict=True):
+        assert "".join("".join(texts[a + 1 : b]).split()) == "".join(value.split()), label

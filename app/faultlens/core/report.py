@@ -180,6 +180,24 @@ def _model_fingerprint(model: Any, result: ScanResult) -> str:
     return model.fingerprint if model is not None else ""
 
 
+def _title_rows(
+    recording: Recording, result: ScanResult, model: Any, review: Review | None, created: str
+) -> list[tuple[str, str]]:
+    """The block under a report's title, one list for HTML and PDF so both say the same:
+    what was analysed, with which model and FaultLens, when, and who reviewed it."""
+    reviewers = review.reviewers() if review is not None else []
+    return [
+        ("Recording", str(recording.path)),
+        ("Content sha256", recording.content_hash or "–"),
+        ("Rows", str(recording.n_rows)),
+        ("Time span", _time_span(recording)),
+        ("Model fingerprint", _model_fingerprint(model, result)[:16] or "–"),
+        ("Report created", f"{created} by {current_user()}"),
+        ("Reviewed by", ", ".join(reviewers) or "not reviewed"),
+        ("FaultLens version", __version__),
+    ]
+
+
 def _quality_rows(recording: Recording) -> list[tuple[str, str]]:
     q = recording.quality
     if q is None:
@@ -407,24 +425,10 @@ def _render_html(
     total = len(entries) + 1
     yield Progress(0, total, "Writing the summary")
     created = now_iso()
-    reviewers = review.reviewers() if review is not None else []
     out = _html_head(recording, title)
     out.append(f"<header><h1>{_e(title)}</h1>")
     out.append(f'<p class="sub">{_e(recording.name)} · {_e(_time_span(recording))}</p></header>')
-    out.append(
-        _kv_table(
-            [
-                ("Recording", str(recording.path)),
-                ("Content sha256", recording.content_hash or "–"),
-                ("Rows", str(recording.n_rows)),
-                ("Time span", _time_span(recording)),
-                ("Model", _model_fingerprint(model, result)[:16] or "–"),
-                ("Report created", f"{created} by {current_user()}"),
-                ("Reviewed by", ", ".join(reviewers) or "not reviewed"),
-                ("FaultLens", __version__),
-            ]
-        )
-    )
+    out.append(_kv_table(_title_rows(recording, result, model, review, created)))
     out.append("<h2>Data quality</h2>")
     out.append(_kv_table(_quality_rows(recording)) if recording.quality else "<p>–</p>")
     out.append("<h2>Model</h2>")
@@ -549,7 +553,8 @@ def _wrap_lines(text: str, width: int, limit: int) -> tuple[list[str], bool]:
 def _pdf_text_page(
     fig: Any, title: str, sections: Sequence[tuple[str, Sequence[tuple[str, str]]]]
 ) -> None:
-    """Draw titled key/value sections top to bottom; long values wrap."""
+    """Draw key/value sections top to bottom, each under its heading ("": none); long
+    values wrap."""
     y = 0.95
     fig.text(0.07, y, title, fontsize=15, weight="bold", va="top", parse_math=False)
     y -= 0.045
@@ -558,8 +563,9 @@ def _pdf_text_page(
             continue
         if y < 0.1:
             break
-        fig.text(0.07, y, heading, fontsize=11, weight="bold", va="top", parse_math=False)
-        y -= 0.026
+        if heading:
+            fig.text(0.07, y, heading, fontsize=11, weight="bold", va="top", parse_math=False)
+            y -= 0.026
         for key, value in rows:
             lines = _wrap_lines(str(value), 78, 4)[0] or [""]
             fig.text(0.09, y, key, fontsize=7.5, weight="bold", va="top", parse_math=False)
@@ -740,22 +746,12 @@ def _render_pdf(
         _fast_image_encoding(pdf)
         # Page 1: what was analysed, with what, and how good the data and the model are.
         fig = Figure(figsize=A4)
-        reviewers = review.reviewers() if review is not None else []
         _pdf_text_page(
             fig,
             title,
             [
-                (
-                    "Recording",
-                    [
-                        ("File", str(recording.path)),
-                        ("Content sha256", recording.content_hash or "–"),
-                        ("Rows", str(recording.n_rows)),
-                        ("Time span", _time_span(recording)),
-                        ("Report created", f"{created} by {current_user()}"),
-                        ("Reviewed by", ", ".join(reviewers) or "not reviewed"),
-                    ],
-                ),
+                # No heading, as in the HTML: the block is about the report as a whole.
+                ("", _title_rows(recording, result, model, review, created)),
                 ("Data quality", _quality_rows(recording)),
                 ("Model", _model_rows(model, result)),
                 (
