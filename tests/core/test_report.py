@@ -527,3 +527,113 @@ def test_html_and_pdf_open_with_the_same_facts(
     assert starts == sorted(starts) and starts[0] == 1
     for (label, value), a, b in zip(html_rows, starts, [*starts[1:], end], strict=True):
         assert "".join("".join(texts[a + 1 : b]).split()) == "".join(value.split()), label
+
+
+def _pdf_pages(blob: bytes) -> int:
+    return len(re.findall(rb"/Type\s*/Page\b", blob))
+
+
+def _review_with_regions(tmp_path: Path, recording: Recording, notes: list[str]) -> Review:
+    review = Review.open(recording, sidecar_path=tmp_path / "review.json", user="tester")
+    review.set_events([], class_names=("normal", "leak"))
+    for i, note in enumerate(notes):
+        review.add_region(10 * i, 10 * i + 5, "leak", note)
+    return review
+
+
+def test_pdf_review_page_flows_onto_continuation_pages(
+    tmp_path: Path, recording: Recording, result: ScanResult
+) -> None:
+    # The review page used to stop at its bottom: regions after the ~46th were not printed.
+    notes = [f"Checked on site, pump {i} vibrates" for i in range(80)]
+    review = _review_with_regions(tmp_path, recording, notes)
+    out = tmp_path / "review.pdf"
+    export_report(out, recording, result, None, review, events=[])
+    blob = out.read_bytes()
+    lines = _pdf_text_lines(blob)
+    texts = [t for _, t in lines]
+    # Every region's note, in order.
+    at = [next(k for k, t in enumerate(texts) if t.endswith(note)) for note in notes]
+    assert at == sorted(at)
+    # The review takes more than one page now: page 1, the summary, the review pages.
+    review_pages = _pdf_pages(blob) - 2
+    assert review_pages >= 2
+    assert texts[texts.index("Regions marked by hand") - 1] == "Review"
+    assert texts.count("Review (continued)") == review_pages - 1
+    assert texts.count("Regions marked by hand (continued)") == review_pages - 1
+    # The section after the regions still comes, after the last one.
+    assert texts.index("Review entries without a matching event (earlier scan)") > at[-1]
+    # No line sits in the bottom margin (y is the baseline in points, from the page's foot).
+    bottom = (report_mod.TEXT_PAGE_BOTTOM - report_mod.TEXT_LINE) * report_mod.A4[1] * 72
+    assert min(y for y, _ in lines) > bottom
+
+
+def test_pdf_text_pages_print_long_notes_in_full(
+    tmp_path: Path, recording: Recording, result: ScanResult
+) -> None:
+    twelve = "\n".join(f"Step {i} of the check" for i in range(1, 13))
+    # A note longer than a page, with a paragraph gap, splits over pages with its key again.
+    long = "\n".join(f"Line {i} of the log" for i in range(1, 61))
+    long += "\n\n" + "\n".join(f"Line {i} of the log" for i in range(61, 121))
+    review = _review_with_regions(tmp_path, recording, ["Short one", twelve, long, "Last one"])
+    out = tmp_path / "notes.pdf"
+    export_report(out, recording, result, None, review, events=[])
+    texts = [t for _, t in _pdf_text_lines(out.read_bytes())]
+
+    def value(key: str, next_key: str) -> list[str]:
+        """The lines of a row's value, without the headings of the pages it goes over."""
+        rows = texts[texts.index(key) + 1 : texts.index(next_key)]
+        return [t for t in rows if not t.endswith("(continued)")]
+
+    # Values used to stop after four wrapped lines, with no mark. (The value's first line
+    # is the region's class, times and reviewer, then the note.)
+    twelve_lines = value("Rows 10–15", "Rows 20–25")
+    assert " ".join(twelve_lines[:-11]).endswith("by tester. Step 1 of the check")
+    assert twelve_lines[-11:] == [f"Step {i} of the check" for i in range(2, 13)]
+    long_lines = value("Rows 20–25", "Rows 30–35")
+    assert " ".join(long_lines[:-119]).endswith("by tester. Line 1 of the log")
+    assert long_lines[-119:] == [f"Line {i} of the log" for i in range(2, 121)]
+    # The long note goes over two page breaks, its key again on each page.
+    assert texts.count("Rows 20–25 (continued)") == texts.count("Review (continued)") == 2
+    assert "by tester. Last one" in " ".join(texts[texts.index("Rows 30–35") + 1 :])
+    assert not any("…" in t for t in texts)
+
+
+def test_pdf_first_page_flows_with_many_warnings_and_a_long_model_card(
+    tmp_path: Path, model: TrainedModel, result: ScanResult
+) -> None:
+    from dataclasses import replace
+
+    rng = np.random.default_rng(5)
+    rec = Recording.from_arrays(
+        np.cumsum(rng.normal(size=(N, 3)), axis=0), CHANNELS, path=tmp_path / "warned.csv"
+    )
+    assert rec.quality is not None
+    warnings = [f"Column {i} has a strange unit" for i in range(40)]
+    rec.quality.warnings.extend(warnings)
+    files = [{"file": f"train_{i}.csv", "sha256": "cd" * 32, "rows": 10} for i in range(30)]
+    big = replace(model, training_data=files)
+    out = tmp_path / "card.pdf"
+    events = make_events(rec, 2)
+    export_report(out, rec, result, big, None, events=events)
+    blob = out.read_bytes()
+    texts = [t for _, t in _pdf_text_lines(blob)]
+
+    title = f"Fault report: {rec.name}"
+    assert texts.count(title) == 1 and texts.count(f"{title} (continued)") >= 1
+    at = [texts.index(w) for w in warnings]
+    assert at == sorted(at)
+    at = [texts.index(f"train_{i}.csv (10 rows, sha256 cdcdcdcdcdcd)") for i in range(30)]
+    assert at == sorted(at)
+    # The sections after them, which a full first page used to drop.
+    validation = "Validation per class (precision / recall / F1 / support)"
+    assert texts.index(validation) < texts.index("Scan") < texts.index("Events flagged")
+    # Pages: the text pages, one summary page, one event page.
+    text_pages = 1 + texts.count(f"{title} (continued)")
+    assert _pdf_pages(blob) == text_pages + 1 + math.ceil(len(events) / EVENTS_PER_PDF_PAGE)
+    # What _render_pdf counts is what it wrote.
+    buf = io.BytesIO()
+    pages = run_to_end(
+        report_mod._render_pdf(buf, rec, result, big, None, events, title, lambda: False)
+    )
+    assert pages == _pdf_pages(buf.getvalue())

@@ -527,9 +527,9 @@ def _render_html(
 A4 = (8.27, 11.69)
 
 
-def _wrap_lines(text: str, width: int, limit: int) -> tuple[list[str], bool]:
-    """``text`` wrapped at ``width`` characters into at most ``limit`` lines, and whether
-    some were left out.
+def _wrap_lines(text: str, width: int, limit: int | None = None) -> tuple[list[str], bool]:
+    """``text`` wrapped at ``width`` characters into at most ``limit`` lines (None: all),
+    and whether some were left out.
 
     The writer's line breaks stay (``textwrap.wrap`` alone turns them into spaces, which
     merged the lines of a note): each line is wrapped on its own, and a run of blank lines
@@ -543,41 +543,100 @@ def _wrap_lines(text: str, width: int, limit: int) -> tuple[list[str], bool]:
             lines.extend(wrapped)
         elif lines and lines[-1]:
             lines.append("")
-    cut = len(lines) > limit
+    cut = limit is not None and len(lines) > limit
     lines = lines[:limit]
     if lines and not lines[-1]:
         lines.pop()
     return lines, cut
 
 
-def _pdf_text_page(
-    fig: Any, title: str, sections: Sequence[tuple[str, Sequence[tuple[str, str]]]]
-) -> None:
-    """Draw key/value sections top to bottom, each under its heading ("": none); long
-    values wrap."""
-    y = 0.95
-    fig.text(0.07, y, title, fontsize=15, weight="bold", va="top", parse_math=False)
-    y -= 0.045
+# Text pages (page 1, the review page), as fractions of the A4 page.
+TEXT_PAGE_TOP = 0.95  # the top of the title
+TEXT_PAGE_BOTTOM = 0.06  # the lowest top of a line: its foot sits about as high as TOP is low
+TEXT_LINE = 0.0165  # one line of a value (7.5 pt); a gap between a note's paragraphs is half
+TEXT_KEEP = 4  # a row of up to this many lines moves whole to the next page; a longer one splits
+CONTINUED = " (continued)"
+
+
+def _line_steps(lines: Sequence[str]) -> list[float]:
+    """How far down each of a row's lines moves the next: a line, or half for a gap (the
+    first line, beside the key, is a whole line even when the value is empty)."""
+    return [TEXT_LINE if line or i == 0 else TEXT_LINE / 2 for i, line in enumerate(lines)]
+
+
+def _fits(y: float, lines: Sequence[str]) -> bool:
+    """Whether ``lines`` drawn from ``y`` down keep every line above the bottom margin."""
+    return y - sum(_line_steps(lines)[:-1]) >= TEXT_PAGE_BOTTOM
+
+
+def _pdf_text_pages(
+    pdf: Any, title: str, sections: Sequence[tuple[str, Sequence[tuple[str, str]]]]
+) -> int:
+    """Draw key/value sections top to bottom, each under its heading ("": none), on as many
+    pages as they take; return how many were added to ``pdf``.
+
+    Nothing is left out: one page that stopped at its bottom silently lost the rows after
+    (a review's regions and notes, a recording's warnings, a long model card), and values
+    lost their lines after the fourth. A page that is full goes on on the next, under the
+    title and the section's heading with " (continued)"; a row of up to ``TEXT_KEEP`` lines
+    moves there whole, a longer one (a long note) splits, its key repeated.
+    """
+    from matplotlib.figure import Figure
+
+    fig: Any = None
+    y = 0.0
+    pages = 0
+
+    def new_page(heading: str) -> None:
+        nonlocal fig, y, pages
+        if fig is not None:
+            _save_pdf_page(pdf, fig)
+            pages += 1
+        more = CONTINUED if pages else ""
+        fig, top = Figure(figsize=A4), title + more
+        fig.text(0.07, TEXT_PAGE_TOP, top, fontsize=15, weight="bold", va="top", parse_math=False)
+        y = TEXT_PAGE_TOP - 0.045
+        if heading:
+            draw_heading(heading + more)
+
+    def draw_heading(heading: str) -> None:
+        nonlocal y
+        fig.text(0.07, y, heading, fontsize=11, weight="bold", va="top", parse_math=False)
+        y -= 0.026
+
+    new_page("")
     for heading, rows in sections:
         if not rows:
             continue
-        if y < 0.1:
-            break
+        laid = [(key, _wrap_lines(str(value), 78)[0] or [""]) for key, value in rows]
+        # A heading never ends a page: it keeps its first row (or that row's first lines).
+        head = 0.026 if heading else 0.0
+        if not _fits(y - head, laid[0][1][:TEXT_KEEP]):
+            new_page("")
         if heading:
-            fig.text(0.07, y, heading, fontsize=11, weight="bold", va="top", parse_math=False)
-            y -= 0.026
-        for key, value in rows:
-            lines = _wrap_lines(str(value), 78, 4)[0] or [""]
-            fig.text(0.09, y, key, fontsize=7.5, weight="bold", va="top", parse_math=False)
-            for line in lines:
+            draw_heading(heading)
+        for key, lines in laid:
+            if len(lines) <= TEXT_KEEP and not _fits(y, lines):
+                new_page(heading)
+            label = key
+            for i, (line, step) in enumerate(zip(lines, _line_steps(lines), strict=True)):
+                if y < TEXT_PAGE_BOTTOM:
+                    if not line and i:
+                        continue  # a gap between paragraphs at a page break: the break is one
+                    new_page(heading)
+                    if i:
+                        label = key and key + CONTINUED
+                if label:
+                    fig.text(
+                        0.09, y, label, fontsize=7.5, weight="bold", va="top", parse_math=False
+                    )
+                    label = ""
                 if line:
                     fig.text(0.36, y, line, fontsize=7.5, va="top", parse_math=False)
-                    y -= 0.0165
-                else:  # a blank line of a note
-                    y -= 0.0165 / 2
-            if y < 0.06:
-                return
+                y -= step
         y -= 0.012
+    _save_pdf_page(pdf, fig)
+    return pages + 1
 
 
 def _pdf_table(
@@ -745,9 +804,8 @@ def _render_pdf(
     ):
         _fast_image_encoding(pdf)
         # Page 1: what was analysed, with what, and how good the data and the model are.
-        fig = Figure(figsize=A4)
-        _pdf_text_page(
-            fig,
+        pages += _pdf_text_pages(
+            pdf,
             title,
             [
                 # No heading, as in the HTML: the block is about the report as a whole.
@@ -761,8 +819,6 @@ def _render_pdf(
                 ("Scan", _scan_rows(result, entries)),
             ],
         )
-        _save_pdf_page(pdf, fig)
-        pages += 1
 
         # Summary table pages.
         header = [
@@ -812,7 +868,6 @@ def _render_pdf(
             pages += 1
 
         if review is not None and (review.regions or review.orphan_decisions()):
-            fig = Figure(figsize=A4)
             region_rows = [
                 (
                     f"Rows {r.start_row}–{r.end_row}",
@@ -828,8 +883,8 @@ def _render_pdf(
                 )
                 for d in review.orphan_decisions()
             ]
-            _pdf_text_page(
-                fig,
+            pages += _pdf_text_pages(
+                pdf,
                 "Review",
                 [
                     ("Regions marked by hand", region_rows or [("", "none")]),
@@ -839,8 +894,6 @@ def _render_pdf(
                     ),
                 ],
             )
-            _save_pdf_page(pdf, fig)
-            pages += 1
 
         # Event pages: EVENTS_PER_PDF_PAGE slots of figure + details. The figures are the
         # same blitted rasters as in the HTML (at print resolution): drawing them as vectors
