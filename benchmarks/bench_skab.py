@@ -332,6 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
 
     started = time.perf_counter()
+    commit = _git_commit()  # the code the run starts with (the tree may move on meanwhile)
     labelled, free = load_skab(args.data)
     options = TrainOptions(device=args.device, seed=args.seed)
     folds = args.folds
@@ -492,7 +493,7 @@ def main(argv: list[str] | None = None) -> int:
         "train_options": dataclasses.asdict(options),
         "elapsed_s": elapsed,
         "python": platform.python_version(),
-        "commit": _git_commit(),
+        "commit": commit,
         "torch": torch.__version__,
         "verdict": verdict,
         "per_fold": per_fold,
