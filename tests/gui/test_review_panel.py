@@ -354,3 +354,50 @@ def test_main_window_reports_a_corrupt_review_file(
     assert error_boxes and "kept as" in error_boxes[-1][1]
     assert integration.panel.warning_label.isVisibleTo(integration.panel)
     assert not sidecar.exists() and list(recording.path.parent.glob("*.corrupt-*.json"))
+
+
+def test_export_imports_the_renderers_on_the_gui_thread_first(
+    qtbot: QtBot,
+    tmp_path: Path,
+    recording: Recording,
+    review: Review,
+    scanned,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An HTML/PDF export imports matplotlib on the GUI thread before its worker starts
+    (report_export.import_renderers), so the worker only looks up loaded modules; an events
+    file needs none of it."""
+    import sys
+    import threading
+
+    from faultlens.gui import report_export
+
+    model, result = scanned
+    host = ReviewPanel()
+    qtbot.addWidget(host)
+    exporter = ReportExporter(host, lambda: ExportInputs(recording, result, model, review))
+    # (module, on the GUI thread, the exporter's newest worker, already loaded)
+    calls: list[tuple[str, bool, object, bool]] = []
+    real_import = report_export.importlib.import_module
+
+    def spy(name: str) -> object:
+        on_gui = threading.current_thread() is threading.main_thread()
+        calls.append((name, on_gui, exporter.worker, name in sys.modules))
+        return real_import(name)
+
+    monkeypatch.setattr(report_export.importlib, "import_module", spy)
+    with qtbot.waitSignal(exporter.exported, timeout=60_000):
+        exporter.export(tmp_path / "e.csv")
+    qtbot.waitUntil(lambda: not exporter.worker.is_running())
+    assert calls == []
+    csv_worker = exporter.worker
+
+    with qtbot.waitSignal(exporter.exported, timeout=60_000):
+        exporter.export(tmp_path / "r.pdf")
+    qtbot.waitUntil(lambda: not exporter.worker.is_running())
+    # On the GUI thread while the newest worker was still the CSV run's: before the PDF
+    # run's worker existed.
+    up_front = {name for name, on_gui, worker, _ in calls if on_gui and worker is csv_worker}
+    assert set(report_export.RENDERER_MODULES) <= up_front
+    # matplotlib looks its back end up again while it renders: only modules already loaded.
+    assert all(loaded for _, on_gui, _, loaded in calls if not on_gui)

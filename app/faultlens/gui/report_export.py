@@ -8,6 +8,7 @@ reviewing while the report is written.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +73,32 @@ def export_generator(
     )
 
 
+# What the HTML and PDF renderers import lazily (faultlens.core.report and report_figures).
+RENDERER_MODULES = (
+    "matplotlib.backends.backend_agg",
+    "matplotlib.backends.backend_pdf",
+    "matplotlib.textpath",
+    "matplotlib.ticker",
+    "PIL.Image",
+    "faultlens.core.report_figures",
+)
+
+
+def import_renderers() -> None:
+    """Import the report renderers (matplotlib and its Agg and PDF back ends) on the GUI
+    thread, before the first export starts its worker.
+
+    Otherwise the first export imports matplotlib on the worker thread. Once, in a test run,
+    the interpreter aborted there ("Fatal Python error: Aborted") while the GUI thread
+    garbage-collected during that import; hundreds of lines of module set-up on a second
+    thread, next to PySide6's import hook and a collecting GUI thread, is a risk a user's
+    first export should not carry. The cost moves to the GUI thread once (a fraction of a
+    second, before the progress dialog shows); later calls are dictionary look-ups.
+    """
+    for name in RENDERER_MODULES:
+        importlib.import_module(name)
+
+
 class ReportExporter(QObject):
     """Owns the Export Report action and at most one export run."""
 
@@ -132,6 +159,8 @@ class ReportExporter(QObject):
                 inputs.recording, inputs.scan_result, inputs.model, inputs.review.snapshot()
             )
         frozen = inputs
+        if target.suffix.lower() in (".html", ".htm", ".pdf"):
+            import_renderers()
 
         def factory(should_stop: ShouldStop) -> Generator[Progress, None, Path]:
             return export_generator(target, frozen, should_stop)
