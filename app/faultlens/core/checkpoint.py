@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import safetensors.torch
 import torch
+from safetensors import SafetensorError
 
 from faultlens.core.atomic import atomic_write_bytes
 from faultlens.core.errors import ChannelMismatchError, ModelFileError
@@ -153,9 +155,7 @@ def _metadata_json(meta: dict[str, Any]) -> str:
 
 def save_model(model: TrainedModel, path: str | Path) -> None:
     """Write exactly ``path``, atomically (a reader never sees a half-written file)."""
-    from safetensors.torch import save
-
-    blob = save(
+    blob = safetensors.torch.save(
         _state_tensors(model.module), metadata={METADATA_KEY: _metadata_json(model.metadata())}
     )
     atomic_write_bytes(path, blob)
@@ -258,9 +258,6 @@ def load_model(path: str | Path) -> TrainedModel:
 
     Uses safetensors only (never ``torch.load`` / pickle): a file cannot run code.
     """
-    from safetensors import SafetensorError
-    from safetensors.torch import load
-
     path = Path(path)
     try:
         blob = path.read_bytes()
@@ -339,7 +336,7 @@ def load_model(path: str | Path) -> TrainedModel:
         raise _fail(path, "metadata 'label_column' must be text; the file is damaged")
 
     try:
-        tensors = load(blob)
+        tensors = safetensors.torch.load(blob)
     except (SafetensorError, ValueError, RuntimeError) as exc:
         raise _fail(
             path,

@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch.nn import functional as F
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 import faultlens
 from faultlens.core.checkpoint import TrainedModel
@@ -558,8 +559,6 @@ def train(
 
     ema = None
     if options.ema_epochs > 0:
-        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-
         decay = 1.0 - 1.0 / max(options.ema_epochs * batches, 1.0)
         ema = AveragedModel(module, multi_avg_fn=get_ema_multi_avg_fn(decay))
     judged = module if ema is None else ema.module  # what validation sees and what is kept
