@@ -435,17 +435,26 @@ def test_pdf_event_images_are_the_event_figures(
     assert np.array_equal(got, expected) or np.array_equal(got[::-1], expected)
 
 
-def _pdf_text_lines(blob: bytes) -> list[tuple[float, str]]:
-    """(y, text) of every line of text on the built-in-font pages of a matplotlib PDF, in
-    drawing order: matplotlib draws each line of a multi-line text on its own."""
+def _pdf_page_texts(blob: bytes) -> list[list[tuple[float, float, str]]]:
+    """(x, y, text) of every line of text on each built-in-font page of a matplotlib PDF,
+    page by page, in drawing order: matplotlib draws each line of a multi-line text on its
+    own, and each page as one content stream."""
     out = []
     for m in re.finditer(rb"<< /Length (\d+) 0 R /Filter /FlateDecode >>\nstream\n", blob):
         length = int(re.search(rb"\n%s 0 obj\n(\d+)\n" % m.group(1), blob).group(1))
         page = zlib.decompress(blob[m.end() : m.end() + length])
-        for y, text in re.findall(rb"[\d.]+ ([\d.]+) Td\s+\(((?:[^\\)]|\\.)*)\)\s*Tj", page):
+        texts = []
+        for x, y, text in re.findall(rb"([\d.]+) ([\d.]+) Td\s+\(((?:[^\\)]|\\.)*)\)\s*Tj", page):
             literal = re.sub(rb"\\(.)", rb"\1", text).decode("cp1252")
-            out.append((float(y), literal))
+            texts.append((float(x), float(y), literal))
+        out.append(texts)
     return out
+
+
+def _pdf_text_lines(blob: bytes) -> list[tuple[float, str]]:
+    """(y, text) of every line of text on the built-in-font pages of a matplotlib PDF, in
+    drawing order."""
+    return [(y, text) for page in _pdf_page_texts(blob) for _, y, text in page]
 
 
 def test_reports_keep_the_line_breaks_of_notes(
@@ -462,7 +471,8 @@ def test_reports_keep_the_line_breaks_of_notes(
     review.add_region(300, 320, "leak", "Marked by hand\nPressure falls first")
     out = tmp_path / "notes.pdf"
     export_report(out, recording, result, None, review, events=events)
-    lines = _pdf_text_lines(out.read_bytes())
+    blob = out.read_bytes()
+    lines = _pdf_text_lines(blob)
     texts = [t.strip() for _, t in lines]
 
     # Each line of the note on its own line, in order, below the one before; the blank
@@ -471,11 +481,12 @@ def test_reports_keep_the_line_breaks_of_notes(
     assert texts[first + 1 : first + 4] == ["Recheck after the next run", "", "Call the vendor"]
     ys = [y for y, _ in lines[first : first + 4]]
     assert ys == sorted(ys, reverse=True)
-    # A note with more lines than the event slot holds is cut as long notes always were:
-    # five lines, then an ellipsis.
+    # A note with more lines than the event slot holds is cut there as long notes always
+    # were, five lines, and says where it goes on: "Notes in full", the last page.
     steps = texts.index("Note: Step 1")
-    assert texts[steps + 1 : steps + 5] == ["Step 2", "Step 3", "Step 4", "Step 5 …"]
-    assert "Step 6" not in " ".join(texts)
+    pointer = f"Step 5 … (continued in Notes in full, page {_pdf_pages(blob)})"
+    assert texts[steps + 1 : steps + 5] == ["Step 2", "Step 3", "Step 4", pointer]
+    assert "Step 6" not in " ".join(texts[: texts.index("Notes in full")])
     # Notes on the review page (a region drawn by hand) keep their lines too.
     second = texts.index("Pressure falls first")
     assert texts[second - 1].endswith("by hand")
@@ -637,3 +648,107 @@ def test_pdf_first_page_flows_with_many_warnings_and_a_long_model_card(
         report_mod._render_pdf(buf, rec, result, big, None, events, title, lambda: False)
     )
     assert pages == _pdf_pages(buf.getvalue())
+
+
+def test_pdf_prints_cut_event_notes_in_full_after_the_events(
+    tmp_path: Path, recording: Recording, result: ScanResult
+) -> None:
+    events = make_events(recording, 5)
+    review = Review.open(recording, sidecar_path=tmp_path / "review.json", user="tester")
+    review.set_events(events, class_names=("normal", "leak", "<b>valve</b>"))
+    review.set_note(0, "Fits under the figure")
+    out = tmp_path / "fits.pdf"
+    export_report(out, recording, result, None, review, events=events)
+    # Notes that fit: no extra section, no extra page (page 1, summary, three event pages).
+    blob = out.read_bytes()
+    assert _pdf_pages(blob) == 5
+    assert not any("Notes in full" in t for _, t in _pdf_text_lines(blob))
+
+    twenty = [f"Line {i} of what the reviewer saw on site" for i in range(1, 21)]
+    review.set_note(1, "\n".join(twenty))
+    # Longer than a page: it goes on on a continuation page of the notes.
+    sixty = [f"Reading {i} taken by hand" for i in range(1, 61)]
+    review.set_note(3, "\n".join(sixty))
+    review.set_note(4, "\n".join(f"Step {i}" for i in range(1, 60)) + "\nThe last words.")
+    out = tmp_path / "cut.pdf"
+    export_report(out, recording, result, None, review, events=events)
+    blob = out.read_bytes()
+    pages = _pdf_page_texts(blob)
+    assert len(pages) == _pdf_pages(blob)
+    texts = [t.strip() for page in pages for _, _, t in page]
+
+    # Under the figure: the first five lines, the fifth pointing to the page that holds the
+    # note whole. Event 2's figure is on page 3 (page 1, the summary, then two a page).
+    notes_first = 1 + 1 + 3 + 1
+    preview = texts.index(f"Note: {twenty[0]}")
+    assert texts[preview + 1 : preview + 5] == [
+        *twenty[1:4],
+        f"{twenty[4]} … (continued in Notes in full, page {notes_first})",
+    ]
+    # After the event pages: every line of each cut note, in order, under the event's
+    # number, class and start time; the note that fits is not repeated.
+    start = texts.index("Notes in full")
+    assert all("events page" not in t for t in texts[start:])
+    rest = texts[start:]
+    at = rest.index("Event 2: <b>valve</b>")
+    assert rest[at + 1] == f"Starts {events[1].start_time} · unreviewed · figure on page 3"
+    assert rest[at + 2 : at + 22] == twenty
+    at = rest.index("Event 4: <b>valve</b>")
+    assert rest[at + 1].startswith(f"Starts {events[3].start_time} ·")
+    lines = [t for t in rest[at + 2 :] if not t.endswith("(continued)")]
+    assert lines[:60] == sixty
+    assert "Event 1: leak" not in rest and "Fits under the figure" not in rest
+    assert rest[-1] == "The last words."
+
+    # Each pointer names the page its note starts on, continuation pages counted.
+    def page_of(text: str) -> int:
+        return next(n for n, page in enumerate(pages, 1) if any(t == text for _, _, t in page))
+
+    for index, first_line in ((2, twenty[0]), (4, sixty[0]), (5, "Step 1")):
+        key = f"Event {index}: {events[index - 1].class_name}"
+        on_page = [t for _, _, t in pages[page_of(f"{key} — unreviewed") - 1]]
+        note = on_page.index(f"Note: {first_line}")
+        assert on_page[note + 4].endswith(f" … (continued in Notes in full, page {page_of(key)})")
+    assert page_of("Event 5: leak") > notes_first
+    assert texts.count("Notes in full (continued)") >= 1
+
+    # What _render_pdf counts is what it wrote.
+    buf = io.BytesIO()
+    count = run_to_end(
+        report_mod._render_pdf(buf, recording, result, None, review, events, "t", lambda: False)
+    )
+    assert count == _pdf_pages(buf.getvalue())
+
+
+def test_pdf_wraps_long_keys_in_their_column(
+    tmp_path: Path, recording: Recording, result: ScanResult, model: TrainedModel
+) -> None:
+    from dataclasses import replace
+
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import text_to_path
+
+    name = "Bearing outer race fault, severe, at pump station north P117"
+    assert len(name) == 60
+    metrics = {"per_class": {name: {"precision": 0.71, "recall": 0.62, "f1": 0.66, "support": 41}}}
+    out = tmp_path / "keys.pdf"
+    export_report(out, recording, result, replace(model, metrics=metrics), None, events=[])
+    page = _pdf_page_texts(out.read_bytes())[0]
+    # Where the columns are: the "Threshold" row's key and value.
+    at = next(k for k, (_, _, t) in enumerate(page) if t == "Threshold")
+    (key_x, _, _), (value_x, _, _) = page[at : at + 2]
+    heading = next(k for k, (_, _, t) in enumerate(page) if t.startswith("Validation per class"))
+    scan = next(k for k, (_, _, t) in enumerate(page) if t == "Scan")
+    rows = page[heading + 1 : scan]
+    keys = [(y, t) for x, y, t in rows if abs(x - key_x) < 0.5]
+    values = [(y, t) for x, y, t in rows if abs(x - value_x) < 0.5]
+    # The name wraps in its column, whole, each line ending before the values begin (as one
+    # line it ran into them); measured in DejaVu Sans Bold, wider than Helvetica Bold.
+    assert " ".join(t for _, t in keys) == name and len(keys) > 1
+    prop = FontProperties(size=7.5, weight="bold")
+    for _, t in keys:
+        assert text_to_path.get_text_width_height_descent(t, prop, False)[0] < value_x - key_x
+    # Its values beside its first line, whole; the next section below its last line.
+    assert [t for _, t in values] == ["0.710 / 0.620 / 0.660 / 41"]
+    assert values[0][0] == pytest.approx(keys[0][0], abs=0.5)  # the fonts' tops differ a little
+    assert page[heading][1] > keys[0][0] > keys[-1][0] > page[scan][1]

@@ -24,6 +24,7 @@ import base64
 import contextlib
 import errno
 import html
+import itertools
 import logging
 import math
 import textwrap
@@ -550,65 +551,100 @@ def _wrap_lines(text: str, width: int, limit: int | None = None) -> tuple[list[s
     return lines, cut
 
 
-# Text pages (page 1, the review page), as fractions of the A4 page.
+# Text pages (page 1, the review page, notes in full), as fractions of the A4 page.
 TEXT_PAGE_TOP = 0.95  # the top of the title
 TEXT_PAGE_BOTTOM = 0.06  # the lowest top of a line: its foot sits about as high as TOP is low
 TEXT_LINE = 0.0165  # one line of a value (7.5 pt); a gap between a note's paragraphs is half
 TEXT_KEEP = 4  # a row of up to this many lines moves whole to the next page; a longer one splits
+TEXT_KEY_X = 0.09  # the key column's left edge
+TEXT_VALUE_X = 0.36  # the value column's left edge
+# The widest a key's line may be, in points: the key column less a gap before the values.
+TEXT_KEY_WIDTH_PT = (TEXT_VALUE_X - TEXT_KEY_X) * A4[0] * 72 - 10
 CONTINUED = " (continued)"
 
-
-def _line_steps(lines: Sequence[str]) -> list[float]:
-    """How far down each of a row's lines moves the next: a line, or half for a gap (the
-    first line, beside the key, is a whole line even when the value is empty)."""
-    return [TEXT_LINE if line or i == 0 else TEXT_LINE / 2 for i, line in enumerate(lines)]
+# What a text page draws: (x, y of the top, text, font size, weight), in drawing order.
+TextInk = tuple[float, float, str, float, str]
 
 
-def _fits(y: float, lines: Sequence[str]) -> bool:
+def _key_width(text: str) -> float:
+    """``text``'s width in points in the bold 7.5 pt of a key, as DejaVu Sans: the embedded
+    font, and wider than the built-in Helvetica, so a key that fits in it fits in both."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import text_to_path
+
+    prop = FontProperties(size=7.5, weight="bold")
+    return float(text_to_path.get_text_width_height_descent(text, prop, ismath=False)[0])
+
+
+def _key_lines(key: str) -> list[str]:
+    """``key`` in as few lines as fit the key column: one line that ran on into the values
+    (a long class or channel name) overlapped them. A word longer than a line is split."""
+    if _key_width(key) <= TEXT_KEY_WIDTH_PT:
+        return [key]
+    chars = max(1, int(len(key) * TEXT_KEY_WIDTH_PT / _key_width(key)))
+    while True:
+        lines = textwrap.wrap(key, chars)
+        if chars == 1 or all(_key_width(line) <= TEXT_KEY_WIDTH_PT for line in lines):
+            return lines
+        chars -= 1
+
+
+def _row_lines(keys: Sequence[str], values: Sequence[str]) -> list[tuple[str, str]]:
+    """A row's lines as (key line, value line) pairs: as many as the longer of the two."""
+    return list(itertools.zip_longest(keys, values, fillvalue=""))
+
+
+def _line_step(i: int, line: tuple[str, str]) -> float:
+    """How far down a row's ``i``-th line moves the next: a line, or half for a gap in a
+    note (the first line, beside the key, is a whole line even when the value is empty)."""
+    return TEXT_LINE if i == 0 or line[0] or line[1] else TEXT_LINE / 2
+
+
+def _fits(y: float, lines: Sequence[tuple[str, str]]) -> bool:
     """Whether ``lines`` drawn from ``y`` down keep every line above the bottom margin."""
-    return y - sum(_line_steps(lines)[:-1]) >= TEXT_PAGE_BOTTOM
+    return y - sum(_line_step(i, line) for i, line in enumerate(lines[:-1])) >= TEXT_PAGE_BOTTOM
 
 
-def _pdf_text_pages(
-    pdf: Any, title: str, sections: Sequence[tuple[str, Sequence[tuple[str, str]]]]
-) -> int:
-    """Draw key/value sections top to bottom, each under its heading ("": none), on as many
-    pages as they take; return how many were added to ``pdf``.
+def _lay_text_pages(
+    title: str, sections: Sequence[tuple[str, Sequence[tuple[str, str]]]]
+) -> tuple[list[list[TextInk]], list[int]]:
+    """Lay key/value sections out top to bottom, each under its heading ("": none), on as
+    many pages as they take: the texts of each page, and the page (from 0) each row starts
+    on, for rows in order (sections without rows have none).
 
-    Nothing is left out: one page that stopped at its bottom silently lost the rows after
+    Laid out before anything is drawn, so the event pages can say on which page a note goes
+    on. Nothing is left out: one page that stopped at its bottom silently lost the rows after
     (a review's regions and notes, a recording's warnings, a long model card), and values
     lost their lines after the fourth. A page that is full goes on on the next, under the
     title and the section's heading with " (continued)"; a row of up to ``TEXT_KEEP`` lines
-    moves there whole, a longer one (a long note) splits, its key repeated.
+    moves there whole, a longer one (a long note) splits, its key repeated. Keys too long for
+    their column wrap in it.
     """
-    from matplotlib.figure import Figure
-
-    fig: Any = None
+    pages: list[list[TextInk]] = []
+    starts: list[int] = []
     y = 0.0
-    pages = 0
 
     def new_page(heading: str) -> None:
-        nonlocal fig, y, pages
-        if fig is not None:
-            _save_pdf_page(pdf, fig)
-            pages += 1
+        nonlocal y
         more = CONTINUED if pages else ""
-        fig, top = Figure(figsize=A4), title + more
-        fig.text(0.07, TEXT_PAGE_TOP, top, fontsize=15, weight="bold", va="top", parse_math=False)
+        pages.append([(0.07, TEXT_PAGE_TOP, title + more, 15, "bold")])
         y = TEXT_PAGE_TOP - 0.045
         if heading:
             draw_heading(heading + more)
 
     def draw_heading(heading: str) -> None:
         nonlocal y
-        fig.text(0.07, y, heading, fontsize=11, weight="bold", va="top", parse_math=False)
+        pages[-1].append((0.07, y, heading, 11, "bold"))
         y -= 0.026
 
     new_page("")
     for heading, rows in sections:
         if not rows:
             continue
-        laid = [(key, _wrap_lines(str(value), 78)[0] or [""]) for key, value in rows]
+        laid = [
+            (key, _row_lines(_key_lines(key), _wrap_lines(str(value), 78)[0] or [""]))
+            for key, value in rows
+        ]
         # A heading never ends a page: it keeps its first row (or that row's first lines).
         head = 0.026 if heading else 0.0
         if not _fits(y - head, laid[0][1][:TEXT_KEEP]):
@@ -618,25 +654,48 @@ def _pdf_text_pages(
         for key, lines in laid:
             if len(lines) <= TEXT_KEEP and not _fits(y, lines):
                 new_page(heading)
-            label = key
-            for i, (line, step) in enumerate(zip(lines, _line_steps(lines), strict=True)):
+            i = 0
+            while i < len(lines):
                 if y < TEXT_PAGE_BOTTOM:
-                    if not line and i:
+                    if i and not any(lines[i]):
+                        i += 1
                         continue  # a gap between paragraphs at a page break: the break is one
                     new_page(heading)
-                    if i:
-                        label = key and key + CONTINUED
+                    if i and key and not any(label for label, _ in lines[i:]):
+                        # The key is done: it comes again, continued, beside the rest.
+                        rest = [line for _, line in lines[i:]]
+                        lines = lines[:i] + _row_lines(_key_lines(key + CONTINUED), rest)
+                if i == 0:
+                    starts.append(len(pages) - 1)
+                label, line = lines[i]
                 if label:
-                    fig.text(
-                        0.09, y, label, fontsize=7.5, weight="bold", va="top", parse_math=False
-                    )
-                    label = ""
+                    pages[-1].append((TEXT_KEY_X, y, label, 7.5, "bold"))
                 if line:
-                    fig.text(0.36, y, line, fontsize=7.5, va="top", parse_math=False)
-                y -= step
+                    pages[-1].append((TEXT_VALUE_X, y, line, 7.5, "normal"))
+                y -= _line_step(i, lines[i])
+                i += 1
         y -= 0.012
-    _save_pdf_page(pdf, fig)
-    return pages + 1
+    return pages, starts
+
+
+def _draw_text_pages(pdf: Any, pages: Sequence[Sequence[TextInk]]) -> int:
+    """Add the pages ``_lay_text_pages`` laid out to ``pdf``; return how many."""
+    from matplotlib.figure import Figure
+
+    for texts in pages:
+        fig = Figure(figsize=A4)
+        for x, y, text, size, weight in texts:
+            fig.text(x, y, text, fontsize=size, weight=weight, va="top", parse_math=False)
+        _save_pdf_page(pdf, fig)
+    return len(pages)
+
+
+def _pdf_text_pages(
+    pdf: Any, title: str, sections: Sequence[tuple[str, Sequence[tuple[str, str]]]]
+) -> int:
+    """Draw key/value sections on as many pages as they take (``_lay_text_pages``); return
+    how many were added to ``pdf``."""
+    return _draw_text_pages(pdf, _lay_text_pages(title, sections)[0])
 
 
 def _pdf_table(
@@ -678,15 +737,59 @@ def _pdf_event_lines(en: EventEntry) -> list[str]:
     ]
 
 
-def _pdf_note(note: str) -> str:
+EVENT_NOTE_WIDTH = 120  # characters a line of an event's note under its figure
+EVENT_NOTE_LINES = 5  # lines of it there: the room under the figure
+NOTES_IN_FULL = "Notes in full"
+
+
+def _note_cut(note: str) -> bool:
+    """Whether ``note`` takes more lines than its event's page holds (``_pdf_note``)."""
+    return _wrap_lines(note, EVENT_NOTE_WIDTH, EVENT_NOTE_LINES)[1]
+
+
+def _pdf_note(note: str, see_page: int = 0) -> str:
     """The note for an event's details, in at most five lines (the room under its figure),
-    the writer's lines kept and continued lines indented under the text after "Note: "."""
-    lines, cut = _wrap_lines(note, 120, 5)
-    text = "\n".join(
+    the writer's lines kept and continued lines indented under the text after "Note: ".
+
+    A note cut short ends in a pointer to page ``see_page``, where "Notes in full" prints
+    it whole: the end of a long note is the reviewer's own words, which the PDF dropped. The
+    last line gives up words for the pointer, so the line is no longer than the others.
+    """
+    lines, cut = _wrap_lines(note, EVENT_NOTE_WIDTH, EVENT_NOTE_LINES)
+    lines = lines or [""]
+    if cut:
+        more = f" … (continued in {NOTES_IN_FULL}, page {see_page})"
+        room = EVENT_NOTE_WIDTH - len(more)
+        lines[-1] = (textwrap.wrap(lines[-1], room) or [""])[0] + more
+    return "\n".join(
         ("Note: " if i == 0 else "          " if line else "") + line
-        for i, line in enumerate(lines or [""])
+        for i, line in enumerate(lines)
     )
-    return text + (" …" if cut else "")
+
+
+def _notes_in_full(
+    entries: Sequence[EventEntry], first_page: int
+) -> tuple[list[list[TextInk]], dict[int, int]]:
+    """The "Notes in full" pages for the events whose note is cut under their figure, laid
+    out, and the page each of those notes starts on, by event index (none: no pages).
+
+    Each note under its event's number, class and start time as its page shows them, and
+    the page of its figure (events from page ``first_page``, EVENTS_PER_PDF_PAGE a page).
+    """
+    cut = [(k, en) for k, en in enumerate(entries) if en.note and _note_cut(en.note)]
+    if not cut:
+        return [], {}
+    rows = [
+        (
+            f"Event {en.index}: {en.event.class_name}",
+            f"Starts {en.event.start_time} · {en.status} · figure on page "
+            f"{first_page + k // EVENTS_PER_PDF_PAGE}\n{en.note}",
+        )
+        for k, en in cut
+    ]
+    intro = [("", "Event notes longer than the room under their figure, as written.")]
+    pages, starts = _lay_text_pages(NOTES_IN_FULL, [("", intro), ("", rows)])
+    return pages, {en.index: at for (_, en), at in zip(cut, starts[1:], strict=True)}
 
 
 def _fast_image_encoding(pdf: Any) -> None:
@@ -924,6 +1027,9 @@ def _render_pdf(
         fig.text(0.5, 0.03, PDF_LEGEND, ha="center", fontsize=6.5, color="#444444")
         footer = fig.text(0.5, 0.015, "", ha="center", fontsize=7, color="#777777")
         n_pages = math.ceil(len(entries) / EVENTS_PER_PDF_PAGE)
+        # Laid out first: a cut note's preview says on which page it goes on.
+        notes_pages, notes_at = _notes_in_full(entries, pages + 1)
+        notes_first = pages + n_pages + 1
         for p in range(n_pages):
             for s in range(EVENTS_PER_PDF_PAGE):
                 k = p * EVENTS_PER_PDF_PAGE + s
@@ -942,11 +1048,12 @@ def _render_pdf(
                 titles[s].set_text(f"Event {en.index}: {en.event.class_name} — {en.status}")
                 lines = _pdf_event_lines(en)
                 if en.note:
-                    lines.append(_pdf_note(en.note))
+                    lines.append(_pdf_note(en.note, notes_first + notes_at.get(en.index, 0)))
                 details[s].set_text("\n".join(lines))
             footer.set_text(f"{recording.name} · events page {p + 1} of {n_pages}")
             _save_pdf_page(pdf, fig)
             pages += 1
+        pages += _draw_text_pages(pdf, notes_pages)
     yield Progress(total, total, "Done")
     return pages
 
