@@ -8,10 +8,11 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from faultlens.core.checkpoint import load_model
-from faultlens.core.detection import scan
+from faultlens.core.detection import FaultEvent, ScanResult, scan
 from faultlens.core.io import load_recording
 from faultlens.core.progress import run_to_end
 from faultlens.core.recording import Recording
+from faultlens.core.resources import demo_recording_path
 from faultlens.gui.app import configure_pyqtgraph
 from faultlens.gui.signal_view import SignalView, label_stretches, peak_pyramid, robust_range
 from faultlens.gui.tracks import bin_peak, strongest_hotspots
@@ -29,7 +30,8 @@ def _view(qtbot: QtBot, recording: Recording, width: int = 900, height: int = 60
 
 
 def _layout_items(view: SignalView) -> list[object]:
-    return list(view.graphics.ci.items)
+    """The plots and tracks in the layout (the legend row above them aside)."""
+    return [item for item in view.graphics.ci.items if item is not view.legend_row]
 
 
 def test_curves_hold_the_recording_with_gaps(qtbot: QtBot, pump_csv) -> None:
@@ -209,3 +211,79 @@ def test_peak_pyramid_levels() -> None:
     _, lx16, ly16 = levels[2]
     np.testing.assert_array_equal(lx16, [0, 0, 16, 16, 32, 32])
     np.testing.assert_array_equal(ly16, [24, 39, 8, 23, 0, 7])  # last block is short
+
+
+def _scan_with_events(
+    rec: Recording, classes: tuple[str, ...], spans: list[tuple[int, int, str]]
+) -> ScanResult:
+    """A ScanResult holding just ``spans`` as events (what the legend and the shading read)."""
+    n = rec.n_rows
+    events = [
+        FaultEvent(s, e, rec.format_time(s), rec.format_time(e), float(e - s), name, 0.9, 0.8, ())
+        for s, e, name in spans
+    ]
+    zeros = np.zeros(n, dtype=np.float32)
+    return ScanResult(
+        class_names=classes,
+        probabilities=np.zeros((n, len(classes)), dtype=np.float32),
+        predicted=np.zeros(n, dtype=np.int16),
+        fault_probability=zeros,
+        attention=zeros,
+        attention_heads=np.zeros((1, n), dtype=np.float32),
+        hotspots=zeros,
+        events=events,
+        window=32,
+    )
+
+
+@pytest.mark.parametrize("width", [1600, 1000, 700])
+def test_legend_sits_in_its_own_row_clear_of_every_plot(qtbot: QtBot, width: int) -> None:
+    # The demo pump: 9 channels with labelled stretches, and a scan flagging five classes.
+    rec = load_recording(demo_recording_path())
+    classes = (
+        "normal",
+        "bearing_wear",
+        "cavitation",
+        "sensor_drift",
+        "stuck_sensor",
+        "valve_blockage",
+    )
+    spans = [(1000 + 3000 * i, 1400 + 3000 * i, name) for i, name in enumerate(classes[1:])]
+    view = _view(qtbot, rec, width=width, height=800)
+    view.set_scan(_scan_with_events(rec, classes, spans), 32)
+    qtbot.wait(20)  # let the layout settle at this width
+    expected = ["labelled in file"] + [f"flagged: {name}" for name in classes[1:]]
+    assert [label.text for _, label in view.legend.items] == expected
+    legend = view.legend.sceneBoundingRect()
+    assert view.legend.isVisible() and legend.height() > 0
+    for plot in view._all_plots():
+        assert not legend.intersects(plot.vb.sceneBoundingRect()), plot
+    # Every entry is inside the visible scene (wrapped onto more lines rather than cut off).
+    visible = view.graphics.mapToScene(view.graphics.viewport().rect()).boundingRect()
+    for sample, label in view.legend.items:
+        assert visible.contains(sample.sceneBoundingRect())
+        assert visible.contains(label.sceneBoundingRect()), label.text
+    # The row takes only what the legend needs: the channels keep (almost all) their height.
+    heights = [plot.height() for plot in view.plots.values()]
+    assert legend.height() <= 3 * 20 and min(heights) > 0.9 * max(heights)
+
+
+def test_legend_follows_labels_and_scan(qtbot: QtBot, pump_csv) -> None:
+    rec = load_recording(pump_csv)
+    view = _view(qtbot, rec)
+    row = view.legend_row
+    assert [label.text for _, label in view.legend.items] == ["labelled in file"]
+    one_line = row.height()
+    assert one_line > 0
+    third = rec.n_rows // 3
+    result = _scan_with_events(rec, ("normal", "leak"), [(third, third + 10, "leak")])
+    view.set_scan(result, 32)
+    texts = [label.text for _, label in view.legend.items]
+    assert texts == ["labelled in file", "flagged: leak"]
+    # Nothing to explain: the row takes no height at all.
+    view.set_scan(None)
+    view.set_show_labels(False)
+    assert view.legend.items == []
+    qtbot.waitUntil(lambda: row.height() == 0)
+    view.set_show_labels(True)
+    qtbot.waitUntil(lambda: row.height() == one_line)

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from pyqtgraph.GraphicsScene.mouseEvents import HoverEvent, MouseClickEvent, MouseDragEvent
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
+    QGraphicsSceneResizeEvent,
     QHBoxLayout,
     QListWidget,
     QListWidgetItem,
@@ -117,6 +119,82 @@ def robust_range(values: np.ndarray) -> tuple[float, float]:
     return float(lo - pad), float(hi + pad)
 
 
+class _StaticSample(pg.ItemSample):
+    """A legend swatch that ignores clicks: ours stand for shading, not for curves to toggle."""
+
+    def mouseClickEvent(self, event: MouseClickEvent) -> None:
+        event.ignore()
+
+
+class _StaticLegend(pg.LegendItem):
+    """A LegendItem that stays where its row puts it (no dragging) and sizes from its layout."""
+
+    def __init__(self) -> None:
+        super().__init__(labelTextSize="8pt", verSpacing=-6, frame=False, sampleType=_StaticSample)
+        self.layout.setContentsMargins(0, 2, 0, 2)
+
+    def hoverEvent(self, ev: HoverEvent) -> None:
+        pass  # LegendItem accepts drags here; in a layout row it must not move
+
+    def mouseDragEvent(self, ev: MouseDragEvent) -> None:
+        ev.ignore()
+
+    def updateSize(self) -> None:
+        # LegendItem measures its entries' previous geometry (stale right after a change) and
+        # moves itself to (0, 0); the layout's own hint is current and keeps the position.
+        self.resize(self.layout.effectiveSizeHint(Qt.SizeHint.PreferredSize))
+
+    def width_for(self, columns: int) -> float:
+        """Width the entries need in ``columns`` columns (filled row by row, as LegendItem does)."""
+        widths = [
+            (
+                sample.effectiveSizeHint(Qt.SizeHint.PreferredSize).width(),
+                label.effectiveSizeHint(Qt.SizeHint.PreferredSize).width(),
+            )
+            for sample, label in self.items
+        ]
+        left, _top, right, _bottom = self.layout.getContentsMargins()
+        total = left + right + self.layout.horizontalSpacing() * (2 * columns - 1)
+        for col in range(columns):
+            in_col = widths[col::columns]
+            total += max((w for w, _ in in_col), default=0) + max((w for _, w in in_col), default=0)
+        return total
+
+
+class LegendRow(pg.GraphicsWidget):
+    """The shading legend in a layout row of its own, above the channel plots.
+
+    A legend inside a plot covers its trace; here it never does. It takes as many columns as
+    fit the row's width (wrapping the rest onto more lines), and the row's fixed height follows
+    the legend's, so the plots share all of the remaining height. No axes, no mouse handling.
+    """
+
+    def __init__(self, inset: float = 0.0) -> None:
+        super().__init__()
+        self.inset = inset  # aligns the entries with the plots' data area
+        self.legend = _StaticLegend()
+        self.legend.setParentItem(self)
+        self.legend.setPos(inset, 0)
+        self.setFixedHeight(0)
+
+    def refit(self) -> None:
+        """Pick the column count for the current width and entries; resize the row to match."""
+        legend = self.legend
+        count = len(legend.items)
+        available = self.width() - self.inset
+        columns = next((c for c in range(count, 1, -1) if legend.width_for(c) <= available), 1)
+        legend.setColumnCount(columns)  # no-op (and no relayout) when unchanged
+        legend.updateSize()
+        legend.setVisible(count > 0)
+        height = legend.height() if count else 0.0
+        if height != self.maximumHeight():  # the fixed height; geometry follows on layout
+            self.setFixedHeight(height)
+
+    def resizeEvent(self, ev: QGraphicsSceneResizeEvent) -> None:
+        super().resizeEvent(ev)
+        self.refit()
+
+
 class SignalView(QWidget):
     """Stacked channel plots of one Recording plus the scan tracks, on a shared time axis."""
 
@@ -137,7 +215,8 @@ class SignalView(QWidget):
         self.fault_track: FaultProbabilityTrack | None = None
         self.attention_strip: AttentionStrip | None = None
         self.hotspot_track: HotspotTrack | None = None
-        self.legend: pg.LegendItem | None = None
+        self.legend_row: LegendRow | None = None
+        self.legend: pg.LegendItem | None = None  # legend_row.legend
         self._hidden: set[str] = set()
         self._show_labels = True
         self._syncing = False
@@ -191,7 +270,7 @@ class SignalView(QWidget):
         self.channel_list.clear()
         self.channel_list.blockSignals(False)
         self.fault_track = self.attention_strip = self.hotspot_track = None
-        self.legend = None
+        self.legend_row = self.legend = None
         if recording is None:
             self.x = np.zeros(0)
             return
@@ -238,13 +317,10 @@ class SignalView(QWidget):
             track.setFixedHeight(TRACK_HEIGHTS[key])
             track.vb.sigXRangeChanged.connect(self._on_plot_x_range_changed)
         self._draw_label_regions()
-        # One legend for the shading, top right of the first channel: ground truth and the
-        # event classes of a scan (filled in by set_scan).
-        first = self.plots[recording.channels[0]]
-        self.legend = pg.LegendItem(labelTextSize="8pt", brush="#ffffffd0", verSpacing=-6)
-        self.legend.setColumnCount(3)
-        self.legend.setParentItem(first.vb)
-        self.legend.anchor(itemPos=(1, 0), parentPos=(1, 0), offset=(-4, 2))
+        # One legend for the shading, in a row above the plots: ground truth and the event
+        # classes of a scan (filled in by set_scan).
+        self.legend_row = LegendRow(inset=LEFT_AXIS_WIDTH)
+        self.legend = self.legend_row.legend
         self._fill_legend()
         self._relayout()
         self.show_all()
@@ -273,26 +349,27 @@ class SignalView(QWidget):
         }
 
     def _relayout(self) -> None:
-        """Lay out the visible channel plots, then the tracks (when a scan is shown)."""
+        """Lay out the legend row, the visible channel plots, then the tracks (with a scan)."""
         layout = self.graphics.ci
         layout.clear()
+        if self.legend_row is not None:
+            layout.addItem(self.legend_row, row=0, col=0)  # fixed height: no stretch
+        first = 1  # the plots' first row
         items: list[pg.PlotItem] = [
             self.plots[name] for name in self.plots if name not in self._hidden
         ]
         if self.scan is not None:
             items += list(self._tracks().values())
-        for row, item in enumerate(items):
+        for row, item in enumerate(items, start=first):
             layout.addItem(item, row=row, col=0)
             item.showAxis("bottom", item is items[-1])
         if self.scan is not None and self.attention_strip is not None:
-            row = items.index(self.attention_strip)
+            row = first + items.index(self.attention_strip)
             layout.addItem(self.attention_strip.colour_bar, row=row, col=1)
         if items:
             # Share the stretch between the channels; tracks keep their fixed height.
-            for row in range(len(items)):
-                layout.layout.setRowStretchFactor(
-                    row, 0 if items[row] in self._tracks().values() else 1
-                )
+            for row, item in enumerate(items, start=first):
+                layout.layout.setRowStretchFactor(row, 0 if item in self._tracks().values() else 1)
 
     # ------------------------------------------------------------------ scan
     def set_scan(self, result: ScanResult | None, window: int | None = None) -> None:
@@ -330,7 +407,8 @@ class SignalView(QWidget):
                 colour.setAlpha(140)
                 sample = pg.PlotDataItem([], [], pen=None, fillLevel=0, brush=colour)
                 self.legend.addItem(sample, f"flagged: {name}")
-        self.legend.setVisible(bool(self.legend.items))
+        if self.legend_row is not None:
+            self.legend_row.refit()  # height 0 when there is nothing to explain
 
     def _add_event_region(
         self, plot: pg.PlotItem, event: FaultEvent, result: ScanResult
