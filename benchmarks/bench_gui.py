@@ -12,12 +12,18 @@ Run by hand (not by CI):  .venv/bin/python benchmarks/bench_gui.py [--quick]
    move the view by 5 % and repaint it synchronously. Reference: the same pan with plain
    PlotDataItems (no downsampling, no clip-to-view), i.e. what pyqtgraph does by default.
    Target: <= 16 ms per frame.
+3. Panning the demo recording with its labelled stretches and a scan by the demo model shown
+   (shaded events on every plot, the three scan tracks), at 1600 x 1000, 5 % of the view a
+   frame. Reference: the same view with neither labels nor a scan, in the same run.
+   ``--profile`` prints where one such frame's time goes (cProfile, top functions).
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
+import pstats
 import statistics
 import time
 from collections.abc import Callable
@@ -30,13 +36,15 @@ import torch
 from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication
 
+from faultlens.core.checkpoint import load_model
 from faultlens.core.detection import ScanOptions, scan
 from faultlens.core.io import load_recording
+from faultlens.core.progress import run_to_end
 from faultlens.core.recording import Recording
-from faultlens.core.resources import demo_recording_path
+from faultlens.core.resources import demo_model_path, demo_recording_path
 from faultlens.core.training import TrainOptions, train
 from faultlens.gui.app import ensure_app, warm_up_torch
-from faultlens.gui.signal_view import SignalView
+from faultlens.gui.signal_view import SignalView, label_stretches
 from faultlens.gui.workers import GeneratorWorker
 
 
@@ -164,11 +172,63 @@ def bench_pan(rows: int, channels: int, frames: int, reference_frames: int) -> N
     )
 
 
+def bench_pan_scan(frames: int, profile: bool) -> None:
+    """Pan the demo recording with labels and a scan shown, against it with neither."""
+    recording = load_recording(demo_recording_path())
+    model = load_model(demo_model_path())
+    result = run_to_end(scan(model, recording, ScanOptions(device="cpu")))
+    labelled = 0 if recording.labels is None else len(label_stretches(recording.labels))
+    width = recording.n_rows * 0.25  # a quarter of the recording in view
+    x = recording.time_axis()
+    step = float(x[1] - x[0])
+
+    def measure(with_shading: bool) -> tuple[list[float], list[float], SignalView]:
+        view = SignalView()
+        view.resize(1600, 1000)
+        view.set_show_labels(with_shading)
+        view.set_recording(recording)
+        if with_shading:
+            view.set_scan(result, model.window)
+        view.show()
+        QApplication.processEvents()
+        return (*pan_frames(view.set_x_range, float(x[0]), width * step, frames), view)
+
+    plain, plain_cpu, view = measure(False)
+    view.close()
+    shaded, shaded_cpu, view = measure(True)
+    if profile:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        pan_frames(view.set_x_range, float(x[0]), width * step, 20)
+        profiler.disable()
+        print("profile of 20 frames of the pan with labels and a scan (top 25, cumulative):")
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+    view.close()
+    med, cpu = statistics.median(shaded), statistics.median(shaded_cpu)
+    ref, ref_cpu = statistics.median(plain), statistics.median(plain_cpu)
+    print(
+        f"pan with labels and a scan shown: demo recording ({recording.n_rows:,} rows x "
+        f"{len(recording.channels)} ch, {len(result.events)} events, {labelled} labelled "
+        f"stretches), quarter in view, 1600x1000:\n"
+        f"  labels + scan shown: wall median {med:6.1f} ms, CPU median {cpu:6.1f} ms over "
+        f"{frames} frames\n"
+        f"  neither (reference): wall median {ref:6.1f} ms, CPU median {ref_cpu:6.1f} ms\n"
+        f"  ratio shown/reference (CPU): {cpu / ref_cpu:.1f}x"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="shorter runs")
+    parser.add_argument(
+        "--only-scan-pan", action="store_true", help="only the pan with labels and a scan"
+    )
+    parser.add_argument("--profile", action="store_true", help="profile that pan's frames")
     args = parser.parse_args()
     app = ensure_app()
+    if args.only_scan_pan:
+        bench_pan_scan(frames=30 if args.quick else 60, profile=args.profile)
+        return
     # As the application does (cli_gui): leave one core to the GUI thread, and import
     # torch's lazily loaded training modules before any worker runs.
     threads = max(1, (os.cpu_count() or 2) - 1)
@@ -188,8 +248,6 @@ def main() -> None:
 
     # Scan with a model trained briefly on the same recording (scan cost does not depend on
     # how well the model is trained).
-    from faultlens.core.progress import run_to_end
-
     model = run_to_end(train([recording], TrainOptions(epochs=1, device=device))).model
     scanning = run_worker(
         app, lambda stop: scan(model, recording, ScanOptions(device=device), stop), limit
@@ -217,6 +275,7 @@ def main() -> None:
         frames=60,
         reference_frames=3,
     )
+    bench_pan_scan(frames=30 if args.quick else 60, profile=args.profile)
 
 
 if __name__ == "__main__":
