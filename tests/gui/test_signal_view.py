@@ -15,7 +15,7 @@ from faultlens.core.recording import Recording
 from faultlens.core.resources import demo_recording_path
 from faultlens.gui.app import configure_pyqtgraph
 from faultlens.gui.signal_view import SignalView, label_stretches, peak_pyramid, robust_range
-from faultlens.gui.tracks import bin_peak, strongest_hotspots
+from faultlens.gui.tracks import bin_peak, class_colour, strongest_hotspots
 
 
 def _view(qtbot: QtBot, recording: Recording, width: int = 900, height: int = 600) -> SignalView:
@@ -116,9 +116,13 @@ def test_ground_truth_regions_follow_the_labels(qtbot: QtBot, pump_csv) -> None:
     stretches = label_stretches(rec.labels)
     faulty = np.flatnonzero(rec.labels == "1")
     assert sum(e - s + 1 for s, e, _ in stretches) == len(faulty)
-    assert len(view.label_regions) == len(stretches) * len(rec.channels)
+    assert list(view.label_shading) == list(view.plots.values())
+    expected = [view.row_span_x(s, e) for s, e, _ in stretches]
+    for shading in view.label_shading.values():
+        assert [(x0, x1) for x0, x1, _, _ in shading.spans] == expected
+        assert shading.isVisible()
     view.set_show_labels(False)
-    assert not any(r.isVisible() for r in view.label_regions)
+    assert not any(s.isVisible() for s in view.label_shading.values())
 
 
 def test_label_stretches_separate_classes_and_skip_normal() -> None:
@@ -170,10 +174,13 @@ def test_scan_tracks_show_the_engine_output(qtbot: QtBot, pump_csv, trained_mode
     for point, row in zip(points, rows, strict=True):
         assert point.pos().x() == rec.time_axis()[row]
         assert rec.format_time(row) in point.data()
-    # One shaded region per event on each channel plot and the probability track.
-    assert len(view.event_regions) == len(result.events) * (len(rec.channels) + 1)
+    # One shaded span per event on each channel plot and the probability track.
+    assert list(view.event_shading) == [*view.plots.values(), view.fault_track]
+    for shading in view.event_shading.values():
+        assert len(shading.spans) == len(result.events)
     view.set_scan(None)
-    assert view.event_regions == [] and view.fault_track not in _layout_items(view)
+    assert not any(s.spans for s in view.event_shading.values())
+    assert view.fault_track not in _layout_items(view)
 
 
 def test_zoomed_out_curves_use_the_peak_pyramid(qtbot: QtBot) -> None:
@@ -287,3 +294,77 @@ def test_legend_follows_labels_and_scan(qtbot: QtBot, pump_csv) -> None:
     qtbot.waitUntil(lambda: row.height() == 0)
     view.set_show_labels(True)
     qtbot.waitUntil(lambda: row.height() == one_line)
+
+
+def _shaded_pixels(qtbot: QtBot, view: SignalView, plot: pg.PlotItem) -> np.ndarray:
+    """Columns of ``plot``'s data area (one bool a pixel) that the shading tints, read at
+    mid-height from a real paint of the view."""
+    qtbot.wait(20)  # let the layout settle
+    image = view.graphics.grab().toImage()
+    rect = view.graphics.mapFromScene(plot.vb.sceneBoundingRect()).boundingRect()
+    assert rect.height() > 20, rect  # the plot has room to be read
+    row = rect.center().y()
+    white = pg.QtGui.QColor("white").rgb()
+    return np.array([image.pixel(x, row) != white for x in range(rect.left(), rect.right())])
+
+
+def test_shading_spans_match_events_and_labels(qtbot: QtBot) -> None:
+    rows = 1000
+    labels = np.array(["0"] * rows, dtype=object)
+    labels[100:200] = "1"
+    labels[600:650] = "leak"
+    data = np.full((rows, 2), -1e3, dtype=np.float32)  # curves far below the y range shown
+    rec = Recording.from_arrays(data, ["a", "b"], labels=labels)
+    result = _scan_with_events(rec, ("normal", "cavitation"), [(300, 349, "cavitation")])
+    configure_pyqtgraph()
+    view = SignalView()
+    qtbot.addWidget(view)
+    view.resize(900, 700)
+    view.set_recording(rec)
+    view.set_scan(result, 32)  # before showing: the layout is built once
+    for plot in view.plots.values():
+        plot.setYRange(-1, 1, padding=0)
+    view.show()
+    qtbot.waitExposed(view)
+    a = view.plots["a"]
+    labelled, flagged = view.label_shading[a], view.event_shading[a]
+    # One item per plot holds every span, at the rows' x extent, in the old colours.
+    assert [(x0, x1) for x0, x1, _, _ in labelled.spans] == [(99.5, 199.5), (599.5, 649.5)]
+    assert [c.getRgb() for _, _, c, _ in labelled.spans] == [(120, 120, 120, 45)] * 2
+    assert [(x0, x1) for x0, x1, _, _ in flagged.spans] == [(299.5, 349.5)]
+    colour = flagged.spans[0][2]
+    expected_rgb = class_colour(result.class_names, "cavitation").rgb()
+    assert colour.alpha() == 70 and colour.rgb() == expected_rgb
+    assert labelled.zValue() < flagged.zValue() < view.curves["a"].zValue()
+    # Tooltips follow the span under the cursor; elsewhere the item has none.
+    assert flagged.spans[flagged.span_at(320)][3].startswith("cavitation: ")
+    assert flagged.span_at(500) is None
+    tip = labelled.spans[labelled.span_at(620)][3]
+    assert tip == "labelled 'leak' in the file (ground truth)"
+    # The pixels: tinted over rows 100-199, 300-349 and 600-649 and nowhere else (a pixel
+    # either side of each edge is left out for rounding). x runs from -0.5 to 999.5.
+    view.set_x_range(-0.5, rows - 0.5)
+    tinted = _shaded_pixels(qtbot, view, a)
+    width = tinted.size
+    expected = np.zeros(width, dtype=bool)
+    edges = np.zeros(width, dtype=bool)
+    for lo, hi in ((100, 200), (300, 350), (600, 650)):
+        expected[round(lo * width / rows) : round(hi * width / rows)] = True
+        for r in (lo, hi):
+            edges[round(r * width / rows) - 2 : round(r * width / rows) + 2] = True
+    np.testing.assert_array_equal(tinted[~edges], expected[~edges])
+    # Only spans in view are painted (the view range is read when the frame is painted).
+    view.set_x_range(250, 450)
+    view.graphics.grab()
+    assert flagged.visible_spans() == [0] and labelled.visible_spans() == []
+    view.set_x_range(-0.5, rows - 0.5)
+    view.graphics.grab()
+    assert flagged.visible_spans() == [0] and labelled.visible_spans() == [0, 1]
+    # Toggling the labels hides their shading; the events stay.
+    view.set_show_labels(False)
+    tinted = _shaded_pixels(qtbot, view, a)
+    assert tinted[round(320 * width / rows)] and not tinted[round(150 * width / rows)]
+    view.set_show_labels(True)
+    assert _shaded_pixels(qtbot, view, a)[round(150 * width / rows)]
+    view.set_scan(None)
+    assert [s.spans for s in view.event_shading.values()] == [[]] * 3

@@ -12,6 +12,9 @@ then handle at most 5 points per pixel. The level changes only when zooming, so 
 costs O(pixels), not O(rows).
 The y range of each channel is fixed from the whole recording (robust min/max) so panning
 never rescans the data; "Fit Y" rescales to what is in view on request.
+The shading (labelled stretches, flagged events) is one ShadedSpans item per plot and kind,
+not a LinearRegionItem per span: each of those (and its two InfiniteLines) recomputes its
+bounds from the view on every frame, which cost ~100 ms a frame with the demo's 580 regions.
 """
 
 from __future__ import annotations
@@ -19,14 +22,15 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from pyqtgraph.GraphicsScene.mouseEvents import HoverEvent, MouseClickEvent, MouseDragEvent
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtCore import QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QBrush, QColor, QPainter
 from PySide6.QtWidgets import (
     QGraphicsSceneResizeEvent,
     QHBoxLayout,
     QListWidget,
     QListWidgetItem,
     QSplitter,
+    QStyleOptionGraphicsItem,
     QVBoxLayout,
     QWidget,
 )
@@ -43,6 +47,8 @@ from faultlens.gui.tracks import (
 
 CURVE_PEN = pg.mkPen("#1f3b73", width=1)
 GROUND_TRUTH_BRUSH = QColor(120, 120, 120, 45)
+EVENT_ALPHA = 70
+LABEL_Z, EVENT_Z = -20, -10  # behind the curves; events over the labelled stretches
 TRACK_HEIGHTS = {"fault": 80, "attention": 46, "hotspots": 80}
 
 
@@ -117,6 +123,90 @@ def robust_range(values: np.ndarray) -> tuple[float, float]:
         return float(lo) - 1.0, float(hi) + 1.0
     pad = 0.05 * (hi - lo)
     return float(lo - pad), float(hi + pad)
+
+
+class ShadedSpans(pg.GraphicsObject):
+    """Full-height shaded x spans of one plot, all painted by this one item.
+
+    Each span is ``(x0, x1, colour, tooltip)``, drawn as a filled rect without outline from the
+    view's bottom to its top, in the order given (overlaps blend, as separate items would).
+    Only spans that meet the visible x range are painted. The rects are cached and rebuilt
+    only when the spans or the view's y range change, so a pan costs one view lookup and a
+    few drawRect calls. Hovering sets the tooltip to the span under the cursor (the last one
+    given, as it is painted on top); elsewhere the tooltip is empty, so Qt shows that of an
+    item below, as it did with one item per span. Mouse buttons pass through to the plot.
+    """
+
+    def __init__(self, z: float) -> None:
+        super().__init__()
+        self.setZValue(z)
+        self.spans: list[tuple[float, float, QColor, str]] = []
+        self._x0 = np.zeros(0)
+        self._x1 = np.zeros(0)
+        self._brushes: list[QBrush] = []
+        self._rects: list[QRectF] = []
+        self._y: tuple[float, float] = (0.0, 1.0)  # the view's y range, bottom to top
+        self._view_x: tuple[float, float] | None = None  # its x range, kept for paint
+        self._bounds = QRectF()
+
+    def set_spans(self, spans: list[tuple[float, float, QColor, str]]) -> None:
+        self.spans = list(spans)
+        self._x0 = np.array([s[0] for s in spans], dtype=np.float64)
+        self._x1 = np.array([s[1] for s in spans], dtype=np.float64)
+        self._brushes = [QBrush(QColor(s[2])) for s in spans]
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        self.prepareGeometryChange()
+        y0, y1 = self._y
+        self._rects = [QRectF(x0, y0, x1 - x0, y1 - y0) for x0, x1, _c, _t in self.spans]
+        if self.spans:
+            left, right = float(self._x0.min()), float(self._x1.max())
+            self._bounds = QRectF(left, y0, right - left, y1 - y0)
+        else:
+            self._bounds = QRectF()
+        self.update()
+
+    def viewTransformChanged(self) -> None:
+        # Not viewRangeChanged: that comes before the ViewBox updates its transform, while
+        # viewRect() still holds the previous frame's range.
+        super().viewTransformChanged()
+        view = self.viewRect()
+        if view is None:
+            return
+        self._view_x = (float(view.left()), float(view.right()))
+        y = (float(view.top()), float(view.bottom()))
+        if y != self._y:  # a pan leaves y alone: nothing to rebuild
+            self._y = y
+            self._rebuild()
+
+    def boundingRect(self) -> QRectF:
+        return self._bounds
+
+    def visible_spans(self) -> list[int]:
+        """Indices of the spans that meet the view's x range (those ``paint`` draws)."""
+        if self._view_x is None or not self.spans:
+            return []
+        left, right = self._view_x
+        hit = (self._x1 >= left) & (self._x0 <= right)
+        return np.flatnonzero(hit).tolist()
+
+    def paint(
+        self, p: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
+        p.setPen(Qt.PenStyle.NoPen)
+        for i in self.visible_spans():
+            p.setBrush(self._brushes[i])
+            p.drawRect(self._rects[i])
+
+    def span_at(self, x: float) -> int | None:
+        """Index of the topmost (last given) span holding ``x``, if any."""
+        hit = np.flatnonzero((self._x0 <= x) & (x <= self._x1))
+        return int(hit[-1]) if hit.size else None
+
+    def hoverEvent(self, ev: HoverEvent) -> None:
+        index = None if ev.isExit() else self.span_at(ev.pos().x())
+        self.setToolTip("" if index is None else self.spans[index][3])
 
 
 class _StaticSample(pg.ItemSample):
@@ -210,8 +300,10 @@ class SignalView(QWidget):
         self.x = np.zeros(0)
         self.plots: dict[str, pg.PlotItem] = {}
         self.curves: dict[str, pg.PlotDataItem] = {}
-        self.event_regions: list[tuple[pg.PlotItem, pg.LinearRegionItem]] = []
-        self.label_regions: list[pg.LinearRegionItem] = []
+        # Shading, one item per plot: flagged events (channel plots and the probability
+        # track) and the file's labelled stretches (channel plots).
+        self.event_shading: dict[pg.PlotItem, ShadedSpans] = {}
+        self.label_shading: dict[pg.PlotItem, ShadedSpans] = {}
         self.fault_track: FaultProbabilityTrack | None = None
         self.attention_strip: AttentionStrip | None = None
         self.hotspot_track: HotspotTrack | None = None
@@ -262,8 +354,8 @@ class SignalView(QWidget):
         self.graphics.ci.clear()
         self.plots.clear()
         self.curves.clear()
-        self.event_regions.clear()
-        self.label_regions.clear()
+        self.event_shading.clear()
+        self.label_shading.clear()
         self._lod.clear()
         self.lod_rows_per_block = 1
         self.channel_list.blockSignals(True)
@@ -316,6 +408,11 @@ class SignalView(QWidget):
         for key, track in self._tracks().items():
             track.setFixedHeight(TRACK_HEIGHTS[key])
             track.vb.sigXRangeChanged.connect(self._on_plot_x_range_changed)
+        for plot in [*self.plots.values(), self.fault_track]:
+            self.event_shading[plot] = self._add_shading(plot, EVENT_Z)
+        for plot in self.plots.values():
+            self.label_shading[plot] = self._add_shading(plot, LABEL_Z)
+            self.label_shading[plot].setVisible(self._show_labels)
         self._draw_label_regions()
         # One legend for the shading, in a row above the plots: ground truth and the event
         # classes of a scan (filled in by set_scan).
@@ -378,19 +475,13 @@ class SignalView(QWidget):
             return
         self.scan = result
         self.window = window
-        for plot, region in self.event_regions:
-            plot.removeItem(region)
-        self.event_regions.clear()
         assert self.fault_track and self.attention_strip and self.hotspot_track
         self.fault_track.set_scan(self.x, result)
         self.attention_strip.set_scan(self.x, result, window)
         self.hotspot_track.set_scan(self.x, result, self.recording)
-        if result is not None:
-            targets = [*self.plots.values(), self.fault_track]
-            for event in result.events:
-                for plot in targets:
-                    region = self._add_event_region(plot, event, result)
-                    self.event_regions.append((plot, region))
+        spans = [] if result is None else [self._event_span(e, result) for e in result.events]
+        for shading in self.event_shading.values():
+            shading.set_spans(spans)
         self._fill_legend()
         self._relayout()
 
@@ -398,7 +489,7 @@ class SignalView(QWidget):
         if self.legend is None:
             return
         self.legend.clear()
-        if self.label_regions and self._show_labels:
+        if self._show_labels and any(s.spans for s in self.label_shading.values()):
             sample = pg.PlotDataItem([], [], pen=None, fillLevel=0, brush=QColor(120, 120, 120, 90))
             self.legend.addItem(sample, "labelled in file")
         if self.scan is not None:
@@ -410,22 +501,23 @@ class SignalView(QWidget):
         if self.legend_row is not None:
             self.legend_row.refit()  # height 0 when there is nothing to explain
 
-    def _add_event_region(
-        self, plot: pg.PlotItem, event: FaultEvent, result: ScanResult
-    ) -> pg.LinearRegionItem:
+    @staticmethod
+    def _add_shading(plot: pg.PlotItem, z: float) -> ShadedSpans:
+        shading = ShadedSpans(z)
+        plot.addItem(shading, ignoreBounds=True)  # shading never widens the auto range
+        return shading
+
+    def _event_span(
+        self, event: FaultEvent, result: ScanResult
+    ) -> tuple[float, float, QColor, str]:
         colour = class_colour(result.class_names, event.class_name)
-        colour.setAlpha(70)
+        colour.setAlpha(EVENT_ALPHA)
         x0, x1 = self.row_span_x(event.start_row, event.end_row)
-        region = pg.LinearRegionItem(
-            values=(x0, x1), movable=False, brush=colour, pen=pg.mkPen(None)
-        )
-        region.setZValue(-10)
-        region.setToolTip(
+        tip = (
             f"{event.class_name}: {event.start_time} – {event.end_time}, "
             f"peak p={event.peak_probability:.2f}; channels: {', '.join(event.top_channels)}"
         )
-        plot.addItem(region, ignoreBounds=True)
-        return region
+        return x0, x1, colour, tip
 
     def row_span_x(self, start_row: int, end_row: int) -> tuple[float, float]:
         """x extent of rows ``start_row..end_row`` (inclusive), half a sample either side."""
@@ -437,25 +529,24 @@ class SignalView(QWidget):
     # ------------------------------------------------------------------ ground truth
     def set_show_labels(self, show: bool) -> None:
         self._show_labels = show
-        for region in self.label_regions:
-            region.setVisible(show)
+        for shading in self.label_shading.values():
+            shading.setVisible(show)
         self._fill_legend()
 
     def _draw_label_regions(self) -> None:
         rec = self.recording
         if rec is None or rec.labels is None:
             return
-        for start, end, _label in label_stretches(rec.labels):
-            x0, x1 = self.row_span_x(start, end)
-            for plot in self.plots.values():
-                region = pg.LinearRegionItem(
-                    values=(x0, x1), movable=False, brush=GROUND_TRUTH_BRUSH, pen=pg.mkPen(None)
-                )
-                region.setZValue(-20)
-                region.setToolTip(f"labelled '{_label}' in the file (ground truth)")
-                region.setVisible(self._show_labels)
-                plot.addItem(region, ignoreBounds=True)
-                self.label_regions.append(region)
+        spans = [
+            (
+                *self.row_span_x(start, end),
+                GROUND_TRUTH_BRUSH,
+                f"labelled '{label}' in the file (ground truth)",
+            )
+            for start, end, label in label_stretches(rec.labels)
+        ]
+        for shading in self.label_shading.values():
+            shading.set_spans(spans)
 
     # ------------------------------------------------------------------ channels
     def set_channel_visible(self, name: str, visible: bool) -> None:
