@@ -368,3 +368,33 @@ def test_shading_spans_match_events_and_labels(qtbot: QtBot) -> None:
     assert _shaded_pixels(qtbot, view, a)[round(150 * width / rows)]
     view.set_scan(None)
     assert [s.spans for s in view.event_shading.values()] == [[]] * 3
+
+
+def test_plots_fill_the_view_when_a_recording_arrives_after_it_is_shown(qtbot: QtBot) -> None:
+    """The app's order: the (empty) view is on screen, then a recording is opened, scanned,
+    a channel hidden, the scan removed. At every step the channel plots keep the view's
+    height; they once stayed squeezed into the legend row's few pixels until a resize."""
+    configure_pyqtgraph()
+    view = SignalView()
+    qtbot.addWidget(view)
+    view.resize(1000, 800)
+    view.show()
+    qtbot.waitExposed(view)
+    rec = load_recording(demo_recording_path())
+    third = rec.n_rows // 3
+    result = _scan_with_events(rec, ("normal", "leak"), [(third, third + 400, "leak")])
+
+    def channels_fill_the_view(share: float) -> None:
+        qtbot.wait(20)  # let queued layout requests run, as the event loop would
+        heights = [view.plots[name].height() for name in view.visible_channels()]
+        assert min(heights) > 0.75 * max(heights)  # (the lowest plot also holds the time axis)
+        assert sum(heights) > share * view.graphics.height(), heights
+
+    view.set_recording(rec)
+    channels_fill_the_view(0.7)
+    view.set_scan(result, 32)
+    channels_fill_the_view(0.5)  # the scan tracks take their fixed share
+    view.set_channel_visible(rec.channels[0], False)
+    channels_fill_the_view(0.5)
+    view.set_scan(None)
+    channels_fill_the_view(0.7)
