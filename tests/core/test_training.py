@@ -158,6 +158,19 @@ def test_file_split_holds_out_whole_files_with_faults() -> None:
     assert plan.counts("val")[1] > 0 and plan.counts("train")[1] > 0
 
 
+def test_plan_notes_how_much_the_validation_part_can_say() -> None:
+    # One recording: time blocks of it, which flatter the model on new recordings.
+    (note,) = plan_training([_recording(0, n=1200, faults=6)], FAST).notes
+    assert "time blocks" in note and "faultlens evaluate" in note
+    # Three recordings: one is held out, and early stopping rests on it alone.
+    plan = plan_training([_recording(i, n=300) for i in range(3)], FAST)
+    (held_out,) = {i for i, _, _ in plan.val}
+    (note,) = plan.notes
+    assert f"1 of 3 labelled recordings (r{held_out}.csv) alone" in note
+    # Enough recordings for a validation part of several: nothing to say.
+    assert plan_training([_recording(i, n=300) for i in range(15)], FAST).notes == []
+
+
 def test_single_file_uses_time_blocks_with_a_gap() -> None:
     rec = _recording(0, n=1200, faults=6)
     plan = plan_training([rec], FAST)

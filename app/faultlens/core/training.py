@@ -210,6 +210,36 @@ def _class_order(names: set[str]) -> tuple[tuple[str, ...], list[str]]:
     return (first, *[n for n in ordered if n != first]), []
 
 
+# Fewer validation recordings than this and early stopping, the epoch kept and the
+# validation figures rest on too little to trust (on the demo rig, with one validation
+# recording of three, the same settings kept epoch 1 or epoch 7 depending on the seed).
+FEW_VALIDATION_FILES = 3
+
+
+def _validation_notes(
+    recordings: Sequence[Recording],
+    split: str,
+    val: list[tuple[int, np.ndarray, np.ndarray]],
+    n_labelled: int,
+) -> list[str]:
+    """What the user should know about how much the validation figures can say."""
+    if split == "time blocks":
+        return [
+            "validation uses held-out time blocks of the training recordings (too few to hold "
+            "whole ones out): expect less on new recordings; check the model on one it has "
+            "not seen (faultlens evaluate)"
+        ]
+    files = sorted({i for i, _, _ in val})
+    if len(files) >= FEW_VALIDATION_FILES:
+        return []
+    names = ", ".join(recordings[i].path.name for i in files)
+    return [
+        f"validation rests on {len(files)} of {n_labelled} labelled recordings ({names}) "
+        "alone, so its figures and the epoch kept are a rough guide; check the model on a "
+        "recording it has not seen (faultlens evaluate)"
+    ]
+
+
 def _pick_block(labels: np.ndarray, n_classes: int, length: int, candidates: int = 9) -> int:
     """Start of the contiguous validation block of ``length`` rows whose class mix is closest
     to the whole file's (so validation sees faults when the file has them)."""
@@ -375,6 +405,7 @@ def plan_training(recordings: Sequence[Recording], options: TrainOptions) -> Tra
             f"{first.path}: too little labelled data to hold out a validation part "
             f"(window {options.window} rows); record longer, add files or use a smaller window"
         )
+    notes += _validation_notes(recordings, split, val, len(labelled_files))
 
     # Each recording's own medians (relative inputs) come from that recording alone, as at
     # scan time; the normalisation from the training rows only (no validation rows leak).

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QBrush, QColor, QResizeEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QTableWidget,
     QTableWidgetItem,
@@ -170,6 +171,8 @@ class TrainingPanel(QWidget):
         self.per_class.setHorizontalHeaderLabels(["precision", "recall", "F1", "support"])
         self.summary = QLabel()
         self.summary.setWordWrap(True)
+        # Never squeezed below its text (notes included): the tables below scroll instead.
+        self.summary.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
         results = QGroupBox("Validation summary")
         results_layout = QVBoxLayout(results)
         results_layout.addWidget(self.summary)
@@ -186,6 +189,17 @@ class TrainingPanel(QWidget):
         layout.addWidget(self.loss_plot, 1)
         layout.addWidget(self.acc_plot, 1)
         layout.addWidget(results, 1)
+
+    def _fit_summary(self) -> None:
+        """Keep every line of the (word-wrapped) summary visible: Qt's layouts do not ask a
+        wrapped label for its height at the width it gets, and cut its last lines."""
+        height = self.summary.heightForWidth(self.summary.width())
+        if height > 0:  # -1: no text yet, or no width
+            self.summary.setMinimumHeight(height)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_summary()
 
     @staticmethod
     def _spin(lo: int, hi: int, value: int, tip: str) -> QSpinBox:
@@ -416,6 +430,8 @@ class TrainingPanel(QWidget):
         if metrics.get("missed_alarm_rate") is not None:
             parts.append(f"missed {metrics['missed_alarm_rate']:.1%}")
         self.summary.setText(" · ".join(parts) + "".join(f"\nNote: {n}" for n in notes))
+        self.summary.setToolTip(self.summary.text())
+        self._fit_summary()
 
     def _on_training_failed(self, message: str, details: str) -> None:
         self.status.setText("Training failed")
