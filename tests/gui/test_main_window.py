@@ -319,3 +319,35 @@ def test_help_lists_every_bound_shortcut(window: MainWindow) -> None:
     about.close()
     assert window.device_label.text().startswith(("CPU", "CUDA"))
     QApplication.processEvents()
+
+
+@pytest.mark.qt_log_ignore("does not support propagateSizeHints", "does not support raise")
+def test_training_dock_scrolls_instead_of_squeezing(qtbot: QtBot, window: MainWindow) -> None:
+    from PySide6.QtWidgets import QScrollArea
+
+    from faultlens.gui.training_panel import PLOT_MIN_HEIGHT, TABLE_MIN_HEIGHT
+
+    panel = window.training_panel
+    dock = window.docks["Training"]
+    scroll = dock.widget()
+    assert isinstance(scroll, QScrollArea) and scroll.widget() is panel
+    dock.setFloating(True)
+    dock.show()
+    mins = {
+        panel.loss_plot: PLOT_MIN_HEIGHT,
+        panel.acc_plot: PLOT_MIN_HEIGHT,
+        panel.recording_table: TABLE_MIN_HEIGHT,
+        panel.confusion: TABLE_MIN_HEIGHT,
+        panel.per_class: TABLE_MIN_HEIGHT,
+    }
+
+    dock.resize(420, 600)  # a short dock: every part keeps its height, the panel scrolls
+    qtbot.waitUntil(lambda: scroll.verticalScrollBar().isVisible())
+    for widget, least in mins.items():
+        assert widget.height() >= least, widget.objectName() or type(widget).__name__
+    assert panel.height() > scroll.viewport().height()
+    assert panel.loss_plot.height() < 2 * PLOT_MIN_HEIGHT  # no taller than it needs to be
+
+    dock.resize(420, 1100)  # a tall one: the panel fills it, nothing to scroll
+    qtbot.waitUntil(lambda: not scroll.verticalScrollBar().isVisible())
+    assert panel.height() == scroll.viewport().height()

@@ -46,6 +46,9 @@ from faultlens.gui.workers import GeneratorWorker, release_finished
 
 EACH_FILES_OWN = "__own__"
 ONE_CLASS_PER_FILE = "__file__"
+# The least heights the plots and tables keep: in a short dock the panel scrolls instead.
+PLOT_MIN_HEIGHT = 120
+TABLE_MIN_HEIGHT = 90
 
 
 def _fmt_elapsed(seconds: float) -> str:
@@ -84,6 +87,7 @@ class TrainingPanel(QWidget):
         )
         self.recording_table.horizontalHeader().setStretchLastSection(True)
         self.recording_table.verticalHeader().setVisible(False)
+        self.recording_table.setMinimumHeight(TABLE_MIN_HEIGHT)
         self.recording_table.setMaximumHeight(120)
         self.recording_table.setToolTip(
             "Tick the recordings to train on. In 'one class per file' mode, type each file's "
@@ -137,7 +141,7 @@ class TrainingPanel(QWidget):
         self.status.setWordWrap(True)
 
         self.loss_plot = pg.PlotWidget()
-        self.loss_plot.setMinimumHeight(130)
+        self.loss_plot.setMinimumHeight(PLOT_MIN_HEIGHT)
         self.loss_plot.setLabel("left", "loss")
         self.loss_plot.getAxis("left").enableAutoSIPrefix(False)
         self.loss_plot.setLabel("bottom", "epoch")
@@ -149,7 +153,7 @@ class TrainingPanel(QWidget):
             pen=pg.mkPen("#D55E00", width=2), name="validation loss", symbol="o", symbolSize=5
         )
         self.acc_plot = pg.PlotWidget()
-        self.acc_plot.setMinimumHeight(110)
+        self.acc_plot.setMinimumHeight(PLOT_MIN_HEIGHT)
         self.acc_plot.setLabel("left", "validation")
         self.acc_plot.setLabel("bottom", "epoch")
         self.acc_plot.setYRange(0, 1)
@@ -165,10 +169,12 @@ class TrainingPanel(QWidget):
         self.confusion.setObjectName("confusion_matrix")
         self.confusion.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.confusion.setToolTip("Validation windows: rows = true class, columns = predicted")
+        self.confusion.setMinimumHeight(TABLE_MIN_HEIGHT)
         self.per_class = QTableWidget(0, 4)
         self.per_class.setObjectName("per_class_metrics")
         self.per_class.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.per_class.setHorizontalHeaderLabels(["precision", "recall", "F1", "support"])
+        self.per_class.setMinimumHeight(TABLE_MIN_HEIGHT)
         self.summary = QLabel()
         self.summary.setWordWrap(True)
         # Never squeezed below its text (notes included): the tables below scroll instead.
@@ -196,6 +202,17 @@ class TrainingPanel(QWidget):
         height = self.summary.heightForWidth(self.summary.width())
         if height > 0:  # -1: no text yet, or no width
             self.summary.setMinimumHeight(height)
+
+    def heightForWidth(self, width: int) -> int:
+        """The least height that shows every part at ``width``, not the preferred one.
+
+        A resizable QScrollArea (the Training dock) never makes a widget with a
+        height-for-width layout (the word-wrapped labels) shorter than this; the layout's own
+        answer is its preferred height (plots ~480 px each), which kept the panel ~1900 px tall
+        in any dock. With the minimum the panel fills a tall dock and scrolls in a short one.
+        """
+        layout = self.layout()
+        return layout.totalMinimumHeightForWidth(width) if layout is not None else -1
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
