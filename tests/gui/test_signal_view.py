@@ -398,3 +398,34 @@ def test_plots_fill_the_view_when_a_recording_arrives_after_it_is_shown(qtbot: Q
     channels_fill_the_view(0.5)
     view.set_scan(None)
     channels_fill_the_view(0.7)
+
+
+def test_channel_names_sit_on_a_box_and_stay_put(qtbot: QtBot, pump_csv) -> None:
+    from PySide6.QtGui import QColor, QImage, QPainter
+
+    from faultlens.gui.signal_view import ChannelName
+
+    rec = load_recording(pump_csv)
+    view = _view(qtbot, rec)
+    for name, plot in view.plots.items():
+        (label,) = [i for i in plot.vb.childItems() if isinstance(i, ChannelName)]
+        assert label.text == name
+        # White at ~75 %: readable over the trace, which still shows through.
+        colour = label.fill.color()
+        assert (colour.red(), colour.green(), colour.blue()) == (255, 255, 255)
+        assert 160 <= colour.alpha() <= 220
+        image = QImage(label.boundingRect().size().toSize(), QImage.Format.Format_RGB32)
+        image.fill(QColor("black"))
+        painter = QPainter(image)
+        label.paint(painter, None, None)
+        painter.end()
+        assert QColor(image.pixel(1, 1)).red() == pytest.approx(colour.alpha(), abs=2)
+        # In the plot's corner, out of its data (no part in auto-range), not under the mouse.
+        assert label not in plot.vb.addedItems
+        assert label.acceptedMouseButtons() == pg.QtCore.Qt.MouseButton.NoButton
+        where = label.scenePos()
+        lo, hi = plot.vb.viewRange()[0]
+        plot.setXRange(lo + (hi - lo) / 4, hi - (hi - lo) / 4, padding=0)
+        plot.setYRange(-10, 10, padding=0)
+        qtbot.wait(10)
+        assert label.scenePos() == where

@@ -48,6 +48,7 @@ from faultlens.gui.tracks import (
 CURVE_PEN = pg.mkPen("#1f3b73", width=1)
 GROUND_TRUTH_BRUSH = QColor(120, 120, 120, 45)
 EVENT_ALPHA = 70
+NAME_FILL = QColor(255, 255, 255, 191)  # white at 75 %: names over the trace, which shows through
 LABEL_Z, EVENT_Z = -20, -10  # behind the curves; events over the labelled stretches
 TRACK_HEIGHTS = {"fault": 80, "attention": 46, "hotspots": 80}
 
@@ -207,6 +208,23 @@ class ShadedSpans(pg.GraphicsObject):
     def hoverEvent(self, ev: HoverEvent) -> None:
         index = None if ev.isExit() else self.span_at(ev.pos().x())
         self.setToolTip("" if index is None else self.spans[index][3])
+
+
+class ChannelName(pg.LabelItem):
+    """A channel's name in its plot's top-left corner, on a semi-opaque white box.
+
+    A child of the ViewBox itself (not of its view range), so it stays put when panning or
+    zooming and plays no part in auto-range; it takes no mouse events (drags pan the plot).
+    """
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name, justify="left", size="8pt", color="#111", bold=True)
+        self.fill = QBrush(NAME_FILL)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        self.setAcceptHoverEvents(False)
+
+    def paint(self, p: QPainter, *args: object) -> None:
+        p.fillRect(self.boundingRect(), self.fill)  # the text (a child) is drawn over it
 
 
 class _StaticSample(pg.ItemSample):
@@ -375,7 +393,7 @@ class SignalView(QWidget):
             plot.hideButtons()
             plot.setMenuEnabled(False)
             plot.setClipToView(True)
-            label = pg.LabelItem(name, justify="left", size="8pt", color="#111", bold=True)
+            label = ChannelName(name)
             label.setParentItem(plot.vb)
             label.anchor(itemPos=(0, 0), parentPos=(0, 0), offset=(4, 0))
             curve = plot.plot(pen=CURVE_PEN)
