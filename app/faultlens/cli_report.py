@@ -13,9 +13,6 @@ from pathlib import Path
 
 from faultlens.core.errors import FaultLensError
 
-REPORT_SUFFIXES = (".html", ".htm", ".pdf")
-EVENT_SUFFIXES = (".csv", ".json")
-
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from faultlens.cli_engine import (
@@ -27,7 +24,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
         _scan_options,
     )
     from faultlens.core.detection import scan
-    from faultlens.core.report import write_events, write_report
+    from faultlens.core.report import (
+        EVENT_SUFFIXES,
+        REPORT_SUFFIXES,
+        write_events,
+        write_report,
+    )
     from faultlens.core.review import Review
 
     outputs: list[Path] = list(args.out)

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import QFileDialog, QProgressDialog, QWidget
 from faultlens.core.detection import ScanResult
 from faultlens.core.progress import Progress, ShouldStop
 from faultlens.core.recording import Recording
-from faultlens.core.report import write_events, write_report
+from faultlens.core.report import EVENT_SUFFIXES, REPORT_SUFFIXES, write_events, write_report
 from faultlens.core.review import Review
 from faultlens.gui import app as gui_app
 from faultlens.gui import settings as gui_settings
@@ -48,7 +48,7 @@ def export_generator(
     path: Path, inputs: ExportInputs, should_stop: ShouldStop
 ) -> Generator[Progress, None, Path]:
     """The core work for ``path``: a report generator, or the event list written at once."""
-    if path.suffix.lower() in (".csv", ".json"):
+    if path.suffix.lower() in EVENT_SUFFIXES:
 
         def events() -> Generator[Progress, None, Path]:
             yield Progress(0, 1, "Writing the event list")
@@ -134,7 +134,7 @@ class ReportExporter(QObject):
         if not name:
             return None
         path = Path(name)
-        if path.suffix.lower() not in (".html", ".htm", ".pdf", ".csv", ".json"):
+        if path.suffix.lower() not in (*REPORT_SUFFIXES, *EVENT_SUFFIXES):
             kind = chosen_filter.split(" ", 1)[0]
             for word, suffix in SUFFIX_OF_FILTER.items():
                 if word in chosen_filter or word == kind:
@@ -159,7 +159,7 @@ class ReportExporter(QObject):
                 inputs.recording, inputs.scan_result, inputs.model, inputs.review.snapshot()
             )
         frozen = inputs
-        if target.suffix.lower() in (".html", ".htm", ".pdf"):
+        if target.suffix.lower() in REPORT_SUFFIXES:
             import_renderers()
 
         def factory(should_stop: ShouldStop) -> Generator[Progress, None, Path]:
