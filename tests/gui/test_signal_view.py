@@ -372,7 +372,7 @@ def test_shading_spans_match_events_and_labels(qtbot: QtBot) -> None:
 
 def test_plots_fill_the_view_when_a_recording_arrives_after_it_is_shown(qtbot: QtBot) -> None:
     """The app's order: the (empty) view is on screen, then a recording is opened, scanned,
-    a channel hidden, the scan removed. At every step the channel plots keep the view's
+    channels hidden and shown, the scan removed. At every step the channel plots keep the view's
     height; they once stayed squeezed into the legend row's few pixels until a resize."""
     configure_pyqtgraph()
     view = SignalView()
@@ -398,6 +398,13 @@ def test_plots_fill_the_view_when_a_recording_arrives_after_it_is_shown(qtbot: Q
     channels_fill_the_view(0.5)
     view.set_scan(None)
     channels_fill_the_view(0.7)
+    # Scanned again, every channel hidden (only the fixed-height tracks left), two shown.
+    view.set_scan(result, 32)
+    for name in rec.channels:
+        view.set_channel_visible(name, False)
+    view.set_channel_visible(rec.channels[0], True)
+    view.set_channel_visible(rec.channels[1], True)
+    channels_fill_the_view(0.5)
 
 
 def test_channel_names_sit_on_a_box_and_stay_put(qtbot: QtBot, pump_csv) -> None:

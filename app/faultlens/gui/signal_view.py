@@ -467,7 +467,9 @@ class SignalView(QWidget):
         """Lay out the legend row, the visible channel plots, then the tracks (with a scan)."""
         layout = self.graphics.ci
         layout.clear()
-        first = 1  # the plots' first row; the legend row (row 0) is added last
+        if self.legend_row is not None:
+            layout.addItem(self.legend_row, row=0, col=0)  # fixed height: no stretch
+        first = 1  # the plots' first row
         items: list[pg.PlotItem] = [
             self.plots[name] for name in self.plots if name not in self._hidden
         ]
@@ -483,14 +485,10 @@ class SignalView(QWidget):
             # Share the stretch between the channels; tracks keep their fixed height.
             for row, item in enumerate(items, start=first):
                 layout.layout.setRowStretchFactor(row, 0 if item in self._tracks().values() else 1)
-            if self.legend_row is not None:
-                # Last: pyqtgraph activates the layout on every addItem, and Qt then bounds
-                # the layout's size by its maximum; with only the fixed-height legend row in
-                # it that maximum is the row's height, and the whole layout (plots added
-                # after it included) stayed squeezed into it until the window was resized.
-                layout.addItem(self.legend_row, row=0, col=0)
-        # The view sizes its layout on resize only: give it the view's size back in case an
-        # activation above shrank it.
+        # pyqtgraph activates the layout on every addItem, and Qt then bounds its size by its
+        # maximum: with only fixed-height rows in it (the legend row first, or just the scan
+        # tracks when every channel is hidden) it shrank to them, and the view gives its
+        # layout a size only on resize, so the plots stayed squeezed to ~2 px. Give it back.
         layout.setGeometry(self.graphics.range)
 
     # ------------------------------------------------------------------ scan
