@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
-    QSizePolicy,
     QSpinBox,
     QTableWidget,
     QTableWidgetItem,
@@ -177,8 +176,6 @@ class TrainingPanel(QWidget):
         self.per_class.setMinimumHeight(TABLE_MIN_HEIGHT)
         self.summary = QLabel()
         self.summary.setWordWrap(True)
-        # Never squeezed below its text (notes included): the tables below scroll instead.
-        self.summary.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
         results = QGroupBox("Validation summary")
         results_layout = QVBoxLayout(results)
         results_layout.addWidget(self.summary)
