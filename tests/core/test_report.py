@@ -48,6 +48,7 @@ MATH_CHANNEL = "Flow $x$"
 CHANNELS = ("Pressure", HOSTILE_CHANNEL, MATH_CHANNEL)
 HOSTILE_NOTE = 'look <img src=x onerror="alert(1)"> here, $x^2$ & "quotes"\nsecond line'
 N = 900
+CLASSES = ("normal", "leak", "<b>valve</b>")
 
 
 @pytest.fixture(autouse=True)
@@ -63,7 +64,7 @@ def model() -> TrainedModel:
         module=AttentionLSTM(config).eval(),
         config=config,
         channels=CHANNELS,
-        class_names=("normal", "leak", "<b>valve</b>"),
+        class_names=CLASSES,
         norm_mean=np.zeros(3, dtype=np.float32),
         norm_std=np.ones(3, dtype=np.float32),
         window=16,
@@ -121,9 +122,22 @@ def make_events(recording: Recording, count: int) -> list[FaultEvent]:
     return events
 
 
+def _own_review(
+    tmp_path: Path,
+    recording: Recording,
+    events: list[FaultEvent],
+    class_names: tuple[str, ...] = CLASSES,
+) -> Review:
+    """A review in a sidecar of its own: the one beside the shared test recording holds the
+    other tests' reviews."""
+    review = Review.open(recording, sidecar_path=tmp_path / "review.json", user="tester")
+    review.set_events(events, class_names=class_names)
+    return review
+
+
 def make_review(recording: Recording, events: list[FaultEvent]) -> Review:
     review = Review.open(recording)
-    review.set_events(events, class_names=("normal", "leak", "<b>valve</b>"))
+    review.set_events(events, class_names=CLASSES)
     review.confirm(0)
     review.set_note(0, HOSTILE_NOTE)
     review.dismiss(1)
@@ -461,9 +475,7 @@ def test_reports_keep_the_line_breaks_of_notes(
     tmp_path: Path, recording: Recording, result: ScanResult
 ) -> None:
     events = make_events(recording, 3)
-    # Its own sidecar: the one beside the recording holds the other tests' reviews.
-    review = Review.open(recording, sidecar_path=tmp_path / "review.json", user="tester")
-    review.set_events(events, class_names=("normal", "leak", "<b>valve</b>"))
+    review = _own_review(tmp_path, recording, events)
     review.set_note(
         0, "Seal weeps at the flange\r\nRecheck after the next run\n\n\nCall the vendor"
     )
@@ -545,8 +557,7 @@ def _pdf_pages(blob: bytes) -> int:
 
 
 def _review_with_regions(tmp_path: Path, recording: Recording, notes: list[str]) -> Review:
-    review = Review.open(recording, sidecar_path=tmp_path / "review.json", user="tester")
-    review.set_events([], class_names=("normal", "leak"))
+    review = _own_review(tmp_path, recording, [], class_names=("normal", "leak"))
     for i, note in enumerate(notes):
         review.add_region(10 * i, 10 * i + 5, "leak", note)
     return review
@@ -654,8 +665,7 @@ def test_pdf_prints_cut_event_notes_in_full_after_the_events(
     tmp_path: Path, recording: Recording, result: ScanResult
 ) -> None:
     events = make_events(recording, 5)
-    review = Review.open(recording, sidecar_path=tmp_path / "review.json", user="tester")
-    review.set_events(events, class_names=("normal", "leak", "<b>valve</b>"))
+    review = _own_review(tmp_path, recording, events)
     review.set_note(0, "Fits under the figure")
     out = tmp_path / "fits.pdf"
     export_report(out, recording, result, None, review, events=events)
