@@ -579,9 +579,10 @@ def _key_width(text: str) -> float:
 def _key_lines(key: str) -> list[str]:
     """``key`` in as few lines as fit the key column: one line that ran on into the values
     (a long class or channel name) overlapped them. A word longer than a line is split."""
-    if _key_width(key) <= TEXT_KEY_WIDTH_PT:
+    width = _key_width(key)
+    if width <= TEXT_KEY_WIDTH_PT:
         return [key]
-    chars = max(1, int(len(key) * TEXT_KEY_WIDTH_PT / _key_width(key)))
+    chars = max(1, int(len(key) * TEXT_KEY_WIDTH_PT / width))
     while True:
         lines = textwrap.wrap(key, chars)
         if chars == 1 or all(_key_width(line) <= TEXT_KEY_WIDTH_PT for line in lines):
