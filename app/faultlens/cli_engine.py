@@ -260,6 +260,7 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     except Cancelled:
         print("faultlens: scan cancelled; nothing written", file=sys.stderr)
         return 3
+    options = result.options  # the threshold actually used (the model's unless given)
     if args.predictions is not None:
         write_predictions_csv(result, recording, args.predictions)
     if args.events is not None:
@@ -370,7 +371,8 @@ def _add_scan_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--threshold",
         type=float,
-        help=f"fault probability at which a row is flagged (default {defaults.threshold})",
+        help="fault probability at which a row is flagged (default: the model's own, "
+        "calibrated to its false-alarm budget when it was trained)",
     )
     g.add_argument(
         "--min-duration",

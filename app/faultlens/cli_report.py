@@ -54,6 +54,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
             review = None
 
     result = _run_with_bar(scan(model, recording, options), "scan")
+    options = result.options  # the threshold actually used (the model's unless given)
     if review is not None:
         review.set_events(
             result.events,

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from faultlens.core.detection import decide
 from faultlens.core.errors import RecordingError
 from faultlens.core.evaluation import (
     classification_metrics,
     event_delays,
     format_metrics,
     label_indices,
-    predicted_with_threshold,
     summarize_delays,
 )
 from faultlens.core.recording import Recording
@@ -101,11 +101,11 @@ def test_label_mapping_numbers_normal_and_unknown() -> None:
         label_indices(Recording.from_arrays(data, ["a"]), ("normal", "fault"))
 
 
-def test_predicted_with_threshold() -> None:
+def test_decide_rule() -> None:
     probs = np.array([[np.nan] * 3, [0.9, 0.05, 0.05], [0.3, 0.2, 0.5], [0.55, 0.4, 0.05]])
     fault = 1 - probs[:, 0]
-    assert predicted_with_threshold(fault, probs, 0.5).tolist() == [-1, 0, 2, 0]
-    assert predicted_with_threshold(fault, probs, 0.4).tolist() == [-1, 0, 2, 1]
+    assert decide(probs, fault, 0.5).tolist() == [-1, 0, 2, 0]
+    assert decide(probs, fault, 0.4).tolist() == [-1, 0, 2, 1]
 
 
 def test_evaluate_scores_rows_with_labels_and_predictions() -> None:

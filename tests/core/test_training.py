@@ -76,8 +76,11 @@ def test_learns_a_level_shift(trained: tuple[TrainResult, list[EpochReport]]) ->
     losses = [r.train_loss for r in result.history]
     assert losses[-1] < 0.6 * losses[0]
     assert model.metrics["split"] == "files"
-    assert model.metrics["accuracy"] > 0.85
-    assert model.metrics["per_class"]["leak"]["recall"] > 0.7
+    # Validation metrics follow the calibrated threshold (1 % budget), which trades a little
+    # recall for few false alarms.
+    assert model.metrics["accuracy"] > 0.8
+    assert model.metrics["false_alarm_rate"] <= 0.05
+    assert model.metrics["per_class"]["leak"]["recall"] > 0.6
     # A recording the model never saw: per-window predictions match the last-row labels.
     truth, pred = _window_predictions(model, _recording(99), stride=4)
     assert float((pred == truth).mean()) > 0.85
@@ -102,7 +105,6 @@ def test_reports_are_ordered_and_sane(trained: tuple[TrainResult, list[EpochRepo
     best = ends[result.best_epoch - 1]
     assert best.val_macro_f1 == max(r.val_macro_f1 or 0.0 for r in ends)
     assert result.model.metrics["val_loss"] == pytest.approx(best.val_loss, rel=1e-5)
-    assert result.model.metrics["macro_f1"] == pytest.approx(best.val_macro_f1)
 
 
 def test_model_file_carries_the_run(

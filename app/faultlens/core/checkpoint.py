@@ -23,7 +23,7 @@ from safetensors import SafetensorError
 
 from faultlens.core.atomic import atomic_write_bytes
 from faultlens.core.errors import ChannelMismatchError, ModelFileError
-from faultlens.core.model import AttentionLSTM, ModelConfig
+from faultlens.core.model import ModelConfig, build_model
 from faultlens.core.recording import Recording
 from faultlens.core.windows import channel_medians, model_input
 
@@ -57,6 +57,12 @@ class TrainedModel:
     #  "confusion_matrix": [[...]], "false_alarm_rate", "missed_alarm_rate"}
     metrics: dict[str, Any] = field(default_factory=dict)
     created: str = ""  # ISO-8601 UTC
+    # The decision rule (one everywhere: scan, events, predictions, evaluation, reports): a
+    # row is a fault when its fault probability (1 - P(normal)) reaches ``threshold``, and
+    # then of its most probable fault class. Training calibrates it to ``alarm_budget``, the
+    # share of held-out normal windows allowed to alarm (None: not calibrated, 0.5).
+    threshold: float = 0.5
+    alarm_budget: float | None = None
 
     @property
     def fingerprint(self) -> str:
@@ -93,6 +99,8 @@ class TrainedModel:
             "history": list(self.history),
             "metrics": dict(self.metrics),
             "created": self.created,
+            "threshold": float(self.threshold),
+            "alarm_budget": None if self.alarm_budget is None else float(self.alarm_budget),
         }
 
     def check_channels(self, recording: Recording) -> None:
@@ -343,7 +351,7 @@ def load_model(path: str | Path) -> TrainedModel:
             f"has unreadable weights ({str(exc).splitlines()[0]}); the file is "
             "damaged or truncated - copy it again",
         ) from None
-    module = AttentionLSTM(config)
+    module = build_model(config)
     expected = module.state_dict()
     missing = sorted(set(expected) - set(tensors))
     unexpected = sorted(set(tensors) - set(expected))
@@ -378,6 +386,21 @@ def load_model(path: str | Path) -> TrainedModel:
             )
         return value
 
+    threshold = meta.get("threshold", 0.5)
+    if (
+        not isinstance(threshold, (int, float))
+        or isinstance(threshold, bool)
+        or not 0.0 < threshold <= 1.0
+    ):
+        raise _fail(path, "metadata 'threshold' must be a number in (0, 1]; the file is damaged")
+    alarm_budget = meta.get("alarm_budget")
+    if alarm_budget is not None and (
+        not isinstance(alarm_budget, (int, float))
+        or isinstance(alarm_budget, bool)
+        or not 0.0 <= alarm_budget < 1.0
+    ):
+        raise _fail(path, "metadata 'alarm_budget' must be a number in [0, 1); the file is damaged")
+
     return TrainedModel(
         module=module,
         config=config,
@@ -395,4 +418,6 @@ def load_model(path: str | Path) -> TrainedModel:
         history=_opt("history", list, []),
         metrics=_opt("metrics", dict, {}),
         created=_opt("created", str, ""),
+        threshold=float(threshold),
+        alarm_budget=None if alarm_budget is None else float(alarm_budget),
     )

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import io
 import json
 import math
@@ -62,9 +63,16 @@ ATTRIBUTION_BUDGET = 2048
 PROGRESS_INTERVAL_S = 0.2
 
 
+# The decision threshold of a model that was not calibrated (and of a bare ScanResult).
+UNCALIBRATED_THRESHOLD = 0.5
+
+
 @dataclass(frozen=True)
 class ScanOptions:
-    threshold: float = 0.5
+    # Fault probability at which a row is a fault; None: the model's own (calibrated to its
+    # false-alarm budget at training, ``TrainedModel.threshold``). The scan result's options
+    # always hold the number used.
+    threshold: float | None = None
     min_duration_rows: int = 5
     merge_gap_rows: int = 10
     # Windows per forward pass; None picks 256 on the CPU and 4096 on CUDA (measured on an
@@ -159,6 +167,14 @@ class ScanResult:
     def n_rows(self) -> int:
         return int(self.fault_probability.shape[0])
 
+    @property
+    def threshold(self) -> float:
+        """The decision threshold of this result: the scan's (``scan`` always stores the one
+        it used in ``options``), else the model's, else ``UNCALIBRATED_THRESHOLD``."""
+        if self.options.threshold is not None:
+            return float(self.options.threshold)
+        return float(getattr(self.model, "threshold", UNCALIBRATED_THRESHOLD))
+
 
 # ---------------------------------------------------------------- device helpers
 @contextlib.contextmanager
@@ -232,6 +248,9 @@ def scan(
     t_win = int(model.window)
     stride = max(1, min(_scan_stride(options.stride, n, t_win), int(model.stride)))
     heads = int(model.config.heads)
+    members = int(getattr(model.config, "members", 1))
+    if options.threshold is None:
+        options = dataclasses.replace(options, threshold=float(model.threshold))
     batch_size = max(1, int(options.batch_size or _auto_batch_size(device)))
 
     x = model.normalised_input(recording)  # (N, input size) float32, NaN -> 0
@@ -260,7 +279,9 @@ def scan(
             received = out.attention.float().mean(dim=2)  # (b, heads, T)
             # One-hot count of arg-max positions: (b, H) indices -> (b, T) counts.
             hot = torch.zeros(b, t_win, device=out.hotspots.device)
-            hot.scatter_add_(1, out.hotspots, torch.ones_like(out.hotspots, dtype=hot.dtype))
+            # An ensemble's hotspots hold every member's features: the mean count per member.
+            ones = torch.full_like(out.hotspots, 1.0 / members, dtype=hot.dtype)
+            hot.scatter_add_(1, out.hotspots, ones)
             win_probs[done : done + b] = probs.cpu().numpy()
             received_np = received.cpu().numpy()
             hot_np = hot.cpu().numpy()
@@ -299,10 +320,8 @@ def scan(
     attention = (
         attention_heads.mean(axis=0) if heads else np.full(n, np.nan, dtype=np.float32)
     ).astype(np.float32)
-    predicted = np.full(n, -1, dtype=np.int16)
-    valid = ~np.isnan(probabilities[:, 0])
-    predicted[valid] = np.argmax(probabilities[valid], axis=1).astype(np.int16)
     fault_probability = (1.0 - probabilities[:, 0]).astype(np.float32)
+    predicted = decide(probabilities, fault_probability, float(options.threshold))
 
     result = ScanResult(
         class_names=tuple(model.class_names),
@@ -326,6 +345,25 @@ def scan(
     result.events = detect_events(result, recording, options, should_stop=should_stop)
     yield Progress(n_windows, n_windows, "Scanned")
     return result
+
+
+def decide(
+    probabilities: np.ndarray, fault_probability: np.ndarray, threshold: float
+) -> np.ndarray:
+    """The product's one decision rule: per row, normal (0) unless the fault probability
+    reaches ``threshold``, then the most probable fault class; -1 where there is no
+    prediction (NaN). ``probabilities`` (N, K), ``fault_probability`` (N,) -> (N,) int16.
+    Scan, events, the predictions file, evaluation and reports all use it."""
+    probs = np.asarray(probabilities)
+    fp = np.asarray(fault_probability, dtype=np.float32)
+    out = np.full(len(fp), -1, dtype=np.int16)
+    valid = ~np.isnan(fp)
+    with np.errstate(invalid="ignore"):
+        fault = valid & (fp >= threshold)
+    out[valid] = 0
+    if probs.shape[1] > 1 and fault.any():
+        out[fault] = 1 + np.argmax(probs[fault, 1:], axis=1).astype(np.int16)
+    return out
 
 
 # ---------------------------------------------------------------- events
@@ -385,9 +423,10 @@ def detect_events(
     """
     if recording.n_rows != result.n_rows:
         raise ValueError(f"scan has {result.n_rows} rows but the recording {recording.n_rows}")
+    threshold = result.threshold if options.threshold is None else options.threshold
     stretches = find_stretches(
         result.fault_probability,
-        options.threshold,
+        float(threshold),
         options.min_duration_rows,
         options.merge_gap_rows,
     )

@@ -324,21 +324,6 @@ class EvaluationReport:
         return "\n".join(lines) + "\n"
 
 
-def predicted_with_threshold(
-    fault_probability: np.ndarray, probabilities: np.ndarray, threshold: float
-) -> np.ndarray:
-    """Per-row class index at a fault threshold: normal (0) where the fault probability is
-    below it, else the most probable fault class; -1 where there is no prediction (NaN)."""
-    fp = np.asarray(fault_probability, dtype=np.float32)
-    out = np.full(fp.shape, -1, dtype=np.int64)
-    ok = ~np.isnan(fp)
-    out[ok] = 0
-    flagged = ok & (fp >= threshold)
-    if np.any(flagged):
-        out[flagged] = 1 + np.argmax(probabilities[flagged][:, 1:], axis=1)
-    return out
-
-
 def evaluate_iter(
     model: Any,
     recordings: Sequence[Recording],
@@ -347,9 +332,10 @@ def evaluate_iter(
 ) -> Generator[Progress, None, EvaluationReport]:
     """Scan each labelled recording and compare per-row predictions with its labels.
 
-    A row is predicted a fault when its fault probability (1 - P(normal)) reaches
-    ``options.threshold`` (the same rule as the event detector), with the most probable
-    fault class as its class. Yields ``Progress`` in recordings (``done`` of ``total``).
+    Per-row classes are the scan's (``faultlens.core.detection.decide``: a fault when the
+    fault probability reaches ``options.threshold``, by default the model's calibrated
+    threshold, then the most probable fault class), the same rule as the events. Yields
+    ``Progress`` in recordings (``done`` of ``total``).
     """
     from faultlens.core.detection import ScanOptions, scan
 
@@ -376,9 +362,8 @@ def evaluate_iter(
                 1000 * len(recordings),
                 f"{rec.name}: {inner.message}",
             )
-        pred = predicted_with_threshold(
-            result.fault_probability, result.probabilities, opts.threshold
-        )
+        pred = result.predicted.astype(np.int64)
+        threshold = float(result.threshold)
         scored = (truth >= 0) & (pred >= 0)
         m = classification_metrics(truth, pred, class_names)
         # Delays only on rows that have a prediction: rows before the first full window
@@ -400,7 +385,7 @@ def evaluate_iter(
         class_names=class_names,
         metrics=classification_metrics(np.concatenate(all_t), np.concatenate(all_p), class_names),
         files=files,
-        threshold=float(opts.threshold),
+        threshold=threshold if recordings else float(model.threshold),
         model_fingerprint=_fingerprint(model),
     )
 

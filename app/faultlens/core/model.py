@@ -32,17 +32,35 @@ class ModelConfig:
     # Each channel enters twice, as its level and as its deviation from the recording's
     # median (faultlens.core.windows.encode_inputs). False for models made before it existed.
     relative_inputs: bool = False
+    # Trailing scales (rows) of the causal feature front-end (``CausalFeatures``); () = off.
+    feature_scales: tuple[int, ...] = ()
+    # Members of an ensemble (``EnsembleLSTM``); 1 = a single AttentionLSTM.
+    members: int = 1
 
     @property
     def input_size(self) -> int:
-        """Width of the model input per time step: C, or 2C with relative inputs."""
+        """Width of the model input per time step (what is normalised and stored with the
+        model): C, or 2C with relative inputs. The feature front-end works inside the module
+        on these columns."""
         return self.n_channels * (2 if self.relative_inputs else 1)
+
+    @property
+    def lstm_input_size(self) -> int:
+        """Width after the feature front-end: what the input projection reads."""
+        return self.input_size * CausalFeatures.features_per_column(self.feature_scales)
 
     def describe_inputs(self) -> str:
         """What the network reads per channel, in words (for model cards)."""
+        text = "the level of each channel"
         if self.relative_inputs:
-            return "the level of each channel and its deviation from the median of the recording"
-        return "the level of each channel"
+            text += " and its deviation from the median of the recording"
+        if self.feature_scales:
+            scales = "/".join(str(s) for s in self.feature_scales)
+            text += (
+                f", with its step-to-step difference and its trailing mean, spread, slope and "
+                f"range over {scales} rows"
+            )
+        return text
 
     def __post_init__(self) -> None:
         if self.n_channels < 1 or self.n_classes < 2:
@@ -55,9 +73,18 @@ class ModelConfig:
             raise ValueError(f"relative_inputs must be true or false, got {self.relative_inputs!r}")
         if self.classifier_hidden < 1:
             raise ValueError(f"classifier_hidden must be >= 1, got {self.classifier_hidden}")
+        if not all(isinstance(s, int) and not isinstance(s, bool) and 2 <= s <= 4096
+                   for s in self.feature_scales):  # fmt: skip
+            raise ValueError(
+                f"feature_scales must be whole numbers 2..4096, got {self.feature_scales}"
+            )
+        if not isinstance(self.members, int) or not 1 <= self.members <= 32:
+            raise ValueError(f"members must be 1..32, got {self.members!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        d["feature_scales"] = list(self.feature_scales)
+        return d
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> ModelConfig:
@@ -66,6 +93,11 @@ class ModelConfig:
         unknown = set(values) - known
         if unknown:
             raise ValueError(f"unknown model config fields: {sorted(unknown)}")
+        values = dict(values)
+        scales = values.get("feature_scales", ())
+        if not isinstance(scales, (list, tuple)):
+            raise ValueError(f"feature_scales must be a list, got {scales!r}")
+        values["feature_scales"] = tuple(scales)
         return cls(**values)
 
 
@@ -106,6 +138,46 @@ class SelfAttention(nn.Module):
         return self.dropout(self.proj(mixed)), weights
 
 
+class CausalFeatures(nn.Module):
+    """The task-specific feature front-end (MODEL.md "Around the core"): per input column,
+    the value itself, its step-to-step difference, and over each trailing ``scale`` its mean,
+    spread (standard deviation), slope (least-squares, as the change over the scale) and
+    range (max - min). (B, T, I) -> (B, T, I * (2 + 4 * len(scales))).
+
+    Causal and inside the window: step t only sees steps <= t of the same window; before a
+    full scale has passed, the window's first value stands in for the steps before it. No
+    parameters (it is a fixed transform, so attention and hotspots still come from the seed
+    architecture's forward pass). Why: these are the statistics that make a random forest on
+    window summaries robust to another run's noise and levels; the LSTM starts from them
+    instead of having to learn them from 32 noisy steps.
+    """
+
+    def __init__(self, scales: tuple[int, ...]) -> None:
+        super().__init__()
+        self.scales = tuple(int(s) for s in scales)
+
+    @staticmethod
+    def features_per_column(scales: tuple[int, ...]) -> int:
+        return 2 + 4 * len(scales) if scales else 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.scales:
+            return x
+        b, _, i = x.shape
+        diff = torch.cat([torch.zeros_like(x[:, :1]), x[:, 1:] - x[:, :-1]], dim=1)
+        parts = [x, diff]
+        for s in self.scales:
+            pad = x[:, :1].expand(b, s - 1, i)
+            win = torch.cat([pad, x], dim=1).unfold(1, s, 1)  # (B, T, I, s), oldest first
+            mean = win.mean(dim=3)
+            spread = (win.var(dim=3, unbiased=False) + 1e-6).sqrt()
+            centred = torch.arange(s, device=x.device, dtype=x.dtype) - (s - 1) / 2.0  # (s,)
+            slope = (win * centred).sum(dim=3) / (centred * centred).sum() * (s - 1)
+            span = win.amax(dim=3) - win.amin(dim=3)
+            parts += [mean, spread, slope, span]
+        return torch.cat(parts, dim=2)  # (B, T, I * F)
+
+
 class AttentionLSTM(nn.Module):
     """x (B, T, C) -> ModelOutput(logits (B, K), attention (B, heads, T, T), hotspots (B, H))."""
 
@@ -113,8 +185,9 @@ class AttentionLSTM(nn.Module):
         super().__init__()
         self.config = config
         h = config.hidden
-        # Projects C -> H so that layer 1's input can be added to its output (residual).
-        self.input_proj = nn.Linear(config.input_size, h)
+        self.features = CausalFeatures(config.feature_scales)
+        # Projects the inputs to H so that layer 1's input can be added to its output.
+        self.input_proj = nn.Linear(config.lstm_input_size, h)
         self.lstm1 = nn.LSTM(h, h, batch_first=True)
         self.lstm2 = nn.LSTM(h, h, batch_first=True)
         self.attention = SelfAttention(h, config.heads, config.dropout)
@@ -127,7 +200,7 @@ class AttentionLSTM(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> ModelOutput:
-        z = self.input_proj(x)  # (B, T, H)
+        z = self.input_proj(self.features(x))  # (B, T, H)
         h1 = self.lstm1(z)[0] + z  # (B, T, H): short-range dependencies + residual
         h2 = self.lstm2(h1)[0] + h1  # (B, T, H): longer-range dependencies + residual
         a, attention = self.attention(h2)  # (B, T, H), (B, heads, T, T)
@@ -136,3 +209,36 @@ class AttentionLSTM(nn.Module):
         p_avg = a.mean(dim=1)  # (B, H): the steady trend over the window
         logits = self.classifier(torch.cat([p_max, p_avg], dim=1))  # (B, 2H) -> (B, K)
         return ModelOutput(logits=logits, attention=attention, hotspots=hotspots)
+
+
+class EnsembleLSTM(nn.Module):
+    """``config.members`` AttentionLSTMs trained from different seeds, read as one model.
+
+    x (B, T, C) -> ModelOutput with
+    - logits: log of the members' mean class probabilities (so a softmax gives the mean),
+    - attention: the members' mean attention (B, heads, T, T) (a mean of row-stochastic
+      matrices, so rows still sum to 1): each head shows what the members agree on,
+    - hotspots: every member's max-pool arg-max per feature, side by side (B, members * H);
+      the scan divides its per-step counts by the members, so the hotspot track keeps its
+      0..H scale and reads as the members' mean count.
+    Every member is the seed architecture and the explanations come from their forward pass.
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.members = nn.ModuleList(AttentionLSTM(config) for _ in range(config.members))
+
+    def forward(self, x: torch.Tensor) -> ModelOutput:
+        outs = [m(x) for m in self.members]
+        probs = torch.stack([F.softmax(o.logits.float(), dim=1) for o in outs]).mean(dim=0)
+        return ModelOutput(
+            logits=torch.log(probs.clamp_min(1e-12)),  # (B, K)
+            attention=torch.stack([o.attention for o in outs]).mean(dim=0),  # (B, heads, T, T)
+            hotspots=torch.cat([o.hotspots for o in outs], dim=1),  # (B, members * H)
+        )
+
+
+def build_model(config: ModelConfig) -> nn.Module:
+    """The module for ``config``: one AttentionLSTM, or an EnsembleLSTM of ``members``."""
+    return AttentionLSTM(config) if config.members == 1 else EnsembleLSTM(config)

@@ -494,7 +494,7 @@ def _render_html(
             out[slot] = f'<img alt="{_e(alt)}" src="data:image/png;base64,{b64}">'
 
     with report_style(), ThreadPoolExecutor(1, thread_name_prefix="report-png") as pool:
-        figure = EventFigure(recording, result, result.options.threshold)
+        figure = EventFigure(recording, result, result.threshold)
         for en in entries:
             if should_stop():
                 raise Cancelled()
@@ -1002,7 +1002,7 @@ def _render_pdf(
         # Event pages: EVENTS_PER_PDF_PAGE slots of figure + details. The figures are the
         # same blitted rasters as in the HTML (at print resolution): drawing them as vectors
         # made a 200-event PDF take ten times longer.
-        painter = EventFigure(recording, result, result.options.threshold, dpi=PDF_FIGURE_DPI)
+        painter = EventFigure(recording, result, result.threshold, dpi=PDF_FIGURE_DPI)
         img_w_in = 0.88 * A4[0]
         img_h = img_w_in * painter.height_in / painter.width_in / A4[1]
         slot_h = 0.9 / EVENTS_PER_PDF_PAGE
@@ -1187,7 +1187,7 @@ def scan_summary(result: ScanResult) -> dict[str, Any]:
     return {
         "events": len(result.events),
         "rows": int(fp.shape[0]),
-        "rows_flagged": int(np.sum(fp >= result.options.threshold)),
-        "threshold": result.options.threshold,
+        "rows_flagged": int(np.sum(fp >= result.threshold)),
+        "threshold": result.threshold,
         "model_fingerprint": result.model_fingerprint,
     }

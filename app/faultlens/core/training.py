@@ -52,10 +52,11 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 import faultlens
 from faultlens.core.checkpoint import TrainedModel
+from faultlens.core.detection import decide
 from faultlens.core.device import device_description, resolve_device
 from faultlens.core.errors import TrainingError
 from faultlens.core.evaluation import classification_metrics
-from faultlens.core.model import AttentionLSTM, ModelConfig
+from faultlens.core.model import AttentionLSTM, ModelConfig, build_model
 from faultlens.core.progress import Cancelled, ShouldStop, never_stop
 from faultlens.core.recording import Recording, is_normal_label
 from faultlens.core.windows import (
@@ -115,6 +116,27 @@ class TrainOptions:
     class_weight_power: float = 0.5
     # Early stopping and best-weights selection watch this: "val_loss" or "val_macro_f1".
     monitor: str = "val_macro_f1"
+    # Causal feature front-end (faultlens.core.model.CausalFeatures): trailing scales in
+    # rows, e.g. (4, 16); () = off (the network reads the normalised inputs directly).
+    feature_scales: tuple[int, ...] = ()
+    # Normalisation statistics from "all" training rows, or from the "normal" ones only
+    # (when the normal class has training rows; else all, with a note).
+    normalise_on: str = "all"
+    # Augmentation for run-to-run variation, in normalised units: a level offset per window
+    # and channel, uniform in +-augment_offset (with normal-referenced normalisation, 1 is
+    # the normal spread); time warping, each window resampled at a speed in
+    # [1/(1+time_warp), 1+time_warp] ending on its last row; mixing with a random normal
+    # training window, x' = (1 - b) x + b x_normal with b uniform in [0, mix_normal]. 0 = off.
+    augment_offset: float = 0.0
+    time_warp: float = 0.0
+    mix_normal: float = 0.0
+    # Members of an ensemble in one model file (faultlens.core.model.EnsembleLSTM), each
+    # trained from its own seed on the same split; 1 = a single model.
+    ensemble: int = 1
+    # False-alarm budget: the decision threshold is set so that at most this share of the
+    # held-out normal validation windows (from other recordings when whole recordings are
+    # held out) would alarm; never below 0.5. None: no calibration, threshold 0.5.
+    alarm_budget: float | None = 0.01
 
 
 @dataclass(frozen=True)
@@ -182,6 +204,10 @@ class TrainingPlan:
     val: list[tuple[int, np.ndarray, np.ndarray]]
     split: str  # "files" | "time blocks"
     notes: list[str] = field(default_factory=list)
+    # Per ``val`` part, (n,) bool: the window's rows are all labelled normal (class 0). The
+    # false-alarm budget is calibrated on these: a window that still holds fault rows is the
+    # tail of a fault's alarm, not a false alarm on normal operation.
+    val_clean: list[np.ndarray] = field(default_factory=list)
 
     def counts(self, part: str) -> np.ndarray:
         parts = self.train if part == "train" else self.val
@@ -261,6 +287,12 @@ def _pick_block(labels: np.ndarray, n_classes: int, length: int, candidates: int
     return best
 
 
+def _all_normal(row_labels: np.ndarray, starts: np.ndarray, window: int) -> np.ndarray:
+    """(n,) bool: every row of the window starting at each of ``starts`` is class 0."""
+    not_normal = np.concatenate([[0], np.cumsum(row_labels != 0)])  # (N + 1,)
+    return (not_normal[starts + window] - not_normal[starts]) == 0
+
+
 def plan_training(recordings: Sequence[Recording], options: TrainOptions) -> TrainingPlan:
     """Check the inputs, derive classes, fit normalisation on the training part, and choose
     training and validation windows. Raises TrainingError with a user message."""
@@ -273,6 +305,8 @@ def plan_training(recordings: Sequence[Recording], options: TrainOptions) -> Tra
         )
     if not 0.0 < options.val_fraction < 1.0:
         raise TrainingError(f"val_fraction {options.val_fraction} must be between 0 and 1")
+    if options.normalise_on not in ("all", "normal"):
+        raise TrainingError(f"normalise_on {options.normalise_on!r} must be 'all' or 'normal'")
     first = recordings[0]
     for rec in recordings[1:]:
         if rec.channels != first.channels:
@@ -414,12 +448,23 @@ def plan_training(recordings: Sequence[Recording], options: TrainOptions) -> Tra
         for rec in recordings
     ]
     train_arrays: list[np.ndarray] = []
+    normal_arrays: list[np.ndarray] = []
     for i, starts, _ in train:
         mask = np.zeros(recordings[i].n_rows, dtype=bool)
         for s in starts:
             mask[s : s + options.window] = True
         train_arrays.append(encoded[i][mask])
-    mean, std = fit_normalisation(train_arrays)
+        normal_arrays.append(encoded[i][mask & (row_idx[i] == 0)])
+    if options.normalise_on == "normal" and sum(len(a) for a in normal_arrays) >= options.window:
+        # Referenced to normal operation: 0 is the normal level, 1 the normal spread.
+        mean, std = fit_normalisation(normal_arrays)
+    else:
+        if options.normalise_on == "normal":
+            notes.append(
+                f"normalisation uses all training rows: the normal class {class_names[0]!r} "
+                "has too few training rows to reference it"
+            )
+        mean, std = fit_normalisation(train_arrays)
     data = [normalise(x, mean, std) for x in encoded]
     del encoded
     plan = TrainingPlan(
@@ -432,6 +477,7 @@ def plan_training(recordings: Sequence[Recording], options: TrainOptions) -> Tra
         val=val,
         split=split,
         notes=notes,
+        val_clean=[_all_normal(row_idx[i], starts, options.window) for i, starts, _ in val],
     )
     if (plan.counts("train") > 0).sum() < 2:
         raise TrainingError(
@@ -451,6 +497,8 @@ def model_config(plan: TrainingPlan, options: TrainOptions) -> ModelConfig:
         dropout=options.dropout,
         classifier_hidden=options.classifier_hidden,
         relative_inputs=options.relative_inputs,
+        feature_scales=tuple(int(v) for v in options.feature_scales),
+        members=options.ensemble,
     )
 
 
@@ -501,6 +549,9 @@ class _WindowSource:
 
         self.train_starts, self.train_labels = index(plan.train)
         self.val_starts, self.val_labels = index(plan.val)
+        self.val_clean = np.concatenate(plan.val_clean) if plan.val_clean else None
+        # Normal training windows (for mixing augmentation).
+        self.normal_starts = self.train_starts[self.train_labels == 0]
 
     def windows(self, starts: torch.Tensor) -> torch.Tensor:
         """(b,) global start rows -> (b, T, C) windows."""
@@ -508,16 +559,17 @@ class _WindowSource:
 
 
 def _evaluate(
-    module: AttentionLSTM,
+    module: torch.nn.Module,
     source: _WindowSource,
     batch_size: int,
     weights: torch.Tensor,
     autocast: Any,
 ) -> tuple[float, np.ndarray, np.ndarray]:
-    """Weighted validation loss, true labels (n,), predicted labels (n,)."""
+    """Weighted validation loss, true labels (n,), class probabilities (n, K)."""
+    was_training = module.training
     module.eval()
     loss_sum = torch.zeros((), device=source.rows.device)
-    predicted = []
+    probs = []
     step = batch_size * 4  # no gradients kept: larger batches are free
     with torch.inference_mode():
         for j in range(0, len(source.val_starts), step):
@@ -525,68 +577,105 @@ def _evaluate(
             with autocast():
                 logits = module(source.windows(source.val_starts[j : j + step])).logits.float()
             loss_sum += F.cross_entropy(logits, yb, weight=weights, reduction="sum")
-            predicted.append(logits.argmax(dim=1))
-    module.train()
+            probs.append(torch.softmax(logits, dim=1))
+    module.train(was_training)
     # Sum of weighted losses / sum of weights (what the mean-reduced training loss means).
     weight_total = float(weights[source.val_labels].sum())
     return (
         float(loss_sum) / max(weight_total, 1e-12),
         source.val_labels.cpu().numpy(),
-        torch.cat(predicted).cpu().numpy(),
+        torch.cat(probs).cpu().numpy().astype(np.float64),
     )
 
 
-def train(
-    recordings: Sequence[Recording],
-    options: TrainOptions = TrainOptions(),
-    should_stop: ShouldStop = never_stop,
-) -> Generator[EpochReport, None, TrainResult]:
-    """Train a model on ``recordings`` (see the module docstring for the method).
+def _augment(
+    xb: torch.Tensor,
+    options: TrainOptions,
+    source: _WindowSource,
+    n_sensors: int,
+    gen: torch.Generator,
+) -> torch.Tensor:
+    """Training-batch augmentation (TrainOptions; all off by default), on the device.
 
-    Yields an EpochReport at the end of each epoch and, within long epochs, at most every
-    ``REPORT_INTERVAL_S``. ``should_stop`` is polled between batches; when it returns True
-    ``Cancelled`` is raised (nothing is written: this function never writes files).
-    Returns a TrainResult whose ``model`` holds the best-validation weights, in eval mode on
-    the CPU, with validation metrics. Raises TrainingError for unusable inputs.
-    """
-    started = time.perf_counter()
-    if options.monitor not in ("val_loss", "val_macro_f1"):
-        raise TrainingError(f"monitor {options.monitor!r} must be val_loss or val_macro_f1")
-    if not options.ema_epochs >= 0.0:
-        raise TrainingError(f"ema_epochs {options.ema_epochs} must be 0 (off) or more")
-    if not 0.0 <= options.channel_dropout < 1.0:
-        raise TrainingError(
-            f"channel_dropout {options.channel_dropout} must be at least 0 and below 1"
-        )
-    device = resolve_device(options.device)
-    device_text = device_description(device)
-    plan = plan_training(recordings, options)
-    _seed_torch(options.seed)
-    config = model_config(plan, options)
+    xb (b, T, I) normalised windows, I = C (levels) or 2C (levels, then deviations)."""
+    b, t, n_inputs = xb.shape
+    device = xb.device
+    if options.time_warp > 0:
+        # Speed r in [1/(1+w), 1+w] (log-uniform); the last step stays the window's newest
+        # row (the scan is causal), earlier steps are read from (T-1) - (T-1-j) * r.
+        log_w = torch.log1p(torch.tensor(options.time_warp, device=device))
+        r = torch.exp((2.0 * torch.rand(b, 1, generator=gen, device=device) - 1.0) * log_w)
+        j = torch.arange(t, device=device, dtype=xb.dtype)[None, :]  # (1, T)
+        pos = ((t - 1) - (t - 1 - j) * r).clamp(0, t - 1)  # (b, T)
+        lo = pos.floor().long()
+        hi = (lo + 1).clamp(max=t - 1)
+        frac = (pos - lo.to(pos.dtype))[:, :, None]  # (b, T, 1)
+        take = lambda idx: torch.gather(xb, 1, idx[:, :, None].expand(b, t, n_inputs))  # noqa: E731
+        xb = take(lo) * (1.0 - frac) + take(hi) * frac
+    if options.mix_normal > 0 and len(source.normal_starts):
+        pick = torch.randint(len(source.normal_starts), (b,), generator=gen, device=device)
+        other = source.windows(source.normal_starts[pick])  # (b, T, I)
+        beta = options.mix_normal * torch.rand(b, 1, 1, generator=gen, device=device)
+        xb = (1.0 - beta) * xb + beta * other
+    if options.augment_offset > 0:
+        # Another run's calibration / operating level: the levels move, deviations from the
+        # recording's own median (relative inputs) do not.
+        u = torch.rand(b, 1, n_sensors, generator=gen, device=device)
+        shift = options.augment_offset * (2.0 * u - 1.0)
+        pad = torch.zeros(b, 1, n_inputs - n_sensors, device=device, dtype=xb.dtype)
+        xb = xb + torch.cat([shift, pad], dim=2)
+    if options.scaling > 0:
+        # Per window and channel gain 1 +- scaling: robustness to sensor calibration.
+        u = torch.rand(b, 1, n_inputs, generator=gen, device=device)
+        xb = xb * (1.0 + options.scaling * (2.0 * u - 1.0))
+    if options.channel_dropout > 0:
+        keep = torch.rand(b, 1, n_sensors, generator=gen, device=device)
+        keep = (keep >= options.channel_dropout).to(xb.dtype)
+        xb = xb * keep.repeat(1, 1, n_inputs // n_sensors)  # level and deviation alike
+    if options.jitter > 0:
+        noise = torch.randn(xb.shape, generator=gen, device=device)
+        xb = xb + options.jitter * noise
+    return xb
+
+
+@dataclass
+class _MemberFit:
+    state: dict[str, torch.Tensor]
+    history: list[EpochReport]
+    best_epoch: int
+    stopped_early: bool
+
+
+def _fit_member(
+    plan: TrainingPlan,
+    options: TrainOptions,
+    config: ModelConfig,
+    source: _WindowSource,
+    class_weights: torch.Tensor,
+    member: int,
+    device: torch.device,
+    device_text: str,
+    started: float,
+    should_stop: ShouldStop,
+) -> Generator[EpochReport, None, _MemberFit]:
+    """Train one AttentionLSTM (ensemble member ``member``, 0-based) and keep its best
+    weights. Reports count epochs over all members (member m's epoch e is m * epochs + e)."""
+    seed = options.seed + 1000 * member
+    _seed_torch(seed)
     module = AttentionLSTM(config).to(device)
     module.train()
     optimiser = torch.optim.AdamW(
         module.parameters(), lr=options.learning_rate, weight_decay=options.weight_decay
     )
     autocast, scaler = _autocast(device)
-
-    counts = plan.counts("train").astype(np.float64)
-    # Tempered inverse frequency, normalised to mean 1 over present classes; an absent class
-    # gets weight 0 (it cannot be learned from this data anyway).
-    present = counts > 0
-    weights_np = np.zeros_like(counts)
-    weights_np[present] = (counts[present].sum() / counts[present]) ** options.class_weight_power
-    weights_np[present] /= weights_np[present].mean()
-    class_weights = torch.tensor(weights_np, dtype=torch.float32, device=device)
-
-    source = _WindowSource(plan, options.window, device)
     n_windows = len(source.train_labels)
     batches = max(1, -(-n_windows // options.batch_size))
-    rng = np.random.default_rng(options.seed)
+    rng = np.random.default_rng(seed)
     # Augmentation noise is drawn on the training device, from its own seeded generator.
-    aug_gen = torch.Generator(device=device).manual_seed(options.seed)
-    n_inputs = config.input_size
+    aug_gen = torch.Generator(device=device).manual_seed(seed)
     n_sensors = config.n_channels
+    total_epochs = options.epochs * options.ensemble
+    offset = member * options.epochs
 
     ema = None
     if options.ema_epochs > 0:
@@ -609,19 +698,9 @@ def train(
             if should_stop():
                 raise Cancelled()
             idx = order[b * options.batch_size : (b + 1) * options.batch_size]
-            xb = source.windows(source.train_starts[idx])  # (b, T, C), only this batch
+            xb = source.windows(source.train_starts[idx])  # (b, T, I), only this batch
             yb = source.train_labels[idx]  # (b,)
-            if options.scaling > 0:
-                # Per window and channel gain 1 +- scaling: robustness to sensor calibration.
-                u = torch.rand(len(idx), 1, n_inputs, generator=aug_gen, device=device)
-                xb = xb * (1.0 + options.scaling * (2.0 * u - 1.0))
-            if options.channel_dropout > 0:
-                keep = torch.rand(len(idx), 1, n_sensors, generator=aug_gen, device=device)
-                keep = (keep >= options.channel_dropout).to(xb.dtype)
-                xb = xb * keep.repeat(1, 1, n_inputs // n_sensors)  # level and deviation alike
-            if options.jitter > 0:
-                noise = torch.randn(xb.shape, generator=aug_gen, device=device)
-                xb = xb + options.jitter * noise
+            xb = _augment(xb, options, source, n_sensors, aug_gen)
             with autocast():
                 logits = module(xb).logits  # (b, K)
             loss = F.cross_entropy(logits.float(), yb, weight=class_weights)
@@ -644,8 +723,8 @@ def train(
             if b + 1 < batches and now - last_report >= REPORT_INTERVAL_S:
                 last_report = now
                 yield EpochReport(
-                    epoch=epoch,
-                    epochs=options.epochs,
+                    epoch=offset + epoch,
+                    epochs=total_epochs,
                     batch=b + 1,
                     batches=batches,
                     train_loss=float(running) / seen,
@@ -657,13 +736,14 @@ def train(
                 )
         if should_stop():
             raise Cancelled()
-        val_loss, y_true, y_pred = _evaluate(
+        val_loss, y_true, val_probs = _evaluate(
             judged, source, options.batch_size, class_weights, autocast
         )
-        metrics = _window_metrics(y_true, y_pred, plan.class_names)
+        # Epoch selection reads the arg-max class (the threshold is calibrated afterwards).
+        metrics = _window_metrics(y_true, val_probs.argmax(axis=1), plan.class_names)
         report = EpochReport(
-            epoch=epoch,
-            epochs=options.epochs,
+            epoch=offset + epoch,
+            epochs=total_epochs,
             batch=batches,
             batches=batches,
             train_loss=float(running) / max(seen, 1),
@@ -689,21 +769,139 @@ def train(
         if since_best >= options.patience:
             stopped_early = True
             break
-
     assert best_state is not None
-    module.load_state_dict(best_state)
-    best_loss, y_true, y_pred = _evaluate(
+    return _MemberFit(best_state, history, best_epoch, stopped_early)
+
+
+def calibrate_threshold(normal_fault_probability: np.ndarray, budget: float) -> tuple[float, float]:
+    """The decision threshold for a false-alarm budget: the lowest threshold >= 0.5 at which
+    at most ``budget`` of these held-out normal windows' fault probabilities reach it
+    (``fault_probability >= threshold`` alarms). Returns ``(threshold, share that alarms)``;
+    the share can exceed the budget only when even 1.0 does (the model is certain of a
+    fault on too many normal windows)."""
+    fp = np.sort(np.asarray(normal_fault_probability, dtype=np.float64))[::-1]  # descending
+    n = len(fp)
+    if n == 0:
+        return 0.5, 0.0
+    allowed = int(np.floor(budget * n + 1e-9))  # windows that may alarm
+    threshold = 0.5
+    if allowed < n:
+        # Just above the (allowed+1)-th largest: it and everything below stay quiet.
+        threshold = max(0.5, float(np.nextafter(fp[allowed], np.inf)))
+    threshold = min(threshold, 1.0)
+    return threshold, float((fp >= threshold).mean())
+
+
+def train(
+    recordings: Sequence[Recording],
+    options: TrainOptions = TrainOptions(),
+    should_stop: ShouldStop = never_stop,
+) -> Generator[EpochReport, None, TrainResult]:
+    """Train a model on ``recordings`` (see the module docstring for the method).
+
+    Yields an EpochReport at the end of each epoch and, within long epochs, at most every
+    ``REPORT_INTERVAL_S``. ``should_stop`` is polled between batches; when it returns True
+    ``Cancelled`` is raised (nothing is written: this function never writes files).
+    Returns a TrainResult whose ``model`` holds the best-validation weights (of every
+    ensemble member), in eval mode on the CPU, with its threshold calibrated to
+    ``options.alarm_budget`` and validation metrics under that rule. Raises TrainingError
+    for unusable inputs.
+    """
+    started = time.perf_counter()
+    if options.monitor not in ("val_loss", "val_macro_f1"):
+        raise TrainingError(f"monitor {options.monitor!r} must be val_loss or val_macro_f1")
+    if not options.ema_epochs >= 0.0:
+        raise TrainingError(f"ema_epochs {options.ema_epochs} must be 0 (off) or more")
+    if not 0.0 <= options.channel_dropout < 1.0:
+        raise TrainingError(
+            f"channel_dropout {options.channel_dropout} must be at least 0 and below 1"
+        )
+    if not 1 <= options.ensemble <= 32:
+        raise TrainingError(f"ensemble {options.ensemble} must be 1 to 32 members")
+    if options.alarm_budget is not None and not 0.0 <= options.alarm_budget < 1.0:
+        raise TrainingError(
+            f"alarm budget {options.alarm_budget} must be a share from 0 to below 1 "
+            "(e.g. 0.01 for 1 % of normal windows)"
+        )
+    for name in ("augment_offset", "time_warp", "mix_normal", "scaling", "jitter"):
+        if not getattr(options, name) >= 0.0:
+            raise TrainingError(f"{name} {getattr(options, name)} must be 0 (off) or more")
+    device = resolve_device(options.device)
+    device_text = device_description(device)
+    plan = plan_training(recordings, options)
+    try:
+        config = model_config(plan, options)
+    except ValueError as exc:
+        raise TrainingError(f"model settings: {exc}") from None
+
+    counts = plan.counts("train").astype(np.float64)
+    # Tempered inverse frequency, normalised to mean 1 over present classes; an absent class
+    # gets weight 0 (it cannot be learned from this data anyway).
+    present = counts > 0
+    weights_np = np.zeros_like(counts)
+    weights_np[present] = (counts[present].sum() / counts[present]) ** options.class_weight_power
+    weights_np[present] /= weights_np[present].mean()
+    class_weights = torch.tensor(weights_np, dtype=torch.float32, device=device)
+    source = _WindowSource(plan, options.window, device)
+
+    fits: list[_MemberFit] = []
+    for member in range(options.ensemble):
+        fit = yield from _fit_member(
+            plan, options, config, source, class_weights, member, device, device_text,
+            started, should_stop,
+        )  # fmt: skip
+        fits.append(fit)
+    module = build_model(config).to(device)
+    if options.ensemble == 1:
+        module.load_state_dict(fits[0].state)
+    else:
+        for member, fit in zip(module.members, fits, strict=True):
+            member.load_state_dict(fit.state)
+    autocast, _ = _autocast(device)
+    best_loss, y_true, val_probs = _evaluate(
         module, source, options.batch_size, class_weights, autocast
     )
+    fault_probability = 1.0 - val_probs[:, 0]
+    normal = (y_true == 0) if source.val_clean is None else source.val_clean
+    notes = list(plan.notes)
+    calibration: dict[str, Any] = {
+        "budget": options.alarm_budget,
+        "normal_windows": int(normal.sum()),
+        "source": "held-out recordings" if plan.split == "files" else "held-out time blocks",
+    }
+    threshold = 0.5
+    if options.alarm_budget is not None:
+        if normal.sum() >= 20:
+            threshold, share = calibrate_threshold(fault_probability[normal], options.alarm_budget)
+            calibration["validation_alarm_share"] = share
+            if share > options.alarm_budget:
+                notes.append(
+                    f"the false-alarm budget of {100 * options.alarm_budget:g} % cannot be met: "
+                    f"{100 * share:.1f} % of held-out normal windows alarm even at threshold "
+                    "1.0; the model is sure of a fault on normal data it has not seen - add "
+                    "normal recordings or check the labels"
+                )
+        else:
+            notes.append(
+                f"threshold left at 0.5: only {int(normal.sum())} held-out windows of normal "
+                "operation, too few to calibrate the false-alarm budget on"
+            )
+    calibration["threshold"] = threshold
+    y_pred = decide(val_probs, fault_probability, threshold).astype(np.int64)
     metrics = _window_metrics(y_true, y_pred, plan.class_names)
+    history = [r for fit in fits for r in fit.history]
+    best_epoch = fits[0].best_epoch
     metrics.update(
         {
             "split": plan.split,
+            "validation_recordings": len({i for i, _, _ in plan.val}),
             "best_epoch": best_epoch,
+            "best_epochs": [fit.best_epoch for fit in fits],
             "val_loss": float(best_loss),
-            "train_windows": int(n_windows),
+            "train_windows": len(source.train_labels),
             "class_weights": [float(w) for w in weights_np],
-            "notes": list(plan.notes),
+            "calibration": calibration,
+            "notes": notes,
         }
     )
     module = module.to("cpu").eval()
@@ -731,11 +929,13 @@ def train(
         history=[r.to_dict() for r in history],
         metrics=metrics,
         created=datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+        threshold=threshold,
+        alarm_budget=options.alarm_budget,
     )
     return TrainResult(
         model=trained,
         history=history,
         best_epoch=best_epoch,
-        stopped_early=stopped_early,
-        notes=list(plan.notes),
+        stopped_early=any(fit.stopped_early for fit in fits),
+        notes=notes,
     )

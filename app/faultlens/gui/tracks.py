@@ -102,7 +102,7 @@ class FaultProbabilityTrack(pg.PlotItem):
             self.curve.setData([], [])
             return
         self.curve.setData(x, result.fault_probability, connect="finite")
-        self.threshold_line.setPos(result.options.threshold)
+        self.threshold_line.setPos(result.threshold)
 
 
 class AttentionStrip(pg.PlotItem):
