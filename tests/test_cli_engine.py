@@ -194,3 +194,63 @@ def test_progress_bar_tty_and_log() -> None:
     # A log gets the first line and the final one, not a thousand.
     lines = log.getvalue().splitlines()
     assert 2 <= len(lines) <= 3 and lines[-1].endswith("done")
+
+
+def write_state_csv(path: Path, seed: int, shift: float, n: int = 400) -> Path:
+    """A recording in one state throughout: noise, channel b shifted by ``shift``."""
+    rng = np.random.default_rng(seed)
+    data = rng.normal(size=(n, 3))
+    data[:, 1] += shift
+    frame = pd.DataFrame(data, columns=["a", "b", "c"])
+    frame.insert(0, "t", np.arange(n, dtype=float))
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_one_recording_per_class_training_says_validation_cannot_tell(tmp_path) -> None:
+    # The held-out benchmark's shape: one recording of normal operation and one per fault
+    # with the fault throughout. Validation can only hold out time blocks of those runs.
+    files = {
+        "normal": write_state_csv(tmp_path / "normal.csv", 0, 0.0),
+        "leak": write_state_csv(tmp_path / "leak.csv", 1, 3.0),
+        "valve": write_state_csv(tmp_path / "valve.csv", 2, -3.0),
+    }
+    classes = [a for name, f in files.items() for a in ("--class", f"{f}={name}")]
+    code, out, err = run(
+        ["train", *files.values(), *classes, "--window", "12", "--stride", "6", "--epochs",
+         "2", "--device", "cpu", "--out", tmp_path / "m.flmodel"]
+    )  # fmt: skip
+    assert code == 0, err
+    lines = out.splitlines()
+    caveat = next(i for i, line in enumerate(lines) if "Validation cannot predict" in line)
+    # The caveat comes before the figures it qualifies, and names the real test.
+    assert caveat < next(i for i, line in enumerate(lines) if "confusion matrix" in line)
+    assert "faultlens evaluate" in lines[caveat] and "memory" in lines[caveat]
+    assert "alarm rule: a row is a fault when its fault probability reaches" in out
+    model = load_model(tmp_path / "m.flmodel")
+    assert model.metrics["split"] == "time blocks"
+    code, out, _ = run(
+        ["train", *files.values(), *classes, "--window", "12", "--stride", "6", "--epochs",
+         "1", "--device", "cpu", "--json", "--out", tmp_path / "j.flmodel"]
+    )  # fmt: skip
+    assert code == 0 and "Validation cannot predict" in json.loads(out)["validation_caveat"]
+
+
+def test_alarm_budget_option(tmp_path) -> None:
+    files = [write_pump_csv(tmp_path / f"r{i}.csv", seed=20 + i, n=400) for i in range(3)]
+    common = ["--label-column", "anomaly", "--window", "12", "--stride", "6", "--epochs", "1",
+              "--device", "cpu"]  # fmt: skip
+    code, _, err = run(["train", *files, *common, "--alarm-budget", "off", "--out",
+                        tmp_path / "off.flmodel"])  # fmt: skip
+    assert code == 0, err
+    off = load_model(tmp_path / "off.flmodel")
+    assert off.alarm_budget is None and off.threshold == 0.5
+    code, _, err = run(["train", *files, *common, "--alarm-budget", "2.5%", "--out",
+                        tmp_path / "b.flmodel"])  # fmt: skip
+    assert code == 0, err
+    budgeted = load_model(tmp_path / "b.flmodel")
+    assert budgeted.alarm_budget == pytest.approx(0.025) and 0.5 <= budgeted.threshold <= 1.0
+    assert budgeted.metrics["calibration"]["threshold"] == budgeted.threshold
+    with pytest.raises(SystemExit) as exit_info:  # argparse: usage error, exit status 2
+        run(["train", *files, *common, "--alarm-budget", "150", "--out", tmp_path / "x.flmodel"])
+    assert exit_info.value.code == 2 and not (tmp_path / "x.flmodel").exists()

@@ -115,6 +115,23 @@ def _parse_classes(values: Sequence[str] | None, files: Sequence[Path]) -> dict[
     return per_file
 
 
+def _alarm_budget(text: str) -> float | str:
+    """--alarm-budget: a share from a percentage 0..<100 (a trailing % is fine), or "off"
+    (no calibration)."""
+    value = text.strip().rstrip("%").strip()
+    if value.lower() == "off":
+        return "off"
+    try:
+        percent = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a percentage; give e.g. 1 for 1 % of normal windows, or off"
+        ) from None
+    if not 0.0 <= percent < 100.0:
+        raise argparse.ArgumentTypeError(f"{text!r}: the budget must be from 0 to below 100 %")
+    return percent / 100.0
+
+
 def _emit_json(obj: object) -> None:
     from faultlens.cli import _print_json
 
@@ -131,7 +148,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 # ---------------------------------------------------------------- train
 def _cmd_train(args: argparse.Namespace) -> int:
     from faultlens.core.checkpoint import save_model
-    from faultlens.core.evaluation import format_metrics
+    from faultlens.core.evaluation import alarm_rule_text, format_metrics, validation_caveat
     from faultlens.core.progress import Cancelled
     from faultlens.core.training import TrainOptions, train
 
@@ -156,9 +173,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
             "seed": args.seed,
             "device": args.device,
             "relative_inputs": False if args.levels_only else None,
+            "alarm_budget": args.alarm_budget,
+            "ensemble": args.ensemble,
         }.items()
         if v is not None
     }
+    if overrides.get("alarm_budget") == "off":
+        overrides["alarm_budget"] = None
     options = dataclasses.replace(
         TrainOptions(), label_column=args.label_column, file_classes=file_classes, **overrides
     )
@@ -196,6 +217,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
                 "best_epoch": result.best_epoch,
                 "stopped_early": result.stopped_early,
                 "notes": list(result.notes),
+                "threshold": model.threshold,
+                "alarm_budget": model.alarm_budget,
+                "validation_caveat": validation_caveat(model.metrics),
                 "metrics": model.metrics,
                 "history": [r.to_dict() for r in result.history],
             }
@@ -206,7 +230,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
             f"classes: {', '.join(model.class_names)}; channels: {', '.join(model.channels)}\n"
             f"window {model.window}, stride {model.stride}, best epoch {result.best_epoch} of "
             f"{len(result.history)} ({model.device})\n"
-            f"validation ({model.metrics.get('split', 'held-out data')}, windows):\n"
+            f"alarm rule: {alarm_rule_text(model)}\n"
+            f"{validation_caveat(model.metrics)}\n"
+            f"validation ({model.metrics.get('split', 'held-out data')}, windows, at the "
+            "alarm rule):\n"
         )
         sys.stdout.write(format_metrics(model.metrics))
     return 0
@@ -424,6 +451,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="feed each channel's level only, not also its deviation from the recording's "
         "median (default: both; see the README's 'The model')",
+    )
+    p.add_argument(
+        "--alarm-budget",
+        type=_alarm_budget,
+        metavar="PERCENT|off",
+        help="false-alarm budget: the alarm threshold is set so that at most this percentage "
+        "of held-out normal windows (from recordings it did not train on, where there are "
+        f"such) alarm (default {100 * (defaults.alarm_budget or 0):g}; 'off': threshold 0.5)",
+    )
+    p.add_argument(
+        "--ensemble",
+        type=_positive_int,
+        metavar="K",
+        help=f"train K members into one model file, averaged (default {defaults.ensemble}; "
+        "K times the training and scan time)",
     )
     p.add_argument("--device", choices=DEVICE_CHOICES, help="compute device (default auto)")
     p.add_argument("--out", type=Path, required=True, metavar="MODEL", help="model file to write")

@@ -13,7 +13,7 @@ import torch
 
 from faultlens.core.checkpoint import TrainedModel, load_model, save_model
 from faultlens.core.errors import ChannelMismatchError, ModelFileError
-from faultlens.core.model import AttentionLSTM, ModelConfig
+from faultlens.core.model import AttentionLSTM, EnsembleLSTM, ModelConfig, build_model
 from faultlens.core.recording import Recording
 
 CHANNELS = ("pressure", "flow", "temp")
@@ -148,6 +148,13 @@ def test_future_format_version_asks_to_update(tmp_path: Path) -> None:
         # Relative inputs double the input width: the stored statistics no longer fit.
         ({"config": {**SMALL_CONFIG, "relative_inputs": True}}, "norm_mean"),
         ({"config": {**SMALL_CONFIG, "relative_inputs": "yes"}}, "relative_inputs"),
+        # An ensemble or a feature front-end has other weights than the file holds.
+        ({"config": {**SMALL_CONFIG, "members": 2}}, "weights do not match"),
+        ({"config": {**SMALL_CONFIG, "feature_scales": [4]}}, "shape"),
+        ({"config": {**SMALL_CONFIG, "feature_scales": [1]}}, "feature_scales"),
+        ({"threshold": 1.5}, "threshold"),
+        ({"threshold": True}, "threshold"),
+        ({"alarm_budget": "1%"}, "alarm_budget"),
     ],
 )
 def test_inconsistent_metadata_is_refused(tmp_path: Path, change: dict, needle: str) -> None:
@@ -248,3 +255,46 @@ def test_relative_model_round_trips_and_a_stretch_sees_the_whole_recording(tmp_p
     np.testing.assert_array_equal(stretch, whole[20:30])
     x = torch.from_numpy(whole[None, :8])
     torch.testing.assert_close(loaded.module(x).logits, model.module(x).logits)
+
+
+def test_ensemble_with_features_and_threshold_round_trips(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    config = ModelConfig(**SMALL_CONFIG, feature_scales=(4, 8), members=3)
+    model = _trained()
+    model.config, model.module = config, build_model(config).eval()
+    model.threshold, model.alarm_budget = 0.8125, 0.02
+    path = tmp_path / "e.flmodel"
+    save_model(model, path)
+    loaded = load_model(path)
+    assert isinstance(loaded.module, EnsembleLSTM) and len(loaded.module.members) == 3
+    assert loaded.config == config and loaded.fingerprint == model.fingerprint
+    assert (loaded.threshold, loaded.alarm_budget) == (0.8125, 0.02)
+    x = torch.randn(5, 16, 3)
+    with torch.no_grad():
+        a, b = model.module(x), loaded.module(x)
+    assert torch.equal(a.logits, b.logits) and torch.equal(a.hotspots, b.hotspots)
+    # The ensemble reads as one model: mean probabilities, row-stochastic mean attention,
+    # every member's hotspots side by side.
+    with torch.no_grad():
+        members = [m(x) for m in loaded.module.members]
+    mean = torch.stack([torch.softmax(o.logits, 1) for o in members]).mean(0)
+    torch.testing.assert_close(torch.softmax(b.logits, 1), mean)
+    torch.testing.assert_close(b.attention.sum(-1), torch.ones(5, 2, 16))
+    assert b.hotspots.shape == (5, 3 * SMALL_CONFIG["hidden"])
+
+
+def test_a_model_file_from_before_calibration_keeps_threshold_one_half(tmp_path: Path) -> None:
+    path = tmp_path / "old.flmodel"
+    save_model(_trained(), path)
+    old = tmp_path / "older.flmodel"
+    blob = path.read_bytes()
+    (n,) = struct.unpack("<Q", blob[:8])
+    header = json.loads(blob[8 : 8 + n])
+    meta = json.loads(header["__metadata__"]["faultlens"])
+    del meta["threshold"], meta["alarm_budget"]
+    header["__metadata__"]["faultlens"] = json.dumps(meta)
+    raw = json.dumps(header).encode()
+    raw += b" " * (-len(raw) % 8)
+    old.write_bytes(struct.pack("<Q", len(raw)) + raw + blob[8 + n :])
+    loaded = load_model(old)
+    assert loaded.threshold == 0.5 and loaded.alarm_budget is None

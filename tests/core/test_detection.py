@@ -408,3 +408,34 @@ def test_predictions_csv_writes_formula_like_class_names_as_text(tmp_path) -> No
     assert list(column.iloc[11:].unique()) == ["'" + hostile]  # text, not a formula
     # The in-memory frame (GUI, API) keeps the class name as it is.
     assert predictions_frame(result, rec)["predicted_class"].iloc[-1] == hostile
+
+
+# ---------------------------------------------------------------- the one decision rule
+def test_predicted_class_follows_the_models_threshold_everywhere(tmp_path) -> None:
+    # A multi-class model whose stored threshold is not 0.5 (as a calibrated one is): a row's
+    # predicted class is a fault exactly when its fault probability reaches the threshold
+    # stored with the scan, in the scan result, the predictions file and the events.
+    model = random_model(classes=("normal", "leak", "valve", "drift"), seed=3)
+    rec = noise_recording(400, seed=5)
+    fp = run_scan(model, rec).fault_probability
+    model.threshold = float(np.nanquantile(fp, 0.6))  # between the rows' scores
+    result = run_scan(model, rec)
+    assert result.options.threshold == model.threshold == result.threshold
+    has = result.predicted >= 0
+    fault = result.predicted > 0
+    assert fault[has].any() and (~fault[has]).any()  # both sides of the threshold occur
+    assert np.array_equal(fault[has], result.fault_probability[has] >= model.threshold)
+    # A fault row's class is its most probable fault class, not the plain arg-max.
+    rows = np.flatnonzero(fault)
+    best_fault = 1 + np.argmax(result.probabilities[rows, 1:], axis=1)
+    assert np.array_equal(result.predicted[rows], best_fault)
+    frame = predictions_frame(result, rec)
+    flagged = frame["predicted_class"].isin(["leak", "valve", "drift"]).to_numpy()
+    assert np.array_equal(flagged[has], fault[has])
+    # Events are stretches of flagged rows: each starts and ends on a fault row.
+    for e in result.events:
+        assert fault[e.start_row] and fault[e.end_row]
+    # An explicit threshold overrides the model's, and is what the result carries.
+    explicit = run_scan(model, rec, ScanOptions(device="cpu", threshold=0.99))
+    assert explicit.threshold == 0.99
+    assert np.array_equal(explicit.predicted[has] > 0, explicit.fault_probability[has] >= 0.99)

@@ -126,3 +126,26 @@ def test_device_resolution_and_description() -> None:
             resolve_device("cuda")
     else:
         assert device_description(resolve_device("cuda")).startswith("CUDA: ")
+
+
+def test_feature_front_end_is_causal_and_sized_as_configured() -> None:
+    from faultlens.core.model import CausalFeatures
+
+    front = CausalFeatures((4, 8))
+    x = torch.randn(2, 16, 3)
+    out = front(x)
+    assert out.shape == (2, 16, 3 * (2 + 4 * 2))
+    later = x.clone()
+    later[:, 10:] += 5.0  # change only steps 10..15
+    changed = front(later)
+    torch.testing.assert_close(changed[:, :10], out[:, :10])  # nothing before step 10 moves
+    assert not torch.allclose(changed[:, 10:], out[:, 10:])
+    # A ramp of slope 1: the scale-4 slope feature is the change over the scale (3).
+    ramp = torch.arange(16, dtype=torch.float32).view(1, 16, 1)
+    feats = CausalFeatures((4,))(ramp)  # [x, diff, mean, spread, slope, range]
+    assert torch.allclose(feats[0, 5:, 1], torch.ones(11))
+    assert torch.allclose(feats[0, 5:, 4], torch.full((11,), 3.0))
+    assert torch.allclose(feats[0, 5:, 5], torch.full((11,), 3.0))
+    model = AttentionLSTM(ModelConfig(n_channels=3, n_classes=2, hidden=8, heads=2,
+                                      feature_scales=(4, 8)))  # fmt: skip
+    assert model.input_proj.in_features == 30 and model(x).logits.shape == (2, 2)

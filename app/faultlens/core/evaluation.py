@@ -136,6 +136,47 @@ def format_metrics(metrics: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def validation_caveat(metrics: dict[str, Any]) -> str:
+    """What a model's validation figures can and cannot say about new recordings, in one
+    sentence for the CLI, the Training panel and the model card ("" for metrics without a
+    recorded split, e.g. from an older model file)."""
+    split = metrics.get("split")
+    if split == "time blocks":
+        return (
+            "Validation cannot predict new recordings: it holds out time blocks of the very "
+            "recordings the model trained on (no class has a second recording to hold out), "
+            "so it measures memory of those runs - even a perfect score says nothing about "
+            "another run. Test on a labelled recording it has not seen (faultlens evaluate "
+            "FILE --model MODEL, or Scan with the file's labels)."
+        )
+    if split == "files":
+        n = int(metrics.get("validation_recordings") or 0)
+        rough = " (so few that they are a rough guide)" if 0 < n < 3 else ""
+        return (
+            f"Validated on {n or 'some'} whole recording(s) the model did not train on{rough}: "
+            "the best guide here to new recordings of the same kind; a labelled recording "
+            "from another day or machine is the real test (faultlens evaluate)."
+        )
+    return ""
+
+
+def alarm_rule_text(model: Any) -> str:
+    """The model's decision rule in words: its threshold and the budget it was set for."""
+    threshold = float(getattr(model, "threshold", 0.5))
+    budget = getattr(model, "alarm_budget", None)
+    calib = (getattr(model, "metrics", None) or {}).get("calibration") or {}
+    text = f"a row is a fault when its fault probability reaches {threshold:.3g}"
+    if budget is None:
+        return text + " (not calibrated)"
+    source = calib.get("source", "held-out data")
+    share = calib.get("validation_alarm_share")
+    measured = f"; {100 * share:.1f} % did" if isinstance(share, (int, float)) else ""
+    return (
+        f"{text}, set so that at most {100 * budget:g} % of "
+        f"{calib.get('normal_windows', '?')} normal windows from {source} alarm{measured}"
+    )
+
+
 # ---------------------------------------------------------------- event-level delay
 @dataclass(frozen=True)
 class EventDelay:

@@ -50,6 +50,7 @@ from faultlens.core.detection import (
 )
 from faultlens.core.detection import write_events as _write_event_file
 from faultlens.core.errors import ReportError
+from faultlens.core.evaluation import alarm_rule_text, validation_caveat
 from faultlens.core.progress import Cancelled, Progress, ShouldStop, never_stop, run_to_end
 from faultlens.core.recording import Recording
 from faultlens.core.review import EventDecision, Review, current_user, now_iso
@@ -257,6 +258,9 @@ def _model_rows(model: Any, result: ScanResult) -> list[tuple[str, str]]:
             )
         )
     m = model.metrics or {}
+    rows.append(("Alarm rule", alarm_rule_text(model)))
+    if validation_caveat(m):
+        rows.append(("What validation tells", validation_caveat(m)))
     for key, label in (
         ("accuracy", "Validation accuracy"),
         ("macro_f1", "Validation macro F1"),

@@ -248,13 +248,11 @@ def _validation_notes(
     val: list[tuple[int, np.ndarray, np.ndarray]],
     n_labelled: int,
 ) -> list[str]:
-    """What the user should know about how much the validation figures can say."""
+    """Which recordings validation rests on, when they are few. (What a time-block split can
+    and cannot tell is said by ``faultlens.core.evaluation.validation_caveat`` wherever the
+    figures are shown.)"""
     if split == "time blocks":
-        return [
-            "validation uses held-out time blocks of the training recordings (too few to hold "
-            "whole ones out): expect less on new recordings; check the model on one it has "
-            "not seen (faultlens evaluate)"
-        ]
+        return []
     files = sorted({i for i, _, _ in val})
     if len(files) >= FEW_VALIDATION_FILES:
         return []

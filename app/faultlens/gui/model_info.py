@@ -8,6 +8,7 @@ from typing import Any
 
 from PySide6.QtWidgets import QTextBrowser, QVBoxLayout, QWidget
 
+from faultlens.core.evaluation import alarm_rule_text, validation_caveat
 from faultlens.core.recording import Recording
 
 
@@ -45,6 +46,10 @@ def model_summary_html(model: Any, recording: Recording | None = None) -> str:
         more = f" and {len(files) - 8} more" if len(files) > 8 else ""
         rows.append(("Trained on", shown + more))
     metrics = model.metrics or {}
+    rows.append(("Alarm rule", alarm_rule_text(model)))
+    caveat = validation_caveat(metrics)
+    if caveat:
+        rows.append(("What validation tells", caveat))
     if metrics:
         parts = [f"accuracy {metrics.get('accuracy', 0):.3f}"]
         parts.append(f"macro F1 {metrics.get('macro_f1', 0):.3f}")

@@ -19,6 +19,7 @@ from PySide6.QtGui import QBrush, QColor, QResizeEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QGroupBox,
@@ -36,6 +37,7 @@ from PySide6.QtWidgets import (
 
 from faultlens.core.checkpoint import TrainedModel, save_model
 from faultlens.core.errors import FaultLensError
+from faultlens.core.evaluation import alarm_rule_text, validation_caveat
 from faultlens.core.progress import ShouldStop
 from faultlens.core.recording import Recording
 from faultlens.core.training import EpochReport, TrainOptions, TrainResult, train
@@ -110,6 +112,22 @@ class TrainingPanel(QWidget):
             "plants); untick to feed levels only."
         )
 
+        # False-alarm budget in percent of held-out normal windows; 0 shows "off" (no
+        # calibration: threshold 0.5).
+        self.budget_spin = QDoubleSpinBox()
+        self.budget_spin.setObjectName("alarm_budget")
+        self.budget_spin.setRange(0.0, 50.0)
+        self.budget_spin.setDecimals(1)
+        self.budget_spin.setSingleStep(0.5)
+        self.budget_spin.setSuffix(" %")
+        self.budget_spin.setSpecialValueText("off (threshold 0.5)")
+        self.budget_spin.setValue(100.0 * (defaults.alarm_budget or 0.0))
+        self.budget_spin.setToolTip(
+            "False-alarm budget: the alarm threshold is set so that at most this share of "
+            "held-out normal windows (from recordings the model did not train on, where "
+            "there are such) would alarm. Lower: fewer false alarms, later or missed faults."
+        )
+
         form = QFormLayout()
         form.addRow("Labels from", self.label_source)
         form.addRow("Window", self.window_spin)
@@ -118,6 +136,7 @@ class TrainingPanel(QWidget):
         form.addRow("Seed", self.seed_spin)
         form.addRow("Device", self.device_combo)
         form.addRow("Inputs", self.relative_check)
+        form.addRow("Alarm budget", self.budget_spin)
 
         self.train_button = QPushButton("Train")
         self.train_button.clicked.connect(self.start_training)
@@ -308,6 +327,7 @@ class TrainingPanel(QWidget):
             seed=self.seed_spin.value(),
             device=self.device_combo.currentText(),
             relative_inputs=self.relative_check.isChecked(),
+            alarm_budget=self.budget_spin.value() / 100.0 if self.budget_spin.value() else None,
             label_column=label_column,
             file_classes=file_classes,
         )
@@ -403,13 +423,18 @@ class TrainingPanel(QWidget):
             f"Trained{took}{early}; best epoch {result.best_epoch} · {model.device}. "
             "Save the model to keep it."
         )
-        self.show_metrics(model.metrics, model.class_names, result.notes)
+        self.show_metrics(model.metrics, model.class_names, result.notes, alarm_rule_text(model))
         self.model_trained.emit(model)
 
     def show_metrics(
-        self, metrics: dict[str, Any], class_names: tuple[str, ...], notes: Sequence[str] = ()
+        self,
+        metrics: dict[str, Any],
+        class_names: tuple[str, ...],
+        notes: Sequence[str] = (),
+        alarm_rule: str = "",
     ) -> None:
-        """Fill the confusion matrix and per-class table from a model's validation metrics."""
+        """Fill the confusion matrix and per-class table from a model's validation metrics;
+        the summary leads with what the validation can tell about new recordings."""
         cm = np.asarray(metrics.get("confusion_matrix", []), dtype=np.int64)
         k = len(class_names)
         self.confusion.setRowCount(k)
@@ -443,7 +468,11 @@ class TrainingPanel(QWidget):
             parts.append(f"false alarms {metrics['false_alarm_rate']:.1%}")
         if metrics.get("missed_alarm_rate") is not None:
             parts.append(f"missed {metrics['missed_alarm_rate']:.1%}")
-        self.summary.setText(" · ".join(parts) + "".join(f"\nNote: {n}" for n in notes))
+        lead = [validation_caveat(metrics), f"Alarm rule: {alarm_rule}." if alarm_rule else ""]
+        self.summary.setText(
+            "\n".join([*(line for line in lead if line), " · ".join(parts)])
+            + "".join(f"\nNote: {n}" for n in notes)
+        )
         self.summary.setToolTip(self.summary.text())
         self._fit_summary()
 
