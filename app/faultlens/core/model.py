@@ -163,18 +163,23 @@ class CausalFeatures(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.scales:
             return x
-        b, _, i = x.shape
+        b, t, i = x.shape
         diff = torch.cat([torch.zeros_like(x[:, :1]), x[:, 1:] - x[:, :-1]], dim=1)
         parts = [x, diff]
+        # Pooling over time as 1-D signals: (B, T, I) -> (B * I, 1, T), one per column.
+        series = x.transpose(1, 2).reshape(b * i, 1, t)
         for s in self.scales:
-            pad = x[:, :1].expand(b, s - 1, i)
-            win = torch.cat([pad, x], dim=1).unfold(1, s, 1)  # (B, T, I, s), oldest first
-            mean = win.mean(dim=3)
-            spread = (win.var(dim=3, unbiased=False) + 1e-6).sqrt()
+            padded = torch.cat([series[:, :, :1].expand(b * i, 1, s - 1), series], dim=2)
+            mean = F.avg_pool1d(padded, s, stride=1)  # (B*I, 1, T)
+            square = F.avg_pool1d(padded * padded, s, stride=1)
+            spread = (square - mean * mean).clamp_min(0.0).add(1e-6).sqrt()
             centred = torch.arange(s, device=x.device, dtype=x.dtype) - (s - 1) / 2.0  # (s,)
-            slope = (win * centred).sum(dim=3) / (centred * centred).sum() * (s - 1)
-            span = win.amax(dim=3) - win.amin(dim=3)
-            parts += [mean, spread, slope, span]
+            weights = (centred * (s - 1) / (centred * centred).sum()).view(1, 1, s)
+            slope = F.conv1d(padded, weights)  # least-squares slope x (s - 1)
+            span = F.max_pool1d(padded, s, stride=1) + F.max_pool1d(-padded, s, stride=1)
+            parts += [
+                v.view(b, i, t).transpose(1, 2) for v in (mean, spread, slope, span)
+            ]  # each (B, T, I)
         return torch.cat(parts, dim=2)  # (B, T, I * F)
 
 
