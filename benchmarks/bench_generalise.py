@@ -104,7 +104,7 @@ SKAB_GROUPS = ("valve1", "valve2", "other")
 SKAB_CLASSES = ("0", "1")  # label values in the files; shown as normal / anomaly
 FOREST = "random forest"
 # Settings the harness owns: a configuration may not set them.
-RESERVED = {"seed", "device", "file_classes"}
+RESERVED = frozenset({"seed", "device", "file_classes"})
 # Data seeds: split base + 10_000 * seed + role offset + run number (data_seed).
 SPLIT_BASE = {"validation": 1_000_000, "test": 2_000_000}
 ROLE_OFFSET = {"train": 0, "test": 5_000}
@@ -324,7 +324,7 @@ def build_demo_seeds(folder: Path, split: str, seed: int, sizes: Sizes, first_ro
     return Regime(
         "demo-seeds",
         f"demo recordings ({sizes.demo_rows} rows): train on {sizes.demo_train} seeds, test on "
-        f"{sizes.demo_test} other seeds ({split} seeds); scored from row {first_row}",
+        f"{sizes.demo_test} other seed(s) ({split} seeds); scored from row {first_row}",
         classes,
         classes,
         [fold],
@@ -606,8 +606,12 @@ def _parse_value(text: str) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
-def _parse_pairs(text: str, fields: set[str], what: str) -> dict[str, Any]:
-    """``key=value,key=value`` (a comma inside a JSON list stays in its value)."""
+def _parse_pairs(
+    text: str, defaults: dict[str, Any], what: str, reserved: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    """``key=value,key=value`` for the fields of a dataclass (``defaults``: field -> default;
+    a comma inside a JSON list stays in its value)."""
+    fields = set(defaults)
     out: dict[str, Any] = {}
     if not text.strip():
         return out
@@ -616,27 +620,48 @@ def _parse_pairs(text: str, fields: set[str], what: str) -> dict[str, Any]:
         key = key.strip()
         if not sep:
             raise SystemExit(f"{what}: {part!r} is not key=value")
+        if key in reserved:
+            raise SystemExit(
+                f"{what}: {key} is set by the harness (--seeds, --device, the regime's "
+                "files), not here"
+            )
         if key not in fields:
-            raise SystemExit(f"{what}: unknown key {key!r}; known: {', '.join(sorted(fields))}")
+            known = ", ".join(sorted(fields - reserved))
+            raise SystemExit(f"{what}: unknown key {key!r}; known: {known}")
         out[key] = _parse_value(value.strip())
+        default = defaults.get(key)
+        if not _same_kind(out[key], default):
+            raise SystemExit(
+                f"{what}: {key}={value.strip()!r} is not a {type(default).__name__} "
+                f"like its default {default!r}"
+            )
     return out
 
 
+def _same_kind(value: Any, default: Any) -> bool:
+    """Whether ``value`` can stand for ``default`` (None defaults take anything)."""
+    if default is None:
+        return True
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float))
+    return isinstance(value, type(default))
+
+
+def _defaults(cls: type) -> dict[str, Any]:
+    return {f.name: getattr(cls(), f.name) for f in dataclasses.fields(cls)}
+
+
 def parse_configs(specs: list[str]) -> dict[str, dict[str, Any]]:
-    fields = {f.name for f in dataclasses.fields(TrainOptions)}
+    fields = _defaults(TrainOptions)
     configs: dict[str, dict[str, Any]] = {}
     for spec in specs or ["defaults"]:
         name, _, rest = spec.partition(":")
         name = name.strip()
         if not name or name == FOREST or name in configs:
             raise SystemExit(f"--config {spec!r}: needs a new name (not {FOREST!r}) before ':'")
-        overrides = _parse_pairs(rest, fields, f"--config {name}")
-        bad = RESERVED & overrides.keys()
-        if bad:
-            raise SystemExit(
-                f"--config {name}: {', '.join(sorted(bad))} is set by the harness "
-                "(--seeds, --device), not by a configuration"
-            )
+        overrides = _parse_pairs(rest, fields, f"--config {name}", RESERVED)
         try:
             TrainOptions(**overrides)
         except TypeError as err:
@@ -683,7 +708,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"unknown regime(s) {unknown}; known: {', '.join(REGIMES)}")
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     configs = parse_configs(args.config)
-    scan_fields = {f.name for f in dataclasses.fields(ScanOptions)}
+    scan_fields = _defaults(ScanOptions)
     scan_over = {"device": args.device, "attribute": False}
     scan_over.update(_parse_pairs(args.scan, scan_fields, "--scan"))
     sizes = QUICK_SIZES if args.quick else Sizes()
