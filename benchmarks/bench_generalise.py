@@ -90,7 +90,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from bench_skab import DEFAULT_DATA, SCORE_FROM_ROW, _git_commit, load_skab, window_features
+from bench_skab import (
+    DEFAULT_DATA,
+    SCORE_FROM_ROW,
+    _git_commit,
+    load_skab,
+    make_folds,
+    window_features,
+)
 from faultlens.core import demo
 from faultlens.core.detection import ScanOptions, scan
 from faultlens.core.evaluation import classification_metrics, event_delays, label_indices
@@ -216,11 +223,8 @@ def build_skab(data: Path, sizes: Sizes, first_row: int) -> list[Regime]:
     labelled, free = load_skab(data)
     labelled = labelled[:: sizes.skab_every]
     n = len(labelled)
-    files = [
-        (f"fold {k + 1}", [i for i in range(n) if i % 5 == k])
-        for k in range(5)
-        if any(i % 5 == k for i in range(n))
-    ]
+    # bench_skab's own fold assignment (file i in fold i % 5).
+    files = [(f"fold {k + 1}", ids.tolist()) for k, ids in enumerate(make_folds(n, 5)) if len(ids)]
     groups = [
         (f"test {g}", [i for i, r in enumerate(labelled) if r.path.parent.name == g])
         for g in SKAB_GROUPS
@@ -329,6 +333,15 @@ def build_demo_seeds(folder: Path, split: str, seed: int, sizes: Sizes, first_ro
         classes,
         [fold],
     )
+
+
+def check_disjoint(regime: Regime) -> None:
+    """No test recording of a fold is (a copy of) one of its training recordings."""
+    for fold in regime.folds:
+        seen = {r.content_hash for r in fold.train} | {str(r.path) for r in fold.train}
+        for test in fold.tests:
+            if test.rec.content_hash in seen or str(test.rec.path) in seen:
+                raise RuntimeError(f"{regime.name} {fold.name}: {test.name} is also trained on")
 
 
 # ---------------------------------------------------------------- methods
@@ -753,6 +766,8 @@ def main(argv: list[str] | None = None) -> int:
         if "demo-seeds" in regimes:
             for s in seeds:
                 data[("demo-seeds", s)] = build_demo_seeds(folder, args.split, s, sizes, first_row)
+    for regime in data.values():
+        check_disjoint(regime)
     names = [r for r in regimes if any(key[0] == r for key in data)]
     print(
         f"data ready in {time.perf_counter() - started:.0f} s: {', '.join(names) or 'nothing'}",
