@@ -23,7 +23,43 @@ placed in every quarter of the recording so a time split has all of them on both
 Faults ramp in, and their size is comparable to normal operating-point changes, so no
 single threshold on one channel finds them; the relations between channels do.
 
-``python -m faultlens.core.demo OUT.csv [--rows N] [--seed S]`` writes the CSV.
+**Runs** (``generate_run``): the same rig recorded as another day or another installation
+would record it, in one of two shapes: normal throughout, or normal until ``fault_start``
+and then one fault to the end of the recording (``fault_start`` 0: one fault state
+throughout, the usual way a fault is recorded for training). In ``generate_demo`` seeds
+differ only in noise, schedule and fault placement, so a model that memorises absolute
+levels still looks fine on an unseen seed; real recordings differ more, and such a model
+raises long false alarms on them. A run draws from its seed:
+
+- its own process noise, bursts and spikes (another realisation),
+- its own operating schedule: one to three speed setpoints (2860-2950 rpm) and one or two
+  valve openings (0.87-1.0) out of the plant's usual ones, switched every 3-12 minutes, so
+  a short run may stay at one or two operating points; in between, the flow controller
+  trims the valve (sd 0.08) and the speed (sd 1.2 %) to the downstream demand,
+- sensor calibration within data-sheet tolerances, each channel its own gain (sd 0.2 % for
+  speed and temperature up to 1.5 % for the accelerometers, clipped at 2 sd, so up to
+  +-2-3 % for current, pressures and flow) and zero offset (about one noise sd),
+- rig constants a few % off: pump flow and head coefficients (sd 1.5 %), no-load current
+  and motor efficiency, suction-line loss, static heads, vibration baseline (sd 2 %),
+- the surroundings: feed tank level (suction +-0.03 bar), grid voltage (sd 0.2 %), hall
+  temperature (+-0.3 degC about 24),
+- slow drifts over the run: a wandering supply voltage (two swings of 0.5-1.5 V with 5-30
+  minute periods), the feed tank level (+-0.01-0.03 bar), the hall temperature (trend of
+  up to 0.5 degC/h plus a 0.15 degC wander) and strainer fouling (up to 1 % flow per hour).
+
+Why these sizes: every difference is plausible for one plant on another day, and small
+beside the fault signatures (a valve blockage takes ~28 % of the flow while raising the
+current, a drifting sensor moves 25-40 %), so a method that reads the relations between
+channels still finds the faults; but a run's levels as a whole (bearing temperature, supply
+voltage, flow at a given speed) sit about one to three within-run standard deviations away
+from another run's, so a model that learned "this run's levels are normal, that run's are
+a fault" is fooled. Trained on one normal run and one fault-throughout run per type, the
+attention-LSTM with the product's defaults flags most normal rows of unseen runs whose
+fault starts partway, while a random forest on window statistics flags far fewer: the
+failure seen on held-out benchmarks of continuous process plants.
+
+``python -m faultlens.core.demo OUT.csv [--rows N] [--seed S]`` writes the demo CSV;
+``--run`` a normal run, ``--fault NAME [--fault-start ROW]`` a run with that fault.
 """
 
 from __future__ import annotations
@@ -112,6 +148,8 @@ def _steps(
     rows: int, levels: Sequence[float], lo: int, hi: int, rng: np.random.Generator
 ) -> np.ndarray:
     """A piecewise-constant setpoint that jumps between ``levels`` every lo..hi rows."""
+    if len(levels) == 1:
+        return np.full(rows, float(levels[0]))
     out = np.empty(rows)
     i, current = 0, float(rng.choice(levels))
     while i < rows:
@@ -141,63 +179,130 @@ def _ramp(ep: FaultEpisode, rows: int, rise_s: float) -> np.ndarray:
     return r
 
 
-def generate_demo(rows: int = DEFAULT_ROWS, seed: int = 0) -> pd.DataFrame:
-    """The demo recording as a DataFrame: ``timestamp`` (ISO text, 1 s), channels, ``label``.
+def _rise_s(ep: FaultEpisode, caps: dict[str, float] | None) -> float:
+    """How long a fault takes to reach full size. In the demo recording the ramp scales with
+    the episode (``caps`` None); ``caps`` limits it per fault type."""
+    n = ep.end - ep.start
+    rise = {
+        "valve_blockage": 0.25 * n,
+        "cavitation": 15.0,
+        "bearing_wear": 0.7 * n,
+        "sensor_drift": 0.4 * n,
+        "stuck_sensor": 0.0,
+    }[ep.kind]
+    return rise if caps is None else min(rise, caps[ep.kind])
 
-    Deterministic for a given ``rows`` and ``seed``. Channel values contain a few NaN gaps.
-    """
-    if rows < 600:
-        raise ValueError("the demo recording needs at least 600 rows")
-    rng = np.random.default_rng(seed)
+
+@dataclass(frozen=True)
+class _Rig:
+    """The rig's constants and its sensors' calibration. The defaults are the demo rig (and
+    must stay exactly so: ``generate_demo`` uses them); ``_draw_rig`` varies them per run."""
+
+    flow_k: float = 62.0  # m3/h at rated speed with the valve open
+    discharge_0: float = 0.9  # bar
+    head_k: float = 5.6  # bar at rated speed
+    suction_0: float = 1.25  # bar, set by the feed tank level
+    suction_loss: float = 0.00009  # bar per (m3/h)^2 in the suction line
+    current_0: float = 3.8  # A, no-load current
+    current_k: float = 0.062  # A per (m3/h x bar)
+    supply_v: float = 400.0
+    supply_amp: float = 2.5  # V, slow swing of the grid voltage
+    supply_period_s: float = 5400.0
+    supply_phase: float = 0.0
+    supply_droop: float = 0.18  # V per A
+    vib_0: float = 0.7  # mm/s
+    vib_k: float = 1.7  # mm/s at rated speed
+    ambient_c: float = 24.0
+    ambient_amp: float = 3.0
+    ambient_period_s: float = 21600.0
+    # Per-channel reading = gain x true value + offset (CHANNELS order); None: ideal sensors.
+    gain: tuple[float, ...] | None = None
+    offset: tuple[float, ...] | None = None
+
+
+@dataclass
+class _Drifts:
+    """Slow changes over a run, each (rows,) or None (none): added to the ambient
+    temperature, the supply voltage and the suction pressure (feed tank level);
+    ``flow_scale`` multiplies the pump's flow."""
+
+    ambient: np.ndarray | None = None
+    supply: np.ndarray | None = None
+    suction: np.ndarray | None = None
+    flow_scale: np.ndarray | None = None
+
+
+def _simulate(
+    rows: int,
+    rng: np.random.Generator,
+    speed_set: np.ndarray,
+    valve: np.ndarray,
+    episodes: Sequence[FaultEpisode],
+    rig: _Rig,
+    drifts: _Drifts,
+    rise_caps: dict[str, float] | None,
+    gaps_from: int,
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The rig's physics, sensors and faults for one recording: the channel values and the
+    row labels. ``rng`` is drawn from in a fixed order (``generate_demo`` depends on it)."""
     t = np.arange(rows, dtype=np.float64)
-    episodes = plan_episodes(rows, seed)
-
-    # --- operating point: speed setpoint and valve opening, changed by the operator
-    speed_set = _steps(rows, (1450.0, 1750.0, 2100.0, 2500.0, 2950.0), 400, 1800, rng)
-    valve = _steps(rows, (0.55, 0.7, 0.85, 1.0), 500, 2200, rng)
     valve = _lag(valve, 4.0)  # the actuator takes a few seconds
     for ep in episodes:
         if ep.kind == "valve_blockage":
-            valve *= 1.0 - 0.38 * _ramp(ep, rows, rise_s=0.25 * (ep.end - ep.start))
+            valve *= 1.0 - 0.38 * _ramp(ep, rows, rise_s=_rise_s(ep, rise_caps))
     speed = _lag(speed_set, 6.0) + rng.normal(0, 2.5, rows)
     ns = speed / _RATED_RPM  # relative speed (affinity laws)
 
     # --- hydraulics
-    flow = 62.0 * ns * valve**0.7
-    discharge = 0.9 + 5.6 * ns**2 * (1.2 - 0.4 * valve)
-    suction = 1.25 - 0.00009 * flow**2
+    flow = rig.flow_k * ns * valve**0.7
+    if drifts.flow_scale is not None:
+        flow *= drifts.flow_scale
+    discharge = rig.discharge_0 + rig.head_k * ns**2 * (1.2 - 0.4 * valve)
+    suction = rig.suction_0 - rig.suction_loss * flow**2
+    if drifts.suction is not None:
+        suction += drifts.suction
     cav = np.zeros(rows)
     burst = np.abs(rng.standard_t(3, rows))
     for ep in episodes:
         if ep.kind == "cavitation":
-            cav = np.maximum(cav, _ramp(ep, rows, rise_s=15.0))
+            cav = np.maximum(cav, _ramp(ep, rows, rise_s=_rise_s(ep, rise_caps)))
     flow *= 1.0 - cav * (0.10 + 0.12 * burst)
     discharge *= 1.0 - cav * (0.06 + 0.05 * burst)
     suction -= cav * (0.22 + 0.05 * burst)
 
     # --- motor
     head = discharge - suction
-    current = 3.8 + 0.062 * flow * head
+    current = rig.current_0 + rig.current_k * flow * head
     for ep in episodes:
         if ep.kind == "valve_blockage":
             # The motor works against the choke: current rises while flow falls, the
             # opposite of a normal valve closing (which lowers the current).
-            current *= 1.0 + 0.16 * _ramp(ep, rows, rise_s=0.25 * (ep.end - ep.start))
+            current *= 1.0 + 0.16 * _ramp(ep, rows, rise_s=_rise_s(ep, rise_caps))
     current *= 1.0 - 0.03 * cav
-    voltage = 400.0 + 2.5 * np.sin(2 * np.pi * t / 5400.0) - 0.18 * current
+    voltage = (
+        rig.supply_v
+        + rig.supply_amp * np.sin(2 * np.pi * t / rig.supply_period_s + rig.supply_phase)
+        - rig.supply_droop * current
+    )
+    if drifts.supply is not None:
+        voltage += drifts.supply
 
     # --- vibration: grows with speed^2; bearing wear and cavitation add to it
     wear = np.zeros(rows)
     for ep in episodes:
         if ep.kind == "bearing_wear":
-            wear = np.maximum(wear, _ramp(ep, rows, rise_s=0.7 * (ep.end - ep.start)))
+            wear = np.maximum(wear, _ramp(ep, rows, rise_s=_rise_s(ep, rise_caps)))
     spikes = rng.exponential(1.0, rows) * (rng.random(rows) < 0.15)
-    vib_base = 0.7 + 1.7 * ns**2
+    vib_base = rig.vib_0 + rig.vib_k * ns**2
     vib_de = vib_base * (1.0 + wear * (0.8 + 0.5 * spikes)) + cav * (0.3 + 0.6 * burst)
     vib_nde = 0.25 + 0.55 * vib_base * (1.0 + 0.3 * wear) + cav * (0.15 + 0.35 * burst)
 
     # --- thermal: ambient drifts over the shift; heat from load, speed and friction
-    ambient = 24.0 + 3.0 * np.sin(2 * np.pi * t / 21600.0 + rng.uniform(0, 2 * np.pi))
+    ambient = rig.ambient_c + rig.ambient_amp * np.sin(
+        2 * np.pi * t / rig.ambient_period_s + rng.uniform(0, 2 * np.pi)
+    )
+    if drifts.ambient is not None:
+        ambient += drifts.ambient
     heat = 14.0 * ns**2 + 0.35 * current + 9.0 * wear
     bearing_temp = _lag(ambient + heat, 600.0)
 
@@ -213,6 +318,10 @@ def generate_demo(rows: int = DEFAULT_ROWS, seed: int = 0) -> pd.DataFrame:
         "flow_rate_m3h": flow + rng.normal(0, 0.5, rows),
         "bearing_temp_C": bearing_temp + rng.normal(0, 0.08, rows),
     }
+    # --- calibration: each sensor's own gain and zero offset
+    if rig.gain is not None and rig.offset is not None:
+        for name, gain, offset in zip(CHANNELS, rig.gain, rig.offset, strict=True):
+            values[name] = gain * values[name] + offset
 
     # --- sensor faults act on the readings, not on the physics
     for ep in episodes:
@@ -221,7 +330,7 @@ def generate_demo(rows: int = DEFAULT_ROWS, seed: int = 0) -> pd.DataFrame:
             typical = float(np.median(np.abs(col)))
             sign = rng.choice([-1.0, 1.0])
             size = rng.uniform(0.25, 0.4) * typical
-            col += sign * size * _ramp(ep, rows, rise_s=0.4 * (ep.end - ep.start))
+            col += sign * size * _ramp(ep, rows, rise_s=_rise_s(ep, rise_caps))
         elif ep.kind == "stuck_sensor" and ep.channel is not None:
             col = values[ep.channel]
             col[ep.start : ep.end] = col[ep.start]
@@ -233,37 +342,258 @@ def generate_demo(rows: int = DEFAULT_ROWS, seed: int = 0) -> pd.DataFrame:
     # --- a few logger dropouts: short NaN gaps in single channels
     for _ in range(max(2, rows // 3000)):
         name = str(rng.choice(CHANNELS))
-        start = int(rng.integers(_WARMUP_ROWS, rows - 50))
+        start = int(rng.integers(gaps_from, rows - 50))
         values[name][start : start + int(rng.integers(3, 30))] = np.nan
+    return values, labels
 
-    frame = pd.DataFrame({"timestamp": (START + np.arange(rows)).astype(str)})
+
+def _frame(values: dict[str, np.ndarray], labels: np.ndarray, start: np.datetime64) -> pd.DataFrame:
+    rows = len(labels)
+    frame = pd.DataFrame({"timestamp": (start + np.arange(rows)).astype(str)})
     for name in CHANNELS:
         frame[name] = np.round(values[name], _DECIMALS[name])
     frame["label"] = labels
     return frame
 
 
-def write_demo_csv(path: str | Path, rows: int = DEFAULT_ROWS, seed: int = 0) -> Path:
-    """Write the demo recording to ``path`` atomically (comma CSV, ``\\n`` line ends)."""
+def generate_demo(rows: int = DEFAULT_ROWS, seed: int = 0) -> pd.DataFrame:
+    """The demo recording as a DataFrame: ``timestamp`` (ISO text, 1 s), channels, ``label``.
+
+    Deterministic for a given ``rows`` and ``seed``. Channel values contain a few NaN gaps.
+    """
+    if rows < 600:
+        raise ValueError("the demo recording needs at least 600 rows")
+    rng = np.random.default_rng(seed)
+    episodes = plan_episodes(rows, seed)
+    # --- operating point: speed setpoint and valve opening, changed by the operator
+    speed_set = _steps(rows, (1450.0, 1750.0, 2100.0, 2500.0, 2950.0), 400, 1800, rng)
+    valve = _steps(rows, (0.55, 0.7, 0.85, 1.0), 500, 2200, rng)
+    values, labels = _simulate(
+        rows, rng, speed_set, valve, episodes, _Rig(), _Drifts(), None, _WARMUP_ROWS
+    )
+    return _frame(values, labels, START)
+
+
+# ---------------------------------------------------------------- runs of the rig
+MIN_RUN_ROWS = 100
+# Fault onset in a run: the fault lasts to the end of the recording, so its ramp is capped
+# at this many rows (full size soon after the onset, not at the end of the run).
+_RUN_RISE_CAP = {
+    "valve_blockage": 120.0,
+    "cavitation": 15.0,
+    "bearing_wear": 240.0,
+    "sensor_drift": 180.0,
+    "stuck_sensor": 0.0,
+}
+# The plant's usual operating points: each run uses its own few of them (speed setpoint,
+# valve opening), spread about the middle one by _RUN_SPREAD.
+_RUN_SPEEDS = (-1.0, 0.0, 1.0)  # x 40 rpm about 2910 rpm
+_RUN_VALVES = (-1.0, 0.0, 1.0)  # x 0.06 about 0.94
+# Within a run controllers follow the downstream demand: sd of the valve trim and of the
+# relative speed trim.
+_RUN_VALVE_TRIM = 0.08
+_RUN_SPEED_TRIM = 0.012
+_MAX_RPM = 3000.0  # the drive allows a little over rated speed
+# Calibration tolerance of each sensor: (gain sd, offset sd in the channel's unit); draws are
+# clipped at 2 sd. About what a data sheet allows: class-1 current transformer, 0.5 % voltage
+# transducer, tachometer, accelerometer sensitivity, pressure transmitters of 0.25-0.5 % of
+# span, magnetic flow meter, Pt100.
+_CALIBRATION = {
+    "motor_current_A": (0.01, 0.1),
+    "supply_voltage_V": (0.004, 1.0),
+    "motor_speed_rpm": (0.002, 3.0),
+    "vibration_de_mm_s": (0.015, 0.03),
+    "vibration_nde_mm_s": (0.015, 0.03),
+    "suction_pressure_bar": (0.01, 0.012),
+    "discharge_pressure_bar": (0.01, 0.025),
+    "flow_rate_m3h": (0.012, 0.4),
+    "bearing_temp_C": (0.002, 0.12),
+}
+# How far runs differ: scales every between-run difference (calibration, rig constants,
+# ambient, grid, tank level, operating points); within-run variation is not scaled.
+_RUN_SPREAD = 1.0
+
+
+def _wander(rows: int, sd: float, tau_s: float, rng: np.random.Generator) -> np.ndarray:
+    """A slowly wandering zero-mean signal: white noise through a first-order lag of
+    ``tau_s``, scaled to a stationary standard deviation of ``sd`` (and started there)."""
+    alpha = 1.0 - np.exp(-1.0 / tau_s)
+    white = rng.normal(0.0, sd * np.sqrt((2.0 - alpha) / alpha), rows)
+    return _lag(white, tau_s, start=float(rng.normal(0.0, sd)))
+
+
+def _tol(rng: np.random.Generator, sd: float) -> float:
+    """A normal deviation with standard deviation ``sd``, clipped at 2 sd."""
+    return float(np.clip(rng.normal(0.0, sd), -2 * sd, 2 * sd))
+
+
+def _draw_rig(rng: np.random.Generator, k: float) -> _Rig:
+    """This run's rig: constants a few % off the nominal, and its sensors' calibration;
+    ``k`` scales all the differences."""
+    nom = _Rig()
+    gain = tuple(1.0 + _tol(rng, k * _CALIBRATION[c][0]) for c in CHANNELS)
+    offset = tuple(_tol(rng, k * _CALIBRATION[c][1]) for c in CHANNELS)
+    return _Rig(
+        flow_k=nom.flow_k * (1.0 + _tol(rng, k * 0.015)),  # impeller wear, trim
+        discharge_0=nom.discharge_0 + _tol(rng, k * 0.03),  # downstream level
+        head_k=nom.head_k * (1.0 + _tol(rng, k * 0.015)),
+        suction_0=nom.suction_0 + k * float(rng.uniform(-0.03, 0.03)),  # feed tank level
+        suction_loss=nom.suction_loss * (1.0 + _tol(rng, k * 0.05)),
+        current_0=nom.current_0 * (1.0 + _tol(rng, k * 0.03)),
+        current_k=nom.current_k * (1.0 + _tol(rng, k * 0.015)),  # motor efficiency
+        supply_v=nom.supply_v * (1.0 + _tol(rng, k * 0.002)),  # grid
+        supply_amp=float(rng.uniform(0.5, 1.5)),
+        supply_period_s=float(rng.uniform(2400.0, 9000.0)),
+        supply_phase=float(rng.uniform(0.0, 2 * np.pi)),
+        vib_0=nom.vib_0 * (1.0 + _tol(rng, k * 0.02)),  # alignment, coupling
+        vib_k=nom.vib_k * (1.0 + _tol(rng, k * 0.02)),
+        ambient_c=nom.ambient_c + k * float(rng.uniform(-0.3, 0.3)),  # the hall, another day
+        ambient_amp=float(rng.uniform(0.1, 0.3)),
+        ambient_period_s=float(rng.uniform(14400.0, 43200.0)),
+        gain=gain,
+        offset=offset,
+    )
+
+
+def _draw_drifts(rows: int, rng: np.random.Generator) -> _Drifts:
+    """Slow changes within a run: hall temperature, supply voltage, tank level, fouling."""
+    t = np.arange(rows, dtype=np.float64)
+    ambient = rng.uniform(-0.5, 0.5) * t / 3600.0  # degC per hour
+    ambient += _wander(rows, 0.15, 600.0, rng)  # ventilation, doors, sun
+    supply = np.zeros(rows)
+    for _ in range(2):
+        period = rng.uniform(300.0, 1800.0)
+        supply += rng.uniform(0.5, 1.5) * np.sin(2 * np.pi * t / period + rng.uniform(0, 6.3))
+    # The feed tank level wanders as the upstream process fills and draws it.
+    period = rng.uniform(1200.0, 5000.0)
+    suction = rng.uniform(0.01, 0.03) * np.sin(2 * np.pi * t / period + rng.uniform(0, 6.3))
+    flow_scale = 1.0 - rng.uniform(0.0, 0.01) * t / 3600.0  # strainer fouling, per hour
+    return _Drifts(ambient=ambient, supply=supply, suction=suction, flow_scale=flow_scale)
+
+
+def _run_schedule(rows: int, rng: np.random.Generator, k: float) -> tuple[np.ndarray, np.ndarray]:
+    """This run's operating points: one to three speed setpoints and one or two valve
+    openings of its own (near the plant's usual ones, as this operator sets them), changed
+    every 3-12 minutes, with a flow controller trimming the valve in between."""
+    n_speed = int(rng.choice([1, 2, 3], p=[0.35, 0.4, 0.25]))
+    speeds = rng.choice(_RUN_SPEEDS, n_speed, replace=False) + rng.uniform(-0.3, 0.3, n_speed)
+    speeds = np.minimum(2910.0 + k * 40.0 * speeds, _RATED_RPM)
+    n_valve = int(rng.choice([1, 2], p=[0.5, 0.5]))
+    valves = rng.choice(_RUN_VALVES, n_valve, replace=False) + rng.uniform(-0.2, 0.2, n_valve)
+    valves = np.clip(0.94 + k * 0.06 * valves, 0.5, 1.0)
+    speed_set = _steps(rows, tuple(float(v) for v in np.unique(speeds)), 200, 700, rng)
+    valve = _steps(rows, tuple(float(v) for v in np.unique(valves)), 200, 700, rng)
+    # Between the operator's changes the controller follows the downstream demand, so the
+    # operating point never stands still.
+    valve = np.clip(valve + _wander(rows, _RUN_VALVE_TRIM, 90.0, rng), 0.5, 1.0)
+    speed_set = speed_set * (1.0 + _wander(rows, _RUN_SPEED_TRIM, 120.0, rng))
+    speed_set = np.minimum(speed_set, _MAX_RPM)
+    return speed_set, valve
+
+
+def generate_run(
+    rows: int, seed: int, fault: str | None = None, fault_start: int = 0
+) -> pd.DataFrame:
+    """One run of the rig as another day or another installation records it (module
+    docstring): same columns as ``generate_demo``, deterministic per ``rows`` and ``seed``.
+
+    ``fault`` None: normal throughout (``fault_start`` is then ignored). A name from
+    FAULT_TYPES: rows before ``fault_start`` are normal, the fault lasts from there to the
+    end of the recording (labelled with its name) and reaches full size within at most a
+    few hundred rows; with ``fault_start`` 0 it is fully developed from the first row.
+    Sensor faults pick their channel from the seed. Raises ValueError for an unknown fault,
+    ``fault_start`` outside ``[0, rows)`` or fewer than MIN_RUN_ROWS rows.
+    """
+    if rows < MIN_RUN_ROWS:
+        raise ValueError(f"a run needs at least {MIN_RUN_ROWS} rows")
+    if fault is not None and fault not in FAULT_TYPES:
+        raise ValueError(f"unknown fault {fault!r}; known: {', '.join(FAULT_TYPES)}")
+    if not 0 <= fault_start < rows:
+        raise ValueError(f"fault_start {fault_start} must be in [0, {rows})")
+    rng = np.random.default_rng([seed, 2])  # the run's rig, schedule, drifts, fault channel
+    rig = _draw_rig(rng, _RUN_SPREAD)
+    speed_set, valve = _run_schedule(rows, rng, _RUN_SPREAD)
+    drifts = _draw_drifts(rows, rng)
+    start = START + np.timedelta64(int(rng.integers(1, 400)) * 86400, "s")
+    start += np.timedelta64(int(rng.integers(0, 16 * 3600)), "s")
+    episodes: list[FaultEpisode] = []
+    if fault is not None:
+        channel = None
+        if fault == "sensor_drift":
+            channel = str(rng.choice(_DRIFTABLE))
+        elif fault == "stuck_sensor":
+            channel = str(rng.choice(_STICKABLE))
+        episodes.append(FaultEpisode(fault, fault_start, rows, channel))
+    # A fault present from the first row was there before the recording began.
+    caps = _RUN_RISE_CAP if fault_start > 0 else dict.fromkeys(FAULT_TYPES, 0.0)
+    values, labels = _simulate(
+        rows,
+        np.random.default_rng([seed, 3]),  # the process: noise, bursts, spikes
+        speed_set,
+        valve,
+        episodes,
+        rig,
+        drifts,
+        caps,
+        0,
+    )
+    return _frame(values, labels, start)
+
+
+def _write_csv(path: str | Path, frame: pd.DataFrame) -> Path:
     path = Path(path)
-    frame = generate_demo(rows=rows, seed=seed)
     with atomic_open(path, "w", encoding="utf-8") as fh:
         frame.to_csv(fh, index=False, lineterminator="\n", na_rep="")
     return path
 
 
+def write_demo_csv(path: str | Path, rows: int = DEFAULT_ROWS, seed: int = 0) -> Path:
+    """Write the demo recording to ``path`` atomically (comma CSV, ``\\n`` line ends)."""
+    return _write_csv(path, generate_demo(rows=rows, seed=seed))
+
+
+def write_run_csv(
+    path: str | Path, rows: int, seed: int, fault: str | None = None, fault_start: int = 0
+) -> Path:
+    """Write ``generate_run(rows, seed, fault, fault_start)`` to ``path`` atomically, in the
+    same format as ``write_demo_csv``."""
+    return _write_csv(path, generate_run(rows, seed, fault=fault, fault_start=fault_start))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m faultlens.core.demo", description="Write the demo pump recording."
+        prog="python -m faultlens.core.demo",
+        description="Write the demo pump recording, or with --run / --fault one run of the rig "
+        "(its own calibration, operating points and drifts).",
     )
     parser.add_argument("out", type=Path, help="CSV file to write")
     parser.add_argument("--rows", type=int, default=DEFAULT_ROWS)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--run", action="store_true", help="a normal run (generate_run)")
+    parser.add_argument(
+        "--fault", choices=FAULT_TYPES, help="a run with this fault from --fault-start to the end"
+    )
+    parser.add_argument(
+        "--fault-start", type=int, default=0, metavar="ROW", help="first faulty row (default 0)"
+    )
     args = parser.parse_args(argv)
-    if args.rows < 600:
-        parser.error("--rows must be at least 600")
-    write_demo_csv(args.out, rows=args.rows, seed=args.seed)
-    print(f"wrote {args.out} ({args.rows} rows, seed {args.seed})", file=sys.stderr)
+    if args.fault is None and not args.run:
+        if args.fault_start:
+            parser.error("--fault-start needs --fault")
+        if args.rows < 600:
+            parser.error("--rows must be at least 600")
+        write_demo_csv(args.out, rows=args.rows, seed=args.seed)
+        print(f"wrote {args.out} ({args.rows} rows, seed {args.seed})", file=sys.stderr)
+        return 0
+    if args.rows < MIN_RUN_ROWS:
+        parser.error(f"--rows must be at least {MIN_RUN_ROWS}")
+    if args.fault is None and args.fault_start:
+        parser.error("--fault-start needs --fault")
+    if not 0 <= args.fault_start < args.rows:
+        parser.error(f"--fault-start must be in [0, {args.rows})")
+    write_run_csv(args.out, args.rows, args.seed, fault=args.fault, fault_start=args.fault_start)
+    what = "normal" if args.fault is None else f"{args.fault} from row {args.fault_start}"
+    print(f"wrote {args.out} (run: {args.rows} rows, seed {args.seed}, {what})", file=sys.stderr)
     return 0
 
 
