@@ -211,19 +211,21 @@ def test_bad_arguments_raise_value_error() -> None:
 
 
 def test_runs_differ_more_than_the_halves_of_one_run() -> None:
-    """Calibration, grid and rig constants move a run's levels and the relations between its
-    channels as a whole: across runs the median supply voltage and the current drawn per unit
-    of flow spread clearly wider than between the two halves of one run."""
+    """Calibration and the grid move a run's readings as a whole: across runs the ratio of
+    the two accelerometers (their sensitivities) and the median supply voltage spread
+    clearly wider than between the two halves of one run (with seeds that differ only in
+    noise and schedule, as in generate_demo, both ratios below come out under 1)."""
     stats = {
+        "nde_per_de": lambda d: d["vibration_nde_mm_s"].median() / d["vibration_de_mm_s"].median(),
         "voltage": lambda d: d["supply_voltage_V"].median(),
-        "current_per_flow": lambda d: d["motor_current_A"].median() / d["flow_rate_m3h"].median(),
     }
+    minimum = {"nde_per_de": 3.0, "voltage": 1.4}
     runs = [generate_run(1200, seed=s) for s in range(10)]
     for name, stat in stats.items():
         whole = np.array([stat(r) for r in runs])
         halves = np.array([stat(r.iloc[:600]) - stat(r.iloc[600:]) for r in runs])
         within = halves.std() / np.sqrt(2)  # spread of one half's value about its run's
-        assert whole.std() > 1.8 * within, name
+        assert whole.std() > minimum[name] * within, name
 
 
 def test_normal_levels_stay_plausible_across_runs() -> None:
