@@ -318,3 +318,48 @@ def test_training_leaves_pythons_and_numpys_global_random_state_alone() -> None:
     run_to_end(train([_recording(i) for i in range(3)], replace(FAST, epochs=1)))
     assert random.getstate() == py_state
     np.testing.assert_array_equal(np.random.get_state()[1], np_state)
+
+
+def test_levers_train_into_one_usable_model(tmp_path: Path) -> None:
+    # Every lever at once on the tiny task: an ensemble of two members with the feature
+    # front-end, normal-referenced normalisation, run-to-run augmentation and calibration
+    # against shifted normal windows; the result saves, loads and predicts like any model.
+    torch.set_num_threads(1)
+    recordings = [_recording(i, n=400) for i in range(4)]
+    options = replace(
+        FAST, epochs=2, ensemble=2, feature_scales=(4, 8), normalise_on="normal",
+        augment_offset=0.5, time_warp=0.2, mix_normal=0.2, scaling=0.05, jitter=0.05,
+        relative_inputs=False, calibration_offset=0.5, calibration_copies=2, alarm_budget=0.05,
+    )  # fmt: skip
+    reports: list[EpochReport] = []
+    result = run_to_end(train(recordings, options), reports.append)
+    model = result.model
+    assert len(model.module.members) == 2 and model.config.feature_scales == (4, 8)
+    # Reports count epochs over both members, in order.
+    assert [r.epoch for r in reports if r.end_of_epoch] == list(range(1, len(result.history) + 1))
+    calib = model.metrics["calibration"]
+    assert calib["shifted_windows"] == 2 * calib["normal_windows"] > 0
+    assert 0.5 <= model.threshold <= 1.0 and model.alarm_budget == 0.05
+    # Normalisation referenced to the normal rows: they sit at 0 with spread 1.
+    normal_rows = np.concatenate([r.data[r.labels == "normal"] for r in recordings])
+    z = (normal_rows - model.norm_mean) / model.norm_std
+    assert np.all(np.abs(z.mean(axis=0)) < 0.2) and np.all(np.abs(z.std(axis=0) - 1) < 0.2)
+    save_model(model, tmp_path / "m.flmodel")
+    loaded = load_model(tmp_path / "m.flmodel")
+    truth, pred = _window_predictions(loaded, _recording(99), stride=4)
+    assert len(pred) == len(truth) > 0 and loaded.threshold == model.threshold
+
+
+@pytest.mark.parametrize(
+    ("change", "needle"),
+    [
+        ({"alarm_budget": 1.0}, "alarm budget"),
+        ({"ensemble": 0}, "ensemble"),
+        ({"time_warp": -0.1}, "time_warp"),
+        ({"normalise_on": "faults"}, "normalise_on"),
+        ({"feature_scales": (1,)}, "feature_scales"),
+    ],
+)
+def test_lever_settings_are_checked(change: dict, needle: str) -> None:
+    with pytest.raises(TrainingError, match=needle):
+        run_to_end(train([_recording(i, n=300) for i in range(3)], replace(FAST, **change)))

@@ -137,6 +137,14 @@ class TrainOptions:
     # held-out normal validation windows (from other recordings when whole recordings are
     # held out) would alarm; never below 0.5. None: no calibration, threshold 0.5.
     alarm_budget: float | None = 0.01
+    # Calibration against other runs: the held-out normal windows are also scored as another
+    # run would record them, with a level offset per channel uniform in +-this (normalised
+    # units) - ``calibration_copies`` copies of each - and the budget holds over all of
+    # them. For when the only normal data is one recording (its held-out time block shares
+    # that run's calibration and operating levels, so it cannot show a run-to-run false
+    # alarm). 0 = off.
+    calibration_offset: float = 0.0
+    calibration_copies: int = 4
 
 
 @dataclass(frozen=True)
@@ -771,6 +779,38 @@ def _fit_member(
     return _MemberFit(best_state, history, best_epoch, stopped_early)
 
 
+def _shifted_normal_scores(
+    module: torch.nn.Module,
+    source: _WindowSource,
+    normal: np.ndarray,
+    options: TrainOptions,
+    n_sensors: int,
+    autocast: Any,
+) -> np.ndarray:
+    """Fault probabilities of the held-out normal windows (``normal``: (n_val,) bool) as
+    other runs would record them: ``calibration_copies`` copies of each with a level offset
+    per sensor channel uniform in +-``calibration_offset`` (TrainOptions)."""
+    device = source.rows.device
+    gen = torch.Generator(device=device).manual_seed(options.seed + 7)
+    starts = source.val_starts[torch.from_numpy(np.flatnonzero(normal)).to(device)]
+    out = []
+    module.eval()
+    with torch.inference_mode():
+        for _ in range(options.calibration_copies):
+            for j in range(0, len(starts), options.batch_size * 4):
+                xb = source.windows(starts[j : j + options.batch_size * 4])  # (b, T, I)
+                b, _, n_inputs = xb.shape
+                u = torch.rand(b, 1, n_sensors, generator=gen, device=device)
+                shift = options.calibration_offset * (2.0 * u - 1.0)
+                pad = torch.zeros(b, 1, n_inputs - n_sensors, device=device, dtype=xb.dtype)
+                with autocast():
+                    logits = module(xb + torch.cat([shift, pad], dim=2)).logits.float()
+                out.append(1.0 - torch.softmax(logits, dim=1)[:, 0])
+    if not out:
+        return np.zeros(0)
+    return torch.cat(out).cpu().numpy().astype(np.float64)
+
+
 def calibrate_threshold(normal_fault_probability: np.ndarray, budget: float) -> tuple[float, float]:
     """The decision threshold for a false-alarm budget: the lowest threshold >= 0.5 at which
     at most ``budget`` of these held-out normal windows' fault probabilities reach it
@@ -821,7 +861,16 @@ def train(
             f"alarm budget {options.alarm_budget} must be a share from 0 to below 1 "
             "(e.g. 0.01 for 1 % of normal windows)"
         )
-    for name in ("augment_offset", "time_warp", "mix_normal", "scaling", "jitter"):
+    if options.calibration_copies < 1:
+        raise TrainingError(f"calibration_copies {options.calibration_copies} must be 1 or more")
+    for name in (
+        "augment_offset",
+        "time_warp",
+        "mix_normal",
+        "scaling",
+        "jitter",
+        "calibration_offset",
+    ):
         if not getattr(options, name) >= 0.0:
             raise TrainingError(f"{name} {getattr(options, name)} must be 0 (off) or more")
     device = resolve_device(options.device)
@@ -870,7 +919,14 @@ def train(
     threshold = 0.5
     if options.alarm_budget is not None:
         if normal.sum() >= 20:
-            threshold, share = calibrate_threshold(fault_probability[normal], options.alarm_budget)
+            scores = fault_probability[normal]
+            if options.calibration_offset > 0:
+                shifted = _shifted_normal_scores(
+                    module, source, normal, options, config.n_channels, autocast
+                )
+                calibration["shifted_windows"] = len(shifted)
+                scores = np.concatenate([scores, shifted])
+            threshold, share = calibrate_threshold(scores, options.alarm_budget)
             calibration["validation_alarm_share"] = share
             if share > options.alarm_budget:
                 notes.append(
