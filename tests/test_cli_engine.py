@@ -69,7 +69,8 @@ def test_train_writes_the_model_and_reports_validation(trained) -> None:
     # Only the model file was written (atomically: no temp files left beside it).
     names = sorted(p.name for p in trained["folder"].iterdir())
     assert names == ["m.flmodel", "r0.csv", "r1.csv", "r2.csv"]
-    assert load_model(trained["model"]).config.relative_inputs  # the default
+    config = load_model(trained["model"]).config  # the defaults
+    assert config.feature_scales == (4, 16) and not config.relative_inputs
 
 
 def test_train_text_output_and_whole_file_classes(tmp_path) -> None:
@@ -83,7 +84,8 @@ def test_train_text_output_and_whole_file_classes(tmp_path) -> None:
     assert code == 0, err
     assert "confusion matrix" in out and "FAR" in out and "MAR" in out
     assert "classes: normal, pump fault" in out
-    assert not load_model(tmp_path / "x.flmodel").config.relative_inputs
+    levels = load_model(tmp_path / "x.flmodel").config
+    assert not levels.relative_inputs and levels.feature_scales == ()
 
 
 def test_scan_writes_predictions_and_events(trained, tmp_path) -> None:

@@ -115,6 +115,21 @@ def _parse_classes(values: Sequence[str] | None, files: Sequence[Path]) -> dict[
     return per_file
 
 
+# --inputs: name -> (TrainOptions.feature_scales, TrainOptions.relative_inputs).
+INPUTS: dict[str, tuple[tuple[int, ...], bool]] = {
+    "trailing": ((4, 16), False),
+    "levels": ((), False),
+    "relative": ((), True),
+}
+
+
+def _inputs_name(scales: tuple[int, ...], relative: bool) -> str:
+    return next(
+        (name for name, value in INPUTS.items() if value == (tuple(scales), relative)),
+        "custom",
+    )
+
+
 def _alarm_budget(text: str) -> float | str:
     """--alarm-budget: a share from a percentage 0..<100 (a trailing % is fine), or "off"
     (no calibration)."""
@@ -172,12 +187,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
             "epochs": args.epochs,
             "seed": args.seed,
             "device": args.device,
-            "relative_inputs": False if args.levels_only else None,
             "alarm_budget": args.alarm_budget,
             "ensemble": args.ensemble,
         }.items()
         if v is not None
     }
+    inputs = "levels" if args.levels_only else args.inputs
+    if inputs is not None:
+        overrides["feature_scales"], overrides["relative_inputs"] = INPUTS[inputs]
     if overrides.get("alarm_budget") == "off":
         overrides["alarm_budget"] = None
     options = dataclasses.replace(
@@ -447,11 +464,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--seed", type=int, help=f"random seed (default {defaults.seed})")
     p.add_argument(
-        "--levels-only",
-        action="store_true",
-        help="feed each channel's level only, not also its deviation from the recording's "
-        "median (default: both; see the README's 'The model')",
+        "--inputs",
+        choices=tuple(INPUTS),
+        help="what the network reads per channel: 'trailing' its level with its difference "
+        "and trailing mean, spread, slope and range over 4 and 16 rows; 'levels' the level "
+        "only; 'relative' the level and its deviation from the recording's median (default: "
+        f"{_inputs_name(defaults.feature_scales, defaults.relative_inputs)}; see the README's "
+        "'The model')",
     )
+    p.add_argument("--levels-only", action="store_true", help="the same as --inputs levels")
     p.add_argument(
         "--alarm-budget",
         type=_alarm_budget,

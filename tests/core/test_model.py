@@ -145,7 +145,10 @@ def test_feature_front_end_is_causal_and_sized_as_configured() -> None:
     feats = CausalFeatures((4,))(ramp)  # [x, diff, mean, spread, slope, range]
     assert torch.allclose(feats[0, 5:, 1], torch.ones(11))
     assert torch.allclose(feats[0, 5:, 4], torch.full((11,), 3.0))
-    assert torch.allclose(feats[0, 5:, 5], torch.full((11,), 3.0))
+    assert torch.allclose(feats[0, 5:, 5], torch.full((11,), 3.001).log())  # log range
+    # A frozen value has the floor spread; noise has a spread orders of magnitude above it.
+    flat = CausalFeatures((4,))(torch.zeros(1, 8, 1))
+    assert torch.allclose(flat[0, :, 3], torch.full((8,), 1e-3).log(), atol=1e-4)
     model = AttentionLSTM(ModelConfig(n_channels=3, n_classes=2, hidden=8, heads=2,
                                       feature_scales=(4, 8)))  # fmt: skip
     assert model.input_proj.in_features == 30 and model(x).logits.shape == (2, 2)

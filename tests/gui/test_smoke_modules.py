@@ -71,7 +71,17 @@ def test_training_panel_inputs_choice_reaches_the_options(qtbot: QtBot, pump_csv
 
     panel = _demo_widget(load_recording(pump_csv), None, None)
     qtbot.addWidget(panel)
-    assert panel.relative_check.isChecked()  # the engine's default
-    assert panel.snapshot()[1].relative_inputs
-    panel.relative_check.setChecked(False)
-    assert not panel.snapshot()[1].relative_inputs
+    from faultlens.core.training import TrainOptions
+
+    defaults = TrainOptions()
+    options = panel.snapshot()[1]  # the engine's defaults to start with
+    assert (options.feature_scales, options.relative_inputs) == (
+        defaults.feature_scales,
+        defaults.relative_inputs,
+    )
+    for i in range(panel.inputs_combo.count()):
+        panel.inputs_combo.setCurrentIndex(i)
+        scales, relative = panel.input_choice()
+        options = panel.snapshot()[1]
+        assert (options.feature_scales, options.relative_inputs) == (scales, relative)
+    assert panel.inputs_combo.count() == 3  # the default is one of the three choices

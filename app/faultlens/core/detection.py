@@ -24,8 +24,12 @@ Events (``detect_events``)
     dropped. The event class is the fault class with the largest summed probability over
     the event. Attribution is channel occlusion: for up to ``ATTRIBUTION_WINDOWS`` evenly
     spaced windows whose last row lies in the event, each channel in turn is replaced by
-    its training mean (0 after normalisation) and the drop in the event class's probability
-    is measured; ``channel_scores`` are each top channel's share of the total positive drop.
+    how it looked just before the event (the window ending on the row before it; at the
+    very start of a recording, by its training mean, 0 after normalisation) and the drop in
+    the event class's probability is measured; ``channel_scores`` are each top channel's
+    share of the total positive drop. Why the window before, not a constant: with the
+    feature front-end a channel frozen at its mean has no spread at all - a stuck sensor's
+    signature - so a constant is no neutral stand-in.
 """
 
 from __future__ import annotations
@@ -484,9 +488,11 @@ def attribute_events(
 
     For each stretch, up to ``ATTRIBUTION_WINDOWS`` evenly spaced windows ending inside it
     (fewer when there are many events: ``ATTRIBUTION_BUDGET`` in all, at least 4 each)
-    are scored as they are and with each channel in turn set to its training mean (0 after
-    normalisation). A channel's drop is the mean decrease of the event class's probability;
-    only channels with a positive drop count, and a share is drop / sum of positive drops.
+    are scored as they are and with each channel in turn replaced by its values in the
+    window that ends on the row before the stretch (its training mean, 0 after
+    normalisation, when the stretch starts within the first window). A channel's drop is
+    the mean decrease of the event class's probability; only channels with a positive drop
+    count, and a share is drop / sum of positive drops.
     """
     import torch
 
@@ -511,15 +517,20 @@ def attribute_events(
                 continue
             count = min(per_event, end - first_end + 1)
             ends = np.unique(np.linspace(first_end, end, count).round().astype(np.int64))
-            lo = int(ends[0]) - t_win + 1
+            # The reference: the window that ends on the row before the event (how each
+            # channel looked before it), when the recording has one.
+            ref_lo = start - t_win if start >= t_win else None
+            lo = int(ends[0]) - t_win + 1 if ref_lo is None else ref_lo
             x = model.model_input(data[lo : int(ends[-1]) + 1], medians)  # (span, input size)
             win = np.lib.stride_tricks.sliding_window_view(x, t_win, axis=0).transpose(0, 2, 1)
             base = np.ascontiguousarray(win[ends - t_win + 1 - lo], dtype=np.float32)  # (w,T,I)
+            reference = np.zeros_like(base[0]) if ref_lo is None else win[0]  # (T, I)
             # Variant 0 is the unchanged window, variant c+1 has channel c occluded (all its
             # input columns): (C+1, w, T, I) -> flattened into batches of the forward pass.
             variants = np.repeat(base[None], n_ch + 1, axis=0)
             for c in range(n_ch):
-                variants[c + 1, :, :, input_columns[c]] = 0.0
+                for col in input_columns[c]:
+                    variants[c + 1, :, :, col] = reference[:, col]  # (T,) over every window
             flat = variants.reshape(-1, t_win, base.shape[2])
             p = np.concatenate(
                 [

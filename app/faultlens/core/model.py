@@ -138,11 +138,15 @@ class SelfAttention(nn.Module):
         return self.dropout(self.proj(mixed)), weights
 
 
+# Floor of the spread and range features (normalised units) before their logarithm.
+SPREAD_FLOOR = 1e-3
+
+
 class CausalFeatures(nn.Module):
     """The task-specific feature front-end (MODEL.md "Around the core"): per input column,
     the value itself, its step-to-step difference, and over each trailing ``scale`` its mean,
-    spread (standard deviation), slope (least-squares, as the change over the scale) and
-    range (max - min). (B, T, I) -> (B, T, I * (2 + 4 * len(scales))).
+    spread (log of the standard deviation), slope (least-squares, as the change over the
+    scale) and range (log of max - min). (B, T, I) -> (B, T, I * (2 + 4 * len(scales))).
 
     Causal and inside the window: step t only sees steps <= t of the same window; before a
     full scale has passed, the window's first value stands in for the steps before it. No
@@ -172,11 +176,15 @@ class CausalFeatures(nn.Module):
             padded = torch.cat([series[:, :, :1].expand(b * i, 1, s - 1), series], dim=2)
             mean = F.avg_pool1d(padded, s, stride=1)  # (B*I, 1, T)
             square = F.avg_pool1d(padded * padded, s, stride=1)
-            spread = (square - mean * mean).clamp_min(0.0).add(1e-6).sqrt()
+            # Spread and range enter as logarithms: a frozen sensor (0) and sensor noise
+            # (a few % of a normalised unit) differ by orders of magnitude, which a linear
+            # input would squeeze next to 0.
+            spread = (square - mean * mean).clamp_min(0.0).add(SPREAD_FLOOR**2).log().mul(0.5)
             centred = torch.arange(s, device=x.device, dtype=x.dtype) - (s - 1) / 2.0  # (s,)
             weights = (centred * (s - 1) / (centred * centred).sum()).view(1, 1, s)
             slope = F.conv1d(padded, weights)  # least-squares slope x (s - 1)
             span = F.max_pool1d(padded, s, stride=1) + F.max_pool1d(-padded, s, stride=1)
+            span = span.add(SPREAD_FLOOR).log()
             parts += [
                 v.view(b, i, t).transpose(1, 2) for v in (mean, spread, slope, span)
             ]  # each (B, T, I)

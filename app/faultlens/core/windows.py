@@ -5,8 +5,9 @@ recording and ``iter_window_batches`` copies one batch at a time, so memory stay
 ``batch * T * C`` floats however long the recording is.
 
 Model input: each channel is normalised with statistics fitted on the training data. With
-**recording-relative inputs** (the default for new models, ``ModelConfig.relative_inputs``)
-the model sees every channel twice: its level, and its deviation from the recording's own
+**recording-relative inputs** (an option, ``ModelConfig.relative_inputs``; the default
+until the one-per-class evidence in benchmarks/RESULTS.md) the model sees every channel
+twice: its level, and its deviation from the recording's own
 median (``encode_inputs``). Why: recordings of the same machine sit at different operating
 levels (another day, another load, another plant), and a model that sees levels only learns
 "this level means fault" and raises long false alarms on a recording whose normal level it
@@ -14,7 +15,9 @@ has not seen; the deviation from the recording's own typical value carries over.
 stays in, so a recording that is in one state throughout (a whole-file class) is still
 recognised. On SKAB validation folds this took the false-alarm rate from ~21 % to ~8 % at
 better F1 (benchmarks/TUNING.md). It assumes faults cover less than about half of a
-recording (the median is then a normal value).
+recording (the median is then a normal value); a fault that lasts to the end of a recording
+breaks that, which is why new models use the causal feature front-end instead
+(``faultlens.core.model.CausalFeatures``).
 
 Window label rule: **a window takes the label of its last row**; a window whose last row is
 unlabelled is skipped. Why: the scan is causal (a window's output belongs to its last row,

@@ -17,7 +17,6 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QResizeEvent
 from PySide6.QtWidgets import (
-    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
@@ -63,6 +62,14 @@ def heat_colour(fraction: float) -> QColor:
     return QColor(int(255 - 200 * f), int(255 - 150 * f), 255)
 
 
+# The Inputs choices: (label, (feature_scales, relative_inputs)).
+INPUT_CHOICES: tuple[tuple[str, tuple[tuple[int, ...], bool]], ...] = (
+    ("level + trailing statistics (4 and 16 rows)", ((4, 16), False)),
+    ("level only", ((), False)),
+    ("level + deviation from each recording's median", ((), True)),
+)
+
+
 class TrainingPanel(QWidget):
     """Train a model on open recordings; ``model_trained(TrainedModel)`` when one is ready."""
 
@@ -104,12 +111,23 @@ class TrainingPanel(QWidget):
         for name in ("auto", "cpu", "cuda"):
             self.device_combo.addItem(name)
         self.device_combo.setCurrentText(defaults.device)
-        self.relative_check = QCheckBox("level + deviation from each recording's median")
-        self.relative_check.setChecked(defaults.relative_inputs)
-        self.relative_check.setToolTip(
-            "Feed every channel twice: its level, and its deviation from its recording's own "
-            "median. Carries over to recordings at other operating levels (other days, loads, "
-            "plants); untick to feed levels only."
+        # What the network reads per channel (TrainOptions feature_scales / relative_inputs).
+        self.inputs_combo = QComboBox()
+        self.inputs_combo.setObjectName("training_inputs")
+        self._input_choices = list(INPUT_CHOICES)
+        default_inputs = (tuple(defaults.feature_scales), defaults.relative_inputs)
+        if default_inputs not in [value for _, value in self._input_choices]:
+            self._input_choices.append(("the engine's default", default_inputs))
+        for text, _ in self._input_choices:
+            self.inputs_combo.addItem(text)
+        self.inputs_combo.setCurrentIndex(
+            [value for _, value in self._input_choices].index(default_inputs)
+        )
+        self.inputs_combo.setToolTip(
+            "Trailing statistics: each channel's level with its step-to-step difference and "
+            "its trailing mean, spread, slope and range (carries over to other runs best; "
+            "benchmarks/RESULTS.md). Deviation from the median: each recording's own median "
+            "as reference (assumes faults cover less than half of every recording)."
         )
 
         # False-alarm budget in percent of held-out normal windows; 0 shows "off" (no
@@ -135,7 +153,7 @@ class TrainingPanel(QWidget):
         form.addRow("Epochs", self.epochs_spin)
         form.addRow("Seed", self.seed_spin)
         form.addRow("Device", self.device_combo)
-        form.addRow("Inputs", self.relative_check)
+        form.addRow("Inputs", self.inputs_combo)
         form.addRow("Alarm budget", self.budget_spin)
 
         self.train_button = QPushButton("Train")
@@ -326,12 +344,17 @@ class TrainingPanel(QWidget):
             epochs=self.epochs_spin.value(),
             seed=self.seed_spin.value(),
             device=self.device_combo.currentText(),
-            relative_inputs=self.relative_check.isChecked(),
+            feature_scales=self.input_choice()[0],
+            relative_inputs=self.input_choice()[1],
             alarm_budget=self.budget_spin.value() / 100.0 if self.budget_spin.value() else None,
             label_column=label_column,
             file_classes=file_classes,
         )
         return tuple(rec for rec, _ in chosen), options
+
+    def input_choice(self) -> tuple[tuple[int, ...], bool]:
+        """The chosen Inputs as (TrainOptions.feature_scales, TrainOptions.relative_inputs)."""
+        return self._input_choices[self.inputs_combo.currentIndex()][1]
 
     # ------------------------------------------------------------------ running
     def is_running(self) -> bool:
