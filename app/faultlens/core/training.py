@@ -21,9 +21,9 @@ Choices and why (evidence: benchmarks/RESULTS.md and benchmarks/TUNING.md):
   regimes of benchmarks/bench_generalise.py, tables in RESULTS.md): a causal feature
   front-end (each channel's level, difference, and trailing mean, log-spread, slope and
   log-range over 4 and 16 rows); run-to-run augmentation (a level offset per window and
-  channel within +-0.5 normalised units, time warping by up to 30 %); and an alarm
-  threshold calibrated to a false-alarm budget (1 % of held-out normal windows, also scored
-  with +-0.5 level offsets as another run would record them). Trained on one normal run
+  channel within +-1 normalised unit, time warping by up to 30 %); and an alarm threshold
+  calibrated to a false-alarm budget (1 % of held-out normal windows, also scored with +-1
+  level offsets as another run would record them). Trained on one normal run
   and one fault-throughout run per class, the previous defaults (levels + deviation from
   the recording's median, threshold 0.5) flagged ~70 % of the normal rows of unseen runs;
   these flag ~2 %, about as few as a random forest on window statistics.
@@ -138,7 +138,7 @@ class TrainOptions:
     # the normal spread); time warping, each window resampled at a speed in
     # [1/(1+time_warp), 1+time_warp] ending on its last row; mixing with a random normal
     # training window, x' = (1 - b) x + b x_normal with b uniform in [0, mix_normal]. 0 = off.
-    augment_offset: float = 0.5
+    augment_offset: float = 1.0
     time_warp: float = 0.3
     mix_normal: float = 0.0
     # Members of an ensemble in one model file (faultlens.core.model.EnsembleLSTM), each
@@ -154,7 +154,7 @@ class TrainOptions:
     # them. For when the only normal data is one recording (its held-out time block shares
     # that run's calibration and operating levels, so it cannot show a run-to-run false
     # alarm). 0 = off.
-    calibration_offset: float = 0.5
+    calibration_offset: float = 1.0
     calibration_copies: int = 4
 
 
