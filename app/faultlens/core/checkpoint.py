@@ -25,7 +25,7 @@ from faultlens.core.atomic import atomic_write_bytes
 from faultlens.core.errors import ChannelMismatchError, ModelFileError
 from faultlens.core.model import ModelConfig, build_model
 from faultlens.core.recording import Recording
-from faultlens.core.windows import channel_medians, model_input
+from faultlens.core.windows import channel_reference, model_input
 
 FORMAT_VERSION = 1
 MODEL_EXTENSION = ".flmodel"
@@ -137,7 +137,9 @@ class TrainedModel:
     def input_medians(self, data: np.ndarray) -> np.ndarray | None:
         """The medians ``model_input`` needs for ``data`` (a whole recording's selected
         channels, (N, C)), or None for a model without relative inputs."""
-        return channel_medians(data) if self.config.relative_inputs else None
+        if not self.config.relative_inputs:
+            return None
+        return channel_reference(data, self.config.reference)
 
     def model_input(self, data: np.ndarray, medians: np.ndarray | None) -> np.ndarray:
         """Rows of selected channels (n, C) -> model input (n, config.input_size), encoded

@@ -32,6 +32,10 @@ class ModelConfig:
     # Each channel enters twice, as its level and as its deviation from the recording's
     # median (faultlens.core.windows.encode_inputs). False for models made before it existed.
     relative_inputs: bool = False
+    # Where the deviation is measured from (faultlens.core.windows.channel_reference):
+    # "median" of the whole recording (models made before "start" existed), or the median of
+    # its first REFERENCE_ROWS rows, "start".
+    reference: str = "median"
     # Trailing scales (rows) of the causal feature front-end (``CausalFeatures``); () = off.
     feature_scales: tuple[int, ...] = ()
     # Members of an ensemble (``EnsembleLSTM``); 1 = a single AttentionLSTM.
@@ -53,7 +57,8 @@ class ModelConfig:
         """What the network reads per channel, in words (for model cards)."""
         text = "the level of each channel"
         if self.relative_inputs:
-            text += " and its deviation from the median of the recording"
+            where = "its first rows" if self.reference == "start" else "the recording"
+            text += f" and its deviation from the median of {where}"
         if self.feature_scales:
             scales = "/".join(str(s) for s in self.feature_scales)
             text += (
@@ -71,6 +76,8 @@ class ModelConfig:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if not isinstance(self.relative_inputs, bool):
             raise ValueError(f"relative_inputs must be true or false, got {self.relative_inputs!r}")
+        if self.reference not in ("median", "start"):
+            raise ValueError(f"reference must be 'median' or 'start', got {self.reference!r}")
         if self.classifier_hidden < 1:
             raise ValueError(f"classifier_hidden must be >= 1, got {self.classifier_hidden}")
         if not all(isinstance(s, int) and not isinstance(s, bool) and 2 <= s <= 4096

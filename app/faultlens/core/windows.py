@@ -87,6 +87,25 @@ def channel_medians(data: np.ndarray) -> np.ndarray:
     return out
 
 
+# Rows of a recording's start whose median is the "start" reference: about the first minutes
+# of a recording at 1 s; long enough for a steady median, short enough to lie before a fault
+# in a recording that starts in normal operation.
+REFERENCE_ROWS = 256
+
+
+def channel_reference(data: np.ndarray, how: str) -> np.ndarray:
+    """The per-channel level that relative inputs measure deviations from: the median of the
+    whole recording (``how="median"``), or of its first ``REFERENCE_ROWS`` rows
+    (``"start"``). Why "start": a fault that lasts to the end of a recording - the common
+    case - moves the whole-recording median into the fault, so normal rows would deviate;
+    a recording's first rows are normal operation when it starts normal, and a recording in
+    one state throughout deviates by about 0 either way. (C,) float32, NaN where a channel
+    has no value there."""
+    if how == "start":
+        return channel_medians(data[:REFERENCE_ROWS])
+    return channel_medians(data)
+
+
 def encode_inputs(data: np.ndarray, medians: np.ndarray | None) -> np.ndarray:
     """The model's input channels before normalisation (module docstring): ``data`` (N, C)
     itself when ``medians`` is None, else ``[data, data - medians]`` (N, 2C) float32, with
