@@ -45,13 +45,16 @@ def _trained(seed: int = 0) -> TrainedModel:
     )
 
 
-def _rewrite_metadata(src: Path, dst: Path, change: dict) -> None:
-    """Write a copy of a model file with its FaultLens metadata updated by ``change``."""
+def _rewrite_metadata(src: Path, dst: Path, change: dict, remove: tuple[str, ...] = ()) -> None:
+    """Write a copy of a model file with its FaultLens metadata updated by ``change`` and the
+    keys ``remove`` taken out."""
     blob = src.read_bytes()
     (n,) = struct.unpack("<Q", blob[:8])
     header = json.loads(blob[8 : 8 + n])
     meta = json.loads(header["__metadata__"]["faultlens"])
     meta.update(change)
+    for key in remove:
+        del meta[key]
     header["__metadata__"]["faultlens"] = json.dumps(meta)
     raw = json.dumps(header).encode()
     raw += b" " * (-len(raw) % 8)
@@ -287,14 +290,6 @@ def test_a_model_file_from_before_calibration_keeps_threshold_one_half(tmp_path:
     path = tmp_path / "old.flmodel"
     save_model(_trained(), path)
     old = tmp_path / "older.flmodel"
-    blob = path.read_bytes()
-    (n,) = struct.unpack("<Q", blob[:8])
-    header = json.loads(blob[8 : 8 + n])
-    meta = json.loads(header["__metadata__"]["faultlens"])
-    del meta["threshold"], meta["alarm_budget"]
-    header["__metadata__"]["faultlens"] = json.dumps(meta)
-    raw = json.dumps(header).encode()
-    raw += b" " * (-len(raw) % 8)
-    old.write_bytes(struct.pack("<Q", len(raw)) + raw + blob[8 + n :])
+    _rewrite_metadata(path, old, {}, remove=("threshold", "alarm_budget"))
     loaded = load_model(old)
     assert loaded.threshold == 0.5 and loaded.alarm_budget is None

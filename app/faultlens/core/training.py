@@ -616,6 +616,19 @@ def _evaluate(
     )
 
 
+def _level_offsets(
+    xb: torch.Tensor, n_sensors: int, size: float, gen: torch.Generator
+) -> torch.Tensor:
+    """Another run's calibration / operating level for windows xb (b, T, I): a level offset
+    per window and sensor channel, uniform in +-``size``, as a (b, 1, I) tensor to add. Only
+    the level columns move; deviations from the recording's own reference (relative inputs,
+    the columns after the first C) do not."""
+    b, _, n_inputs = xb.shape
+    u = torch.rand(b, 1, n_sensors, generator=gen, device=xb.device)
+    pad = torch.zeros(b, 1, n_inputs - n_sensors, device=xb.device, dtype=xb.dtype)
+    return torch.cat([size * (2.0 * u - 1.0), pad], dim=2)
+
+
 def _augment(
     xb: torch.Tensor,
     options: TrainOptions,
@@ -646,12 +659,7 @@ def _augment(
         beta = options.mix_normal * torch.rand(b, 1, 1, generator=gen, device=device)
         xb = (1.0 - beta) * xb + beta * other
     if options.augment_offset > 0:
-        # Another run's calibration / operating level: the levels move, deviations from the
-        # recording's own median (relative inputs) do not.
-        u = torch.rand(b, 1, n_sensors, generator=gen, device=device)
-        shift = options.augment_offset * (2.0 * u - 1.0)
-        pad = torch.zeros(b, 1, n_inputs - n_sensors, device=device, dtype=xb.dtype)
-        xb = xb + torch.cat([shift, pad], dim=2)
+        xb = xb + _level_offsets(xb, n_sensors, options.augment_offset, gen)
     if options.scaling > 0:
         # Per window and channel gain 1 +- scaling: robustness to sensor calibration.
         u = torch.rand(b, 1, n_inputs, generator=gen, device=device)
@@ -821,12 +829,9 @@ def _shifted_normal_scores(
         for _ in range(options.calibration_copies):
             for j in range(0, len(starts), options.batch_size * 4):
                 xb = source.windows(starts[j : j + options.batch_size * 4])  # (b, T, I)
-                b, _, n_inputs = xb.shape
-                u = torch.rand(b, 1, n_sensors, generator=gen, device=device)
-                shift = options.calibration_offset * (2.0 * u - 1.0)
-                pad = torch.zeros(b, 1, n_inputs - n_sensors, device=device, dtype=xb.dtype)
+                shifted = xb + _level_offsets(xb, n_sensors, options.calibration_offset, gen)
                 with autocast():
-                    logits = module(xb + torch.cat([shift, pad], dim=2)).logits.float()
+                    logits = module(shifted).logits.float()
                 out.append(1.0 - torch.softmax(logits, dim=1)[:, 0])
     if not out:
         return np.zeros(0)
