@@ -652,8 +652,9 @@ def _parse_pairs(
 
 
 def _same_kind(value: Any, default: Any) -> bool:
-    """Whether ``value`` can stand for ``default`` (None defaults take anything)."""
-    if default is None:
+    """Whether ``value`` can stand for ``default`` (None defaults take anything; None is
+    left to TrainOptions' own checks, as for fields that may be None)."""
+    if default is None or value is None:
         return True
     if isinstance(default, bool) or isinstance(value, bool):
         return isinstance(value, bool) and isinstance(default, bool)

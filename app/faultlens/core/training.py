@@ -69,6 +69,7 @@ from faultlens.core.model import AttentionLSTM, ModelConfig, build_model
 from faultlens.core.progress import Cancelled, ShouldStop, never_stop
 from faultlens.core.recording import Recording, is_normal_label
 from faultlens.core.windows import (
+    REFERENCE_ROWS,
     channel_reference,
     encode_inputs,
     fit_normalisation,
@@ -101,13 +102,14 @@ class TrainOptions:
     dropout: float = 0.3
     # Each channel also enters as its deviation from a reference level of its recording
     # (faultlens.core.windows.channel_reference): robust to recordings at other levels.
-    # Off by default: it assumes faults cover less than half of every recording, and a fault
-    # that lasts to the end of a recording (or a whole-file fault recording) moves the median
-    # (RESULTS.md, one-per-class: ~70 % of normal rows flagged).
-    relative_inputs: bool = False
-    # ... measured from the median of all of the recording ("median") or of its first rows
-    # ("start"; on the one-per-class regime it still flagged 9-41 % of normal rows: slow
-    # drifts of a long run move its levels away from its start).
+    # None (default): from the training data (``_choose_relative``): deviations from the
+    # median of each recording's first rows when every training recording starts in normal
+    # operation, else levels only. True/False force it. The whole-recording median
+    # ("median", the earlier default) assumes faults cover less than half of every recording:
+    # a fault that lasts to the end moves it (RESULTS.md, one-per-class: ~70 % of normal rows
+    # flagged).
+    relative_inputs: bool | None = None
+    # Reference of forced relative inputs: "start" (median of the first rows) or "median".
     reference: str = "median"
     patience: int = 4  # early stopping, in epochs without validation improvement
     val_fraction: float = 0.2
@@ -232,6 +234,9 @@ class TrainingPlan:
     # false-alarm budget is calibrated on these: a window that still holds fault rows is the
     # tail of a fault's alarm, not a false alarm on normal operation.
     val_clean: list[np.ndarray] = field(default_factory=list)
+    # The inputs chosen (TrainOptions.relative_inputs None: from the data, _choose_relative).
+    relative_inputs: bool = False
+    reference: str = "median"
 
     def counts(self, part: str) -> np.ndarray:
         parts = self.train if part == "train" else self.val
@@ -313,6 +318,34 @@ def _all_normal(row_labels: np.ndarray, starts: np.ndarray, window: int) -> np.n
     """(n,) bool: every row of the window starting at each of ``starts`` is class 0."""
     not_normal = np.concatenate([[0], np.cumsum(row_labels != 0)])  # (N + 1,)
     return (not_normal[starts + window] - not_normal[starts]) == 0
+
+
+def _choose_relative(
+    options: TrainOptions, row_idx: list[np.ndarray], notes: list[str]
+) -> tuple[bool, str]:
+    """Whether the model gets relative inputs, and their reference (``TrainOptions``).
+
+    ``relative_inputs=None`` (the default) decides from the training recordings: when every
+    one of them starts in normal operation (its first ``REFERENCE_ROWS`` labelled rows are
+    all normal), each channel also enters as its deviation from the median of its
+    recording's first rows (``reference="start"``): the recordings' own normal level, which
+    carries over to recordings at other operating levels. When some recording holds a fault
+    from its start (a whole-file fault recording, one state throughout), its start is no
+    normal reference - and the recordings to scan may look the same - so levels only.
+    """
+    if options.relative_inputs is not None:
+        return options.relative_inputs, options.reference
+    starts_normal = all(
+        bool(np.all(labels[:REFERENCE_ROWS][labels[:REFERENCE_ROWS] >= 0] == 0))
+        for labels in row_idx
+        if (labels >= 0).any()
+    )
+    if not starts_normal:
+        notes.append(
+            "inputs: levels and trailing statistics only - some training recordings hold a "
+            "fault from their first rows, so a recording's start is no normal reference"
+        )
+    return starts_normal, "start"
 
 
 def plan_training(recordings: Sequence[Recording], options: TrainOptions) -> TrainingPlan:
@@ -465,13 +498,11 @@ def plan_training(recordings: Sequence[Recording], options: TrainOptions) -> Tra
         )
     notes += _validation_notes(recordings, split, val, len(labelled_files))
 
-    # Each recording's own medians (relative inputs) come from that recording alone, as at
+    relative, reference = _choose_relative(options, row_idx, notes)
+    # Each recording's own reference (relative inputs) comes from that recording alone, as at
     # scan time; the normalisation from the training rows only (no validation rows leak).
     encoded = [
-        encode_inputs(
-            rec.data,
-            channel_reference(rec.data, options.reference) if options.relative_inputs else None,
-        )
+        encode_inputs(rec.data, channel_reference(rec.data, reference) if relative else None)
         for rec in recordings
     ]
     train_arrays: list[np.ndarray] = []
@@ -505,6 +536,8 @@ def plan_training(recordings: Sequence[Recording], options: TrainOptions) -> Tra
         split=split,
         notes=notes,
         val_clean=[_all_normal(row_idx[i], starts, options.window) for i, starts, _ in val],
+        relative_inputs=relative,
+        reference=reference,
     )
     if (plan.counts("train") > 0).sum() < 2:
         raise TrainingError(
@@ -523,8 +556,8 @@ def model_config(plan: TrainingPlan, options: TrainOptions) -> ModelConfig:
         heads=options.heads,
         dropout=options.dropout,
         classifier_hidden=options.classifier_hidden,
-        relative_inputs=options.relative_inputs,
-        reference=options.reference,
+        relative_inputs=plan.relative_inputs,
+        reference=plan.reference,
         feature_scales=tuple(int(v) for v in options.feature_scales),
         members=options.ensemble,
     )

@@ -92,7 +92,7 @@ class FaultProbabilityTrack(pg.PlotItem):
             angle=0,
             movable=False,
             pen=pg.mkPen("#D55E00", style=Qt.PenStyle.DashLine),
-            label="threshold {value:g}",
+            label="threshold {value:.2f}",
             labelOpts={"position": 0.98, "color": "#D55E00", "anchors": [(1, 1), (1, 1)]},
         )
         self.addItem(self.threshold_line)
