@@ -116,14 +116,15 @@ def _parse_classes(values: Sequence[str] | None, files: Sequence[Path]) -> dict[
 
 
 # --inputs: name -> (TrainOptions.feature_scales, TrainOptions.relative_inputs).
-INPUTS: dict[str, tuple[tuple[int, ...], bool]] = {
+INPUTS: dict[str, tuple[tuple[int, ...], bool | None]] = {
+    "auto": ((4, 16), None),
     "trailing": ((4, 16), False),
     "levels": ((), False),
     "relative": ((), True),
 }
 
 
-def _inputs_name(scales: tuple[int, ...], relative: bool) -> str:
+def _inputs_name(scales: tuple[int, ...], relative: bool | None) -> str:
     return next(
         (name for name, value in INPUTS.items() if value == (tuple(scales), relative)),
         "custom",
@@ -467,8 +468,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--inputs",
         choices=tuple(INPUTS),
         help="what the network reads per channel: 'trailing' its level with its difference "
-        "and trailing mean, spread, slope and range over 4 and 16 rows; 'levels' the level "
-        "only; 'relative' the level and its deviation from the recording's median (default: "
+        "and trailing mean, spread, slope and range over 4 and 16 rows; 'auto' the same plus "
+        "its deviation from the median of its recording's first rows when every training "
+        "recording starts in normal operation; 'levels' the level only; 'relative' the level "
+        "and its deviation from the recording's median (default: "
         f"{_inputs_name(defaults.feature_scales, defaults.relative_inputs)}; see the README's "
         "'The model')",
     )

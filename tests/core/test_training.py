@@ -363,3 +363,22 @@ def test_levers_train_into_one_usable_model(tmp_path: Path) -> None:
 def test_lever_settings_are_checked(change: dict, needle: str) -> None:
     with pytest.raises(TrainingError, match=needle):
         run_to_end(train([_recording(i, n=300) for i in range(3)], replace(FAST, **change)))
+
+
+def test_relative_inputs_follow_how_the_training_recordings_start() -> None:
+    # Recordings that start in normal operation: deviations from their first rows join the
+    # inputs. A whole-file fault recording (a fault from its first row) has no normal start:
+    # levels (and trailing statistics) only, and the plan says why.
+    starting_normal = [_recording(i, n=400) for i in range(3)]
+    plan = plan_training(starting_normal, FAST)
+    assert plan.relative_inputs and plan.reference == "start" and plan.norm_mean.shape == (4,)
+    data = starting_normal[0].data.copy()
+    faulty = Recording.from_arrays(
+        data, ["a", "b"], labels=np.full(400, "leak", dtype=object), path="leak.csv"
+    )
+    plan = plan_training([*starting_normal, faulty], FAST)
+    assert not plan.relative_inputs and plan.norm_mean.shape == (2,)
+    assert any("first rows" in note for note in plan.notes)
+    # An explicit choice wins.
+    forced = plan_training([*starting_normal, faulty], replace(FAST, relative_inputs=True))
+    assert forced.relative_inputs and forced.reference == "median"

@@ -84,4 +84,4 @@ def test_training_panel_inputs_choice_reaches_the_options(qtbot: QtBot, pump_csv
         scales, relative = panel.input_choice()
         options = panel.snapshot()[1]
         assert (options.feature_scales, options.relative_inputs) == (scales, relative)
-    assert panel.inputs_combo.count() == 3  # the default is one of the three choices
+    assert panel.inputs_combo.count() == 4  # the default is one of the four choices

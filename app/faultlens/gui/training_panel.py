@@ -62,8 +62,9 @@ def heat_colour(fraction: float) -> QColor:
     return QColor(int(255 - 200 * f), int(255 - 150 * f), 255)
 
 
-# The Inputs choices: (label, (feature_scales, relative_inputs)).
-INPUT_CHOICES: tuple[tuple[str, tuple[tuple[int, ...], bool]], ...] = (
+# The Inputs choices: (label, (feature_scales, relative_inputs)); None: from the data.
+INPUT_CHOICES: tuple[tuple[str, tuple[tuple[int, ...], bool | None]], ...] = (
+    ("trailing statistics, + deviation from the start if runs start normal", ((4, 16), None)),
     ("level + trailing statistics (4 and 16 rows)", ((4, 16), False)),
     ("level only", ((), False)),
     ("level + deviation from each recording's median", ((), True)),
@@ -125,9 +126,11 @@ class TrainingPanel(QWidget):
         )
         self.inputs_combo.setToolTip(
             "Trailing statistics: each channel's level with its step-to-step difference and "
-            "its trailing mean, spread, slope and range (carries over to other runs best; "
-            "benchmarks/RESULTS.md). Deviation from the median: each recording's own median "
-            "as reference (assumes faults cover less than half of every recording)."
+            "its trailing mean, spread, slope and range over 4 and 16 rows. The default adds "
+            "each channel's deviation from the median of its recording's first rows when "
+            "every training recording starts in normal operation (benchmarks/RESULTS.md). "
+            "Deviation from the median: each recording's own median as reference (assumes "
+            "faults cover less than half of every recording)."
         )
 
         # False-alarm budget in percent of held-out normal windows; 0 shows "off" (no
@@ -352,7 +355,7 @@ class TrainingPanel(QWidget):
         )
         return tuple(rec for rec, _ in chosen), options
 
-    def input_choice(self) -> tuple[tuple[int, ...], bool]:
+    def input_choice(self) -> tuple[tuple[int, ...], bool | None]:
         """The chosen Inputs as (TrainOptions.feature_scales, TrainOptions.relative_inputs)."""
         return self._input_choices[self.inputs_combo.currentIndex()][1]
 
