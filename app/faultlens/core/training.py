@@ -69,7 +69,6 @@ from faultlens.core.model import AttentionLSTM, ModelConfig, build_model
 from faultlens.core.progress import Cancelled, ShouldStop, never_stop
 from faultlens.core.recording import Recording, is_normal_label
 from faultlens.core.windows import (
-    REFERENCE_ROWS,
     channel_reference,
     encode_inputs,
     fit_normalisation,
@@ -326,26 +325,27 @@ def _choose_relative(
     """Whether the model gets relative inputs, and their reference (``TrainOptions``).
 
     ``relative_inputs=None`` (the default) decides from the training recordings: when every
-    one of them starts in normal operation (its first ``REFERENCE_ROWS`` labelled rows are
-    all normal), each channel also enters as its deviation from the median of its
-    recording's first rows (``reference="start"``): the recordings' own normal level, which
+    one of them starts in normal operation (its first window of labelled rows is normal),
+    each channel also enters as its deviation from the median of its recording's first
+    ``REFERENCE_ROWS`` rows (``reference="start"``): the recordings' own normal level, which
     carries over to recordings at other operating levels. When some recording holds a fault
     from its start (a whole-file fault recording, one state throughout), its start is no
     normal reference - and the recordings to scan may look the same - so levels only.
     """
     if options.relative_inputs is not None:
         return options.relative_inputs, options.reference
-    starts_normal = all(
-        bool(np.all(labels[:REFERENCE_ROWS][labels[:REFERENCE_ROWS] >= 0] == 0))
-        for labels in row_idx
-        if (labels >= 0).any()
-    )
-    if not starts_normal:
+
+    def starts_normal(labels: np.ndarray) -> bool:
+        first = labels[labels >= 0][: options.window]  # the first window's worth of labels
+        return bool(len(first)) and bool(np.all(first == 0))
+
+    every_start_normal = all(starts_normal(labels) for labels in row_idx if (labels >= 0).any())
+    if not every_start_normal:
         notes.append(
             "inputs: levels and trailing statistics only - some training recordings hold a "
             "fault from their first rows, so a recording's start is no normal reference"
         )
-    return starts_normal, "start"
+    return every_start_normal, "start"
 
 
 def plan_training(recordings: Sequence[Recording], options: TrainOptions) -> TrainingPlan:
