@@ -69,8 +69,9 @@ def test_train_writes_the_model_and_reports_validation(trained) -> None:
     # Only the model file was written (atomically: no temp files left beside it).
     names = sorted(p.name for p in trained["folder"].iterdir())
     assert names == ["m.flmodel", "r0.csv", "r1.csv", "r2.csv"]
-    config = load_model(trained["model"]).config  # the defaults
-    assert config.feature_scales == (4, 16) and not config.relative_inputs
+    config = load_model(trained["model"]).config  # the defaults; these files start normal
+    assert config.feature_scales == (4, 16) and config.relative_inputs
+    assert config.reference == "start"
 
 
 def test_train_text_output_and_whole_file_classes(tmp_path) -> None:
