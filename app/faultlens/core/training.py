@@ -27,6 +27,10 @@ Choices and why (evidence: benchmarks/RESULTS.md and benchmarks/TUNING.md):
   and one fault-throughout run per class, the previous defaults (levels + deviation from
   the recording's median, threshold 0.5) flagged ~70 % of the normal rows of unseen runs;
   these flag ~2 %, about as few as a random forest on window statistics.
+- Relative inputs from the data (``_choose_relative``): deviations from each recording's
+  first rows join the inputs when every training recording starts in normal operation
+  (SKAB needs that reference level: without it F1 fell to ~0.3 there), not when some
+  recording holds a fault from its first row (its start is no normal reference).
 - Overfitting: AdamW with weight decay (0.05), dropout (0.3), early stopping on validation
   macro-F1 (or loss, ``monitor``) with ``patience`` and the best weights restored.
 - Weight averaging (``ema_epochs``, off by default): validation, early stopping and the
