@@ -144,7 +144,7 @@ def validation_caveat(metrics: dict[str, Any]) -> str:
     if split == "time blocks":
         return (
             "Validation cannot predict new recordings: it holds out time blocks of the very "
-            "recordings the model trained on (no class has a second recording to hold out), "
+            "recordings the model trained on (too few recordings to hold whole ones out), "
             "so it measures memory of those runs - even a perfect score says nothing about "
             "another run. Test on a labelled recording it has not seen (faultlens evaluate "
             "FILE --model MODEL, or Scan with the file's labels)."

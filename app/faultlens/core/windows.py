@@ -100,7 +100,9 @@ def channel_reference(data: np.ndarray, how: str) -> np.ndarray:
     case - moves the whole-recording median into the fault, so normal rows would deviate;
     a recording's first rows are normal operation when it starts normal, and a recording in
     one state throughout deviates by about 0 either way. (C,) float32, NaN where a channel
-    has no value there."""
+    has no value there. Causality: a scan's first ``REFERENCE_ROWS`` rows see a reference
+    that includes rows after them (the whole-recording median looks at every row); from row
+    ``REFERENCE_ROWS`` on, "start" uses only earlier rows, as a live scan must."""
     if how == "start":
         return channel_medians(data[:REFERENCE_ROWS])
     return channel_medians(data)
