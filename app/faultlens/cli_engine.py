@@ -115,22 +115,6 @@ def _parse_classes(values: Sequence[str] | None, files: Sequence[Path]) -> dict[
     return per_file
 
 
-# --inputs: name -> (TrainOptions.feature_scales, TrainOptions.relative_inputs).
-INPUTS: dict[str, tuple[tuple[int, ...], bool | None]] = {
-    "auto": ((4, 16), None),
-    "trailing": ((4, 16), False),
-    "levels": ((), False),
-    "relative": ((), True),
-}
-
-
-def _inputs_name(scales: tuple[int, ...], relative: bool | None) -> str:
-    return next(
-        (name for name, value in INPUTS.items() if value == (tuple(scales), relative)),
-        "custom",
-    )
-
-
 def _alarm_budget(text: str) -> float | str:
     """--alarm-budget: a share from a percentage 0..<100 (a trailing % is fine), or "off"
     (no calibration)."""
@@ -166,7 +150,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from faultlens.core.checkpoint import save_model
     from faultlens.core.evaluation import alarm_rule_text, format_metrics, validation_caveat
     from faultlens.core.progress import Cancelled
-    from faultlens.core.training import TrainOptions, train
+    from faultlens.core.training import INPUT_CHOICES, TrainOptions, train
 
     out: Path = args.out
     _check_output(out, "model file")
@@ -195,7 +179,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     }
     inputs = "levels" if args.levels_only else args.inputs
     if inputs is not None:
-        overrides["feature_scales"], overrides["relative_inputs"] = INPUTS[inputs]
+        overrides["feature_scales"], overrides["relative_inputs"] = INPUT_CHOICES[inputs]
     if overrides.get("alarm_budget") == "off":
         overrides["alarm_budget"] = None
     options = dataclasses.replace(
@@ -451,9 +435,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "overrides the file's label column",
     )
     # The help states the engine's real defaults (this imports torch: ~1 s, once).
-    from faultlens.core.training import TrainOptions
+    from faultlens.core.training import INPUT_CHOICES, TrainOptions
 
     defaults = TrainOptions()
+    default_inputs = next(
+        (
+            name
+            for name, value in INPUT_CHOICES.items()
+            if value == (tuple(defaults.feature_scales), defaults.relative_inputs)
+        ),
+        "custom",
+    )
     p.add_argument(
         "--window", type=_positive_int, help=f"window length in rows (default {defaults.window})"
     )
@@ -466,13 +458,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, help=f"random seed (default {defaults.seed})")
     p.add_argument(
         "--inputs",
-        choices=tuple(INPUTS),
+        choices=tuple(INPUT_CHOICES),
         help="what the network reads per channel: 'trailing' its level with its difference "
         "and trailing mean, spread, slope and range over 4 and 16 rows; 'auto' the same plus "
         "its deviation from the median of its recording's first rows when every training "
         "recording starts in normal operation; 'levels' the level only; 'relative' the level "
         "and its deviation from the recording's median (default: "
-        f"{_inputs_name(defaults.feature_scales, defaults.relative_inputs)}; see the README's "
+        f"{default_inputs}; see the README's "
         "'The model')",
     )
     p.add_argument("--levels-only", action="store_true", help="the same as --inputs levels")

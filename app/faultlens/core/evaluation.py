@@ -171,9 +171,12 @@ def alarm_rule_text(model: Any) -> str:
     source = calib.get("source", "held-out data")
     share = calib.get("validation_alarm_share")
     measured = f"; {100 * share:.1f} % did" if isinstance(share, (int, float)) else ""
+    shifted = calib.get("shifted_windows")
+    copies = f" (and {shifted} level-shifted copies of them)" if shifted else ""
     return (
         f"{text}, set so that at most {100 * budget:g} % of "
-        f"{calib.get('normal_windows', '?')} normal windows from {source} alarm{measured}"
+        f"{calib.get('normal_windows', '?')} normal windows from {source}{copies} "
+        f"alarm{measured}"
     )
 
 
@@ -426,7 +429,7 @@ def evaluate_iter(
         class_names=class_names,
         metrics=classification_metrics(np.concatenate(all_t), np.concatenate(all_p), class_names),
         files=files,
-        threshold=threshold if recordings else float(model.threshold),
+        threshold=threshold,  # the last scan's; every scan used the same options
         model_fingerprint=_fingerprint(model),
     )
 

@@ -161,11 +161,22 @@ class TrainOptions:
     # Calibration against other runs: the held-out normal windows are also scored as another
     # run would record them, with a level offset per channel uniform in +-this (normalised
     # units) - ``calibration_copies`` copies of each - and the budget holds over all of
-    # them. For when the only normal data is one recording (its held-out time block shares
-    # that run's calibration and operating levels, so it cannot show a run-to-run false
-    # alarm). 0 = off.
+    # them, whichever the validation split. It matters most when the only normal data is one
+    # recording (its held-out time block shares that run's calibration and operating levels,
+    # so it cannot show a run-to-run false alarm). 0 = off.
     calibration_offset: float = 1.0
     calibration_copies: int = 4
+
+
+# What the network reads per channel, by name (the CLI's --inputs, the Training panel's
+# Inputs box): (TrainOptions.feature_scales, TrainOptions.relative_inputs); None: from the
+# training data (``_choose_relative``).
+INPUT_CHOICES: dict[str, tuple[tuple[int, ...], bool | None]] = {
+    "auto": ((4, 16), None),
+    "trailing": ((4, 16), False),
+    "levels": ((), False),
+    "relative": ((), True),
+}
 
 
 @dataclass(frozen=True)
@@ -673,7 +684,8 @@ def _augment(
     n_sensors: int,
     gen: torch.Generator,
 ) -> torch.Tensor:
-    """Training-batch augmentation (TrainOptions; all off by default), on the device.
+    """Training-batch augmentation (TrainOptions: by default level offsets and time
+    warping, the rest off), on the device.
 
     xb (b, T, I) normalised windows, I = C (levels) or 2C (levels, then deviations)."""
     b, t, n_inputs = xb.shape

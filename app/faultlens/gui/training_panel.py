@@ -39,7 +39,13 @@ from faultlens.core.errors import FaultLensError
 from faultlens.core.evaluation import alarm_rule_text, validation_caveat
 from faultlens.core.progress import ShouldStop
 from faultlens.core.recording import Recording
-from faultlens.core.training import EpochReport, TrainOptions, TrainResult, train
+from faultlens.core.training import (
+    INPUT_CHOICES,
+    EpochReport,
+    TrainOptions,
+    TrainResult,
+    train,
+)
 from faultlens.gui import app as gui_app
 from faultlens.gui import settings as gui_settings
 from faultlens.gui.workers import GeneratorWorker, release_finished
@@ -62,13 +68,13 @@ def heat_colour(fraction: float) -> QColor:
     return QColor(int(255 - 200 * f), int(255 - 150 * f), 255)
 
 
-# The Inputs choices: (label, (feature_scales, relative_inputs)); None: from the data.
-INPUT_CHOICES: tuple[tuple[str, tuple[tuple[int, ...], bool | None]], ...] = (
-    ("trailing statistics, + deviation from the start if runs start normal", ((4, 16), None)),
-    ("level + trailing statistics (4 and 16 rows)", ((4, 16), False)),
-    ("level only", ((), False)),
-    ("level + deviation from each recording's median", ((), True)),
-)
+# The Inputs box's words for faultlens.core.training.INPUT_CHOICES, in its order.
+INPUT_LABELS = {
+    "auto": "trailing statistics, + deviation from the start if runs start normal",
+    "trailing": "level + trailing statistics (4 and 16 rows)",
+    "levels": "level only",
+    "relative": "level + deviation from each recording's median",
+}
 
 
 class TrainingPanel(QWidget):
@@ -115,7 +121,7 @@ class TrainingPanel(QWidget):
         # What the network reads per channel (TrainOptions feature_scales / relative_inputs).
         self.inputs_combo = QComboBox()
         self.inputs_combo.setObjectName("training_inputs")
-        self._input_choices = list(INPUT_CHOICES)
+        self._input_choices = [(INPUT_LABELS[n], v) for n, v in INPUT_CHOICES.items()]
         default_inputs = (tuple(defaults.feature_scales), defaults.relative_inputs)
         if default_inputs not in [value for _, value in self._input_choices]:
             self._input_choices.append(("the engine's default", default_inputs))
