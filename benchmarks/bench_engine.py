@@ -46,9 +46,10 @@ from torch.nn import functional as F
 
 from faultlens.core.device import device_description, resolve_device
 from faultlens.core.model import AttentionLSTM
+from faultlens.core.options import TrainOptions
 from faultlens.core.progress import run_to_end
 from faultlens.core.recording import Recording
-from faultlens.core.training import TrainOptions, model_config, plan_training, train
+from faultlens.core.training import model_config, plan_training, train
 from faultlens.core.windows import gather_windows, iter_window_batches_on, sliding_windows
 
 

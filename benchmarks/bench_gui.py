@@ -39,10 +39,11 @@ from PySide6.QtWidgets import QApplication
 from faultlens.core.checkpoint import load_model
 from faultlens.core.detection import ScanOptions, scan
 from faultlens.core.io import load_recording
+from faultlens.core.options import TrainOptions
 from faultlens.core.progress import run_to_end
 from faultlens.core.recording import Recording
 from faultlens.core.resources import demo_model_path, demo_recording_path
-from faultlens.core.training import TrainOptions, train
+from faultlens.core.training import train
 from faultlens.gui.app import ensure_app, warm_up_torch
 from faultlens.gui.signal_view import SignalView, label_stretches
 from faultlens.gui.workers import GeneratorWorker

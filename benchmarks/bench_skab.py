@@ -48,9 +48,10 @@ import torch
 from faultlens.core.detection import ScanOptions, scan
 from faultlens.core.evaluation import classification_metrics, label_indices
 from faultlens.core.io import load_recording
+from faultlens.core.options import TrainOptions
 from faultlens.core.progress import run_to_end
 from faultlens.core.recording import ImportOptions, Recording
-from faultlens.core.training import TrainOptions, train
+from faultlens.core.training import train
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "skab"

@@ -31,9 +31,10 @@ import numpy as np
 import torch
 
 from faultlens.core.io import load_recording
+from faultlens.core.options import TrainOptions
 from faultlens.core.progress import run_to_end
 from faultlens.core.recording import Recording
-from faultlens.core.training import TrainOptions, train
+from faultlens.core.training import train
 from faultlens.core.windows import iter_window_batches
 
 SCORE_FROM_ROW = 127  # first row scored: the largest window of all rounds minus 1

@@ -113,7 +113,7 @@ def job(args: tuple) -> tuple[str, int, dict]:
     import torch
 
     from faultlens.core.detection import ScanOptions
-    from faultlens.core.training import TrainOptions
+    from faultlens.core.options import TrainOptions
 
     torch.set_num_threads(1)
     recs, free = load_skab(data)

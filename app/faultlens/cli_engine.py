@@ -149,8 +149,9 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 def _cmd_train(args: argparse.Namespace) -> int:
     from faultlens.core.checkpoint import save_model
     from faultlens.core.evaluation import alarm_rule_text, format_metrics, validation_caveat
+    from faultlens.core.options import INPUT_CHOICES, TrainOptions
     from faultlens.core.progress import Cancelled
-    from faultlens.core.training import INPUT_CHOICES, TrainOptions, train
+    from faultlens.core.training import train
 
     out: Path = args.out
     _check_output(out, "model file")
@@ -435,7 +436,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "overrides the file's label column",
     )
     # The help states the engine's real defaults (this imports torch: ~1 s, once).
-    from faultlens.core.training import INPUT_CHOICES, TrainOptions
+    from faultlens.core.options import INPUT_CHOICES, TrainOptions
 
     defaults = TrainOptions()
     default_inputs = next(

@@ -28,9 +28,10 @@ from faultlens.core.detection import (
 )
 from faultlens.core.errors import ChannelMismatchError, ReportError
 from faultlens.core.model import AttentionLSTM, ModelConfig
+from faultlens.core.options import TrainOptions
 from faultlens.core.progress import Cancelled, Progress, run_to_end
 from faultlens.core.recording import Recording
-from faultlens.core.training import TrainOptions, train
+from faultlens.core.training import train
 
 CPU = ScanOptions(device="cpu")
 

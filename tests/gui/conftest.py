@@ -78,8 +78,9 @@ def trained_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     from faultlens.core.checkpoint import save_model
     from faultlens.core.io import load_recording
+    from faultlens.core.options import TrainOptions
     from faultlens.core.progress import run_to_end
-    from faultlens.core.training import TrainOptions, train
+    from faultlens.core.training import train
 
     torch.set_num_threads(1)
     folder = tmp_path_factory.mktemp("model")

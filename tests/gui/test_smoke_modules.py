@@ -71,7 +71,7 @@ def test_training_panel_inputs_choice_reaches_the_options(qtbot: QtBot, pump_csv
 
     panel = _demo_widget(load_recording(pump_csv), None, None)
     qtbot.addWidget(panel)
-    from faultlens.core.training import TrainOptions
+    from faultlens.core.options import TrainOptions
 
     defaults = TrainOptions()
     options = panel.snapshot()[1]  # the engine's defaults to start with

@@ -50,6 +50,7 @@ import numpy as np
 
 from faultlens.core.atomic import atomic_open
 from faultlens.core.errors import ReportError
+from faultlens.core.options import UNCALIBRATED_THRESHOLD, ScanOptions
 from faultlens.core.progress import Cancelled, Progress, ShouldStop, never_stop
 from faultlens.core.recording import Recording
 
@@ -65,31 +66,6 @@ AUTO_MAX_WINDOWS = 250_000
 ATTRIBUTION_BUDGET = 2048
 # Seconds between progress reports: smooth enough for a progress bar, cheap for the caller.
 PROGRESS_INTERVAL_S = 0.2
-
-
-# The decision threshold of a model that was not calibrated (and of a bare ScanResult).
-UNCALIBRATED_THRESHOLD = 0.5
-
-
-@dataclass(frozen=True)
-class ScanOptions:
-    # Fault probability at which a row is a fault; None: the model's own (calibrated to its
-    # false-alarm budget at training, ``TrainedModel.threshold``). The scan result's options
-    # always hold the number used.
-    threshold: float | None = None
-    min_duration_rows: int = 5
-    merge_gap_rows: int = 10
-    # Windows per forward pass; None picks 256 on the CPU and 4096 on CUDA (measured on an
-    # H100: 20k windows/s at 256, 150k at 2048; a CPU gains nothing beyond a few hundred).
-    batch_size: int | None = None
-    device: str = "auto"
-    top_channels: int = 3
-    # Rows between consecutive scanned windows, clamped to [1, model.stride]. None: 1 (every
-    # row its own prediction) unless that means more than AUTO_MAX_WINDOWS forward passes,
-    # then the smallest stride that stays under it (see the module docstring for the cost).
-    stride: int | None = None
-    # Channel attribution of events (occlusion); off makes detect_events model-free.
-    attribute: bool = True
 
 
 @dataclass(frozen=True)

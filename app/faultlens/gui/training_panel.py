@@ -37,15 +37,10 @@ from PySide6.QtWidgets import (
 from faultlens.core.checkpoint import TrainedModel, save_model
 from faultlens.core.errors import FaultLensError
 from faultlens.core.evaluation import alarm_rule_text, validation_caveat
+from faultlens.core.options import INPUT_CHOICES, TrainOptions
 from faultlens.core.progress import ShouldStop
 from faultlens.core.recording import Recording
-from faultlens.core.training import (
-    INPUT_CHOICES,
-    EpochReport,
-    TrainOptions,
-    TrainResult,
-    train,
-)
+from faultlens.core.training import EpochReport, TrainResult, train
 from faultlens.gui import app as gui_app
 from faultlens.gui import settings as gui_settings
 from faultlens.gui.workers import GeneratorWorker, release_finished
@@ -68,7 +63,7 @@ def heat_colour(fraction: float) -> QColor:
     return QColor(int(255 - 200 * f), int(255 - 150 * f), 255)
 
 
-# The Inputs box's words for faultlens.core.training.INPUT_CHOICES, in its order.
+# The Inputs box's words for faultlens.core.options.INPUT_CHOICES, in its order.
 INPUT_LABELS = {
     "auto": "trailing statistics, + deviation from the start if runs start normal",
     "trailing": "level + trailing statistics (4 and 16 rows)",
