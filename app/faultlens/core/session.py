@@ -1,0 +1,272 @@
+"""The application model: what the engineer has open, with no Qt in it.
+
+A :class:`Session` holds the open recordings in the order they were opened, each as an
+:class:`OpenRecording` with a stable integer id and what belongs to it (its scan, its review,
+its role in training), the current recording and the current model. Views (the main window,
+the review panel, the training panel, the signal view, the event table) subscribe with a plain
+callback and redraw from the session on each :class:`SessionChange`; none of them keeps its own
+copy of this state. Nothing is keyed by object identity or by a file path: two recordings from
+files with the same name, or the same file opened twice, are two ids.
+
+Rules the session enforces, so every view sees the same thing:
+
+- a scan belongs to the model that made it: setting another model drops every scan;
+- a recording's review is opened (restored from its sidecar) once, when first asked for, and a
+  scan of that recording attaches its events to it;
+- the training role of a recording says whether it is used for training and which labels it
+  brings (its file's per-row labels, the labels after review, or one class for the whole file);
+  :meth:`Session.training_recordings` resolves them into plain labelled recordings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+from faultlens.core.errors import FaultLensError
+from faultlens.core.recording import Recording
+
+if TYPE_CHECKING:
+    from faultlens.core.checkpoint import TrainedModel
+    from faultlens.core.review import Review, ReviewWarning
+    from faultlens.core.scan import ScanResult
+
+# What changed: the list of recordings, which one is current, the model, one recording's
+# scan, its review (opened or replaced; edits inside a review are the review's own
+# notifications), or its training role.
+ChangeKind = Literal["recordings", "current", "model", "scan", "review", "training"]
+# Where a recording's training labels come from.
+LabelSource = Literal["file", "reviewed", "class"]
+
+
+@dataclass(frozen=True)
+class TrainingRole:
+    """Whether a recording is used for training, and with which labels.
+
+    ``labels``: "file" (the file's own per-row labels), "reviewed" (the file's labels with the
+    review applied: confirmed, dismissed and relabelled events, drawn regions), or "class"
+    (every row is ``file_class``, for recordings that hold one state throughout).
+    """
+
+    use: bool = False
+    labels: LabelSource = "file"
+    file_class: str = ""
+
+
+@dataclass(frozen=True)
+class SessionChange:
+    kind: ChangeKind
+    recording_id: int | None = None
+
+
+Listener = Callable[[SessionChange], None]
+
+
+@dataclass
+class OpenRecording:
+    """One open recording and what belongs to it. Change it through the session."""
+
+    id: int
+    recording: Recording
+    scan: ScanResult | None = None
+    review: Review | None = None
+    training: TrainingRole = field(default_factory=TrainingRole)
+
+    @property
+    def name(self) -> str:
+        return self.recording.name
+
+
+class Session:
+    """The open recordings, the current one and the current model; views subscribe."""
+
+    def __init__(self) -> None:
+        self._entries: dict[int, OpenRecording] = {}  # insertion order is the open order
+        self._ids = itertools.count(1)
+        self._current: int | None = None
+        self._model: TrainedModel | None = None
+        self._listeners: list[Listener] = []
+
+    # ------------------------------------------------------------------ notifications
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener(change)`` after every change; returns the unsubscribe function."""
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def _notify(self, kind: ChangeKind, recording_id: int | None = None) -> None:
+        change = SessionChange(kind, recording_id)
+        for listener in list(self._listeners):
+            listener(change)
+
+    # ------------------------------------------------------------------ recordings
+    def __iter__(self) -> Iterator[OpenRecording]:
+        return iter(list(self._entries.values()))
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def ids(self) -> list[int]:
+        return list(self._entries)
+
+    def get(self, recording_id: int) -> OpenRecording:
+        try:
+            return self._entries[recording_id]
+        except KeyError:
+            raise KeyError(f"no open recording has id {recording_id}") from None
+
+    def add(self, recording: Recording, make_current: bool = True) -> OpenRecording:
+        """Open ``recording`` under a new id (labelled recordings start ticked for training)."""
+        entry = OpenRecording(
+            next(self._ids), recording, training=TrainingRole(use=recording.labels is not None)
+        )
+        self._entries[entry.id] = entry
+        self._notify("recordings", entry.id)
+        if make_current:
+            self.set_current(entry.id)
+        return entry
+
+    def remove(self, recording_id: int) -> None:
+        """Close a recording (its review is already saved: every review change is written)."""
+        self.get(recording_id)
+        ids = self.ids
+        del self._entries[recording_id]
+        self._notify("recordings", recording_id)
+        if self._current == recording_id:
+            position = ids.index(recording_id)
+            rest = [i for i in ids if i != recording_id]
+            self.set_current(rest[min(position, len(rest) - 1)] if rest else None)
+
+    # ------------------------------------------------------------------ current
+    @property
+    def current_id(self) -> int | None:
+        return self._current
+
+    @property
+    def current(self) -> OpenRecording | None:
+        return None if self._current is None else self._entries[self._current]
+
+    def set_current(self, recording_id: int | None) -> None:
+        if recording_id is not None:
+            self.get(recording_id)
+        if recording_id == self._current:
+            return
+        self._current = recording_id
+        self._notify("current", recording_id)
+
+    # ------------------------------------------------------------------ model and scans
+    @property
+    def model(self) -> TrainedModel | None:
+        return self._model
+
+    def set_model(self, model: TrainedModel | None) -> None:
+        """Use ``model`` from now on; every scan (made with the previous model) is dropped."""
+        self._model = model
+        for entry in self._entries.values():
+            entry.scan = None
+        self._notify("model")
+
+    def set_scan(self, recording_id: int, result: ScanResult | None) -> None:
+        """Keep ``result`` as the recording's scan and give its events to the open review.
+
+        A review that cannot take the events (its sidecar cannot be written) raises
+        FaultLensError after the scan is stored: the scan is shown either way.
+        """
+        entry = self.get(recording_id)
+        entry.scan = result
+        self._notify("scan", recording_id)
+        if result is not None and entry.review is not None:
+            _attach(entry.review, result)
+
+    # ------------------------------------------------------------------ reviews
+    def open_review(self, recording_id: int) -> tuple[Review, list[ReviewWarning]]:
+        """The recording's review, restored from its sidecar on first use, with the warnings
+        that restoring gave (empty when it was already open). The current scan's events are
+        attached to it."""
+        from faultlens.core.review import Review
+
+        entry = self.get(recording_id)
+        if entry.review is not None:
+            return entry.review, []
+        review = Review.open(entry.recording)
+        entry.review = review
+        self._notify("review", recording_id)
+        if entry.scan is not None:
+            _attach(review, entry.scan)
+        return review, list(review.warnings)
+
+    def set_review(self, recording_id: int, review: Review | None) -> None:
+        """Replace the recording's review (an in-memory one for the demo, or none)."""
+        entry = self.get(recording_id)
+        entry.review = review
+        self._notify("review", recording_id)
+
+    # ------------------------------------------------------------------ training
+    def set_training_role(self, recording_id: int, role: TrainingRole) -> None:
+        entry = self.get(recording_id)
+        if entry.training == role:
+            return
+        entry.training = role
+        self._notify("training", recording_id)
+
+    def training_recordings(self) -> list[Recording]:
+        """The recordings ticked for training, each carrying the labels its role names.
+
+        Raises FaultLensError naming the recording when a role cannot be met (no class typed,
+        no review to apply).
+        """
+        chosen: list[Recording] = []
+        for entry in self._entries.values():
+            role = entry.training
+            if not role.use:
+                continue
+            if role.labels == "class":
+                if not role.file_class.strip():
+                    raise FaultLensError(
+                        f"{entry.name}: no class given for this file; type its class "
+                        "(e.g. normal, leak) in the 'Class (whole file)' column"
+                    )
+                chosen.append(with_file_class(entry.recording, role.file_class.strip()))
+            elif role.labels == "reviewed":
+                review = entry.review if entry.review is not None else self.open_review(entry.id)[0]
+                from faultlens.core.review import recording_with_reviewed_labels
+
+                chosen.append(recording_with_reviewed_labels(review, entry.recording))
+            else:
+                chosen.append(entry.recording)
+        if not chosen:
+            raise FaultLensError("no recording is ticked for training; tick at least one")
+        return chosen
+
+
+def with_file_class(recording: Recording, class_name: str) -> Recording:
+    """A copy of ``recording`` whose every row is labelled ``class_name`` (data shared)."""
+    import hashlib
+
+    digest = hashlib.sha256(recording.content_hash.encode())
+    digest.update(f"\x00class={class_name}".encode())
+    return dataclasses.replace(
+        recording,
+        labels=np.full(recording.n_rows, class_name, dtype=object),
+        label_column="class (whole file)",
+        content_hash=digest.hexdigest(),
+    )
+
+
+def _attach(review: Review, result: ScanResult) -> None:
+    review.set_events(
+        result.events,
+        model_fingerprint=result.model_fingerprint,
+        class_names=result.class_names,
+        scan_options=result.options,
+    )
