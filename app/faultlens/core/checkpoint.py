@@ -23,7 +23,7 @@ from safetensors import SafetensorError
 
 from faultlens.core.atomic import atomic_write_bytes
 from faultlens.core.errors import ChannelMismatchError, ModelFileError
-from faultlens.core.model import ModelConfig, build_model
+from faultlens.core.model import AttentionLSTM, EnsembleLSTM, ModelConfig, build_model
 from faultlens.core.recording import Recording
 from faultlens.core.windows import channel_reference, model_input
 
@@ -38,8 +38,8 @@ MAX_HEADER_BYTES = 64 * 1024 * 1024
 class TrainedModel:
     """A model plus everything needed to reuse it on another recording."""
 
-    module: Any  # faultlens.core.model.AttentionLSTM (eval mode)
-    config: Any  # faultlens.core.model.ModelConfig
+    module: AttentionLSTM | EnsembleLSTM  # in eval mode
+    config: ModelConfig
     channels: tuple[str, ...]
     class_names: tuple[str, ...]  # index 0 is the normal class
     norm_mean: np.ndarray  # (config.input_size,) float32

@@ -259,6 +259,6 @@ class EnsembleLSTM(nn.Module):
         )
 
 
-def build_model(config: ModelConfig) -> nn.Module:
+def build_model(config: ModelConfig) -> AttentionLSTM | EnsembleLSTM:
     """The module for ``config``: one AttentionLSTM, or an EnsembleLSTM of ``members``."""
     return AttentionLSTM(config) if config.members == 1 else EnsembleLSTM(config)

@@ -477,7 +477,7 @@ class Review:
 
     def counts(self) -> dict[str, int]:
         """Events per review status, for a summary line."""
-        out = dict.fromkeys(STATUSES, 0)
+        out: dict[str, int] = dict.fromkeys(STATUSES, 0)
         for e in self._events:
             out[self.status(e)] += 1
         return out

@@ -127,7 +127,7 @@ class EpochReport:
 
 @dataclass
 class TrainResult:
-    model: Any  # faultlens.core.checkpoint.TrainedModel
+    model: TrainedModel
     history: list[EpochReport] = field(default_factory=list)
     best_epoch: int = 0
     stopped_early: bool = False
@@ -882,11 +882,11 @@ def train(
         )  # fmt: skip
         fits.append(fit)
     module = build_model(config).to(device)
-    if options.ensemble == 1:
+    if isinstance(module, AttentionLSTM):
         module.load_state_dict(fits[0].state)
     else:
-        for member, fit in zip(module.members, fits, strict=True):
-            member.load_state_dict(fit.state)
+        for member_module, fit in zip(module.members, fits, strict=True):
+            member_module.load_state_dict(fit.state)
     autocast, _ = _autocast(device)
     best_loss, y_true, val_probs = _evaluate(
         module, source, options.batch_size, class_weights, autocast
