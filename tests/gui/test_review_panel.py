@@ -23,7 +23,8 @@ from faultlens.core.review import Review
 from faultlens.gui.app import configure_pyqtgraph
 from faultlens.gui.main_window import MainWindow
 from faultlens.gui.report_export import ExportInputs, ReportExporter
-from faultlens.gui.review_panel import RegionOverlay, ReviewIntegration, ReviewPanel
+from faultlens.gui.review_controller import ReviewIntegration
+from faultlens.gui.review_panel import RegionOverlay, ReviewPanel
 from faultlens.gui.signal_view import SignalView
 
 

@@ -121,7 +121,7 @@ class MainWindow(QMainWindow):
         # INTEGRATION: the review dock, Review menu and File > Export Report come from
         # gui/review_panel.py (which uses gui/report_export.py). Installed before the saved
         # window state is restored, so the Review dock gets its saved place too.
-        from faultlens.gui.review_panel import ReviewIntegration
+        from faultlens.gui.review_controller import ReviewIntegration
 
         self.review_integration = ReviewIntegration(self)
         self.signal_view.downsample_note_changed.connect(self.downsample_label.setText)
