@@ -6,7 +6,10 @@ build one directly with ``Recording.from_arrays``.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -84,7 +87,10 @@ class Recording:
     ``data`` is ``(N, C)`` float32 with NaN for missing values (never zero-filled).
     ``time`` is float64 seconds: since the Unix epoch (UTC) for ``time_kind == "datetime"``,
     as written for ``"seconds"``, and ``None`` for ``"index"`` (use ``time_axis()``).
-    ``labels`` is ``(N,)`` object array of class-name strings, ``""`` where unlabelled.
+    ``labels`` is ``(N,)`` object array of class-name strings, ``""`` where unlabelled, as
+    read; every consumer uses its encoding, made once: ``label_names`` (the distinct labels,
+    sorted), ``label_codes`` (``(N,)`` int index into them, -1 unlabelled) and ``normal_label``
+    (the one rule for which label means normal operation).
     """
 
     path: Path
@@ -169,12 +175,54 @@ class Recording:
         tz = timezone(timedelta(seconds=self.utc_offset_s))
         return datetime.fromtimestamp(t, tz=tz).isoformat()
 
+    @functools.cached_property
+    def _label_encoding(self) -> tuple[tuple[str, ...], np.ndarray]:
+        if self.labels is None:
+            return (), np.full(self.n_rows, -1, dtype=np.int32)
+        values, inverse = np.unique(self.labels.astype(str), return_inverse=True)
+        names = [str(v) for v in values]
+        codes = inverse.reshape(-1).astype(np.int32)
+        if names and names[0] == "":  # "" sorts first: unlabelled rows
+            names, codes = names[1:], codes - 1
+        return tuple(names), codes
+
+    @property
+    def label_names(self) -> tuple[str, ...]:
+        """The distinct non-empty labels, sorted (empty without a label column)."""
+        return self._label_encoding[0]
+
+    @property
+    def label_codes(self) -> np.ndarray:
+        """(N,) int32: each row's index into ``label_names``, -1 where unlabelled."""
+        return self._label_encoding[1]
+
+    @property
+    def normal_label(self) -> str | None:
+        """This recording's label for normal operation (``normal_label_of``), if any."""
+        return normal_label_of(self.label_names)
+
     def class_counts(self) -> dict[str, int]:
         """Rows per label value (unlabelled rows are not counted)."""
-        if self.labels is None:
-            return {}
-        values, counts = np.unique(self.labels[self.labels != ""], return_counts=True)
-        return {str(v): int(c) for v, c in zip(values, counts, strict=True)}
+        names, codes = self._label_encoding
+        counts = np.bincount(codes[codes >= 0], minlength=len(names))
+        return {name: int(c) for name, c in zip(names, counts, strict=True) if c}
+
+    def with_labels(self, labels: np.ndarray, label_column: str) -> Recording:
+        """A copy with other per-row labels (the data shared, not copied) and a content hash
+        that tells them from the file's own (training data fingerprints use it)."""
+        labels = np.asarray(labels, dtype=object)
+        digest = hashlib.sha256(self.content_hash.encode())
+        digest.update(f"\x00{label_column}\x00".encode())
+        digest.update("\x00".join(labels.astype(str).tolist()).encode())
+        return dataclasses.replace(
+            self, labels=labels, label_column=label_column, content_hash=digest.hexdigest()
+        )
+
+    def with_file_class(self, class_name: str) -> Recording:
+        """A copy whose every row is labelled ``class_name`` (one state throughout)."""
+        return self.with_labels(
+            np.full(self.n_rows, class_name, dtype=object), "class (whole file)"
+        )
 
     def summary_dict(self) -> dict[str, Any]:
         """What ``faultlens inspect --json`` prints."""
@@ -190,6 +238,13 @@ class Recording:
             "classes": self.class_counts(),
             "quality": self.quality.to_dict(),
         }
+
+
+def normal_label_of(names: Iterable[str]) -> str | None:
+    """The one rule for which label means normal operation: the first (in sorted order) of
+    ``names`` that ``is_normal_label`` accepts; None when none does."""
+    normal = sorted(n for n in names if is_normal_label(n))
+    return normal[0] if normal else None
 
 
 def is_normal_label(value: str) -> bool:

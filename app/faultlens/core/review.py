@@ -30,7 +30,7 @@ import numpy as np
 from faultlens.core.atomic import atomic_write_text
 from faultlens.core.detection import FaultEvent
 from faultlens.core.errors import ReviewError
-from faultlens.core.recording import Recording, is_normal_label
+from faultlens.core.recording import Recording
 
 FORMAT_NAME = "faultlens-review"
 FORMAT_VERSION = 1
@@ -810,11 +810,7 @@ def normal_class_of(review: Review | None, recording: Recording) -> str:
     the recording's own normal label, else 'normal'."""
     if review is not None and review.class_names:
         return review.class_names[0]
-    if recording.labels is not None:
-        for value in recording.class_counts():
-            if is_normal_label(value):
-                return value
-    return "normal"
+    return recording.normal_label or "normal"
 
 
 def reviewed_labels(
@@ -860,12 +856,4 @@ def recording_with_reviewed_labels(
 ) -> Recording:
     """A copy of ``recording`` whose labels are ``reviewed_labels`` (data shared, not copied)."""
     labels = reviewed_labels(review, recording, events)
-    # The training data fingerprint must tell these labels from the file's own.
-    digest = hashlib.sha256(recording.content_hash.encode())
-    digest.update("\x00".join(labels.tolist()).encode())
-    return dataclasses.replace(
-        recording,
-        labels=labels,
-        label_column=recording.label_column or "reviewed label",
-        content_hash=digest.hexdigest(),
-    )
+    return recording.with_labels(labels, recording.label_column or "reviewed label")

@@ -20,13 +20,10 @@ Rules the session enforces, so every view sees the same thing:
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
-
-import numpy as np
 
 from faultlens.core.errors import FaultLensError
 from faultlens.core.recording import Recording
@@ -236,7 +233,7 @@ class Session:
                         f"{entry.name}: no class given for this file; type its class "
                         "(e.g. normal, leak) in the 'Class (whole file)' column"
                     )
-                chosen.append(with_file_class(entry.recording, role.file_class.strip()))
+                chosen.append(entry.recording.with_file_class(role.file_class.strip()))
             elif role.labels == "reviewed":
                 review = entry.review if entry.review is not None else self.open_review(entry.id)[0]
                 from faultlens.core.review import recording_with_reviewed_labels
@@ -247,20 +244,6 @@ class Session:
         if not chosen:
             raise FaultLensError("no recording is ticked for training; tick at least one")
         return chosen
-
-
-def with_file_class(recording: Recording, class_name: str) -> Recording:
-    """A copy of ``recording`` whose every row is labelled ``class_name`` (data shared)."""
-    import hashlib
-
-    digest = hashlib.sha256(recording.content_hash.encode())
-    digest.update(f"\x00class={class_name}".encode())
-    return dataclasses.replace(
-        recording,
-        labels=np.full(recording.n_rows, class_name, dtype=object),
-        label_column="class (whole file)",
-        content_hash=digest.hexdigest(),
-    )
 
 
 def _attach(review: Review, result: ScanResult) -> None:

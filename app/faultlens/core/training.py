@@ -72,7 +72,7 @@ from faultlens.core.evaluation import classification_metrics
 from faultlens.core.model import AttentionLSTM, ModelConfig, build_model
 from faultlens.core.options import TrainOptions
 from faultlens.core.progress import Cancelled, ShouldStop, never_stop
-from faultlens.core.recording import Recording, is_normal_label
+from faultlens.core.recording import Recording, normal_label_of
 from faultlens.core.windows import (
     channel_reference,
     encode_inputs,
@@ -165,24 +165,15 @@ class TrainingPlan:
         return np.bincount(labels, minlength=len(self.class_names))
 
 
-def _row_labels(rec: Recording, file_classes: dict[str, str]) -> np.ndarray | None:
-    """(N,) object array of class names ('' = unlabelled), or None when unlabelled."""
-    whole = file_classes.get(str(rec.path))
-    if whole is not None:
-        return np.full(rec.n_rows, whole, dtype=object)
-    return rec.labels
-
-
 def _class_order(names: set[str]) -> tuple[tuple[str, ...], list[str]]:
     """Normal class first (index 0), the rest sorted."""
     ordered = sorted(names)
-    normal = [n for n in ordered if is_normal_label(n)]
-    if not normal:
+    first = normal_label_of(ordered)
+    if first is None:
         return tuple(ordered), [
             f"no class name means normal operation (0, normal, ok, ...); class "
             f"{ordered[0]!r} is used as class 0, and false/missed alarm rates treat it as normal"
         ]
-    first = normal[0]
     return (first, *[n for n in ordered if n != first]), []
 
 
@@ -319,20 +310,19 @@ def plan_training(recordings: Sequence[Recording], options: TrainOptions) -> Tra
                     f"file was imported with {got!r}; re-import it with label column "
                     f"{options.label_column!r}"
                 )
+    recordings = [
+        rec.with_file_class(file_classes[str(rec.path)]) if str(rec.path) in file_classes else rec
+        for rec in recordings
+    ]
 
-    row_names = [_row_labels(r, file_classes) for r in recordings]
-    names: set[str] = set()
-    for labels in row_names:
-        if labels is None:
-            continue
-        names.update(str(v) for v in np.unique(labels) if v != "")
+    names = {name for rec in recordings for name in rec.label_names}
     if not names:
         raise TrainingError(
             f"{first.path}: no labels at all; import with a label column or give each file a "
             "whole-file class"
         )
-    for rec, labels in zip(recordings, row_names, strict=True):
-        if labels is None or not (labels != "").any():
+    for rec in recordings:
+        if not rec.label_names:
             raise TrainingError(
                 f"{rec.path}: has no labels; import it with a label column, give it a "
                 "whole-file class, or leave it out of training"
@@ -355,12 +345,10 @@ def plan_training(recordings: Sequence[Recording], options: TrainOptions) -> Tra
     row_idx: list[np.ndarray] = []
     all_starts: list[np.ndarray] = []
     all_labels: list[np.ndarray] = []
-    for rec, labels in zip(recordings, row_names, strict=True):
-        assert labels is not None
-        # Map names to class indices per unique value (fast on millions of rows).
-        values, inverse = np.unique(labels.astype(str), return_inverse=True)
-        codes = np.array([lookup.get(v, -1) for v in values], dtype=np.int64)
-        idx = codes[inverse.reshape(-1)]
+    for rec in recordings:
+        # The recording's label codes mapped to class indices (-1, unlabelled, stays -1).
+        to_class = np.array([*(lookup[n] for n in rec.label_names), -1], dtype=np.int64)
+        idx = to_class[rec.label_codes]
         row_idx.append(idx)
         starts = window_starts(rec.n_rows, options.window, options.stride)
         lab = window_labels(idx, starts, options.window)
