@@ -163,6 +163,15 @@ class Recording:
             return np.arange(self.n_rows, dtype=np.float64)
         return self.time
 
+    @functools.cached_property
+    def sampling_interval(self) -> float:
+        """Seconds per row (``median_interval`` of the time column), or 1.0 (one row) without
+        a time column or without two increasing times. The one definition every view, event
+        duration and report uses."""
+        if self.time is None:
+            return 1.0
+        return median_interval(self.time) or 1.0
+
     def format_time(self, row: int) -> str:
         """The time of ``row`` as text: ISO-8601 (with offset when known), or seconds/row."""
         if self.time is None:
@@ -238,6 +247,14 @@ class Recording:
             "classes": self.class_counts(),
             "quality": self.quality.to_dict(),
         }
+
+
+def median_interval(time: np.ndarray) -> float | None:
+    """The median of the positive steps of ``time`` (float seconds), None without any: the
+    sampling interval, unmoved by duplicate timestamps, backward steps and gaps."""
+    steps = np.diff(np.asarray(time, dtype=np.float64))
+    positive = steps[steps > 0]  # NaN compares False: dropped too
+    return float(np.median(positive)) if positive.size else None
 
 
 def normal_label_of(names: Iterable[str]) -> str | None:
