@@ -230,7 +230,7 @@ def main() -> None:
     if args.only_scan_pan:
         bench_pan_scan(frames=30 if args.quick else 60, profile=args.profile)
         return
-    # As the application does (cli_gui): leave one core to the GUI thread, and import
+    # As the application does (faultlens.cli.gui): leave one core to the GUI thread, and import
     # torch's lazily loaded training modules before any worker runs.
     threads = max(1, (os.cpu_count() or 2) - 1)
     torch.set_num_threads(threads)

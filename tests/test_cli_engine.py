@@ -1,4 +1,5 @@
-"""``faultlens train / scan / evaluate`` end to end on small generated CSVs, through cli.main."""
+"""``faultlens train / scan / evaluate`` (the engine commands) end to end on small generated
+CSVs, through cli.main."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pandas as pd
 import pytest
 
 from faultlens import cli
-from faultlens.cli_engine import ProgressBar, _parse_classes
+from faultlens.cli.train import parse_classes
 from faultlens.core.checkpoint import load_model
 from faultlens.core.detection import read_events
 from faultlens.core.errors import TrainingError
@@ -170,33 +171,15 @@ def test_help(command) -> None:
 
 def test_class_arguments() -> None:
     files = [Path("a.csv"), Path("b.csv")]
-    assert _parse_classes(["normal"], files) == {files[0]: "normal", files[1]: "normal"}
-    assert _parse_classes(["a.csv=leak", "normal"], files) == {
+    assert parse_classes(["normal"], files) == {files[0]: "normal", files[1]: "normal"}
+    assert parse_classes(["a.csv=leak", "normal"], files) == {
         files[0]: "leak",
         files[1]: "normal",
     }
     with pytest.raises(TrainingError, match="one class for all files"):
-        _parse_classes(["normal", "leak"], files)
+        parse_classes(["normal", "leak"], files)
     with pytest.raises(TrainingError, match="empty"):
-        _parse_classes(["a.csv="], files)
-
-
-def test_progress_bar_tty_and_log() -> None:
-    class Tty(io.StringIO):
-        def isatty(self) -> bool:
-            return True
-
-    tty, log = Tty(), io.StringIO()
-    for stream in (tty, log):
-        bar = ProgressBar("scan", stream)
-        for i in range(1000):
-            bar.update(i / 1000, "working")
-        bar.finish("done")
-    assert "\r" in tty.getvalue() and "100.0 %" in tty.getvalue()
-    assert tty.getvalue().endswith("\n")
-    # A log gets the first line and the final one, not a thousand.
-    lines = log.getvalue().splitlines()
-    assert 2 <= len(lines) <= 3 and lines[-1].endswith("done")
+        parse_classes(["a.csv="], files)
 
 
 def write_state_csv(path: Path, seed: int, shift: float, n: int = 400) -> Path:

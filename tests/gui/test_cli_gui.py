@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtGui import QImage
 from pytestqt.qtbot import QtBot
 
-from faultlens import cli_gui
+from faultlens.cli import gui as cli_gui
 from faultlens.core.errors import RecordingError
 
 

@@ -1,7 +1,8 @@
-"""`faultlens gui` and `faultlens demo`: open the desktop application (or render a screenshot).
+"""``faultlens gui`` and ``faultlens demo``: open the desktop application (or render a
+screenshot).
 
-Qt is imported only when one of these commands runs, so `faultlens --help` and the headless
-commands never load it.
+Qt (and torch) are imported only when one of these commands runs, so ``faultlens --help`` and
+the headless commands never load them.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ import os
 import sys
 from pathlib import Path
 
-EXIT_OK, EXIT_BAD_INPUT = 0, 2
+from faultlens.cli.common import EXIT_OK
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``gui`` and ``demo`` to the ``faultlens`` command."""
     p = subparsers.add_parser("gui", help="open the desktop application")
     p.add_argument("file", nargs="?", type=Path, help="recording to open")
     p.add_argument("--model", type=Path, help="model file to load (and scan FILE with)")

@@ -2,7 +2,7 @@
 
 The review beside the recording (its ``.faultlens.json`` sidecar, or the one in the user
 data folder) is included when present; it is only read, never changed. Progress goes to
-stderr; exit codes are cli.py's (0 ok, 2 bad input, 3 cancelled, 1 internal error).
+stderr; a summary to stdout (text, or JSON with ``--json``).
 """
 
 from __future__ import annotations
@@ -11,18 +11,22 @@ import argparse
 import sys
 from pathlib import Path
 
+from faultlens.cli.common import (
+    EXIT_OK,
+    add_input_output_options,
+    add_scan_options,
+    check_output,
+    load_model,
+    load_recordings,
+    print_json,
+    print_message,
+    run_with_progress,
+    scan_options_from_args,
+)
 from faultlens.core.errors import FaultLensError
 
 
-def _cmd_report(args: argparse.Namespace) -> int:
-    from faultlens.cli_engine import (
-        _check_output,
-        _emit_json,
-        _load_model,
-        _load_recordings,
-        _run_with_bar,
-        _scan_options,
-    )
+def run_report(args: argparse.Namespace) -> int:
     from faultlens.core.detection import scan
     from faultlens.core.report import (
         EVENT_SUFFIXES,
@@ -36,24 +40,24 @@ def _cmd_report(args: argparse.Namespace) -> int:
     if len({p.resolve() for p in outputs}) != len(outputs):
         raise FaultLensError("--out: the same report file is given twice; give each once")
     for path in outputs:
-        _check_output(path, "report", REPORT_SUFFIXES)
+        check_output(path, "report", REPORT_SUFFIXES)
     if args.events is not None:
-        _check_output(args.events, "events file", EVENT_SUFFIXES)
+        check_output(args.events, "events file", EVENT_SUFFIXES)
     if args.review is not None and args.no_review:
         raise FaultLensError("--review and --no-review contradict each other; give one")
-    options = _scan_options(args)
-    model = _load_model(args.model)
-    (recording,) = _load_recordings([args.file], args)
+    options = scan_options_from_args(args)
+    model = load_model(args.model)
+    (recording,) = load_recordings([args.file], args)
 
     review = None
     if not args.no_review:
         review = Review.open(recording, sidecar_path=args.review, read_only=True)
         for warning in review.warnings:
-            print(f"faultlens: warning: {warning.message}", file=sys.stderr)
+            print_message(f"warning: {warning.message}")
         if review.warnings:
             review = None
 
-    result = _run_with_bar(scan(model, recording, options), "scan")
+    result = run_with_progress(scan(model, recording, options), "scan")
     options = result.options  # the threshold actually used (the model's unless given)
     if review is not None:
         review.set_events(
@@ -63,7 +67,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
             scan_options=options,
         )
     for path in outputs:
-        _run_with_bar(
+        run_with_progress(
             write_report(path, recording, result, model, review, title=args.title),
             f"report {path.name}",
         )
@@ -72,7 +76,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
     counts = review.counts() if review is not None else {}
     if args.json:
-        _emit_json(
+        print_json(
             {
                 "file": str(recording.path),
                 "model": str(args.model),
@@ -86,7 +90,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
                 "events_file": None if args.events is None else str(args.events),
             }
         )
-        return 0
+        return EXIT_OK
     reviewed = (
         "no review"
         if review is None
@@ -100,13 +104,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
     if args.events is not None:
         lines.append(f"events written to {args.events}")
     sys.stdout.write("\n".join(lines) + "\n")
-    return 0
+    return EXIT_OK
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``report`` to the ``faultlens`` command."""
-    from faultlens.cli_engine import _add_common, _add_scan_options
-
     p = subparsers.add_parser(
         "report",
         help="scan a recording and write a fault report (HTML or PDF)",
@@ -115,7 +117,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "beside the recording is included when there is one.",
     )
     p.add_argument("file", type=Path, metavar="FILE", help="recording (CSV)")
-    _add_scan_options(p)
+    add_scan_options(p)
     p.add_argument(
         "--out",
         type=Path,
@@ -135,5 +137,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--no-review", action="store_true", help="leave any saved review out")
     p.add_argument("--title", help="report title (default: 'Fault report: FILE')")
-    _add_common(p)
-    p.set_defaults(handler=_cmd_report)
+    add_input_output_options(p)
+    p.set_defaults(handler=run_report)
