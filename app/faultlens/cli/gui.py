@@ -11,8 +11,12 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from faultlens.cli.common import EXIT_OK
+
+if TYPE_CHECKING:
+    from faultlens.gui.main_window import MainWindow
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -100,18 +104,15 @@ def run_gui(file: Path | None, model: Path | None, screenshot: Path | None) -> i
     window.show()
     # A file named on the command line opens with the detected settings (File > Open shows
     # the import dialog); errors become dialogs in the open window.
-    recording = window.load_file(file) if file is not None else None
+    opened = window.load_file(file) if file is not None else None
     model_ok = window.load_model_file(model) if model is not None else False
-    if recording is not None and model_ok:
+    if opened is not None and model_ok:
         window.start_scan()
     return int(app.exec())
 
 
-def _focus_first_event(window: object) -> None:
+def _focus_first_event(window: MainWindow) -> None:
     """Leave the screenshot on the whole recording with the first event selected in the table."""
-    from faultlens.gui.main_window import MainWindow
-
-    assert isinstance(window, MainWindow)
     result = window.current_scan
     if result is not None and result.events:
         window.event_table.select_event(0)

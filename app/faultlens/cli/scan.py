@@ -68,7 +68,9 @@ def run_scan(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _scan_json(args: argparse.Namespace, recording: Recording, result: ScanResult) -> dict:
+def _scan_json(
+    args: argparse.Namespace, recording: Recording, result: ScanResult
+) -> dict[str, object]:
     return {
         "file": str(recording.path),
         "model": str(args.model),
