@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import ast
 import io
+import os
+import struct
 import threading
 from collections.abc import Generator
 from pathlib import Path
@@ -37,6 +39,25 @@ def test_progress_on_a_terminal_is_a_bar_and_in_a_log_a_few_lines() -> None:
     lines = log.getvalue().splitlines()
     assert 2 <= len(lines) <= 3 and lines[-1].endswith("done")
     assert lines[-1] == "scan: 100.0 % done" and "\r" not in log.getvalue()
+
+
+@pytest.mark.parametrize("columns", [0, 60])
+def test_a_real_terminal_gets_a_bar_even_when_it_reports_no_size(columns: int) -> None:
+    fcntl = pytest.importorskip("fcntl")  # pseudo-terminals: POSIX only
+    termios = pytest.importorskip("termios")
+    # A fresh pseudo-terminal reports 0 x 0, as some containers' do; tqdm alone draws nothing.
+    controller, terminal = os.openpty()
+    if columns:
+        fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+    with open(terminal, "w", encoding="utf-8") as stream:
+        display = common.ProgressDisplay("scan", stream)
+        display.update(0.5, "half", force=True)
+        display.finish("done")
+    shown = os.read(controller, 65536).decode("utf-8")
+    os.close(controller)
+    last = shown.replace("\r\n", "\n").split("\r")[-1]
+    assert last.startswith("scan: 100.0 % |") and last.rstrip().endswith("done")
+    assert len(last.rstrip("\n")) == (columns or 80) - (1 if columns else 0)
 
 
 def test_milestones_reach_the_log_at_once() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Generator, Sequence
@@ -209,15 +210,26 @@ class ProgressDisplay:
             # outlives the command in tests and embeddings.
             monitor_interval = 0
 
+        # Follow the terminal's width as it is resized; a terminal that reports no width
+        # (a pseudo-terminal of size 0, as in some containers) would get an empty bar.
+        width = self._terminal_width()
         return Bar(
             total=1.0,
             desc=self.label,
             file=self.stream,
             mininterval=0.1,
-            dynamic_ncols=True,
+            dynamic_ncols=width is not None,
+            ncols=None if width is not None else 80,
+            nrows=None if width is not None else 20,  # tqdm would take -1 and draw nothing
             leave=True,
             bar_format="{desc}: {percentage:5.1f} % |{bar}| {elapsed}<{remaining}{postfix}",
         )
+
+    def _terminal_width(self) -> int | None:
+        try:
+            return os.get_terminal_size(self.stream.fileno()).columns or None
+        except (AttributeError, OSError, ValueError):  # not a real terminal
+            return None
 
     def update(self, fraction: float, text: str = "", force: bool = False) -> None:
         """Show ``fraction`` (0..1) done and ``text``; ``force`` draws now (a milestone)."""
