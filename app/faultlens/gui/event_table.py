@@ -1,128 +1,71 @@
-"""EventTable: the flagged fault events of a scan, sortable, one row per event."""
+"""EventTable: the "Fault events" dock, one row per flagged event, sortable.
+
+A view of the shared :class:`~faultlens.gui.event_model.EventsModel` (through its sorting
+proxy) and the shared selection, which the Review dock uses too: what is selected here is
+selected there. The review columns are hidden here.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
+    QAbstractItemModel,
+    QItemSelectionModel,
     QModelIndex,
-    QPersistentModelIndex,
     QSortFilterProxyModel,
     Qt,
     Signal,
 )
-from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import QAbstractItemView, QApplication, QHeaderView, QTableView, QWidget
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
-from faultlens.core.detection import FaultEvent, ScanResult
-from faultlens.gui.tracks import class_colour
+from faultlens.core.recording import Recording
+from faultlens.gui.event_model import (
+    EVENT_ROLE,
+    NOTE,
+    NUMBER,
+    START,
+    STATUS,
+    EventsModel,
+    SortedEvents,
+    index_of_event,
+    select_event,
+    selected_event,
+)
 
-Index = QModelIndex | QPersistentModelIndex
-COLUMNS = ("Start", "End", "Duration", "Class", "Peak p", "Top channels")
-SORT_ROLE = Qt.ItemDataRole.UserRole + 1
-
-
-def format_duration(seconds: float, unit: str) -> str:
-    if unit == "rows":
-        return f"{seconds:g} rows"
-    if seconds < 120:
-        return f"{seconds:.1f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.2f} h"
-
-
-class EventTableModel(QAbstractTableModel):
-    """A read-only table model over a list of FaultEvents (row i = events[i])."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.events: list[FaultEvent] = []
-        self.class_names: tuple[str, ...] = ()
-        self.duration_unit = "s"
-
-    def set_events(
-        self, events: list[FaultEvent], class_names: tuple[str, ...], duration_unit: str = "s"
-    ) -> None:
-        self.beginResetModel()
-        self.events = list(events)
-        self.class_names = class_names
-        self.duration_unit = duration_unit
-        self.endResetModel()
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 (Qt signature)
-        return 0 if parent.isValid() else len(self.events)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if role == Qt.ItemDataRole.DisplayRole:
-            if orientation == Qt.Orientation.Horizontal:
-                return COLUMNS[section]
-            return str(section + 1)
-        return None
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        event = self.events[index.row()]
-        col = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            return (
-                event.start_time,
-                event.end_time,
-                format_duration(event.duration_s, self.duration_unit),
-                event.class_name,
-                f"{event.peak_probability:.3f}",
-                ", ".join(event.top_channels),
-            )[col]
-        if role == SORT_ROLE:
-            return (
-                event.start_row,
-                event.end_row,
-                event.duration_s,
-                event.class_name,
-                event.peak_probability,
-                ", ".join(event.top_channels),
-            )[col]
-        if role == Qt.ItemDataRole.DecorationRole and col == 3:
-            return class_colour(self.class_names, event.class_name)
-        if role == Qt.ItemDataRole.ToolTipRole and col == 5 and event.channel_scores:
-            return "\n".join(
-                f"{name}: {score:.0%} of the attribution"
-                for name, score in zip(event.top_channels, event.channel_scores, strict=False)
-            )
-        if role == Qt.ItemDataRole.TextAlignmentRole and col in (2, 4):
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.BackgroundRole and col == 4:
-            # Redder for more confident events: the eye finds the sure ones first.
-            level = int(255 - 90 * max(0.0, min(1.0, event.peak_probability)))
-            return QBrush(QColor(255, level, level))
-        return None
+if TYPE_CHECKING:
+    from faultlens.core.scan import ScanResult
 
 
 class EventTable(QTableView):
-    """Sortable event list; ``event_activated(event_index)`` on click or keyboard selection.
+    """The events of the current scan; ``event_activated(event_index)`` when the user picks
+    one (click, arrow keys, or a pick in any other view of the same selection).
 
     ``event_index`` is the position in the scan's ``events`` list, whatever the sort order.
     """
 
     event_activated = Signal(int)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        model: QAbstractItemModel,
+        selection: QItemSelectionModel,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("event_table")
-        self.table_model = EventTableModel(self)
-        self.proxy = QSortFilterProxyModel(self)
-        self.proxy.setSourceModel(self.table_model)
-        self.proxy.setSortRole(SORT_ROLE)
-        self.setModel(self.proxy)
-        self.setSortingEnabled(True)
-        self.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+        self.setModel(model)
+        own = self.selectionModel()
+        self.setSelectionModel(selection)
+        own.deleteLater()  # setModel made one; the shared one replaces it
+        self.selection = selection
+        for column in (STATUS, NOTE, NUMBER):
+            self.setColumnHidden(column, True)
+        # Sorting is the proxy's job: a bare EventsModel stays in scan order.
+        if isinstance(model, QSortFilterProxyModel):
+            self.setSortingEnabled(True)
+            self.sortByColumn(START, Qt.SortOrder.AscendingOrder)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -131,58 +74,67 @@ class EventTable(QTableView):
         header = self.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
-        self.clicked.connect(self._on_row_clicked)
-        self.selectionModel().currentRowChanged.connect(self._on_current_row_changed)
         self._programmatic = False
-
-    def set_scan(self, result: ScanResult | None, duration_unit: str = "s") -> None:
-        if result is None:
-            self.table_model.set_events([], ())
-        else:
-            self.table_model.set_events(result.events, result.class_names, duration_unit)
-
-    @property
-    def events(self) -> list[FaultEvent]:
-        return self.table_model.events
+        self._changed_by_press = False
+        self.clicked.connect(self._on_row_clicked)
+        selection.currentRowChanged.connect(self._on_current_row_changed)
 
     def event_index_at(self, view_row: int) -> int:
         """The events-list index shown in table row ``view_row`` (after sorting)."""
-        return self.proxy.mapToSource(self.proxy.index(view_row, 0)).row()
+        return int(self.model().index(view_row, 0).data(EVENT_ROLE))
 
     def view_row_of(self, event_index: int) -> int:
-        return self.proxy.mapFromSource(self.table_model.index(event_index, 0)).row()
+        return index_of_event(self.model(), event_index).row()
 
     def select_event(self, event_index: int) -> None:
-        """Select the row of ``event_index`` and emit ``event_activated`` for it."""
-        row = self.view_row_of(event_index)
+        """Select the row of ``event_index`` (in every view of the selection) and emit
+        ``event_activated`` for it once, even when it was already selected."""
         self._programmatic = True
         try:
-            self.setCurrentIndex(self.proxy.index(row, 0))
+            index = select_event(self.selection, event_index)
         finally:
             self._programmatic = False
-        self.scrollTo(self.proxy.index(row, 0))
-        self.event_activated.emit(event_index)
+        if index.isValid():
+            self.scrollTo(index)
+            self.event_activated.emit(event_index)
 
     def current_event_index(self) -> int | None:
-        index = self.currentIndex()
-        return self.event_index_at(index.row()) if index.isValid() else None
+        return selected_event(self.selection)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        self._changed_by_press = False
+        super().mousePressEvent(event)  # may change the current row (reported at once)
 
     def _on_row_clicked(self, index: QModelIndex) -> None:
-        self.event_activated.emit(self.proxy.mapToSource(index).row())
+        # A click on the row that is already current zooms to it again; a click that made
+        # it current was reported when the press changed the row.
+        if not self._changed_by_press:
+            self.event_activated.emit(int(index.data(EVENT_ROLE)))
+        self._changed_by_press = False
 
-    def _on_current_row_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        # Arrow keys in the table move through the events like clicks do; a mouse press also
-        # changes the current row, but the click handler reports that one.
-        if self._programmatic or QApplication.mouseButtons() != Qt.MouseButton.NoButton:
+    def _on_current_row_changed(self, current: QModelIndex, previous: QModelIndex) -> None:
+        # Whichever view the user picked the row in (this one, the Review dock's, with the
+        # mouse or the arrow keys). A re-sort moves the row, not the event: nothing to report.
+        if self._programmatic or not current.isValid():
             return
-        if current.isValid() and self.hasFocus():
-            self.event_activated.emit(self.proxy.mapToSource(current).row())
+        event = int(current.data(EVENT_ROLE))
+        if previous.isValid() and int(previous.data(EVENT_ROLE)) == event:
+            return
+        self._changed_by_press = True
+        self.event_activated.emit(event)
 
 
-def _demo_widget(_recording: object, _model: object, scan: ScanResult | None) -> EventTable:
+def _demo_widget(recording: Recording, _model: object, scan: ScanResult | None) -> EventTable:
     """The widget as ``python -m`` opens it on the demo data (also used by the smoke test)."""
-    table = EventTable()
-    table.set_scan(scan)
+    from faultlens.core.session import Session
+
+    session = Session()
+    entry = session.add(recording)
+    session.set_scan(entry.id, scan)
+    events = EventsModel(session)
+    shown = SortedEvents(events)
+    table = EventTable(shown, QItemSelectionModel(shown, shown))
+    events.setParent(table)  # the table keeps the model (and its proxy) alive
     return table
 
 

@@ -1,42 +1,41 @@
 """SignalView: the recording's channels as stacked plots on one time axis, with the model's
 evidence tracks (fault probability, attention, hotspots) underneath.
 
+Given a session, the view follows it: the current recording, its scan, and the model's
+window for the attention strip. Without one (benchmarks, ``python -m``) it shows what
+``set_recording`` and ``set_scan`` give it.
+
 Long recordings stay fluid because every curve uses peak downsampling and clip-to-view:
-only the visible stretch is drawn, reduced to a few points per pixel while keeping spikes.
-Peak downsampling alone still reads every visible row on every frame (10 M rows in view
-= ~300 ms a frame), so each channel also gets a precomputed min/max pyramid (levels of 4,
-8, 16, ... rows per block): when far more rows are in view than pixels, the curve is fed the
-finest level with at most 2.5 blocks per pixel. Every pixel still gets at least one block's
-min and max (a peak of peaks is the same peak), and pyqtgraph's own peak pass and clipping
-then handle at most 5 points per pixel. The level changes only when zooming, so panning
-costs O(pixels), not O(rows).
-The y range of each channel is fixed from the whole recording (robust min/max) so panning
-never rescans the data; "Fit Y" rescales to what is in view on request.
-The shading (labelled stretches, flagged events) is one ShadedSpans item per plot and kind,
-not a LinearRegionItem per span: each of those (and its two InfiniteLines) recomputes its
-bounds from the view on every frame, which cost ~100 ms a frame with the demo's 580 regions.
+only the visible stretch is drawn, reduced to a few points per pixel while keeping spikes,
+and zoomed out each curve is fed a level of its min/max pyramid (see
+:mod:`faultlens.gui.peak_pyramid`). The y range of each channel is fixed from the whole
+recording (robust min/max) so panning never rescans the data; "Fit Y" rescales to what is
+in view on request. The shading (labelled stretches, flagged events) is one
+:class:`~faultlens.gui.plot_items.ShadedSpans` item per plot and kind.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pyqtgraph as pg
-from pyqtgraph.GraphicsScene.mouseEvents import HoverEvent, MouseClickEvent, MouseDragEvent
-from PySide6.QtCore import QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QBrush, QColor, QPainter
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
-    QGraphicsSceneResizeEvent,
     QHBoxLayout,
     QListWidget,
     QListWidgetItem,
     QSplitter,
-    QStyleOptionGraphicsItem,
     QVBoxLayout,
     QWidget,
 )
 
-from faultlens.core.detection import FaultEvent, ScanResult
+from faultlens.core.events import FaultEvent
 from faultlens.core.recording import Recording, is_normal_label
+from faultlens.core.session import Session, SessionChange
+from faultlens.gui.peak_pyramid import Level, level_for, peak_pyramid
+from faultlens.gui.plot_items import ChannelName, LegendRow, ShadedSpans
 from faultlens.gui.tracks import (
     LEFT_AXIS_WIDTH,
     AttentionStrip,
@@ -45,10 +44,13 @@ from faultlens.gui.tracks import (
     class_colour,
 )
 
+if TYPE_CHECKING:
+    from faultlens.core.scan import ScanResult
+
+
 CURVE_PEN = pg.mkPen("#1f3b73", width=1)
 GROUND_TRUTH_BRUSH = QColor(120, 120, 120, 45)
 EVENT_ALPHA = 70
-NAME_FILL = QColor(255, 255, 255, 191)  # white at 75 %: names over the trace, which shows through
 LABEL_Z, EVENT_Z = -20, -10  # behind the curves; events over the labelled stretches
 TRACK_HEIGHTS = {"fault": 80, "attention": 46, "hotspots": 80}
 
@@ -69,47 +71,6 @@ def label_stretches(labels: np.ndarray) -> list[tuple[int, int, str]]:
     ]
 
 
-# Levels of 4, 8, 16, ... rows per block. No level of 2: up to 5 rows a pixel the raw rows are
-# drawn, and from there the level of 4 already has >= 1.25 blocks a pixel. Starting at 4
-# keeps the whole pyramid (two values per block) as large as the raw data, not twice.
-LOD_FIRST_BLOCK = 4
-LOD_BLOCK = 2
-LOD_MIN_BLOCKS = 1024  # no level coarser than this many blocks
-LOD_MAX_BLOCKS_PER_PIXEL = 2.5  # pyqtgraph draws up to 5 points (2.5 min/max pairs) a pixel
-
-
-def peak_pyramid(
-    x: np.ndarray, y: np.ndarray, min_blocks: int = LOD_MIN_BLOCKS
-) -> list[tuple[int, np.ndarray, np.ndarray]]:
-    """Min/max levels of ``y`` for drawing: ``[(rows_per_block, x_level, y_level), ...]``.
-
-    Each level holds two points per block, (block start x, min) and (block start x, max),
-    NaN-ignoring (a block that is all NaN stays NaN, so long gaps stay gaps). Levels stop
-    before fewer than ``min_blocks`` blocks would remain.
-    """
-    levels: list[tuple[int, np.ndarray, np.ndarray]] = []
-    cur_x, cur_min, cur_max = x, y, y
-    rows_per_block = 1
-    factor = LOD_FIRST_BLOCK
-    while len(cur_min) // factor >= min_blocks:
-        m = len(cur_min) // factor * factor
-        new_min = np.fmin.reduce(cur_min[:m].reshape(-1, factor), axis=1)
-        new_max = np.fmax.reduce(cur_max[:m].reshape(-1, factor), axis=1)
-        new_x = cur_x[:m:factor]
-        if m < len(cur_min):  # the short last block
-            new_min = np.r_[new_min, np.fmin.reduce(cur_min[m:])]
-            new_max = np.r_[new_max, np.fmax.reduce(cur_max[m:])]
-            new_x = np.r_[new_x, cur_x[m]]
-        rows_per_block *= factor
-        factor = LOD_BLOCK
-        level_y = np.empty(2 * len(new_min), dtype=np.float32)  # (2B,) min, max, min, ...
-        level_y[0::2] = new_min
-        level_y[1::2] = new_max
-        levels.append((rows_per_block, np.repeat(new_x, 2), level_y))
-        cur_x, cur_min, cur_max = new_x, new_min, new_max
-    return levels
-
-
 def robust_range(values: np.ndarray) -> tuple[float, float]:
     """A y range holding the data without letting a single outlier flatten the trace."""
     finite = values[np.isfinite(values)]
@@ -126,192 +87,18 @@ def robust_range(values: np.ndarray) -> tuple[float, float]:
     return float(lo - pad), float(hi + pad)
 
 
-class ShadedSpans(pg.GraphicsObject):
-    """Full-height shaded x spans of one plot, all painted by this one item.
-
-    Each span is ``(x0, x1, colour, tooltip)``, drawn as a filled rect without outline from the
-    view's bottom to its top, in the order given (overlaps blend, as separate items would).
-    Only spans that meet the visible x range are painted. The rects are cached and rebuilt
-    only when the spans or the view's y range change, so a pan costs one view lookup and a
-    few drawRect calls. Hovering sets the tooltip to the span under the cursor (the last one
-    given, as it is painted on top); elsewhere the tooltip is empty, so Qt shows that of an
-    item below, as it did with one item per span. Mouse buttons pass through to the plot.
-    """
-
-    def __init__(self, z: float) -> None:
-        super().__init__()
-        self.setZValue(z)
-        self.spans: list[tuple[float, float, QColor, str]] = []
-        self._x0 = np.zeros(0)
-        self._x1 = np.zeros(0)
-        self._brushes: list[QBrush] = []
-        self._rects: list[QRectF] = []
-        self._y: tuple[float, float] = (0.0, 1.0)  # the view's y range, bottom to top
-        self._view_x: tuple[float, float] | None = None  # its x range, kept for paint
-        self._bounds = QRectF()
-
-    def set_spans(self, spans: list[tuple[float, float, QColor, str]]) -> None:
-        self.spans = list(spans)
-        self._x0 = np.array([s[0] for s in spans], dtype=np.float64)
-        self._x1 = np.array([s[1] for s in spans], dtype=np.float64)
-        self._brushes = [QBrush(QColor(s[2])) for s in spans]
-        self._rebuild()
-
-    def _rebuild(self) -> None:
-        self.prepareGeometryChange()
-        y0, y1 = self._y
-        self._rects = [QRectF(x0, y0, x1 - x0, y1 - y0) for x0, x1, _c, _t in self.spans]
-        if self.spans:
-            left, right = float(self._x0.min()), float(self._x1.max())
-            self._bounds = QRectF(left, y0, right - left, y1 - y0)
-        else:
-            self._bounds = QRectF()
-        self.update()
-
-    def viewTransformChanged(self) -> None:
-        # Not viewRangeChanged: that comes before the ViewBox updates its transform, while
-        # viewRect() still holds the previous frame's range.
-        super().viewTransformChanged()
-        view = self.viewRect()
-        if view is None:
-            return
-        self._view_x = (float(view.left()), float(view.right()))
-        y = (float(view.top()), float(view.bottom()))
-        if y != self._y:  # a pan leaves y alone: nothing to rebuild
-            self._y = y
-            self._rebuild()
-
-    def boundingRect(self) -> QRectF:
-        return self._bounds
-
-    def visible_spans(self) -> list[int]:
-        """Indices of the spans that meet the view's x range (those ``paint`` draws)."""
-        if self._view_x is None or not self.spans:
-            return []
-        left, right = self._view_x
-        hit = (self._x1 >= left) & (self._x0 <= right)
-        return np.flatnonzero(hit).tolist()
-
-    def paint(
-        self, p: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
-    ) -> None:
-        p.setPen(Qt.PenStyle.NoPen)
-        for i in self.visible_spans():
-            p.setBrush(self._brushes[i])
-            p.drawRect(self._rects[i])
-
-    def span_at(self, x: float) -> int | None:
-        """Index of the topmost (last given) span holding ``x``, if any."""
-        hit = np.flatnonzero((self._x0 <= x) & (x <= self._x1))
-        return int(hit[-1]) if hit.size else None
-
-    def hoverEvent(self, ev: HoverEvent) -> None:
-        index = None if ev.isExit() else self.span_at(ev.pos().x())
-        self.setToolTip("" if index is None else self.spans[index][3])
-
-
-class ChannelName(pg.LabelItem):
-    """A channel's name in its plot's top-left corner, on a semi-opaque white box.
-
-    A child of the ViewBox itself (not of its view range), so it stays put when panning or
-    zooming and plays no part in auto-range; it takes no mouse events (drags pan the plot).
-    """
-
-    def __init__(self, name: str) -> None:
-        super().__init__(name, justify="left", size="8pt", color="#111", bold=True)
-        self.fill = QBrush(NAME_FILL)
-        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
-        self.setAcceptHoverEvents(False)
-
-    def paint(self, p: QPainter, *args: object) -> None:
-        p.fillRect(self.boundingRect(), self.fill)  # the text (a child) is drawn over it
-
-
-class _StaticSample(pg.ItemSample):
-    """A legend swatch that ignores clicks: ours stand for shading, not for curves to toggle."""
-
-    def mouseClickEvent(self, event: MouseClickEvent) -> None:
-        event.ignore()
-
-
-class _StaticLegend(pg.LegendItem):
-    """A LegendItem that stays where its row puts it (no dragging) and sizes from its layout."""
-
-    def __init__(self) -> None:
-        super().__init__(labelTextSize="8pt", verSpacing=-6, frame=False, sampleType=_StaticSample)
-        self.layout.setContentsMargins(0, 2, 0, 2)
-
-    def hoverEvent(self, ev: HoverEvent) -> None:
-        pass  # LegendItem accepts drags here; in a layout row it must not move
-
-    def mouseDragEvent(self, ev: MouseDragEvent) -> None:
-        ev.ignore()
-
-    def updateSize(self) -> None:
-        # LegendItem measures its entries' previous geometry (stale right after a change) and
-        # moves itself to (0, 0); the layout's own hint is current and keeps the position.
-        self.resize(self.layout.effectiveSizeHint(Qt.SizeHint.PreferredSize))
-
-    def width_for(self, columns: int) -> float:
-        """Width the entries need in ``columns`` columns (filled row by row, as LegendItem does)."""
-        widths = [
-            (
-                sample.effectiveSizeHint(Qt.SizeHint.PreferredSize).width(),
-                label.effectiveSizeHint(Qt.SizeHint.PreferredSize).width(),
-            )
-            for sample, label in self.items
-        ]
-        left, _top, right, _bottom = self.layout.getContentsMargins()
-        total = left + right + self.layout.horizontalSpacing() * (2 * columns - 1)
-        for col in range(columns):
-            in_col = widths[col::columns]
-            total += max((w for w, _ in in_col), default=0) + max((w for _, w in in_col), default=0)
-        return total
-
-
-class LegendRow(pg.GraphicsWidget):
-    """The shading legend in a layout row of its own, above the channel plots.
-
-    A legend inside a plot covers its trace; here it never does. It takes as many columns as
-    fit the row's width (wrapping the rest onto more lines), and the row's fixed height follows
-    the legend's, so the plots share all of the remaining height. No axes, no mouse handling.
-    """
-
-    def __init__(self, inset: float = 0.0) -> None:
-        super().__init__()
-        self.inset = inset  # aligns the entries with the plots' data area
-        self.legend = _StaticLegend()
-        self.legend.setParentItem(self)
-        self.legend.setPos(inset, 0)
-        self.setFixedHeight(0)
-
-    def refit(self) -> None:
-        """Pick the column count for the current width and entries; resize the row to match."""
-        legend = self.legend
-        count = len(legend.items)
-        available = self.width() - self.inset
-        columns = next((c for c in range(count, 1, -1) if legend.width_for(c) <= available), 1)
-        legend.setColumnCount(columns)  # no-op (and no relayout) when unchanged
-        legend.updateSize()
-        legend.setVisible(count > 0)
-        height = legend.height() if count else 0.0
-        if height != self.maximumHeight():  # the fixed height; geometry follows on layout
-            self.setFixedHeight(height)
-
-    def resizeEvent(self, ev: QGraphicsSceneResizeEvent) -> None:
-        super().resizeEvent(ev)
-        self.refit()
-
-
 class SignalView(QWidget):
-    """Stacked channel plots of one Recording plus the scan tracks, on a shared time axis."""
+    """Stacked channel plots of one Recording plus the scan tracks, on a shared time axis;
+    with a ``session``, those of its current recording."""
 
     x_range_changed = Signal(float, float)
     downsample_note_changed = Signal(str)  # "" when drawn at full resolution
     channel_visibility_changed = Signal(str, bool)
+    plots_rebuilt = Signal()  # set_recording made new plots (items added to the old are gone)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, session: Session | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.session = session
         self.recording: Recording | None = None
         self.scan: ScanResult | None = None
         self.window: int | None = None
@@ -331,7 +118,7 @@ class SignalView(QWidget):
         self._show_labels = True
         self._syncing = False
         self.downsample_note = ""
-        self._lod: dict[str, list[tuple[int, np.ndarray, np.ndarray]]] = {}
+        self._lod: dict[str, list[Level]] = {}
         self.lod_rows_per_block = 1  # 1: curves hold the raw rows
 
         self.channel_list = QListWidget()
@@ -363,6 +150,39 @@ class SignalView(QWidget):
         self._note_timer.setInterval(120)
         self._note_timer.timeout.connect(self._update_downsample_note)
 
+        if session is not None:
+            unsubscribe = session.subscribe(self._on_session_changed)
+            self.destroyed.connect(lambda *_: unsubscribe())
+            self._show_current()
+
+    # ------------------------------------------------------------------ following a session
+    def _on_session_changed(self, change: SessionChange) -> None:
+        assert self.session is not None
+        if change.kind == "current":
+            self._show_current()
+        elif change.kind == "model" or (
+            change.kind == "scan" and change.recording_id == self.session.current_id
+        ):
+            entry = self.session.current
+            if entry is not None and entry.scan is not self.scan:
+                self.set_scan(entry.scan, self._window_of(entry.scan))
+
+    def _show_current(self) -> None:
+        assert self.session is not None
+        entry = self.session.current
+        recording = entry.recording if entry is not None else None
+        if recording is not self.recording:
+            self.set_recording(recording)
+        if entry is not None and (entry.scan is not None or self.scan is not None):
+            self.set_scan(entry.scan, self._window_of(entry.scan))
+
+    def _window_of(self, result: ScanResult | None) -> int | None:
+        """The attention strip's window: the scan's own, else the session model's."""
+        if result is not None and result.window:
+            return int(result.window)
+        model = self.session.model if self.session is not None else None
+        return int(model.window) if model is not None else None
+
     # ------------------------------------------------------------------ building
     def set_recording(self, recording: Recording | None) -> None:
         """Show ``recording`` (or nothing); any scan shown before is dropped."""
@@ -383,6 +203,7 @@ class SignalView(QWidget):
         self.legend_row = self.legend = None
         if recording is None:
             self.x = np.zeros(0)
+            self.plots_rebuilt.emit()
             return
         self.x = recording.time_axis()
         self._hidden &= set(recording.channels)
@@ -439,6 +260,7 @@ class SignalView(QWidget):
         self._fill_legend()
         self._relayout()
         self.show_all()
+        self.plots_rebuilt.emit()
 
     def _bottom_axis(self) -> pg.AxisItem:
         rec = self.recording
@@ -625,14 +447,7 @@ class SignalView(QWidget):
         pixels = max(
             (int(p.vb.width()) for p in self.plots.values() if p.vb.width() > 0), default=1000
         )
-        levels = next(iter(self._lod.values()))
-        limit = LOD_MAX_BLOCKS_PER_PIXEL * pixels
-        chosen = 1
-        if levels and visible > 2 * limit:
-            # The finest level that needs no further reduction (the coarsest if none fits).
-            chosen = next(
-                (rows for rows, _x, _y in levels if visible / rows <= limit), levels[-1][0]
-            )
+        chosen = level_for(next(iter(self._lod.values())), visible, pixels)
         if chosen == self.lod_rows_per_block:
             return
         self.lod_rows_per_block = chosen

@@ -14,13 +14,18 @@ shown relative to uniform attention (value × window length): 1 means "an ordina
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor
 
-from faultlens.core.detection import FaultEvent, ScanResult
+from faultlens.core.events import FaultEvent
 from faultlens.core.recording import Recording
+
+if TYPE_CHECKING:
+    from faultlens.core.scan import ScanResult
 
 LEFT_AXIS_WIDTH = 64
 # Distinct, colour-blind-friendly fault colours (Okabe-Ito), class 1, 2, ... in order.

@@ -1,0 +1,197 @@
+"""Plot items of the SignalView that pyqtgraph has no cheap equivalent for.
+
+- :class:`ShadedSpans`: every shaded x span of one plot (labelled stretches, or flagged
+  events) painted by one item, not a LinearRegionItem per span: each of those (and its two
+  InfiniteLines) recomputes its bounds from the view on every frame, which cost ~100 ms a
+  frame with the demo's 580 regions.
+- :class:`ChannelName`: a channel's name in its plot's corner, readable over the trace.
+- :class:`LegendRow`: the shading legend in a layout row of its own, above the plots.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from pyqtgraph.GraphicsScene.mouseEvents import HoverEvent, MouseClickEvent, MouseDragEvent
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QPainter
+from PySide6.QtWidgets import QGraphicsSceneResizeEvent, QStyleOptionGraphicsItem, QWidget
+
+NAME_FILL = QColor(255, 255, 255, 191)  # white at 75 %: names over the trace, which shows through
+
+
+class ShadedSpans(pg.GraphicsObject):
+    """Full-height shaded x spans of one plot, all painted by this one item.
+
+    Each span is ``(x0, x1, colour, tooltip)``, drawn as a filled rect without outline from the
+    view's bottom to its top, in the order given (overlaps blend, as separate items would).
+    Only spans that meet the visible x range are painted. The rects are cached and rebuilt
+    only when the spans or the view's y range change, so a pan costs one view lookup and a
+    few drawRect calls. Hovering sets the tooltip to the span under the cursor (the last one
+    given, as it is painted on top); elsewhere the tooltip is empty, so Qt shows that of an
+    item below, as it did with one item per span. Mouse buttons pass through to the plot.
+    """
+
+    def __init__(self, z: float) -> None:
+        super().__init__()
+        self.setZValue(z)
+        self.spans: list[tuple[float, float, QColor, str]] = []
+        self._x0 = np.zeros(0)
+        self._x1 = np.zeros(0)
+        self._brushes: list[QBrush] = []
+        self._rects: list[QRectF] = []
+        self._y: tuple[float, float] = (0.0, 1.0)  # the view's y range, bottom to top
+        self._view_x: tuple[float, float] | None = None  # its x range, kept for paint
+        self._bounds = QRectF()
+
+    def set_spans(self, spans: list[tuple[float, float, QColor, str]]) -> None:
+        self.spans = list(spans)
+        self._x0 = np.array([s[0] for s in spans], dtype=np.float64)
+        self._x1 = np.array([s[1] for s in spans], dtype=np.float64)
+        self._brushes = [QBrush(QColor(s[2])) for s in spans]
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        self.prepareGeometryChange()
+        y0, y1 = self._y
+        self._rects = [QRectF(x0, y0, x1 - x0, y1 - y0) for x0, x1, _c, _t in self.spans]
+        if self.spans:
+            left, right = float(self._x0.min()), float(self._x1.max())
+            self._bounds = QRectF(left, y0, right - left, y1 - y0)
+        else:
+            self._bounds = QRectF()
+        self.update()
+
+    def viewTransformChanged(self) -> None:
+        # Not viewRangeChanged: that comes before the ViewBox updates its transform, while
+        # viewRect() still holds the previous frame's range.
+        super().viewTransformChanged()
+        view = self.viewRect()
+        if view is None:
+            return
+        self._view_x = (float(view.left()), float(view.right()))
+        y = (float(view.top()), float(view.bottom()))
+        if y != self._y:  # a pan leaves y alone: nothing to rebuild
+            self._y = y
+            self._rebuild()
+
+    def boundingRect(self) -> QRectF:
+        return self._bounds
+
+    def visible_spans(self) -> list[int]:
+        """Indices of the spans that meet the view's x range (those ``paint`` draws)."""
+        if self._view_x is None or not self.spans:
+            return []
+        left, right = self._view_x
+        hit = (self._x1 >= left) & (self._x0 <= right)
+        return np.flatnonzero(hit).tolist()
+
+    def paint(
+        self, p: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
+        p.setPen(Qt.PenStyle.NoPen)
+        for i in self.visible_spans():
+            p.setBrush(self._brushes[i])
+            p.drawRect(self._rects[i])
+
+    def span_at(self, x: float) -> int | None:
+        """Index of the topmost (last given) span holding ``x``, if any."""
+        hit = np.flatnonzero((self._x0 <= x) & (x <= self._x1))
+        return int(hit[-1]) if hit.size else None
+
+    def hoverEvent(self, ev: HoverEvent) -> None:
+        index = None if ev.isExit() else self.span_at(ev.pos().x())
+        self.setToolTip("" if index is None else self.spans[index][3])
+
+
+class ChannelName(pg.LabelItem):
+    """A channel's name in its plot's top-left corner, on a semi-opaque white box.
+
+    A child of the ViewBox itself (not of its view range), so it stays put when panning or
+    zooming and plays no part in auto-range; it takes no mouse events (drags pan the plot).
+    """
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name, justify="left", size="8pt", color="#111", bold=True)
+        self.fill = QBrush(NAME_FILL)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        self.setAcceptHoverEvents(False)
+
+    def paint(self, p: QPainter, *args: object) -> None:
+        p.fillRect(self.boundingRect(), self.fill)  # the text (a child) is drawn over it
+
+
+class _StaticSample(pg.ItemSample):
+    """A legend swatch that ignores clicks: ours stand for shading, not for curves to toggle."""
+
+    def mouseClickEvent(self, event: MouseClickEvent) -> None:
+        event.ignore()
+
+
+class _StaticLegend(pg.LegendItem):
+    """A LegendItem that stays where its row puts it (no dragging) and sizes from its layout."""
+
+    def __init__(self) -> None:
+        super().__init__(labelTextSize="8pt", verSpacing=-6, frame=False, sampleType=_StaticSample)
+        self.layout.setContentsMargins(0, 2, 0, 2)
+
+    def hoverEvent(self, ev: HoverEvent) -> None:
+        pass  # LegendItem accepts drags here; in a layout row it must not move
+
+    def mouseDragEvent(self, ev: MouseDragEvent) -> None:
+        ev.ignore()
+
+    def updateSize(self) -> None:
+        # LegendItem measures its entries' previous geometry (stale right after a change) and
+        # moves itself to (0, 0); the layout's own hint is current and keeps the position.
+        self.resize(self.layout.effectiveSizeHint(Qt.SizeHint.PreferredSize))
+
+    def width_for(self, columns: int) -> float:
+        """Width the entries need in ``columns`` columns (filled row by row, as LegendItem does)."""
+        widths = [
+            (
+                sample.effectiveSizeHint(Qt.SizeHint.PreferredSize).width(),
+                label.effectiveSizeHint(Qt.SizeHint.PreferredSize).width(),
+            )
+            for sample, label in self.items
+        ]
+        left, _top, right, _bottom = self.layout.getContentsMargins()
+        total = left + right + self.layout.horizontalSpacing() * (2 * columns - 1)
+        for col in range(columns):
+            in_col = widths[col::columns]
+            total += max((w for w, _ in in_col), default=0) + max((w for _, w in in_col), default=0)
+        return total
+
+
+class LegendRow(pg.GraphicsWidget):
+    """The shading legend in a layout row of its own, above the channel plots.
+
+    A legend inside a plot covers its trace; here it never does. It takes as many columns as
+    fit the row's width (wrapping the rest onto more lines), and the row's fixed height follows
+    the legend's, so the plots share all of the remaining height. No axes, no mouse handling.
+    """
+
+    def __init__(self, inset: float = 0.0) -> None:
+        super().__init__()
+        self.inset = inset  # aligns the entries with the plots' data area
+        self.legend = _StaticLegend()
+        self.legend.setParentItem(self)
+        self.legend.setPos(inset, 0)
+        self.setFixedHeight(0)
+
+    def refit(self) -> None:
+        """Pick the column count for the current width and entries; resize the row to match."""
+        legend = self.legend
+        count = len(legend.items)
+        available = self.width() - self.inset
+        columns = next((c for c in range(count, 1, -1) if legend.width_for(c) <= available), 1)
+        legend.setColumnCount(columns)  # no-op (and no relayout) when unchanged
+        legend.updateSize()
+        legend.setVisible(count > 0)
+        height = legend.height() if count else 0.0
+        if height != self.maximumHeight():  # the fixed height; geometry follows on layout
+            self.setFixedHeight(height)
+
+    def resizeEvent(self, ev: QGraphicsSceneResizeEvent) -> None:
+        super().resizeEvent(ev)
+        self.refit()
