@@ -6,18 +6,18 @@ from typing import Any
 
 import pytest
 
-from faultlens.core import io as fio
+from faultlens.core.io import readers
 
 
 @pytest.fixture
 def careful_calls(monkeypatch: pytest.MonkeyPatch) -> list[set[str]]:
     """Records each hand-over to the careful path (with the columns it reads as text)."""
     calls: list[set[str]] = []
-    real = fio._read_arrow_table
+    real = readers.read_arrow_table
 
     def spy(layout: Any, as_text: set[str]) -> Any:
         calls.append(set(as_text))
         return real(layout, as_text)
 
-    monkeypatch.setattr(fio, "_read_arrow_table", spy)
+    monkeypatch.setattr(readers, "read_arrow_table", spy)
     return calls

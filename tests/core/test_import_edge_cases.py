@@ -15,9 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from faultlens.core import io as fio
 from faultlens.core.errors import RecordingError
+from faultlens.core.io import arrow as io_arrow
 from faultlens.core.io import load_recording, preview_file
+from faultlens.core.io import ranges as io_ranges
+from faultlens.core.io import sniff as io_sniff
 from faultlens.core.recording import Recording
 
 
@@ -29,7 +31,7 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 
 def load_in_ranges(monkeypatch: pytest.MonkeyPatch, path: Path, size: int) -> Recording:
     with monkeypatch.context() as m:
-        m.setattr(fio, "_RANGE_BYTES", size)
+        m.setattr(io_ranges, "RANGE_BYTES", size)
         return load_recording(path)
 
 
@@ -161,7 +163,7 @@ def test_a_quote_that_never_closes_is_named_by_its_line(
     with pytest.raises(RecordingError, match=message):
         preview_file(path)  # the whole file is in the head
     # Past the head, the full read finds it, on the fast path and on the careful one.
-    monkeypatch.setattr(fio, "SAMPLE_BYTES", 200)
+    monkeypatch.setattr(io_sniff, "SAMPLE_BYTES", 200)
     for size in (1 << 30, 64):
         with pytest.raises(RecordingError, match=message):
             load_in_ranges(monkeypatch, path, size)
@@ -170,7 +172,7 @@ def test_a_quote_that_never_closes_is_named_by_its_line(
 def test_a_quote_open_to_the_end_of_the_detected_head(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(fio, "SAMPLE_BYTES", 256)
+    monkeypatch.setattr(io_sniff, "SAMPLE_BYTES", 256)
     note = "".join(f"line {k}\n" for k in range(100))
     path = write(tmp_path, "l.csv", f'a,b,note\n1,2,"{note}"\n3,4,x\n')
     rec = load_recording(path)  # the open row is cut by the sample size and left out
@@ -239,6 +241,6 @@ def test_multi_line_value_across_1mb_on_the_careful_path(
     assert any("'ERR' at line 50063" in w for w in rec.quality.warnings)
     # The check above is the block boundary case: read as if the file had no quotes,
     # pyarrow cuts its first 1 MB block inside the remark and fails.
-    monkeypatch.setattr(fio, "_has_quote", lambda path: False)
+    monkeypatch.setattr(io_arrow, "has_quote", lambda path: False)
     with pytest.raises(RecordingError, match=r"big\.csv"):
         load_recording(path)

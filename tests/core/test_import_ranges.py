@@ -14,9 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from faultlens.core import io as fio
 from faultlens.core.errors import RecordingError
 from faultlens.core.io import load_recording
+from faultlens.core.io import ranges as io_ranges
+from faultlens.core.io import sniff as io_sniff
 from faultlens.core.recording import ImportOptions, Recording
 
 
@@ -30,7 +31,7 @@ def load_in_ranges(
     monkeypatch: pytest.MonkeyPatch, path: Path, size: int, options: ImportOptions | None = None
 ) -> Recording:
     with monkeypatch.context() as m:
-        m.setattr(fio, "_RANGE_BYTES", size)
+        m.setattr(io_ranges, "RANGE_BYTES", size)
         return load_recording(path, options or ImportOptions())
 
 
@@ -144,7 +145,7 @@ def test_bad_time_in_a_later_range_names_its_line(
 def test_latin1_bytes_in_a_later_range(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, careful_calls: list[set[str]]
 ) -> None:
-    monkeypatch.setattr(fio, "SAMPLE_BYTES", 128)
+    monkeypatch.setattr(io_sniff, "SAMPLE_BYTES", 128)
     body = "".join(f"{i},normal\n" for i in range(300)) + "300,Störung\n"
     path = write(tmp_path, "x.csv", "x,label\n" + body, encoding="latin-1")
     rec = load_in_ranges(monkeypatch, path, 200)

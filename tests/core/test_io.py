@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from faultlens.core import io as fio
 from faultlens.core.errors import RecordingError
 from faultlens.core.io import load_recording, preview_file
+from faultlens.core.io import ranges as io_ranges
+from faultlens.core.io import sniff as io_sniff
 from faultlens.core.recording import ImportOptions
 
 SKAB_CHANNELS = (
@@ -254,7 +255,7 @@ def test_stray_text_in_a_numeric_column_becomes_a_gap_with_warning(tmp_path: Pat
 def test_stray_text_past_the_detection_sample(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(fio, "SAMPLE_BYTES", 256)
+    monkeypatch.setattr(io_sniff, "SAMPLE_BYTES", 256)
     rows = "".join(f"{i},{i * 0.5}\n" for i in range(200)) + "200,oops\n"
     rec = load_recording(write(tmp_path, "s.csv", "a,b\n" + rows))
     assert rec.n_rows == 201 and np.isnan(rec.data[200, 1])
@@ -316,7 +317,7 @@ def test_content_hash_is_sha256_of_file_bytes(tmp_path: Path) -> None:
 def test_ascii_head_then_latin1_bytes_falls_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(fio, "SAMPLE_BYTES", 128)
+    monkeypatch.setattr(io_sniff, "SAMPLE_BYTES", 128)
     body = "".join(f"{i},normal\n" for i in range(50)) + "50,Störung\n"
     rec = load_recording(write(tmp_path, "x.csv", "x,label\n" + body, encoding="latin-1"))
     assert rec.options.encoding == "latin-1"
@@ -327,7 +328,7 @@ def test_multibyte_character_cut_by_the_sample_boundary(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     head = "x,label\n1,é\n"
-    monkeypatch.setattr(fio, "SAMPLE_BYTES", len(head.encode()) - 2)  # cuts inside "é"
+    monkeypatch.setattr(io_sniff, "SAMPLE_BYTES", len(head.encode()) - 2)  # cuts inside "é"
     rec = load_recording(write(tmp_path, "u.csv", head + "2,é\n"))
     assert rec.options.encoding == "utf-8"
     assert rec.labels.tolist() == ["é", "é"]
@@ -335,7 +336,7 @@ def test_multibyte_character_cut_by_the_sample_boundary(
 
 # ----------------------------------------------------------------------------- preview
 def test_preview_reads_only_the_head(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(fio, "SAMPLE_BYTES", 4096)
+    monkeypatch.setattr(io_sniff, "SAMPLE_BYTES", 4096)
     rows = "".join(
         f"2024-01-01 00:{i // 60 % 60:02d}:{i % 60:02d};{i},5;{i % 2}\n" for i in range(3000)
     )
@@ -437,7 +438,7 @@ def test_unreadable_file_as_root_via_open_failure(
 def test_matrix_grows_when_the_row_estimate_is_short(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(fio, "_estimated_rows", lambda layout: 2)
+    monkeypatch.setattr(io_ranges, "estimated_rows", lambda layout: 2)
     rows = "".join(f"{i},{i * 0.5},{'' if i % 7 == 0 else i}\n" for i in range(5000))
     rec = load_recording(write(tmp_path, "g.csv", "a,b,c\n" + rows))
     assert rec.n_rows == 5000 and rec.data.flags["C_CONTIGUOUS"]

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from faultlens.core import io as fio
 from faultlens.core.errors import RecordingError
-from faultlens.core.io import load_recording, preview_file
+from faultlens.core.io import DEFAULT_OPTIONS, load_recording, preview_file
+from faultlens.core.io import ranges as io_ranges
 from faultlens.core.recording import ImportOptions
 
 
@@ -25,7 +25,7 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
     return path
 
 
-def values(path: Path, options: ImportOptions = fio.DEFAULT_OPTIONS) -> list[float]:
+def values(path: Path, options: ImportOptions = DEFAULT_OPTIONS) -> list[float]:
     rec = load_recording(path, options)
     assert rec.data.shape[1] == 1
     return rec.data[:, 0].tolist()
@@ -74,7 +74,7 @@ def test_fast_path_cut_into_tiny_ranges_reads_the_same(
 ) -> None:
     path = write(tmp_path, "r.csv", "value\n" + "".join(f"{k},5\n" for k in range(300)))
     whole = load_recording(path)
-    monkeypatch.setattr(fio, "_RANGE_BYTES", 16)
+    monkeypatch.setattr(io_ranges, "RANGE_BYTES", 16)
     ranges = load_recording(path)
     assert careful_calls == []
     np.testing.assert_array_equal(whole.data, ranges.data)

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from faultlens.core import io as fio
 from faultlens.core.errors import RecordingError
 from faultlens.core.io import load_recording, preview_file
+from faultlens.core.io import ranges as io_ranges
 from faultlens.core.recording import Recording
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -119,7 +119,7 @@ def test_tiny_ranges_read_like_one(content: bytes) -> None:
         results: list[Recording | str] = []
         for size in (1 << 30, 16):
             with pytest.MonkeyPatch.context() as m:
-                m.setattr(fio, "_RANGE_BYTES", size)
+                m.setattr(io_ranges, "RANGE_BYTES", size)
                 try:
                     results.append(load_recording(path))
                 except RecordingError as err:

@@ -1,0 +1,114 @@
+"""The time and label columns, from what the parser gave to what a Recording holds.
+
+Time becomes float64 seconds (since the Unix epoch, UTC, for dates); a value that is no
+time is reported by its file line. Labels become strings, "" where missing, with a
+written-as-float "1.0" read as "1".
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from faultlens.core.errors import RecordingError
+from faultlens.core.io.cells import NUMBER_RE
+from faultlens.core.io.columns import UNIT_SECONDS
+from faultlens.core.io.layout import Layout, RawColumn, fail
+from faultlens.core.io.locate import data_line_of_row
+
+
+def as_text_array(values: RawColumn) -> np.ndarray:
+    """Object array of str/None from an arrow ChunkedArray or a numpy/pandas array."""
+    if isinstance(values, pa.ChunkedArray):
+        return np.asarray(values.to_pylist(), dtype=object)
+    out = np.asarray(values, dtype=object)
+    return np.where(pd.isna(out), None, out)
+
+
+def convert_time(layout: Layout, values: RawColumn | None) -> np.ndarray | None:
+    """Float64 seconds (epoch UTC for datetimes), or None for the row index."""
+    if values is None:
+        return None
+    if isinstance(values, pa.ChunkedArray) and pa.types.is_timestamp(values.type):
+        if values.null_count:
+            first = np.flatnonzero(values.is_null().to_numpy(zero_copy_only=False))[0]
+            raise _bad_time(layout, int(first), None)
+        ns = values.cast(pa.timestamp("ns", tz=values.type.tz)).cast(pa.int64()).to_numpy()
+        return _ns_to_seconds(ns)
+    text: np.ndarray | None = None
+    if isinstance(values, pa.ChunkedArray) and pa.types.is_floating(values.type):
+        numeric = values.to_numpy().astype(np.float64, copy=False)
+    elif isinstance(values, np.ndarray) and values.dtype.kind in "fiu":
+        numeric = values.astype(np.float64, copy=False)
+    elif layout.time_kind == "numeric" or layout.time_unit is not None:
+        text = as_text_array(values)
+        series = pd.Series(text, dtype=object)
+        if layout.decimal == ",":
+            series = series.str.replace(",", ".", regex=False)
+        numeric = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)
+    else:
+        return _parse_datetime_text(layout, as_text_array(values))
+    bad = np.flatnonzero(~np.isfinite(numeric))
+    if bad.size:
+        row = int(bad[0])
+        raise _bad_time(layout, row, None if text is None else text[row])
+    return numeric * UNIT_SECONDS[layout.time_unit or "s"]
+
+
+def convert_labels(values: RawColumn | None) -> np.ndarray | None:
+    """Object array of label strings, "" where missing; 0.0/1.0 become "0"/"1"."""
+    if values is None:
+        return None
+    if isinstance(values, pa.ChunkedArray):
+        # Few distinct labels: map the dictionary, not a million Python strings.
+        encoded = values.combine_chunks().dictionary_encode()
+        uniques = [_label_text(v) if v is not None else "" for v in encoded.dictionary.to_pylist()]
+        mapping = np.asarray([*uniques, ""], dtype=object)
+        idx = encoded.indices.fill_null(len(uniques)).to_numpy(zero_copy_only=False)
+        return mapping[idx]
+    text = as_text_array(values)
+    codes, uniques = pd.factorize(text, use_na_sentinel=True)
+    mapping = np.asarray([_label_text(str(u)) for u in uniques] + [""], dtype=object)
+    return mapping[np.where(codes < 0, len(uniques), codes)]
+
+
+def _ns_to_seconds(ns: np.ndarray) -> np.ndarray:
+    """Int64 epoch nanoseconds -> float64 seconds, splitting off whole seconds first so the
+    fraction is not lost to float64's 53-bit mantissa (1.7e18 ns needs 61 bits)."""
+    whole, frac = np.divmod(ns, 1_000_000_000)
+    return whole.astype(np.float64) + frac.astype(np.float64) / 1e9
+
+
+def _parse_datetime_text(layout: Layout, text: np.ndarray) -> np.ndarray:
+    series = pd.Series(text, dtype=object)
+    fmt = layout.time_format or "ISO8601"
+    parsed = pd.to_datetime(series, format=fmt, utc=True, errors="coerce")
+    bad = np.flatnonzero(parsed.isna().to_numpy())
+    if bad.size:
+        row = int(bad[0])
+        raise _bad_time(layout, row, text[row])
+    ns = parsed.dt.as_unit("ns").astype("int64").to_numpy()
+    return _ns_to_seconds(ns)
+
+
+def _bad_time(layout: Layout, row: int, value: str | None) -> RecordingError:
+    line = data_line_of_row(layout, int(row))
+    shown = "an empty value" if value is None or value == "" else f"{value!r}"
+    return fail(
+        layout.path,
+        f"line {line}, column {layout.time_column!r}",
+        f"time value {shown} cannot be read as a time; fix it, pick --time-column, "
+        "or use --no-time-column",
+    )
+
+
+def _label_text(value: str) -> str:
+    v = value.strip()
+    if NUMBER_RE.match(v):
+        f = float(v)
+        if math.isfinite(f) and f == int(f):
+            return str(int(f))
+    return v
