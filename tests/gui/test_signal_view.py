@@ -8,13 +8,17 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from faultlens.core.checkpoint import load_model
-from faultlens.core.detection import FaultEvent, ScanResult, scan
+from faultlens.core.events import FaultEvent
 from faultlens.core.io import load_recording
 from faultlens.core.progress import run_to_end
 from faultlens.core.recording import Recording
 from faultlens.core.resources import demo_recording_path
+from faultlens.core.scan import ScanResult, scan
+from faultlens.core.session import Session
 from faultlens.gui.app import configure_pyqtgraph
-from faultlens.gui.signal_view import SignalView, label_stretches, peak_pyramid, robust_range
+from faultlens.gui.peak_pyramid import peak_pyramid
+from faultlens.gui.plot_items import ChannelName
+from faultlens.gui.signal_view import SignalView, label_stretches, robust_range
 from faultlens.gui.tracks import bin_peak, class_colour, strongest_hotspots
 
 
@@ -258,21 +262,25 @@ def test_legend_sits_in_its_own_row_clear_of_every_plot(qtbot: QtBot, width: int
     spans = [(1000 + 3000 * i, 1400 + 3000 * i, name) for i, name in enumerate(classes[1:])]
     view = _view(qtbot, rec, width=width, height=800)
     view.set_scan(_scan_with_events(rec, classes, spans), 32)
-    qtbot.wait(20)  # let the layout settle at this width
     expected = ["labelled in file"] + [f"flagged: {name}" for name in classes[1:]]
     assert [label.text for _, label in view.legend.items] == expected
-    legend = view.legend.sceneBoundingRect()
-    assert view.legend.isVisible() and legend.height() > 0
-    for plot in view._all_plots():
-        assert not legend.intersects(plot.vb.sceneBoundingRect()), plot
-    # Every entry is inside the visible scene (wrapped onto more lines rather than cut off).
-    visible = view.graphics.mapToScene(view.graphics.viewport().rect()).boundingRect()
-    for sample, label in view.legend.items:
-        assert visible.contains(sample.sceneBoundingRect())
-        assert visible.contains(label.sceneBoundingRect()), label.text
-    # The row takes only what the legend needs: the channels keep (almost all) their height.
-    heights = [plot.height() for plot in view.plots.values()]
-    assert legend.height() <= 3 * 20 and min(heights) > 0.9 * max(heights)
+
+    def laid_out_clear_of_the_plots() -> None:
+        legend = view.legend.sceneBoundingRect()
+        assert view.legend.isVisible() and legend.height() > 0
+        for plot in view._all_plots():
+            assert not legend.intersects(plot.vb.sceneBoundingRect()), plot
+        # Every entry is inside the visible scene (wrapped onto more lines, not cut off).
+        visible = view.graphics.mapToScene(view.graphics.viewport().rect()).boundingRect()
+        for sample, label in view.legend.items:
+            assert visible.contains(sample.sceneBoundingRect())
+            assert visible.contains(label.sceneBoundingRect()), label.text
+        # The row takes only what the legend needs: the channels keep (almost all) their
+        # height.
+        heights = [plot.height() for plot in view.plots.values()]
+        assert legend.height() <= 3 * 20 and min(heights) > 0.9 * max(heights)
+
+    qtbot.waitUntil(laid_out_clear_of_the_plots)  # once the layout settles at this width
 
 
 def test_legend_follows_labels_and_scan(qtbot: QtBot, pump_csv) -> None:
@@ -299,10 +307,13 @@ def test_legend_follows_labels_and_scan(qtbot: QtBot, pump_csv) -> None:
 def _shaded_pixels(qtbot: QtBot, view: SignalView, plot: pg.PlotItem) -> np.ndarray:
     """Columns of ``plot``'s data area (one bool a pixel) that the shading tints, read at
     mid-height from a real paint of the view."""
-    qtbot.wait(20)  # let the layout settle
+
+    def data_area() -> pg.QtCore.QRect:
+        return view.graphics.mapFromScene(plot.vb.sceneBoundingRect()).boundingRect()
+
+    qtbot.waitUntil(lambda: data_area().height() > 20)  # laid out, with room to be read
     image = view.graphics.grab().toImage()
-    rect = view.graphics.mapFromScene(plot.vb.sceneBoundingRect()).boundingRect()
-    assert rect.height() > 20, rect  # the plot has room to be read
+    rect = data_area()
     row = rect.center().y()
     white = pg.QtGui.QColor("white").rgb()
     return np.array([image.pixel(x, row) != white for x in range(rect.left(), rect.right())])
@@ -385,10 +396,12 @@ def test_plots_fill_the_view_when_a_recording_arrives_after_it_is_shown(qtbot: Q
     result = _scan_with_events(rec, ("normal", "leak"), [(third, third + 400, "leak")])
 
     def channels_fill_the_view(share: float) -> None:
-        qtbot.wait(20)  # let queued layout requests run, as the event loop would
-        heights = [view.plots[name].height() for name in view.visible_channels()]
-        assert min(heights) > 0.75 * max(heights)  # (the lowest plot also holds the time axis)
-        assert sum(heights) > share * view.graphics.height(), heights
+        def filled() -> None:
+            heights = [view.plots[name].height() for name in view.visible_channels()]
+            assert min(heights) > 0.75 * max(heights)  # (the lowest also holds the time axis)
+            assert sum(heights) > share * view.graphics.height(), heights
+
+        qtbot.waitUntil(filled)  # once queued layout requests ran, as the event loop does
 
     view.set_recording(rec)
     channels_fill_the_view(0.7)
@@ -409,8 +422,6 @@ def test_plots_fill_the_view_when_a_recording_arrives_after_it_is_shown(qtbot: Q
 
 def test_channel_names_sit_on_a_box_and_stay_put(qtbot: QtBot, pump_csv) -> None:
     from PySide6.QtGui import QColor, QImage, QPainter
-
-    from faultlens.gui.signal_view import ChannelName
 
     rec = load_recording(pump_csv)
     view = _view(qtbot, rec)
@@ -434,5 +445,38 @@ def test_channel_names_sit_on_a_box_and_stay_put(qtbot: QtBot, pump_csv) -> None
         lo, hi = plot.vb.viewRange()[0]
         plot.setXRange(lo + (hi - lo) / 4, hi - (hi - lo) / 4, padding=0)
         plot.setYRange(-10, 10, padding=0)
-        qtbot.wait(10)
+        pg.QtWidgets.QApplication.processEvents()  # whatever the range change queued
         assert label.scenePos() == where
+
+
+def test_view_follows_the_session(qtbot: QtBot, pump_csv) -> None:
+    """With a session the view shows its current recording and that recording's scan, and
+    drops the scan when the model changes; nobody calls set_recording or set_scan."""
+    configure_pyqtgraph()
+    session = Session()
+    view = SignalView(session)
+    qtbot.addWidget(view)
+    assert view.recording is None and view.plots == {}
+    first = session.add(load_recording(pump_csv))
+    assert view.recording is first.recording and list(view.plots) == list(first.recording.channels)
+    third = first.recording.n_rows // 3
+    result = _scan_with_events(first.recording, ("normal", "leak"), [(third, third + 9, "leak")])
+    session.set_scan(first.id, result)
+    assert view.scan is result and view.fault_track in _layout_items(view)
+    np.testing.assert_allclose(view.attention_strip.relative, result.attention * result.window)
+    assert [len(s.spans) for s in view.event_shading.values()] == [1] * 4
+
+    data = np.random.default_rng(0).standard_normal((200, 2)).astype(np.float32)
+    second = session.add(Recording.from_arrays(data, ["a", "b"]))
+    assert view.recording is second.recording and list(view.plots) == ["a", "b"]
+    assert view.scan is None and view.fault_track not in _layout_items(view)
+    session.set_scan(first.id, result)  # another recording's scan: nothing to redraw here
+    assert view.scan is None
+    session.set_current(first.id)
+    assert view.recording is first.recording and view.scan is result
+    session.set_model(None)  # a new model drops every scan
+    assert view.scan is None and not any(s.spans for s in view.event_shading.values())
+    session.remove(first.id)
+    assert view.recording is second.recording
+    session.remove(second.id)
+    assert view.recording is None and view.plots == {}

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QCloseEvent, QColor
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QListWidget,
@@ -154,6 +154,10 @@ class SignalView(QWidget):
             unsubscribe = session.subscribe(self._on_session_changed)
             self.destroyed.connect(lambda *_: unsubscribe())
             self._show_current()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self._note_timer.stop()  # a closed view has no note to update
+        super().closeEvent(event)
 
     # ------------------------------------------------------------------ following a session
     def _on_session_changed(self, change: SessionChange) -> None:
