@@ -12,7 +12,7 @@ same run:
   + ``iter_window_batches_on`` + forward + the per-window reductions a scan keeps: class
   probabilities, attention received per step, hotspots) against the same forward and
   reductions over all windows materialised on the device up front. When
-  ``faultlens.core.detection.scan`` is importable its end-to-end rows/s are printed too
+  ``faultlens.core.scan.scan`` is importable its end-to-end rows/s are printed too
   (it also maps outputs back to rows and finds events).
 
 Prints the product/plain ratios (target <= 1.10). Example:
@@ -233,7 +233,8 @@ def main() -> None:
     print(f"  product {n / prod_t:,.0f} rows/s")
     print(f"  ratio product/plain (time): {prod_t / plain_t:.3f}")
     try:
-        from faultlens.core.detection import ScanOptions, scan
+        from faultlens.core.options import ScanOptions
+        from faultlens.core.scan import scan
     except ImportError:
         return
     model.module.to("cpu")

@@ -99,12 +99,12 @@ from bench_skab import (
     window_features,
 )
 from faultlens.core import demo
-from faultlens.core.detection import ScanOptions, scan
 from faultlens.core.evaluation import classification_metrics, event_delays, label_indices
 from faultlens.core.io import load_recording
-from faultlens.core.options import TrainOptions
+from faultlens.core.options import ScanOptions, TrainOptions
 from faultlens.core.progress import run_to_end
 from faultlens.core.recording import ImportOptions, Recording, is_normal_label
+from faultlens.core.scan import scan
 from faultlens.core.training import train
 
 REGIMES = ("skab-files", "skab-groups", "one-per-class", "demo-seeds")

@@ -37,12 +37,12 @@ from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication
 
 from faultlens.core.checkpoint import load_model
-from faultlens.core.detection import ScanOptions, scan
 from faultlens.core.io import load_recording
-from faultlens.core.options import TrainOptions
+from faultlens.core.options import ScanOptions, TrainOptions
 from faultlens.core.progress import run_to_end
 from faultlens.core.recording import Recording
 from faultlens.core.resources import demo_model_path, demo_recording_path
+from faultlens.core.scan import scan
 from faultlens.core.training import train
 from faultlens.gui.app import ensure_app, warm_up_torch
 from faultlens.gui.signal_view import SignalView, label_stretches

@@ -58,15 +58,25 @@ import numpy as np
 import torch
 
 from faultlens.core.checkpoint import TrainedModel
-from faultlens.core.detection import FaultEvent, ScanOptions, scan
+from faultlens.core.events import FaultEvent
 from faultlens.core.model import AttentionLSTM, ModelConfig
+from faultlens.core.options import ScanOptions
 from faultlens.core.progress import run_to_end
 from faultlens.core.recording import Recording
 from faultlens.core.report import export_report
-from faultlens.core.report_figures import EventFigure, event_view, peak_decimate, report_style
+from faultlens.core.report.figures import (
+    EventFigure,
+    EventView,
+    event_view,
+    peak_decimate,
+    report_style,
+)
+from faultlens.core.scan import ScanResult, scan
 
 
-def build(n_rows: int, n_events: int) -> tuple[Recording, object, object, list[FaultEvent]]:
+def build(
+    n_rows: int, n_events: int
+) -> tuple[Recording, TrainedModel, ScanResult, list[FaultEvent]]:
     rng = np.random.default_rng(0)
     channels = ["Pressure", "Flow", "Current", "Temperature"]
     data = np.cumsum(rng.normal(size=(n_rows, 4)), axis=0)
@@ -104,7 +114,7 @@ def build(n_rows: int, n_events: int) -> tuple[Recording, object, object, list[F
     return rec, model, result, events
 
 
-def plain_png(view, rec: Recording, result) -> bytes:
+def plain_png(view: EventView, rec: Recording, result: ScanResult) -> bytes:
     """The obvious way: a new figure with the same panels per event, saved as PNG."""
     from matplotlib.figure import Figure
 

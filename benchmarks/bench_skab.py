@@ -45,12 +45,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from faultlens.core.detection import ScanOptions, scan
 from faultlens.core.evaluation import classification_metrics, label_indices
 from faultlens.core.io import load_recording
-from faultlens.core.options import TrainOptions
+from faultlens.core.options import ScanOptions, TrainOptions
 from faultlens.core.progress import run_to_end
 from faultlens.core.recording import ImportOptions, Recording
+from faultlens.core.scan import scan
 from faultlens.core.training import train
 
 REPO = Path(__file__).resolve().parents[1]

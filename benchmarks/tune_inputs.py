@@ -112,8 +112,7 @@ def job(args: tuple) -> tuple[str, int, dict]:
     config, seed, fold, data, device = args
     import torch
 
-    from faultlens.core.detection import ScanOptions
-    from faultlens.core.options import TrainOptions
+    from faultlens.core.options import ScanOptions, TrainOptions
 
     torch.set_num_threads(1)
     recs, free = load_skab(data)

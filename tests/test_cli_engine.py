@@ -15,8 +15,8 @@ import pytest
 from faultlens import cli
 from faultlens.cli.train import parse_classes
 from faultlens.core.checkpoint import load_model
-from faultlens.core.detection import read_events
 from faultlens.core.errors import TrainingError
+from faultlens.core.event_files import read_events
 
 
 def write_pump_csv(path: Path, seed: int, n: int = 600, channels=("a", "b", "c")) -> Path:
@@ -105,7 +105,7 @@ def test_scan_writes_predictions_and_events(trained, tmp_path) -> None:
     assert (frame["predicted_class"].iloc[:15] == "").all()
     assert (frame["predicted_class"].iloc[15:] != "").all()
     assert frame["time"].iloc[0] == "2020-03-09T10:00:00"
-    events = read_events(events_json)
+    events = read_events(events_json).events
     assert len(events) >= 2 and "fault event(s)" in out
     # The step fault sits on channel b: the events should say so.
     assert all(e.top_channels and e.top_channels[0] == "b" for e in events)
@@ -116,7 +116,7 @@ def test_scan_writes_predictions_and_events(trained, tmp_path) -> None:
     assert code == 0
     doc = json.loads(out)
     assert doc["rows"] == 600 and doc["stride"] == 1 and len(doc["events"]) == len(events)
-    assert read_events(events_csv) == events
+    assert read_events(events_csv).events == events
 
 
 def test_evaluate_reports_metrics_and_delays(trained) -> None:

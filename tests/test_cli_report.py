@@ -15,9 +15,9 @@ import torch
 from faultlens import cli
 from faultlens.core import review as review_mod
 from faultlens.core.checkpoint import TrainedModel, save_model
+from faultlens.core.event_files import read_events
 from faultlens.core.io import load_recording
 from faultlens.core.model import AttentionLSTM, ModelConfig
-from faultlens.core.report import read_events
 from faultlens.core.review import Review, primary_sidecar_path
 
 CHANNELS = ("a", "b", "c")
@@ -70,8 +70,9 @@ def test_report_html_pdf_and_events_include_the_saved_review(
     # Threshold 0 flags every predicted row: exactly one event, from the first full window.
     recording = load_recording(csv_path)
     from faultlens.core.checkpoint import load_model
-    from faultlens.core.detection import ScanOptions, scan
+    from faultlens.core.options import ScanOptions
     from faultlens.core.progress import run_to_end
+    from faultlens.core.scan import scan
 
     result = run_to_end(scan(load_model(model_path), recording, ScanOptions(threshold=0.0)))
     assert len(result.events) == 1

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from faultlens.core.detection import decide
 from faultlens.core.errors import RecordingError
 from faultlens.core.evaluation import (
     classification_metrics,
@@ -15,6 +14,7 @@ from faultlens.core.evaluation import (
     summarize_delays,
 )
 from faultlens.core.recording import Recording
+from faultlens.core.scan import decide
 
 
 def test_binary_metrics_by_hand() -> None:
@@ -108,14 +108,18 @@ def test_decide_rule() -> None:
     assert decide(probs, fault, 0.4).tolist() == [-1, 0, 2, 1]
 
 
-def test_evaluate_scores_rows_with_labels_and_predictions() -> None:
+def test_evaluate_scores_rows_with_labels_and_predictions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     import torch
 
+    from faultlens.core import events as events_mod
     from faultlens.core.checkpoint import TrainedModel
-    from faultlens.core.detection import ScanOptions
     from faultlens.core.evaluation import evaluate_iter
     from faultlens.core.model import AttentionLSTM, ModelConfig
+    from faultlens.core.options import ScanOptions
     from faultlens.core.progress import run_to_end
+    from faultlens.core.scan import scan
 
     torch.manual_seed(0)
     config = ModelConfig(n_channels=2, n_classes=2, hidden=8, heads=2)
@@ -146,3 +150,18 @@ def test_evaluate_scores_rows_with_labels_and_predictions() -> None:
     fractions = [r.fraction for r in reports]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
     assert "per file" in report.to_text()
+
+    # Only per-row predictions are scored: the events' channel attribution is not run (at
+    # threshold 0 every scored row is in an event, which a scan would attribute).
+    attributed = []
+    real_attribution = events_mod.attribute_events
+    monkeypatch.setattr(
+        events_mod,
+        "attribute_events",
+        lambda *a, **k: attributed.append(1) or real_attribution(*a, **k),
+    )
+    every_row = ScanOptions(device="cpu", threshold=0.0)
+    run_to_end(evaluate_iter(model, recs, every_row))
+    assert attributed == []
+    assert run_to_end(scan(model, recs[0], every_row)).events[0].top_channels
+    assert attributed == [1]

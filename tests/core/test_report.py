@@ -20,28 +20,25 @@ from faultlens.core import atomic
 from faultlens.core import report as report_mod
 from faultlens.core import review as review_mod
 from faultlens.core.checkpoint import TrainedModel
-from faultlens.core.detection import FaultEvent, ScanOptions, ScanResult, scan
 from faultlens.core.errors import ReportError
+from faultlens.core.events import FaultEvent
 from faultlens.core.model import AttentionLSTM, ModelConfig
+from faultlens.core.options import ScanOptions
 from faultlens.core.progress import Cancelled, Progress, run_to_end
 from faultlens.core.recording import Recording
-from faultlens.core.report import (
+from faultlens.core.report import content as content_mod
+from faultlens.core.report import export_report, write_report
+from faultlens.core.report.figures import EventFigure, event_view, peak_decimate, report_style
+from faultlens.core.report.mpl_compat import png_bytes
+from faultlens.core.report.pdf import (
     EVENTS_PER_PDF_PAGE,
     PDF_FIGURE_DPI,
     SUMMARY_ROWS_PER_PDF_PAGE,
-    export_report,
-    read_events,
-    write_events,
-    write_report,
+    render_pdf,
 )
-from faultlens.core.report_figures import (
-    EventFigure,
-    event_view,
-    peak_decimate,
-    png_bytes,
-    report_style,
-)
+from faultlens.core.report.pdf_layout import A4, TEXT_LINE, TEXT_PAGE_BOTTOM
 from faultlens.core.review import Review
+from faultlens.core.scan import ScanResult, scan
 
 HOSTILE_CHANNEL = "<script>alert(1)</script>"
 MATH_CHANNEL = "Flow $x$"
@@ -291,46 +288,6 @@ def test_cancel_leaves_the_previous_report(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.html", "r.pdf"]
 
 
-@pytest.mark.parametrize("suffix", [".csv", ".json"])
-def test_event_files_round_trip_with_review_columns(
-    tmp_path: Path, recording: Recording, result: ScanResult, suffix: str
-) -> None:
-    events = make_events(recording, 6)
-    events.append(FaultEvent(5, 9, "5", "9", 4.0, "leak", 0.51, 0.5, (), (), duration_unit="rows"))
-    review = make_review(recording, events)
-    out = tmp_path / f"events{suffix}"
-    write_events(out, events, review, recording=recording, scan_result=result)
-    back, reviews = read_events(out)
-    assert back == events
-    assert [r["review_status"] for r in reviews[:4]] == [
-        "confirmed",
-        "dismissed",
-        "relabelled",
-        "unreviewed",
-    ]
-    assert reviews[0]["review_note"] == HOSTILE_NOTE
-    assert "\n" in HOSTILE_NOTE  # a multi-line note keeps its line breaks in CSV too
-    assert reviews[2]["reviewed_class"] == "FC-$17$ <seal>"
-    assert reviews[0]["reviewer"] == review.user and reviews[3]["reviewer"] == ""
-    assert reviews[0]["reviewed_at"][:4].isdigit()
-    # Times are ISO-8601 with the file's UTC offset.
-    assert back[0].start_time.endswith("+01:00")
-
-    with pytest.raises(ReportError, match=re.escape("name the file .csv or .json")):
-        write_events(tmp_path / "events.txt", events)
-
-
-def test_read_events_reports_bad_files(tmp_path: Path) -> None:
-    bad = tmp_path / "bad.csv"
-    bad.write_text("a,b\n1,2\n")
-    with pytest.raises(ReportError, match="line 1: missing column"):
-        read_events(bad)
-    broken = tmp_path / "bad.json"
-    broken.write_text('{"events": [')
-    with pytest.raises(ReportError, match="line 1, column"):
-        read_events(broken)
-
-
 def test_peak_decimate_keeps_spikes_and_gaps() -> None:
     n = 100_000
     x = np.arange(n, dtype=np.float64)
@@ -367,9 +324,9 @@ def test_event_figure_labels_and_png(recording: Recording, result: ScanResult) -
         painter = EventFigure(recording, result, 0.4)
         views = [event_view(i + 1, e, recording) for i, e in enumerate(events)]
         for view in views:
-            rgb = painter.rgb(view)
+            rgb = painter.rgba(view)[..., :3]
             png = np.asarray(Image.open(io.BytesIO(painter.png(view))).convert("RGB"))
-            assert np.array_equal(png, rgb)  # png() and rgb() draw the same figure
+            assert np.array_equal(png, rgb)  # png() and rgba() draw the same figure
         _, layout = painter._layout(len(views[-1].channels))
     # The texts that change per event: each channel's name with its value range, and the
     # x tick labels (strings from the file drawn as written).
@@ -438,7 +395,7 @@ def test_pdf_event_images_are_the_event_figures(
     assert len(images) == len(events)
     with report_style():
         painter = EventFigure(recording, result, result.options.threshold, dpi=PDF_FIGURE_DPI)
-        expected = painter.rgb(event_view(1, events[0], recording))
+        expected = painter.rgba(event_view(1, events[0], recording))[..., :3]
     width, height, data = images[0]
     assert (height, width) == expected.shape[:2]
     rows = np.frombuffer(data, np.uint8).reshape(height, 1 + 3 * width)
@@ -519,7 +476,7 @@ def test_html_and_pdf_open_with_the_same_facts(
 ) -> None:
     # The same moment for both, and a name the PDF's built-in Helvetica shows.
     monkeypatch.setattr(report_mod, "now_iso", lambda: "2026-11-23T10:00:00+01:00")
-    monkeypatch.setattr(report_mod, "current_user", lambda: "tester")
+    monkeypatch.setattr(content_mod, "current_user", lambda: "tester")
     events = make_events(recording, 2)
     page, pdf = tmp_path / "r.html", tmp_path / "r.pdf"
     export_report(page, recording, result, model, None, events=events)
@@ -586,7 +543,7 @@ def test_pdf_review_page_flows_onto_continuation_pages(
     # The section after the regions still comes, after the last one.
     assert texts.index("Review entries without a matching event (earlier scan)") > at[-1]
     # No line sits in the bottom margin (y is the baseline in points, from the page's foot).
-    bottom = (report_mod.TEXT_PAGE_BOTTOM - report_mod.TEXT_LINE) * report_mod.A4[1] * 72
+    bottom = (TEXT_PAGE_BOTTOM - TEXT_LINE) * A4[1] * 72
     assert min(y for y, _ in lines) > bottom
 
 
@@ -656,7 +613,7 @@ def test_pdf_first_page_flows_with_many_warnings_and_a_long_model_card(
     # What _render_pdf counts is what it wrote.
     buf = io.BytesIO()
     pages = run_to_end(
-        report_mod._render_pdf(buf, rec, result, big, None, events, title, lambda: False)
+        render_pdf(buf, rec, result, big, None, events, title, lambda: False, created="now")
     )
     assert pages == _pdf_pages(buf.getvalue())
 
@@ -725,7 +682,7 @@ def test_pdf_prints_cut_event_notes_in_full_after_the_events(
     # What _render_pdf counts is what it wrote.
     buf = io.BytesIO()
     count = run_to_end(
-        report_mod._render_pdf(buf, recording, result, None, review, events, "t", lambda: False)
+        render_pdf(buf, recording, result, None, review, events, "t", lambda: False, created="now")
     )
     assert count == _pdf_pages(buf.getvalue())
 

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from faultlens.core import review as review_mod
-from faultlens.core.detection import FaultEvent, ScanOptions
 from faultlens.core.errors import ReviewError
+from faultlens.core.events import FaultEvent
+from faultlens.core.options import ScanOptions
 from faultlens.core.recording import Recording
 from faultlens.core.review import (
     Review,

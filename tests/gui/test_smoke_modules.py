@@ -12,9 +12,9 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from faultlens.core.checkpoint import load_model
-from faultlens.core.detection import scan
 from faultlens.core.io import load_recording
 from faultlens.core.progress import run_to_end
+from faultlens.core.scan import scan
 
 MODULES = [
     "signal_view",

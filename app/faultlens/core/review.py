@@ -28,8 +28,8 @@ from typing import Any, Literal
 import numpy as np
 
 from faultlens.core.atomic import atomic_write_text
-from faultlens.core.detection import FaultEvent
 from faultlens.core.errors import ReviewError
+from faultlens.core.events import FaultEvent
 from faultlens.core.recording import Recording
 
 FORMAT_NAME = "faultlens-review"

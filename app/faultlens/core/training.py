@@ -65,7 +65,6 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 import faultlens
 from faultlens.core.checkpoint import TrainedModel
-from faultlens.core.detection import decide
 from faultlens.core.device import device_description, resolve_device
 from faultlens.core.errors import TrainingError
 from faultlens.core.evaluation import classification_metrics
@@ -73,6 +72,7 @@ from faultlens.core.model import AttentionLSTM, ModelConfig, build_model
 from faultlens.core.options import TrainOptions
 from faultlens.core.progress import Cancelled, ShouldStop, never_stop
 from faultlens.core.recording import Recording, normal_label_of
+from faultlens.core.scan import decide
 from faultlens.core.windows import (
     channel_reference,
     encode_inputs,

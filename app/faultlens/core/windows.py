@@ -22,7 +22,7 @@ instead, and only when their training recordings start normal (``channel_referen
 
 Window label rule: **a window takes the label of its last row**; a window whose last row is
 unlabelled is skipped. Why: the scan is causal (a window's output belongs to its last row,
-see ``faultlens.core.detection.ScanResult``), so training the model to say "is the newest
+see ``faultlens.core.scan.ScanResult``), so training the model to say "is the newest
 row faulty, given the ``T`` rows up to it" makes training, validation metrics and the
 per-row scan track measure the same thing. Rows before the last one only give context.
 """

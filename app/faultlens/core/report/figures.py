@@ -5,7 +5,7 @@ One event figure shows the event's top channels (one panel each) and a model-evi
 both sides; the event is shaded. Figures are built once per layout and then only their data
 changes (``set_data``), because creating axes costs far more than drawing them; what
 changes per event is drawn over a kept background, the texts stamped from cached glyph
-bitmaps (``EventFigure``). An event figure takes about 5 ms.
+bitmaps (``faultlens.core.report.mpl_compat.TextStamps``). An event figure takes about 5 ms.
 
 Every string from a file (channel and class names, notes) is drawn with mathtext off, so a
 name such as ``$x$`` is shown as written.
@@ -14,33 +14,33 @@ name such as ``$x$`` is shown as written.
 from __future__ import annotations
 
 import contextlib
-import struct
 import warnings
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 import numpy as np
-from matplotlib.artist import Artist
 from matplotlib.colors import to_rgb
 
 # Figures are plain ``Figure`` objects, never pyplot: no global backend is chosen, no GUI
 # toolkit is loaded, and savefig picks Agg (PNG) or the PDF backend by itself.
 from matplotlib.figure import Figure
-from matplotlib.font_manager import FontProperties, findfont, get_font
 from matplotlib.lines import Line2D
 from matplotlib.transforms import (
-    Affine2D,
     Bbox,
     IdentityTransform,
     TransformedBbox,
     blended_transform_factory,
 )
 
-from faultlens.core.detection import FaultEvent, ScanResult
+from faultlens.core.events import FaultEvent
 from faultlens.core.recording import Recording
+from faultlens.core.report.mpl_compat import TextStamps, png_bytes
+
+if TYPE_CHECKING:
+    from faultlens.core.scan import ScanResult
+
 
 MAX_POINTS = 2000  # per plotted line: min/max pairs of 1000 bins
 MAX_CHANNEL_PANELS = 3
@@ -51,9 +51,6 @@ SIGNAL_COLOUR = "#1f4e79"
 PROB_COLOUR = "#d62728"
 ATTN_COLOUR = "#ff9f1c"
 HOT_COLOUR = "#6a3d9a"
-# zlib level of the figure PNGs: unfiltered rows at level 1 come out smaller than Pillow's
-# level 3 with its adaptive row filters (37 vs 41 kB an event figure), in 40 % of the time.
-PNG_LEVEL = 1
 TICK_FONT_PT = 6.5
 NAME_FONT_PT = 7
 NAME_COLOUR = "#222222"
@@ -171,9 +168,9 @@ class EventFigure:
     per event only the data artists are drawn over it (blitting). Matplotlib's own tick
     machinery (locators, formatters, text layout of every tick label) cost most of a full
     redraw, so x ticks are computed here; the texts that change per event (tick labels,
-    channel names with their value range) are stamped into the pixels by ``_TextStamps``.
+    channel names with their value range) are stamped into the pixels by ``TextStamps``.
 
-    ``png(view)`` gives PNG bytes; ``rgb(view)`` the (H, W, 3) uint8 pixels.
+    ``png(view)`` gives PNG bytes; ``rgba(view)`` the (H, W, 4) uint8 pixels.
     """
 
     N_XTICK_LABELS = 9
@@ -195,8 +192,8 @@ class EventFigure:
         self.width_in, self.height_in, self.dpi = width_in, height_in, dpi
         self._layouts: dict[int, tuple[Figure, FigureCanvasAgg, _Layout, Any]] = {}
         self._canvas_type = FigureCanvasAgg
-        self._tick_text = _TextStamps(TICK_FONT_PT, dpi, "black")
-        self._name_text = _TextStamps(NAME_FONT_PT, dpi, NAME_COLOUR)
+        self._tick_text = TextStamps(TICK_FONT_PT, dpi, "black")
+        self._name_text = TextStamps(NAME_FONT_PT, dpi, NAME_COLOUR)
 
     def _layout(self, n: int) -> tuple[Any, _Layout]:
         if n not in self._layouts:
@@ -234,10 +231,6 @@ class EventFigure:
             self._name_text.draw(rgba, x, height - y, name_and_range, "left", box_pt=1.0)
         return rgba
 
-    def rgb(self, view: EventView) -> np.ndarray:
-        """The event's figure as (H, W, 3) uint8 pixels."""
-        return np.ascontiguousarray(self._draw(view)[..., :3])
-
     def rgba(self, view: EventView) -> np.ndarray:
         """The event's figure as (H, W, 4) uint8 pixels, opaque (what imshow takes as is)."""
         return self._draw(view).copy()
@@ -245,128 +238,6 @@ class EventFigure:
     def png(self, view: EventView) -> bytes:
         """The event's figure as PNG bytes."""
         return png_bytes(self._draw(view)[..., :3])
-
-
-def png_bytes(rgb: np.ndarray, level: int = PNG_LEVEL) -> bytes:
-    """An (H, W, 3) uint8 image as PNG: unfiltered rows, deflated at ``level``.
-
-    Pillow tries five row filters per row before deflating, which costs more than the
-    deflate itself; plots of flat colours need no filter to compress well.
-    """
-    height, width, _ = rgb.shape
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-        )
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
-    return b"".join(
-        (
-            b"\x89PNG\r\n\x1a\n",
-            chunk(b"IHDR", header),
-            chunk(b"IDAT", png_rows(rgb, level)),
-            chunk(b"IEND", b""),
-        )
-    )
-
-
-def png_rows(rgb: np.ndarray, level: int = PNG_LEVEL) -> bytes:
-    """The deflated scanlines of a PNG (its IDAT data) of (H, W, 3) uint8 ``rgb``, each row
-    with filter type 0 (none)."""
-    height, width, _ = rgb.shape
-    rows = np.empty((height, 1 + 3 * width), dtype=np.uint8)  # filter byte 0, then RGB
-    rows[:, 0] = 0
-    rows[:, 1:].reshape(height, width, 3)[...] = rgb  # a view: one copy from a strided rgb
-    return zlib.compress(rows.data, level)
-
-
-class _TextStamps:
-    """Single-line texts of one font size and colour, alpha-blended into pixels.
-
-    A matplotlib Text lays its string out three times per draw (metrics, extent, glyphs),
-    which made the few texts that change per event half the cost of an event figure. Here
-    FreeType draws each string once, as Agg does (same font file, size, hinting, kerning),
-    and the bitmap is kept: tick labels repeat from figure to figure.
-    """
-
-    CACHE_SIZE = 2048
-
-    def __init__(self, size_pt: float, dpi: float, colour: str) -> None:
-        from matplotlib.backends.backend_agg import get_hinting_flag
-
-        self.size_pt, self.dpi = size_pt, dpi
-        self.font = get_font(findfont(FontProperties(size=size_pt)))
-        self.flags = get_hinting_flag()
-        self.colour = np.asarray(to_rgb(colour), dtype=np.float32) * 255  # (3,)
-        self._bitmaps: dict[str, tuple[np.ndarray, float, float]] = {}
-        # Matplotlib aligns "top" at the top of the line box, which is as high as "lp".
-        _, _, self.line_height, lp_descent = self._render("lp")
-        self.ascent = self.line_height - lp_descent
-
-    def _render(self, text: str) -> tuple[np.ndarray, float, float, float]:
-        """Alpha (h, w) float32 in 0..1, then advance width, height and descent in px."""
-        font = self.font  # the one Agg uses too (get_font caches): set it up each time
-        font.clear()
-        font.set_size(self.size_pt, self.dpi)
-        font.set_text(text, 0.0, flags=self.flags)
-        font.draw_glyphs_to_bitmap(antialiased=True)
-        alpha = np.asarray(font.get_image(), dtype=np.float32) / 255.0
-        width, height = (v / 64.0 for v in font.get_width_height())
-        return alpha, width, height, font.get_descent() / 64.0
-
-    def _bitmap(self, text: str) -> tuple[np.ndarray, float, float]:
-        """Alpha, advance width and descent of ``text``, drawn once."""
-        hit = self._bitmaps.get(text)
-        if hit is None:
-            if len(self._bitmaps) >= self.CACHE_SIZE:
-                self._bitmaps.clear()
-            alpha, width, _, descent = self._render(text)
-            hit = self._bitmaps[text] = (alpha, width, descent)
-        return hit
-
-    def draw(
-        self,
-        rgba: np.ndarray,
-        x: float,
-        top: float,
-        parts: tuple[str, ...],
-        ha: str,
-        box_pt: float | None = None,
-    ) -> None:
-        """Blend the text ``"".join(parts)`` into ``rgba`` (H, W, 3+) uint8, its line box's
-        top at row ``top`` and its left edge (ha "left") or middle (ha "center") at column
-        ``x``; with ``box_pt``, over a white box of that padding (75 % opaque). Each part is
-        drawn (and kept) on its own: a part that repeats is not drawn again."""
-        bitmaps = [self._bitmap(part) for part in parts]
-        width = sum(w for _, w, _ in bitmaps)
-        left = x - width / 2 if ha == "center" else x
-        if box_pt is not None:
-            pad = box_pt * self.dpi / 72
-            _blend(
-                rgba,
-                round(top - pad),
-                round(left - pad),
-                np.full((round(self.line_height + 2 * pad), round(width + 2 * pad)), 0.75,
-                        dtype=np.float32),
-                np.full(3, 255, dtype=np.float32),
-            )  # fmt: skip
-        for alpha, part_width, descent in bitmaps:
-            bottom = round(top + self.ascent + descent)  # the bitmap ends at the descent
-            _blend(rgba, bottom - alpha.shape[0], round(left), alpha, self.colour)
-            left += part_width
-
-
-def _blend(rgba: np.ndarray, row: int, col: int, alpha: np.ndarray, colour: np.ndarray) -> None:
-    """``rgba[row:, col:] = (1 - alpha) * rgba + alpha * colour``, clipped to the image."""
-    h, w = alpha.shape
-    r0, c0 = max(row, 0), max(col, 0)
-    r1, c1 = min(row + h, rgba.shape[0]), min(col + w, rgba.shape[1])
-    if r0 >= r1 or c0 >= c1:
-        return
-    a = alpha[r0 - row : r1 - row, c0 - col : c1 - col, None]  # (h, w, 1)
-    region = rgba[r0:r1, c0:c1, :3]
-    region[...] = region + (colour - region) * a + 0.5
 
 
 class _Layout:
@@ -534,30 +405,3 @@ def _nice_ticks(lo: float, hi: float) -> list[float]:
 
 def _xdata_yaxes(ax: Any) -> Any:
     return blended_transform_factory(ax.transData, ax.transAxes)
-
-
-class PageImage(Artist):
-    """Ready-made RGBA pixels (H, W, 4), top row first, filling ``rect`` (x, y, width,
-    height as fractions of the figure): the event figures on PDF pages.
-
-    An AxesImage copies, checks and converts its array on every draw and needs axes around
-    it; these are finished pixels, handed to the renderer as they are. Vector backends only
-    (the renderer scales the image with a transform).
-    """
-
-    def __init__(self, rect: tuple[float, float, float, float]) -> None:
-        super().__init__()
-        self.rect = rect
-        self.pixels: np.ndarray | None = None
-
-    def draw(self, renderer: Any) -> None:
-        if self.pixels is None or not self.get_visible():
-            return
-        x, y, w, h = self.rect
-        fig = self.get_figure()
-        (x0, y0), (x1, y1) = fig.transFigure.transform([(x, y), (x + w, y + h)])
-        gc = renderer.new_gc()
-        # The transform maps the unit square onto the rectangle; renderers take images
-        # bottom row first.
-        renderer.draw_image(gc, x0, y0, self.pixels[::-1], Affine2D().scale(x1 - x0, y1 - y0))
-        gc.restore()

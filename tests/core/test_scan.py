@@ -1,9 +1,8 @@
-"""Scanning (shapes, causality, striding, cancel), events, attribution and event files."""
+"""Scanning (shapes, causality, striding, cancel), the one decision rule, and the per-row
+predictions table."""
 
 from __future__ import annotations
 
-import csv
-import json
 from datetime import datetime
 
 import numpy as np
@@ -12,26 +11,13 @@ import pytest
 import torch
 
 from faultlens.core.checkpoint import TrainedModel
-from faultlens.core.detection import (
-    FaultEvent,
-    ScanOptions,
-    ScanResult,
-    detect_events,
-    events_to_csv,
-    events_to_json,
-    find_stretches,
-    predictions_frame,
-    read_events,
-    scan,
-    write_events,
-    write_predictions_csv,
-)
-from faultlens.core.errors import ChannelMismatchError, ReportError
+from faultlens.core.errors import ChannelMismatchError
 from faultlens.core.model import AttentionLSTM, ModelConfig
-from faultlens.core.options import TrainOptions
+from faultlens.core.options import ScanOptions
+from faultlens.core.predictions import predictions_frame, write_predictions_csv
 from faultlens.core.progress import Cancelled, Progress, run_to_end
 from faultlens.core.recording import Recording
-from faultlens.core.training import train
+from faultlens.core.scan import ScanResult, scan
 
 CPU = ScanOptions(device="cpu")
 
@@ -150,14 +136,14 @@ def test_strided_scan_holds_the_last_output_and_reaches_the_end() -> None:
 
 
 def test_default_stride_grows_only_for_very_long_recordings(monkeypatch) -> None:
-    import faultlens.core.detection as detection
+    import faultlens.core.scan as scan_mod
 
     model = random_model(window=12, stride=4)
     rec = noise_recording(100)  # 89 full windows
     assert run_scan(model, rec, ScanOptions(device="cpu")).stride == 1
-    monkeypatch.setattr(detection, "AUTO_MAX_WINDOWS", 30)
+    monkeypatch.setattr(scan_mod, "AUTO_MAX_WINDOWS", 30)
     assert run_scan(model, rec, ScanOptions(device="cpu")).stride == 3  # ceil(89 / 30)
-    monkeypatch.setattr(detection, "AUTO_MAX_WINDOWS", 5)
+    monkeypatch.setattr(scan_mod, "AUTO_MAX_WINDOWS", 5)
     assert run_scan(model, rec, ScanOptions(device="cpu")).stride == 4  # the model's stride
     assert run_scan(model, rec, ScanOptions(device="cpu", stride=1)).stride == 1
 
@@ -204,168 +190,7 @@ def test_recording_shorter_than_a_window_has_no_predictions() -> None:
     assert np.isnan(result.attention).all()
 
 
-# ---------------------------------------------------------------- events
-def synthetic_result(fault_probability: np.ndarray, classes=("normal", "leak", "valve")):
-    n = len(fault_probability)
-    fp = np.asarray(fault_probability, dtype=np.float32)
-    probs = np.full((n, len(classes)), np.nan, np.float32)
-    ok = ~np.isnan(fp)
-    probs[ok, 0] = 1 - fp[ok]
-    probs[ok, 1] = fp[ok] * 0.3
-    probs[ok, 2] = fp[ok] * 0.7
-    return ScanResult(
-        class_names=tuple(classes),
-        probabilities=probs,
-        predicted=np.where(ok, np.nanargmax(np.nan_to_num(probs, nan=-1), axis=1), -1),
-        fault_probability=fp,
-        attention=np.zeros(n, np.float32),
-        attention_heads=np.zeros((1, n), np.float32),
-        hotspots=np.zeros(n, np.float32),
-    )
-
-
-def test_find_stretches_threshold_merge_and_min_duration() -> None:
-    fp = np.zeros(60, np.float32)
-    fp[:3] = np.nan
-    fp[5:12] = 0.9  # 7 rows
-    fp[14:16] = 0.8  # gap of 2 rows after the first: merged with merge gap 3
-    fp[30:33] = 0.95  # 3 rows alone: dropped with min duration 4
-    fp[40:50] = 0.5  # exactly at threshold counts
-    assert find_stretches(fp, 0.5, 4, 3) == [(5, 15), (40, 49)]
-    assert find_stretches(fp, 0.5, 1, 0) == [(5, 11), (14, 15), (30, 32), (40, 49)]
-    assert find_stretches(fp, 0.85, 1, 0) == [(5, 11), (30, 32)]
-
-
-def test_detect_events_fields_and_times() -> None:
-    fp = np.zeros(40, np.float32)
-    fp[10:20] = np.linspace(0.6, 0.9, 10)
-    result = synthetic_result(fp)
-    t0 = 1_600_000_000.0
-    time = t0 + 2.0 * np.arange(40)
-    rec = Recording.from_arrays(
-        np.zeros((40, 1), np.float32), ["a"], time=time, time_kind="datetime"
-    )
-    (event,) = detect_events(result, rec, ScanOptions(min_duration_rows=3, merge_gap_rows=2))
-    assert (event.start_row, event.end_row) == (10, 19)
-    assert event.start_time == rec.format_time(10) and event.start_time.startswith("2020-09-13T")
-    assert event.duration_s == pytest.approx(20.0) and event.duration_unit == "s"
-    assert event.class_name == "valve"  # larger summed probability than "leak"
-    assert event.peak_probability == pytest.approx(0.9)
-    assert event.mean_probability == pytest.approx(0.75)
-    assert event.top_channels == ()  # no model to attribute with
-    rec_rows = Recording.from_arrays(np.zeros((40, 1), np.float32), ["a"])
-    (event_rows,) = detect_events(result, rec_rows, ScanOptions())
-    assert event_rows.duration_s == 10 and event_rows.duration_unit == "rows"
-
-
-@pytest.fixture(scope="module")
-def channel_b_fault_model() -> TrainedModel:
-    """A small model trained on a task where only channel 'b' carries the fault."""
-    torch.set_num_threads(1)
-    recs = [step_fault_recording(900, seed) for seed in (1, 2)]
-    opts = TrainOptions(window=16, stride=4, epochs=6, hidden=16, heads=2, device="cpu")
-    return run_to_end(train(recs, opts)).model
-
-
-def step_fault_recording(n: int, seed: int) -> Recording:
-    rng = np.random.default_rng(seed)
-    data = rng.normal(size=(n, 3)).astype(np.float32)
-    labels = np.array(["normal"] * n, dtype=object)
-    for s in range(150, n - 100, 300):
-        data[s : s + 80, 1] += 3.0
-        labels[s : s + 80] = "fault"
-    return Recording.from_arrays(data, ["a", "b", "c"], labels=labels, path=f"syn{seed}.csv")
-
-
-def test_attribution_finds_the_channel_that_carries_the_fault(channel_b_fault_model) -> None:
-    model = channel_b_fault_model
-    rec = step_fault_recording(900, seed=7)
-    result = run_scan(model, rec)
-    assert len(result.events) >= 2
-    for event in result.events:
-        assert event.top_channels[0] == "b"
-        assert event.channel_scores[0] > 0.5
-        assert sum(event.channel_scores) <= 1.0 + 1e-6
-        assert list(event.channel_scores) == sorted(event.channel_scores, reverse=True)
-    # Re-thresholding later reuses the model stored on the result.
-    again = detect_events(result, rec, ScanOptions(device="cpu", threshold=0.7))
-    assert again and all(e.top_channels[:1] == ("b",) for e in again)
-    with pytest.raises(Cancelled):
-        detect_events(result, rec, ScanOptions(device="cpu"), should_stop=lambda: True)
-
-
-# ---------------------------------------------------------------- event files
-EVENTS = [
-    FaultEvent(
-        3,
-        9,
-        "2020-01-01T00:00:03",
-        "2020-01-01T00:00:09",
-        7.0,
-        "leak",
-        0.91,
-        0.7,
-        ("b", "a"),
-        (0.75, 0.125),
-    ),
-    FaultEvent(20, 25, "20", "25", 6.0, "valve, inlet", 0.6, 0.55, (), (), "rows"),
-]
-
-
-@pytest.mark.parametrize("suffix", [".csv", ".json"])
-def test_events_round_trip(tmp_path, suffix) -> None:
-    path = tmp_path / f"events{suffix}"
-    write_events(EVENTS, path, meta={"recording": "x.csv"})
-    assert read_events(path) == EVENTS
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files left
-
-
-def test_event_csv_defuses_spreadsheet_formulas_and_round_trips(tmp_path) -> None:
-    hostile = [
-        FaultEvent(1, 4, "-3.5", "0.5", 4.0, '=HYPERLINK("http://x","y")', 0.9, 0.8,
-                   ("+pump", "@flow", "'quoted"), (0.5, 0.25, 0.25), "rows"),
-        FaultEvent(6, 9, "6", "9", 4.0, "'=already", 0.7, 0.6, ("-temp",), (1.0,), "rows"),
-    ]  # fmt: skip
-    path = tmp_path / "e.csv"
-    events_to_csv(hostile, path)
-    rows = list(csv.reader(path.read_text(encoding="utf-8").splitlines()))
-    cells = [cell for row in rows[1:] for cell in row]
-    # No cell a spreadsheet would evaluate: every text cell starting with = + - @ is quoted.
-    assert not [c for c in cells if c[:1] in ("=", "+", "-", "@")]
-    assert '\'=HYPERLINK("http://x","y")' in cells and "''=already" in cells
-    assert "'-3.5" in cells  # a negative time as text too; numbers stay numbers:
-    assert rows[1][rows[0].index("peak_probability")] == "0.9"
-    assert read_events(path) == hostile
-
-
-def test_event_files_content(tmp_path) -> None:
-    events_to_json(EVENTS, tmp_path / "e.json", meta={"threshold": 0.5})
-    doc = json.loads((tmp_path / "e.json").read_text())
-    assert doc["format"] == "faultlens-events" and doc["threshold"] == 0.5
-    assert doc["events"][0]["top_channels"] == ["b", "a"]
-    events_to_csv(EVENTS, tmp_path / "e.csv")
-    header = (tmp_path / "e.csv").read_text().splitlines()[0].split(",")
-    assert header[:3] == ["start_row", "end_row", "start_time"]
-    assert header[-4:] == ["channel_1", "score_1", "channel_2", "score_2"]
-    events_to_csv([], tmp_path / "empty.csv")
-    assert read_events(tmp_path / "empty.csv") == []
-
-
-def test_bad_event_files_say_where(tmp_path) -> None:
-    bad = tmp_path / "bad.json"
-    bad.write_text('{"events": [\n  {"start_row": }\n]}')
-    with pytest.raises(ReportError, match=r"bad\.json: line 2, column"):
-        read_events(bad)
-    bad_csv = tmp_path / "bad.csv"
-    events_to_csv(EVENTS, bad_csv)
-    lines = bad_csv.read_text().splitlines()
-    bad_csv.write_text("\n".join([lines[0], lines[1] + ",extra"]) + "\n")
-    with pytest.raises(ReportError, match="line 2"):
-        read_events(bad_csv)
-    with pytest.raises(ReportError, match=r"\.txt"):
-        write_events(EVENTS, tmp_path / "e.txt")
-
-
+# ---------------------------------------------------------------- per-row predictions
 def test_predictions_frame_columns(tmp_path) -> None:
     model = random_model(window=12)
     time = 1_600_000_000.0 + np.arange(30, dtype=np.float64)

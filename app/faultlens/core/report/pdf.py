@@ -1,0 +1,346 @@
+"""The PDF report: page 1 (what was analysed), the summary table, the review, the events.
+
+matplotlib's ``PdfPages``: it needs nothing beyond matplotlib (already used for the
+figures) and runs headless without Qt. The event figures are the same blitted rasters as in
+the HTML (at print resolution); text is text, in the PDF's built-in Helvetica where it has
+the letters (``faultlens.core.report.mpl_compat.save_pdf_page``). Text pages are laid out
+by ``faultlens.core.report.pdf_layout``. Strings from files are drawn with mathtext off.
+"""
+
+from __future__ import annotations
+
+import math
+import textwrap
+from collections.abc import Generator, Sequence
+from typing import IO, TYPE_CHECKING
+
+from matplotlib.backends.backend_pdf import PdfPages
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from faultlens.core.events import FaultEvent
+from faultlens.core.progress import Cancelled, Progress, ShouldStop
+from faultlens.core.recording import Recording
+from faultlens.core.report.content import (
+    EventEntry,
+    channels_text,
+    duration_text,
+    event_entries,
+    model_rows,
+    per_class_rows,
+    quality_rows,
+    scan_rows,
+    title_rows,
+)
+from faultlens.core.report.figures import EventFigure, event_view, report_style
+from faultlens.core.report.mpl_compat import (
+    PageImage,
+    fast_image_encoding,
+    quiet_core_font_lookup,
+    save_pdf_page,
+)
+from faultlens.core.report.pdf_layout import (
+    A4,
+    TextInk,
+    draw_text_pages,
+    lay_text_pages,
+    pdf_text_pages,
+    wrap_lines,
+)
+
+if TYPE_CHECKING:
+    from faultlens.core.checkpoint import TrainedModel
+    from faultlens.core.review import Review
+    from faultlens.core.scan import ScanResult
+
+
+EVENTS_PER_PDF_PAGE = 2
+PDF_FIGURE_DPI = 100
+PDF_LEGEND = (
+    "Blue: signal of the top channels of the event (value range in brackets) · red: fault "
+    "probability · orange: attention,\nscaled to the strongest row shown · purple triangles "
+    "and circles: max-pool hotspots · red band: the flagged event · dashed: detection threshold"
+)
+SUMMARY_ROWS_PER_PDF_PAGE = 38
+
+
+def _clip(text: str, width: int) -> str:
+    """``text`` on one line, cut to ``width`` characters with an ellipsis."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _pdf_table(
+    fig: Figure,
+    left: float,
+    top: float,
+    header: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    widths: Sequence[float],
+) -> None:
+    """A table as one multi-line text per column: a matplotlib Table draws every cell as
+    its own artist and took seconds per page; columns of text take milliseconds."""
+    x = left
+    for c, (name, width) in enumerate(zip(header, widths, strict=True)):
+        fig.text(x, top, name, fontsize=6.5, weight="bold", va="top", parse_math=False)
+        column = "\n".join(str(r[c]) for r in rows)
+        fig.text(x, top - 0.016, column, fontsize=6.5, va="top", linespacing=1.6, parse_math=False)
+        x += width
+    fig.add_artist(Line2D([left, x], [top - 0.0135, top - 0.0135], lw=0.5, color="#888888"))
+
+
+def _pdf_event_lines(en: EventEntry) -> list[str]:
+    """The event's details in three lines: PDF text costs per glyph, and the summary table
+    already lists the rest."""
+    ev, d = en.event, en.decision
+    review = en.status
+    if d is not None and d.status == "relabelled":
+        review += f" as {d.relabel}"
+    if d is not None and d.reviewer and d.status != "unreviewed":
+        review += f", by {d.reviewer} on {d.changed}"
+    return [
+        f"Rows {ev.start_row}–{ev.end_row} · {ev.start_time} – {ev.end_time} · {duration_text(ev)}",
+        f"Fault probability peak {ev.peak_probability:.3f}, mean {ev.mean_probability:.3f} · "
+        f"channels: {channels_text(ev)}",
+        f"Review: {review}",
+    ]
+
+
+EVENT_NOTE_WIDTH = 120  # characters a line of an event's note under its figure
+EVENT_NOTE_LINES = 5  # lines of it there: the room under the figure
+NOTES_IN_FULL = "Notes in full"
+
+
+def _note_cut(note: str) -> bool:
+    """Whether ``note`` takes more lines than its event's page holds (``_pdf_note``)."""
+    return wrap_lines(note, EVENT_NOTE_WIDTH, EVENT_NOTE_LINES)[1]
+
+
+def _pdf_note(note: str, see_page: int = 0) -> str:
+    """The note for an event's details, in at most five lines (the room under its figure),
+    the writer's lines kept and continued lines indented under the text after "Note: ".
+
+    A note cut short ends in a pointer to page ``see_page``, where "Notes in full" prints
+    it whole: the end of a long note is the reviewer's own words, which the PDF dropped. The
+    last line gives up words for the pointer, so the line is no longer than the others.
+    """
+    lines, cut = wrap_lines(note, EVENT_NOTE_WIDTH, EVENT_NOTE_LINES)
+    lines = lines or [""]
+    if cut:
+        more = f" … (continued in {NOTES_IN_FULL}, page {see_page})"
+        room = EVENT_NOTE_WIDTH - len(more)
+        lines[-1] = (textwrap.wrap(lines[-1], room) or [""])[0] + more
+    return "\n".join(
+        ("Note: " if i == 0 else "          " if line else "") + line
+        for i, line in enumerate(lines)
+    )
+
+
+def _notes_in_full(
+    entries: Sequence[EventEntry], first_page: int
+) -> tuple[list[list[TextInk]], dict[int, int]]:
+    """The "Notes in full" pages for the events whose note is cut under their figure, laid
+    out, and the page each of those notes starts on, by event index (none: no pages).
+
+    Each note under its event's number, class and start time as its page shows them, and
+    the page of its figure (events from page ``first_page``, EVENTS_PER_PDF_PAGE a page).
+    """
+    cut = [(k, en) for k, en in enumerate(entries) if en.note and _note_cut(en.note)]
+    if not cut:
+        return [], {}
+    rows = [
+        (
+            f"Event {en.index}: {en.event.class_name}",
+            f"Starts {en.event.start_time} · {en.status} · figure on page "
+            f"{first_page + k // EVENTS_PER_PDF_PAGE}\n{en.note}",
+        )
+        for k, en in cut
+    ]
+    intro = [("", "Event notes longer than the room under their figure, as written.")]
+    pages, starts = lay_text_pages(NOTES_IN_FULL, [("", intro), ("", rows)])
+    return pages, {en.index: at for (_, en), at in zip(cut, starts[1:], strict=True)}
+
+
+SUMMARY_HEADER = ("#", "Start", "Duration", "Model class", "Peak p", "Top channels", "Review",
+                  "After review")  # fmt: skip
+SUMMARY_WIDTHS = (0.035, 0.21, 0.08, 0.11, 0.055, 0.23, 0.085, 0.105)  # of the page's width
+
+
+def _summary_pages(pdf: PdfPages, entries: Sequence[EventEntry]) -> int:
+    """The table of flagged events, ``SUMMARY_ROWS_PER_PDF_PAGE`` a page; how many pages."""
+    rows = [
+        [
+            str(en.index),
+            _clip(en.event.start_time, 32),
+            duration_text(en.event),
+            _clip(en.event.class_name, 18),
+            f"{en.event.peak_probability:.2f}",
+            _clip(", ".join(en.event.top_channels), 40),
+            en.status,
+            _clip(en.final_class, 18),
+        ]
+        for en in entries
+    ]
+    chunks = [
+        rows[i : i + SUMMARY_ROWS_PER_PDF_PAGE]
+        for i in range(0, len(rows), SUMMARY_ROWS_PER_PDF_PAGE)
+    ] or [[]]
+    for n, chunk in enumerate(chunks):
+        fig = Figure(figsize=A4)
+        part = f" (page {n + 1} of {len(chunks)})" if len(chunks) > 1 else ""
+        fig.text(
+            0.05, 0.96, f"Flagged events: {len(entries)}{part}", fontsize=13, weight="bold",
+            va="top",
+        )  # fmt: skip
+        if not entries:
+            fig.text(0.05, 0.92, "The scan flagged no events.", fontsize=9, va="top")
+        else:
+            _pdf_table(fig, 0.05, 0.93, SUMMARY_HEADER, chunk, SUMMARY_WIDTHS)
+        save_pdf_page(pdf, fig)
+    return len(chunks)
+
+
+def _review_pages(pdf: PdfPages, recording: Recording, review: Review | None) -> int:
+    """The regions marked by hand and the review's entries for events this scan did not
+    flag; how many pages (none when there are neither)."""
+    if review is None or not (review.regions or review.orphan_decisions()):
+        return 0
+    region_rows = [
+        (
+            f"Rows {r.start_row}–{r.end_row}",
+            f"{r.class_name}; {recording.format_time(r.start_row)} – "
+            f"{recording.format_time(r.end_row)}; by {r.reviewer}. {r.note}",
+        )
+        for r in review.regions
+    ]
+    orphan_rows = [
+        (f"Rows {d.start_row}–{d.end_row}", f"{d.class_name}: {d.status} {d.relabel}. {d.note}")
+        for d in review.orphan_decisions()
+    ]
+    return pdf_text_pages(
+        pdf,
+        "Review",
+        [
+            ("Regions marked by hand", region_rows or [("", "none")]),
+            (
+                "Review entries without a matching event (earlier scan)",
+                orphan_rows or [("", "none")],
+            ),
+        ],
+    )
+
+
+def _event_pages(
+    pdf: PdfPages,
+    recording: Recording,
+    result: ScanResult,
+    entries: Sequence[EventEntry],
+    first_page: int,
+    should_stop: ShouldStop,
+) -> Generator[Progress, None, int]:
+    """The event pages from page ``first_page`` on (``EVENTS_PER_PDF_PAGE`` slots of figure
+    and details), then the cut notes in full; yields Progress per event, returns how many
+    pages.
+
+    The figures are the same blitted rasters as in the HTML (at print resolution): drawing
+    them as vectors made a 200-event PDF take ten times longer. One page figure is kept and
+    only its texts and images change from page to page.
+    """
+    total = len(entries) + 1
+    painter = EventFigure(recording, result, result.threshold, dpi=PDF_FIGURE_DPI)
+    img_w_in = 0.88 * A4[0]
+    img_h = img_w_in * painter.height_in / painter.width_in / A4[1]
+    slot_h = 0.9 / EVENTS_PER_PDF_PAGE
+    fig = Figure(figsize=A4)
+    titles, details, images = [], [], []
+    for s in range(EVENTS_PER_PDF_PAGE):
+        top = 0.965 - s * slot_h
+        titles.append(
+            fig.text(0.06, top, "", fontsize=10, weight="bold", va="top", parse_math=False)
+        )
+        images.append(fig.add_artist(PageImage((0.06, top - 0.02 - img_h, 0.88, img_h))))
+        details.append(
+            fig.text(
+                0.07, top - 0.03 - img_h, "", fontsize=7, va="top", linespacing=1.4,
+                parse_math=False,
+            )
+        )  # fmt: skip
+    fig.text(0.5, 0.03, PDF_LEGEND, ha="center", fontsize=6.5, color="#444444")
+    footer = fig.text(0.5, 0.015, "", ha="center", fontsize=7, color="#777777")
+    n_pages = math.ceil(len(entries) / EVENTS_PER_PDF_PAGE)
+    # Laid out first: a cut note's preview says on which page it goes on.
+    notes_pages, notes_at = _notes_in_full(entries, first_page)
+    notes_first = first_page + n_pages
+    for p in range(n_pages):
+        for s in range(EVENTS_PER_PDF_PAGE):
+            k = p * EVENTS_PER_PDF_PAGE + s
+            if k >= len(entries):
+                titles[s].set_text("")
+                details[s].set_text("")
+                images[s].set_visible(False)
+                continue
+            if should_stop():
+                raise Cancelled()
+            en = entries[k]
+            yield Progress(en.index, total, f"Drawing event {en.index} of {len(entries)}")
+            view = event_view(en.index, en.event, recording)
+            images[s].pixels = painter.rgba(view)
+            images[s].set_visible(True)
+            titles[s].set_text(f"Event {en.index}: {en.event.class_name} — {en.status}")
+            lines = _pdf_event_lines(en)
+            if en.note:
+                lines.append(_pdf_note(en.note, notes_first + notes_at.get(en.index, 0)))
+            details[s].set_text("\n".join(lines))
+        footer.set_text(f"{recording.name} · events page {p + 1} of {n_pages}")
+        save_pdf_page(pdf, fig)
+    return n_pages + draw_text_pages(pdf, notes_pages)
+
+
+def render_pdf(
+    fh: IO[bytes],
+    recording: Recording,
+    result: ScanResult,
+    model: TrainedModel | None,
+    review: Review | None,
+    events: Sequence[FaultEvent],
+    title: str,
+    should_stop: ShouldStop,
+    *,
+    created: str,
+) -> Generator[Progress, None, int]:
+    """Write the report as PDF to ``fh``; yields Progress (one step per event), returns how
+    many pages it wrote.
+
+    ``created`` is when the report was made, as it says so. Raises ``Cancelled`` soon after
+    ``should_stop()`` turns True.
+    """
+    entries = event_entries(events, review)
+    total = len(entries) + 1
+    yield Progress(0, total, "Writing the summary")
+    with (
+        report_style(),
+        quiet_core_font_lookup(),
+        PdfPages(fh, metadata={"Title": title, "Creator": "FaultLens"}) as pdf,
+    ):
+        fast_image_encoding(pdf)
+        # Page 1: what was analysed, with what, and how good the data and the model are.
+        pages = pdf_text_pages(
+            pdf,
+            title,
+            [
+                # No heading, as in the HTML: the block is about the report as a whole.
+                ("", title_rows(recording, result, model, review, created)),
+                ("Data quality", quality_rows(recording)),
+                ("Model", model_rows(model, result)),
+                (
+                    "Validation per class (precision / recall / F1 / support)",
+                    [(r[0], " / ".join(r[1:])) for r in per_class_rows(model)],
+                ),
+                ("Scan", scan_rows(result, entries)),
+            ],
+        )
+        pages += _summary_pages(pdf, entries)
+        pages += _review_pages(pdf, recording, review)
+        pages += yield from _event_pages(pdf, recording, result, entries, pages + 1, should_stop)
+    yield Progress(total, total, "Done")
+    return pages
