@@ -1,14 +1,15 @@
 """The import dialog: preview a CSV, adjust the detected settings, check quality, open.
 
-Detection runs on the file's head (cheap, on the GUI thread); the full read runs in a
-GeneratorWorker with a busy indicator so a large file never freezes the window. A failed
-import shows the importer's message here and changes nothing in the main window.
+Detection runs on the file's head (cheap, on the GUI thread); the full read runs as a task
+(``import_recording``, a progress generator) with a progress bar in bytes of the file and a
+"Cancel import" button, so a large file never freezes the window and can be stopped between
+two byte ranges. A cancelled import leaves nothing behind and the dialog as it was before;
+a failed one shows the importer's message here. Neither changes the main window.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Generator
 from dataclasses import replace
 from pathlib import Path
 
@@ -34,14 +35,16 @@ from PySide6.QtWidgets import (
 )
 
 from faultlens.core.errors import FaultLensError
-from faultlens.core.io import Preview, load_recording, preview_file
-from faultlens.core.progress import Progress, ShouldStop
+from faultlens.core.io import Preview, import_recording, preview_file
+from faultlens.core.progress import Progress
 from faultlens.core.recording import ImportOptions, QualityReport, Recording
-from faultlens.gui.workers import GeneratorWorker
+from faultlens.gui.tasks import GeneratorFactory, TaskRunner, unique_kind
 
 AUTO = "__auto__"
 NONE = "__none__"
 SEPARATORS = ((",", "comma ,"), (";", "semicolon ;"), ("\t", "tab"), (r"\s+", "whitespace"))
+# The progress bar counts thousandths of the file.
+PROGRESS_STEPS = 1000
 
 
 def _fmt_seconds(value: float | None) -> str:
@@ -104,16 +107,9 @@ def quality_summary_html(report: QualityReport) -> str:
     return "<br>".join(lines)
 
 
-def _load_generator(
-    path: Path, options: ImportOptions
-) -> Callable[[ShouldStop], Generator[Progress, None, Recording]]:
-    def run(_should_stop: ShouldStop) -> Generator[Progress, None, Recording]:
-        # The reader is one call into pyarrow; it cannot stop half-way, so Cancel discards
-        # the result instead (see ImportDialog.reject).
-        yield Progress(0, 1, f"Reading {path.name}")
-        return load_recording(path, options)
-
-    return run
+def _import_task(path: Path, options: ImportOptions) -> GeneratorFactory:
+    """The import of ``path`` with ``options`` (a snapshot taken on the GUI thread)."""
+    return lambda should_stop: import_recording(path, options, should_stop)
 
 
 class ImportDialog(QDialog):
@@ -122,7 +118,9 @@ class ImportDialog(QDialog):
     recording_loaded = Signal(object)  # Recording, after a successful background read
     load_failed = Signal(str)
 
-    def __init__(self, path: str | Path, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, path: str | Path, parent: QWidget | None = None, tasks: TaskRunner | None = None
+    ) -> None:
         super().__init__(parent)
         self.path = Path(path)
         self.setWindowTitle(f"Import {self.path.name}")
@@ -130,7 +128,10 @@ class ImportDialog(QDialog):
         self.preview: Preview | None = None
         self.recording: Recording | None = None
         self.error = ""
-        self._worker: GeneratorWorker | None = None
+        # The window's task runner when given (its shutdown then stops this import too).
+        self.tasks = tasks if tasks is not None else TaskRunner(self)
+        self._task_kind = unique_kind("import")
+        self._cancel_requested = False
         self._loaded_options: ImportOptions | None = None
         self._accept_after_load = False
         self._updating = False
@@ -178,11 +179,19 @@ class ImportDialog(QDialog):
         self.error_label.setStyleSheet("color: #b00020; font-weight: bold;")
         self.error_label.hide()
         self.busy = QProgressBar()
-        self.busy.setRange(0, 0)  # indeterminate: the reader reports no progress
-        self.busy.setTextVisible(False)
+        self.busy.setObjectName("import_progress")
+        self.busy.setRange(0, PROGRESS_STEPS)
         self.busy.hide()
         self.busy_label = QLabel()
+        self.busy_label.setObjectName("import_status")
         self.busy_label.hide()
+        self.cancel_load_button = QPushButton("Cancel import")
+        self.cancel_load_button.setObjectName("cancel_import")
+        self.cancel_load_button.setToolTip(
+            "Stop reading the file; nothing is loaded and the dialog stays open"
+        )
+        self.cancel_load_button.clicked.connect(self.cancel_load)
+        self.cancel_load_button.hide()
 
         self.check_button = QPushButton("Check data quality")
         self.check_button.clicked.connect(self.check_quality)
@@ -207,6 +216,7 @@ class ImportDialog(QDialog):
         busy_row = QHBoxLayout()
         busy_row.addWidget(self.busy_label)
         busy_row.addWidget(self.busy, 1)
+        busy_row.addWidget(self.cancel_load_button)
         layout = QVBoxLayout(self)
         path_label = QLabel(str(self.path))
         path_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -350,7 +360,7 @@ class ImportDialog(QDialog):
 
     # ------------------------------------------------------------------ loading
     def is_loading(self) -> bool:
-        return self._worker is not None and self._worker.is_running()
+        return self.tasks.is_running(self._task_kind)
 
     def check_quality(self) -> None:
         """Read the whole file in the background and show its quality report."""
@@ -365,6 +375,13 @@ class ImportDialog(QDialog):
         self._accept_after_load = True
         self._start_load()
 
+    def cancel_load(self) -> None:
+        """Stop the running import at its next byte range; the dialog stays usable."""
+        if self.tasks.cancel(self._task_kind):
+            self._cancel_requested = True
+            self.cancel_load_button.setEnabled(False)
+            self.busy_label.setText("Cancelling…")
+
     def _start_load(self) -> None:
         if self.is_loading():
             return
@@ -372,21 +389,29 @@ class ImportDialog(QDialog):
         self._clear_error()
         self.recording = None
         self._loaded_options = options
-        worker = GeneratorWorker(_load_generator(self.path, options), "import", self)
-        worker.finished.connect(self._on_load_finished)
-        worker.failed.connect(self._on_load_failed)
-        worker.progress.connect(self._on_load_progress)
-        worker.done.connect(self._on_load_done)
-        self._worker = worker
+        self._cancel_requested = False
+        self.busy.setValue(0)
+        self.busy_label.setText(f"Reading {self.path.name}")
         self._set_busy(True)
-        worker.start()
+        self.tasks.start(
+            self._task_kind,
+            _import_task(self.path, options),
+            f"Import {self.path.name}",
+            progress=self._on_load_progress,
+            finished=self._on_load_finished,
+            failed=self._on_load_failed,
+            done=self._on_load_done,
+        )
 
     def _on_load_progress(self, report: Progress) -> None:
+        if self._cancel_requested:
+            return
+        self.busy.setValue(round(report.fraction * PROGRESS_STEPS))
         self.busy_label.setText(report.message)
 
     def _on_load_finished(self, recording: Recording) -> None:
-        if self._worker is not None and self._worker.cancel_requested:
-            return
+        if self._cancel_requested:
+            return  # finished just before the cancel arrived: it was not wanted
         self.recording = recording
         assert recording.quality is not None
         self.quality.setHtml(quality_summary_html(recording.quality))
@@ -400,10 +425,16 @@ class ImportDialog(QDialog):
 
     def _on_load_done(self) -> None:
         self._set_busy(False)
+        if self._cancel_requested and self.recording is None:
+            self._loaded_options = None
+            self.busy_label.setText("Import cancelled; nothing was loaded.")
+            self.busy_label.show()
 
     def _set_busy(self, busy: bool) -> None:
         self.busy.setVisible(busy)
         self.busy_label.setVisible(busy)
+        self.cancel_load_button.setVisible(busy)
+        self.cancel_load_button.setEnabled(busy)
         self.check_button.setEnabled(not busy)
         self.buttons.button(QDialogButtonBox.StandardButton.Open).setEnabled(not busy)
         for widget in (*self._setting_combos, self.channel_list):
@@ -419,18 +450,22 @@ class ImportDialog(QDialog):
         self.error_label.clear()
         self.error_label.hide()
 
+    def _stop_load(self) -> None:
+        """Cancel a running import and wait for it (one byte range at most), so that no
+        thread outlives the dialog; a result still on its way is then ignored."""
+        task = self.tasks.task(self._task_kind)
+        if task is not None:
+            self._cancel_requested = True
+            task.cancel()
+            task.wait()
+
     def reject(self) -> None:
-        # The read cannot be interrupted; wait for it so no thread outlives the dialog.
-        if self._worker is not None and self._worker.is_running():
-            self._worker.cancel()
-            self._worker.wait()
+        self._stop_load()
         self.recording = None
         super().reject()
 
     def done(self, result: int) -> None:
-        if self._worker is not None and self._worker.is_running():
-            self._worker.cancel()
-            self._worker.wait()
+        self._stop_load()
         super().done(result)
 
 
