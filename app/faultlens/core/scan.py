@@ -124,8 +124,8 @@ def scan(
     stride = max(1, min(_scan_stride(options.stride, n, t_win), int(model.stride)))
     heads = int(model.config.heads)
     members = int(getattr(model.config, "members", 1))
-    if options.threshold is None:
-        options = dataclasses.replace(options, threshold=float(model.threshold))
+    threshold = float(model.threshold if options.threshold is None else options.threshold)
+    options = dataclasses.replace(options, threshold=threshold)
     batch_size = max(1, int(options.batch_size or _auto_batch_size(device)))
 
     x = model.normalised_input(recording)  # (N, input size) float32, NaN -> 0
@@ -196,7 +196,7 @@ def scan(
         attention_heads.mean(axis=0) if heads else np.full(n, np.nan, dtype=np.float32)
     ).astype(np.float32)
     fault_probability = (1.0 - probabilities[:, 0]).astype(np.float32)
-    predicted = decide(probabilities, fault_probability, float(options.threshold))
+    predicted = decide(probabilities, fault_probability, threshold)
 
     result = ScanResult(
         class_names=tuple(model.class_names),

@@ -39,6 +39,8 @@ from faultlens.core.recording import Recording
 from faultlens.core.report.mpl_compat import TextStamps, png_bytes
 
 if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
+
     from faultlens.core.scan import ScanResult
 
 
@@ -61,7 +63,7 @@ SHADE_LUT = np.round(
     + 255 * np.asarray(to_rgb(EVENT_COLOUR))[:, None] * SHADE_ALPHA
 ).astype(np.uint8)
 
-RC = {
+RC: dict[RcKeyType, Any] = {
     # Strings from files must never be parsed as TeX/mathtext.
     "text.parse_math": False,
     "text.usetex": False,

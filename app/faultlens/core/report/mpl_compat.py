@@ -88,7 +88,7 @@ def fast_image_encoding(pdf: PdfPages) -> None:
     pdf.infodict()  # public; makes the PdfFile, which newer matplotlib makes on the first page
     file = getattr(pdf, "_file", None)
     original = getattr(file, "_writePng", None)
-    if original is None:
+    if file is None or original is None:
         return
     try:
         probe = original(Image.new("RGB", (1, 1)))
@@ -260,6 +260,8 @@ class PageImage(Artist):
             return
         x, y, w, h = self.rect
         fig = self.get_figure()
+        if fig is None:
+            return
         (x0, y0), (x1, y1) = fig.transFigure.transform([(x, y), (x + w, y + h)])
         gc = renderer.new_gc()
         # The transform maps the unit square onto the rectangle; renderers take images

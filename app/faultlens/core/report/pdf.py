@@ -252,13 +252,14 @@ def _event_pages(
     img_h = img_w_in * painter.height_in / painter.width_in / A4[1]
     slot_h = 0.9 / EVENTS_PER_PDF_PAGE
     fig = Figure(figsize=A4)
-    titles, details, images = [], [], []
+    titles, details, images = [], [], []  # per slot
     for s in range(EVENTS_PER_PDF_PAGE):
         top = 0.965 - s * slot_h
         titles.append(
             fig.text(0.06, top, "", fontsize=10, weight="bold", va="top", parse_math=False)
         )
-        images.append(fig.add_artist(PageImage((0.06, top - 0.02 - img_h, 0.88, img_h))))
+        images.append(PageImage((0.06, top - 0.02 - img_h, 0.88, img_h)))
+        fig.add_artist(images[-1])
         details.append(
             fig.text(
                 0.07, top - 0.03 - img_h, "", fontsize=7, va="top", linespacing=1.4,
