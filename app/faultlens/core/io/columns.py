@@ -99,7 +99,7 @@ def resolve_columns(layout: Layout, options: ImportOptions) -> None:
             _require_column(layout, options.label_column, "label column", "--label-column")
             label_col = options.label_column
         else:
-            by_norm = {}
+            by_norm: dict[str, str] = {}
             for c in names:
                 by_norm.setdefault(_norm(c), c)
             for key in LABEL_NAMES:

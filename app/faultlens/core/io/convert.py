@@ -24,8 +24,9 @@ def as_text_array(values: RawColumn) -> np.ndarray:
     """Object array of str/None from an arrow ChunkedArray or a numpy/pandas array."""
     if isinstance(values, pa.ChunkedArray):
         return np.asarray(values.to_pylist(), dtype=object)
-    out = np.asarray(values, dtype=object)
-    return np.where(pd.isna(out), None, out)
+    out = np.array(values, dtype=object)  # a copy: the source stays as it was
+    out[pd.isna(out)] = None
+    return out
 
 
 def convert_time(layout: Layout, values: RawColumn | None) -> np.ndarray | None:

@@ -67,7 +67,8 @@ def records(lines: Iterable[tuple[int, str]], separator: str) -> Iterator[tuple[
     never closes. Lines without a quote, the common case, pass through as they are (with
     their line break, if they came with one). Runs of whitespace have no quoting here.
     """
-    start, parts, in_quotes = 0, [], False
+    start, in_quotes = 0, False
+    parts: list[str] = []
     for number, line in lines:
         if not parts:
             if '"' not in line or separator == WHITESPACE:
