@@ -70,9 +70,9 @@ def run_gui(file: Path | None, model: Path | None, screenshot: Path | None) -> i
     ):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from faultlens.core.checkpoint import load_model
-    from faultlens.core.detection import scan
     from faultlens.core.io import load_recording
     from faultlens.core.progress import run_to_end
+    from faultlens.core.scan import scan
     from faultlens.gui.app import ensure_app, install_excepthook, warm_up_torch
     from faultlens.gui.main_window import MainWindow
 
@@ -83,12 +83,12 @@ def run_gui(file: Path | None, model: Path | None, screenshot: Path | None) -> i
         # Automation: everything synchronously, errors go to the CLI (exit 2), not dialogs.
         if file is not None:
             recording = load_recording(file)
-            window.add_recording(recording)
+            entry = window.add_recording(recording)
             if model is not None:
                 trained = load_model(model)
                 window.set_model(trained)
                 trained.check_channels(recording)
-                window.apply_scan(recording, run_to_end(scan(trained, recording)))
+                window.apply_scan(entry.id, run_to_end(scan(trained, recording)))
                 _focus_first_event(window)
         elif model is not None:
             window.set_model(load_model(model))

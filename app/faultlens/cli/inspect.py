@@ -11,7 +11,7 @@ from faultlens.cli.common import EXIT_OK, add_import_options, import_options_fro
 
 def run_inspect(args: argparse.Namespace) -> int:
     from faultlens.core.io import load_recording
-    from faultlens.core.report_text import recording_summary_text
+    from faultlens.core.report.text import recording_summary_text
 
     rec = load_recording(args.file, import_options_from_args(args))
     if args.json:

@@ -27,14 +27,10 @@ from faultlens.core.errors import FaultLensError
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from faultlens.core.detection import scan
-    from faultlens.core.report import (
-        EVENT_SUFFIXES,
-        REPORT_SUFFIXES,
-        write_events,
-        write_report,
-    )
+    from faultlens.core.event_files import EVENT_SUFFIXES, write_events
+    from faultlens.core.report import REPORT_SUFFIXES, write_report
     from faultlens.core.review import Review
+    from faultlens.core.scan import scan
 
     outputs: list[Path] = list(args.out)
     if len({p.resolve() for p in outputs}) != len(outputs):

@@ -26,18 +26,20 @@ from faultlens.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from faultlens.core.detection import ScanResult
     from faultlens.core.recording import Recording
+    from faultlens.core.scan import ScanResult
 
 
 def run_scan(args: argparse.Namespace) -> int:
-    from faultlens.core.detection import scan, write_events, write_predictions_csv
+    from faultlens.core.event_files import EVENT_SUFFIXES, write_events
+    from faultlens.core.predictions import write_predictions_csv
     from faultlens.core.progress import Cancelled
+    from faultlens.core.scan import scan
 
     if args.predictions is not None:
         check_output(args.predictions, "predictions file", (".csv",))
     if args.events is not None:
-        check_output(args.events, "events file", (".csv", ".json"))
+        check_output(args.events, "events file", EVENT_SUFFIXES)
     options = scan_options_from_args(args)
     model = load_model(args.model)
     (recording,) = load_recordings([args.file], args)
@@ -49,18 +51,9 @@ def run_scan(args: argparse.Namespace) -> int:
     if args.predictions is not None:
         write_predictions_csv(result, recording, args.predictions)
     if args.events is not None:
-        write_events(
-            result.events,
-            args.events,
-            meta={
-                "recording": str(recording.path),
-                "recording_sha256": recording.content_hash,
-                "model": str(args.model),
-                "model_fingerprint": result.model_fingerprint,
-                # The threshold actually used (the model's unless given).
-                "threshold": result.options.threshold,
-            },
-        )
+        # The one event-file schema (faultlens.core.event_files), as `report --events` and
+        # the GUI write it; every event reads "unreviewed".
+        write_events(args.events, result.events, recording=recording, scan_result=result)
     if args.json:
         print_json(_scan_json(args, recording, result))
     else:
