@@ -399,7 +399,7 @@ def test_pdf_event_images_are_the_event_figures(
     width, height, data = images[0]
     assert (height, width) == expected.shape[:2]
     rows = np.frombuffer(data, np.uint8).reshape(height, 1 + 3 * width)
-    # Unfiltered rows: written by the fast encoder, not matplotlib's (see _fast_image_encoding).
+    # Unfiltered rows: written by the fast encoder, not matplotlib's (see fast_image_encoding).
     assert not rows[:, 0].any()
     got = rows[:, 1:].reshape(height, width, 3)
     # Matplotlib may store the rows bottom-up and flip them back in the page's transform.
@@ -610,7 +610,7 @@ def test_pdf_first_page_flows_with_many_warnings_and_a_long_model_card(
     # Pages: the text pages, one summary page, one event page.
     text_pages = 1 + texts.count(f"{title} (continued)")
     assert _pdf_pages(blob) == text_pages + 1 + math.ceil(len(events) / EVENTS_PER_PDF_PAGE)
-    # What _render_pdf counts is what it wrote.
+    # What render_pdf counts is what it wrote.
     buf = io.BytesIO()
     pages = run_to_end(
         render_pdf(buf, rec, result, big, None, events, title, lambda: False, created="now")
@@ -679,7 +679,7 @@ def test_pdf_prints_cut_event_notes_in_full_after_the_events(
     assert page_of("Event 5: leak") > notes_first
     assert texts.count("Notes in full (continued)") >= 1
 
-    # What _render_pdf counts is what it wrote.
+    # What render_pdf counts is what it wrote.
     buf = io.BytesIO()
     count = run_to_end(
         render_pdf(buf, recording, result, None, review, events, "t", lambda: False, created="now")
