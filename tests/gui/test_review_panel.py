@@ -413,20 +413,20 @@ def test_export_report_and_events_in_a_worker(
     assert done.args == [str(out)]
     text = out.read_text(encoding="utf-8")
     assert text.count("<img") == 4 and "st st-confirmed" in text and "st st-dismissed" not in text
-    qtbot.waitUntil(lambda: not exporter.worker.is_running())
+    qtbot.waitUntil(lambda: not exporter.is_running())
 
     events_out = tmp_path / "e.csv"
     with qtbot.waitSignal(exporter.exported, timeout=60_000):
         assert exporter.export(events_out) is not None
     events, reviews = read_events(events_out)
     assert events == result.events and reviews[1]["review_status"] == "dismissed"
-    qtbot.waitUntil(lambda: not exporter.worker.is_running())
+    qtbot.waitUntil(lambda: not exporter.is_running())
 
     # A failing export shows its one-line reason and leaves nothing.
     with qtbot.waitSignal(exporter.failed, timeout=60_000):
         exporter.export(tmp_path / "missing" / "r.pdf")
     assert "does not exist" in error_boxes[-1][1]
-    qtbot.waitUntil(lambda: not exporter.worker.is_running())
+    qtbot.waitUntil(lambda: not exporter.is_running())
 
     # Cancel from the progress dialog: no file.
     target = tmp_path / "c.pdf"
@@ -485,19 +485,19 @@ def test_export_imports_the_renderers_on_the_gui_thread_first(
 
     def spy(name: str) -> object:
         on_gui = threading.current_thread() is threading.main_thread()
-        calls.append((name, on_gui, exporter.worker, name in sys.modules))
+        calls.append((name, on_gui, exporter.task, name in sys.modules))
         return real_import(name)
 
     monkeypatch.setattr(report_export.importlib, "import_module", spy)
     with qtbot.waitSignal(exporter.exported, timeout=60_000):
         exporter.export(tmp_path / "e.csv")
-    qtbot.waitUntil(lambda: not exporter.worker.is_running())
+    qtbot.waitUntil(lambda: not exporter.is_running())
     assert calls == []
-    csv_worker = exporter.worker
+    csv_worker = exporter.task
 
     with qtbot.waitSignal(exporter.exported, timeout=60_000):
         exporter.export(tmp_path / "r.pdf")
-    qtbot.waitUntil(lambda: not exporter.worker.is_running())
+    qtbot.waitUntil(lambda: not exporter.is_running())
     # On the GUI thread while the newest worker was still the CSV run's: before the PDF
     # run's worker existed.
     up_front = {name for name, on_gui, worker, _ in calls if on_gui and worker is csv_worker}

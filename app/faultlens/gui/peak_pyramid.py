@@ -25,12 +25,18 @@ LOD_MAX_BLOCKS_PER_PIXEL = 2.5  # pyqtgraph draws up to 5 points (2.5 min/max pa
 Level = tuple[int, np.ndarray, np.ndarray]
 
 
-def peak_pyramid(x: np.ndarray, y: np.ndarray, min_blocks: int = LOD_MIN_BLOCKS) -> list[Level]:
+def peak_pyramid(
+    x: np.ndarray,
+    y: np.ndarray,
+    min_blocks: int = LOD_MIN_BLOCKS,
+    share_x: list[Level] | None = None,
+) -> list[Level]:
     """Min/max levels of ``y`` for drawing: ``[(rows_per_block, x_level, y_level), ...]``.
 
     Each level holds two points per block, (block start x, min) and (block start x, max),
     NaN-ignoring (a block that is all NaN stays NaN, so long gaps stay gaps). Levels stop
-    before fewer than ``min_blocks`` blocks would remain.
+    before fewer than ``min_blocks`` blocks would remain. ``share_x``: the pyramid of another
+    channel on the same ``x``, whose level x arrays are reused (one copy for all channels).
     """
     levels: list[Level] = []
     cur_x, cur_min, cur_max = x, y, y
@@ -52,6 +58,8 @@ def peak_pyramid(x: np.ndarray, y: np.ndarray, min_blocks: int = LOD_MIN_BLOCKS)
         level_y[1::2] = new_max
         levels.append((rows_per_block, np.repeat(new_x, 2), level_y))
         cur_x, cur_min, cur_max = new_x, new_min, new_max
+    if share_x is not None:
+        levels = [(r, sx, ly) for (r, _x, ly), (_r, sx, _y) in zip(levels, share_x, strict=True)]
     return levels
 
 

@@ -4,7 +4,8 @@
   events) painted by one item, not a LinearRegionItem per span: each of those (and its two
   InfiniteLines) recomputes its bounds from the view on every frame, which cost ~100 ms a
   frame with the demo's 580 regions.
-- :class:`ChannelName`: a channel's name in its plot's corner, readable over the trace.
+- :class:`ChannelName`: a channel's name in its plot's corner, readable over the trace, on
+  the plot :func:`channel_plot` makes (with :func:`time_axis_item` under it).
 - :class:`LegendRow`: the shading legend in a layout row of its own, above the plots.
 """
 
@@ -17,7 +18,44 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QPainter
 from PySide6.QtWidgets import QGraphicsSceneResizeEvent, QStyleOptionGraphicsItem, QWidget
 
+from faultlens.core.recording import Recording
+from faultlens.gui.tracks import LEFT_AXIS_WIDTH
+
+CURVE_PEN = pg.mkPen("#1f3b73", width=1)
 NAME_FILL = QColor(255, 255, 255, 191)  # white at 75 %: names over the trace, which shows through
+
+
+def time_axis_item(recording: Recording | None) -> pg.AxisItem:
+    """A bottom axis for the recording's time: dates, seconds, or rows."""
+    if recording is not None and recording.time_kind == "datetime":
+        # DateAxisItem subtracts utcOffset; ours is east-positive, pyqtgraph's west-positive.
+        offset = -(recording.utc_offset_s or 0)
+        axis = pg.DateAxisItem(orientation="bottom", utcOffset=offset)
+    else:
+        axis = pg.AxisItem(orientation="bottom")
+        if recording is not None:
+            axis.setLabel("row" if recording.time_kind == "index" else "time", units=None)
+    # Otherwise every pan re-renders each axis label's HTML to re-pick an SI prefix.
+    axis.enableAutoSIPrefix(False)
+    return axis
+
+
+def channel_plot(name: str, bottom_axis: pg.AxisItem) -> tuple[pg.PlotItem, pg.PlotDataItem]:
+    """An empty plot for one channel (x pans and zooms, y stays put; its name in the corner)
+    and its curve, which draws only what is in view, peak-downsampled."""
+    plot = pg.PlotItem(axisItems={"bottom": bottom_axis})
+    plot.getAxis("left").setWidth(LEFT_AXIS_WIDTH)
+    plot.setMouseEnabled(x=True, y=False)
+    plot.hideButtons()
+    plot.setMenuEnabled(False)
+    plot.setClipToView(True)
+    label = ChannelName(name)
+    label.setParentItem(plot.vb)
+    label.anchor(itemPos=(0, 0), parentPos=(0, 0), offset=(4, 0))
+    curve = plot.plot(pen=CURVE_PEN)
+    curve.setDownsampling(auto=True, method="peak")
+    curve.setClipToView(True)
+    return plot, curve
 
 
 class ShadedSpans(pg.GraphicsObject):

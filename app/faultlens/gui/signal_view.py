@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QColor
+from PySide6.QtGui import QColor, QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QListWidget,
@@ -35,7 +35,7 @@ from faultlens.core.events import FaultEvent
 from faultlens.core.recording import Recording, is_normal_label
 from faultlens.core.session import Session, SessionChange
 from faultlens.gui.peak_pyramid import Level, level_for, peak_pyramid
-from faultlens.gui.plot_items import ChannelName, LegendRow, ShadedSpans
+from faultlens.gui.plot_items import LegendRow, ShadedSpans, channel_plot, time_axis_item
 from faultlens.gui.tracks import (
     LEFT_AXIS_WIDTH,
     AttentionStrip,
@@ -48,7 +48,6 @@ if TYPE_CHECKING:
     from faultlens.core.scan import ScanResult
 
 
-CURVE_PEN = pg.mkPen("#1f3b73", width=1)
 GROUND_TRUTH_BRUSH = QColor(120, 120, 120, 45)
 EVENT_ALPHA = 70
 LABEL_Z, EVENT_Z = -20, -10  # behind the curves; events over the labelled stretches
@@ -155,9 +154,14 @@ class SignalView(QWidget):
             self.destroyed.connect(lambda *_: unsubscribe())
             self._show_current()
 
-    def closeEvent(self, event: QCloseEvent) -> None:
-        self._note_timer.stop()  # a closed view has no note to update
-        super().closeEvent(event)
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self._note_timer.start()  # the range may have changed while the view was hidden
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        # A hidden view (closed, or inside a window that closed) has no note to update.
+        self._note_timer.stop()
+        super().hideEvent(event)
 
     # ------------------------------------------------------------------ following a session
     def _on_session_changed(self, change: SessionChange) -> None:
@@ -212,27 +216,11 @@ class SignalView(QWidget):
         self.x = recording.time_axis()
         self._hidden &= set(recording.channels)
         for index, name in enumerate(recording.channels):
-            plot = pg.PlotItem(axisItems={"bottom": self._bottom_axis()})
-            plot.getAxis("left").setWidth(LEFT_AXIS_WIDTH)
-            plot.setMouseEnabled(x=True, y=False)
-            plot.hideButtons()
-            plot.setMenuEnabled(False)
-            plot.setClipToView(True)
-            label = ChannelName(name)
-            label.setParentItem(plot.vb)
-            label.anchor(itemPos=(0, 0), parentPos=(0, 0), offset=(4, 0))
-            curve = plot.plot(pen=CURVE_PEN)
-            curve.setDownsampling(auto=True, method="peak")
-            curve.setClipToView(True)
+            plot, curve = channel_plot(name, time_axis_item(recording))
             curve.setData(self.x, recording.data[:, index], connect="finite")
-            levels = peak_pyramid(self.x, recording.data[:, index])
-            if self._lod:
-                # Every channel shares the time axis: keep one copy of each level's x.
-                shared = next(iter(self._lod.values()))
-                levels = [
-                    (r, sx, y) for (r, _x, y), (_r, sx, _y) in zip(levels, shared, strict=True)
-                ]
-            self._lod[name] = levels
+            # Every channel shares the time axis: one copy of each level's x.
+            first = next(iter(self._lod.values()), None)
+            self._lod[name] = peak_pyramid(self.x, recording.data[:, index], share_x=first)
             plot.setYRange(*robust_range(recording.data[:, index]), padding=0)
             plot.vb.sigXRangeChanged.connect(self._on_plot_x_range_changed)
             self.plots[name] = plot
@@ -245,9 +233,9 @@ class SignalView(QWidget):
             self.channel_list.blockSignals(True)
             self.channel_list.addItem(item)
             self.channel_list.blockSignals(False)
-        self.fault_track = FaultProbabilityTrack({"bottom": self._bottom_axis()})
-        self.attention_strip = AttentionStrip({"bottom": self._bottom_axis()})
-        self.hotspot_track = HotspotTrack({"bottom": self._bottom_axis()})
+        self.fault_track = FaultProbabilityTrack({"bottom": time_axis_item(recording)})
+        self.attention_strip = AttentionStrip({"bottom": time_axis_item(recording)})
+        self.hotspot_track = HotspotTrack({"bottom": time_axis_item(recording)})
         for key, track in self._tracks().items():
             track.setFixedHeight(TRACK_HEIGHTS[key])
             track.vb.sigXRangeChanged.connect(self._on_plot_x_range_changed)
@@ -265,20 +253,6 @@ class SignalView(QWidget):
         self._relayout()
         self.show_all()
         self.plots_rebuilt.emit()
-
-    def _bottom_axis(self) -> pg.AxisItem:
-        rec = self.recording
-        if rec is not None and rec.time_kind == "datetime":
-            # DateAxisItem subtracts utcOffset; ours is east-positive, pyqtgraph's west-positive.
-            offset = -(rec.utc_offset_s or 0)
-            axis = pg.DateAxisItem(orientation="bottom", utcOffset=offset)
-        else:
-            axis = pg.AxisItem(orientation="bottom")
-            if rec is not None:
-                axis.setLabel("row" if rec.time_kind == "index" else "time", units=None)
-        # Otherwise every pan re-renders each axis label's HTML to re-pick an SI prefix.
-        axis.enableAutoSIPrefix(False)
-        return axis
 
     def _tracks(self) -> dict[str, pg.PlotItem]:
         if self.fault_track is None or self.attention_strip is None or self.hotspot_track is None:
@@ -371,9 +345,12 @@ class SignalView(QWidget):
     def row_span_x(self, start_row: int, end_row: int) -> tuple[float, float]:
         """x extent of rows ``start_row..end_row`` (inclusive), half a sample either side."""
         x = self.x
-        n = len(x)
-        step = float(np.median(np.diff(x[: min(n, 1000)]))) if n > 1 else 1.0
-        return float(x[start_row]) - step / 2, float(x[min(end_row, n - 1)]) + step / 2
+        step = self._row_step()
+        return float(x[start_row]) - step / 2, float(x[min(end_row, len(x) - 1)]) + step / 2
+
+    def _row_step(self) -> float:
+        """x units per row: the recording's sampling interval (one row without a time axis)."""
+        return self.recording.sampling_interval if self.recording is not None else 1.0
 
     # ------------------------------------------------------------------ ground truth
     def set_show_labels(self, show: bool) -> None:
@@ -440,7 +417,8 @@ class SignalView(QWidget):
             self._syncing = False
         self._apply_lod(x_range)
         self.x_range_changed.emit(float(x_range[0]), float(x_range[1]))
-        self._note_timer.start()
+        if self.isVisible():  # a hidden view has no note to show; showEvent updates it
+            self._note_timer.start()
 
     def _apply_lod(self, x_range: tuple[float, float]) -> None:
         """Feed the curves the pyramid level that suits the rows now in view."""
@@ -504,7 +482,7 @@ class SignalView(QWidget):
         # Never zoom in beyond ~10 samples in view.
         if len(self.x) < 2:
             return 0.5
-        return 5 * float(np.median(np.diff(self.x[: min(len(self.x), 1000)])))
+        return 5 * self._row_step()
 
     def go_home(self) -> None:
         x0, x1 = self.x_range()
