@@ -23,6 +23,14 @@ installed pandas parses a large local file on every core itself (``_read_csv_par
 what keeps us above 1.3 is pyarrow's parse (~0.9 s CPU against ~0.77 s for pandas' whole
 read) and the sha256 (~0.14 s CPU).
 
+The reader became the package ``faultlens.core.io`` with the import as a progress generator
+(issue 12; ``load_recording`` drains ``import_recording``). Before, on a quiet box: ours
+0.71 s (0.94 s CPU), peak 1.9x. After, the same-file A/B against a copy of the single-module
+reader, runs alternating, 3 batches of 6-10 each on the box shared with 4 other jobs (load
+4-8, so the wall times are ~2x): best 1.30-1.68 s before against 1.30-1.57 s after, medians
+1.54-2.29 s against 1.49-2.19 s, CPU 0.92-1.07 s against 0.91-1.01 s, peak +144-147 MiB
+against +144-146 MiB, the same data and hash: no slower.
+
 Usage: python benchmarks/bench_import.py [--rows N] [--channels C] [--repeat R]
 """
 

@@ -29,7 +29,7 @@ def arrow_options(
     """pyarrow's options for reading the needed columns of the whole file, or (``ranges``)
     for parsing byte ranges of it one per thread: then the file's last column is read too,
     as text when it is not needed, so that a range cut inside a quoted field shows (and,
-    with ``quoted``, a quote that never closes: ``check_last_quote``).
+    with ``quoted``, a quote that never closes: ``_check_last_quote``).
 
     Blank lines are skipped, whitespace-only ones too. With ``quoted`` (the file has
     quotes) the whole-file read lets a quoted field hold line breaks even where one of
