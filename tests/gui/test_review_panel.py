@@ -392,7 +392,6 @@ def scanned(recording: Recording):
     return model, result
 
 
-@pytest.mark.slow
 def test_export_report_and_events_in_a_worker(
     qtbot: QtBot, tmp_path: Path, recording: Recording, review: Review, scanned, error_boxes
 ) -> None:
@@ -457,7 +456,6 @@ def test_module_opens_on_its_own(qtbot: QtBot, recording: Recording, scanned) ->
     assert len(widget.review.events) == len(result.events)
 
 
-@pytest.mark.slow
 def test_export_imports_the_renderers_on_the_gui_thread_first(
     qtbot: QtBot,
     tmp_path: Path,

@@ -25,7 +25,7 @@ scan's ``events`` list; :func:`index_of_event` goes the other way.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
@@ -146,7 +146,7 @@ class EventsModel(QAbstractTableModel):
             self._row_of_key[key] for key in change.event_keys if key in self._row_of_key
         )
 
-    def _rows_changed(self, rows: Any) -> None:
+    def _rows_changed(self, rows: Iterable[int]) -> None:
         """``dataChanged`` for each run of consecutive ``rows`` (every column: the status
         tints the whole row in the review's view)."""
         ordered = sorted(set(rows))
@@ -230,7 +230,7 @@ class EventsModel(QAbstractTableModel):
         # One line in the cell; the tooltip holds the note as typed.
         return " ".join(decision.note.split()) if decision is not None else ""
 
-    def _sort_key(self, row: int, col: int, event: FaultEvent) -> Any:
+    def _sort_key(self, row: int, col: int, event: FaultEvent) -> int | float | str:
         if col in (START, NUMBER):
             return event.start_row if col == START else row
         if col == END:
