@@ -25,7 +25,7 @@ scan's ``events`` list; :func:`index_of_event` goes the other way.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
@@ -43,6 +43,7 @@ from PySide6.QtGui import QBrush, QColor
 
 from faultlens.core.review import EventDecision, Review, ReviewChange, event_key
 from faultlens.core.session import Session, SessionChange
+from faultlens.gui.subscriptions import Subscriptions
 from faultlens.gui.tracks import class_colour
 
 if TYPE_CHECKING:
@@ -84,10 +85,8 @@ class EventsModel(QAbstractTableModel):
         self._class_names: tuple[str, ...] = ()
         self._row_of_key: dict[str, int] = {}
         self._review: Review | None = None
-        self._unsubscribe_review: Callable[[], None] | None = None
-        unsubscribe = session.subscribe(self._on_session_changed)
-        # The session outlives the model in tests and demos: stop listening once deleted.
-        self.destroyed.connect(lambda *_: unsubscribe())
+        self._subscriptions = Subscriptions(self)
+        self._subscriptions.set("session", session.subscribe(self._on_session_changed))
         self._reload()
 
     # ------------------------------------------------------------------ what is shown
@@ -134,12 +133,10 @@ class EventsModel(QAbstractTableModel):
     def _follow_review(self, review: Review | None) -> None:
         if review is self._review:
             return
-        if self._unsubscribe_review is not None:
-            self._unsubscribe_review()
-            self._unsubscribe_review = None
         self._review = review
-        if review is not None:
-            self._unsubscribe_review = review.subscribe(self._on_review_changed)
+        self._subscriptions.set(
+            "review", review.subscribe(self._on_review_changed) if review is not None else None
+        )
 
     def _on_review_changed(self, change: ReviewChange) -> None:
         self._rows_changed(

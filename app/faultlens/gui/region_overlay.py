@@ -20,6 +20,7 @@ from faultlens.core.review import Review
 from faultlens.core.session import SessionChange
 from faultlens.gui import app as gui_app
 from faultlens.gui.signal_view import SignalView
+from faultlens.gui.subscriptions import Subscriptions
 
 REGION_BRUSH = (0, 150, 136, 55)  # teal: unlike any class colour of the event shading
 REGION_PEN = (0, 121, 107, 230)
@@ -38,13 +39,12 @@ class RegionOverlay:
         self.signal_view = signal_view
         self.review: Review | None = None
         self.items: list[tuple[pg.PlotItem, pg.LinearRegionItem, int]] = []
-        self._unsubscribe: Callable[[], None] | None = None
+        self._subscriptions = Subscriptions(signal_view)
         # The view rebuilds its plots for each recording (the items went with them).
         signal_view.plots_rebuilt.connect(self.refresh)
         session = signal_view.session
         if session is not None:
-            unsubscribe = session.subscribe(self._on_session_changed)
-            signal_view.destroyed.connect(lambda *_: unsubscribe())
+            self._subscriptions.set("session", session.subscribe(self._on_session_changed))
             self._on_session_changed(SessionChange("current", session.current_id))
 
     def _on_session_changed(self, change: SessionChange) -> None:
@@ -57,12 +57,11 @@ class RegionOverlay:
             self.set_review(review)
 
     def set_review(self, review: Review | None) -> None:
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
         self.review = review
-        if review is not None:
-            self._unsubscribe = review.subscribe(lambda _change: self.refresh())
+        self._subscriptions.set(
+            "review",
+            review.subscribe(lambda _change: self.refresh()) if review is not None else None,
+        )
         self.refresh()
 
     def refresh(self) -> None:

@@ -58,6 +58,7 @@ from faultlens.gui.event_model import (
     select_event,
     selected_event,
 )
+from faultlens.gui.subscriptions import Subscriptions
 
 if TYPE_CHECKING:
     from faultlens.core.scan import ScanResult
@@ -111,7 +112,7 @@ class ReviewPanel(QWidget):
         self.session = session
         self.selection = selection
         self._review: Review | None = None  # the review followed (the session's current one)
-        self._unsubscribe_review: Callable[[], None] | None = None
+        self._subscriptions = Subscriptions(self)
         self._filling = False
         self._note_event: int | None = None  # the event whose note the editor holds
         self.last_error = ""
@@ -212,8 +213,7 @@ class ReviewPanel(QWidget):
         # signal): the note typed for the event going away is saved first.
         model.modelAboutToBeReset.connect(self.commit_note)
         model.modelReset.connect(self._on_rows_reset)
-        unsubscribe = session.subscribe(self._on_session_changed)
-        self.destroyed.connect(lambda *_: unsubscribe())
+        self._subscriptions.set("session", session.subscribe(self._on_session_changed))
         self._follow_current()
 
     def _event_view(self, model: QAbstractItemModel, selection: QItemSelectionModel) -> QTableView:
@@ -263,12 +263,10 @@ class ReviewPanel(QWidget):
             return
         self.commit_note()  # a note typed for the previous review's event goes there
         self._note_event = None
-        if self._unsubscribe_review is not None:
-            self._unsubscribe_review()
-            self._unsubscribe_review = None
         self._review = review
-        if review is not None:
-            self._unsubscribe_review = review.subscribe(self._on_review_changed)
+        self._subscriptions.set(
+            "review", review.subscribe(self._on_review_changed) if review is not None else None
+        )
         warnings = review.warnings if review is not None else []
         self.warning_label.setText("\n".join(w.message for w in warnings))
         self.warning_label.setVisible(bool(warnings))

@@ -36,6 +36,7 @@ from faultlens.core.recording import Recording, is_normal_label
 from faultlens.core.session import Session, SessionChange
 from faultlens.gui.peak_pyramid import Level, level_for, peak_pyramid
 from faultlens.gui.plot_items import LegendRow, ShadedSpans, channel_plot, time_axis_item
+from faultlens.gui.subscriptions import Subscriptions
 from faultlens.gui.tracks import (
     LEFT_AXIS_WIDTH,
     AttentionStrip,
@@ -150,8 +151,8 @@ class SignalView(QWidget):
         self._note_timer.timeout.connect(self._update_downsample_note)
 
         if session is not None:
-            unsubscribe = session.subscribe(self._on_session_changed)
-            self.destroyed.connect(lambda *_: unsubscribe())
+            self._subscriptions = Subscriptions(self)
+            self._subscriptions.set("session", session.subscribe(self._on_session_changed))
             self._show_current()
 
     def showEvent(self, event: QShowEvent) -> None:
