@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-from faultlens.core import events as events_mod
 from faultlens.core.checkpoint import TrainedModel
 from faultlens.core.events import detect_events, find_stretches
 from faultlens.core.options import ScanOptions, TrainOptions
@@ -105,9 +104,7 @@ def test_attribution_finds_the_channel_that_carries_the_fault(channel_b_fault_mo
         detect_events(result, rec, ScanOptions(device="cpu"), should_stop=lambda: True)
 
 
-def test_durations_count_the_last_row_with_the_sampling_interval_worked_out_once(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_durations_count_the_last_row_with_the_recordings_sampling_interval() -> None:
     fp = np.zeros(60, np.float32)
     fp[5:10] = fp[20:24] = fp[40:52] = 0.9
     result = synthetic_result(fp)
@@ -115,12 +112,10 @@ def test_durations_count_the_last_row_with_the_sampling_interval_worked_out_once
     time = np.cumsum(np.r_[0.0, np.ones(59)])
     time[45:] += 2.0
     rec = Recording.from_arrays(np.zeros((60, 1), np.float32), ["a"], time=time)
-    calls = []
-    real = events_mod._row_interval
-    monkeypatch.setattr(events_mod, "_row_interval", lambda r: calls.append(1) or real(r))
     options = ScanOptions(min_duration_rows=1, merge_gap_rows=0)
     found = detect_events(result, rec, options)
     assert [(e.start_row, e.end_row) for e in found] == [(5, 9), (20, 23), (40, 51)]
     # The span from the first to the last row's time, plus one median interval (1 s).
     assert [e.duration_s for e in found] == [5.0, 4.0, 14.0]
-    assert len(calls) == 1  # once per call, not once per event
+    # Worked out once per recording (Recording.sampling_interval is cached), not per event.
+    assert "sampling_interval" in vars(rec)

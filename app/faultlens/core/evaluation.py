@@ -277,8 +277,10 @@ def label_indices(recording: Recording, class_names: Sequence[str]) -> np.ndarra
             "name it with --label-column NAME"
         )
     names = [str(n) for n in class_names]
-    values, inverse = np.unique(recording.labels.astype(str), return_inverse=True)
-    mapped = np.full(values.shape, -1, dtype=np.int64)
+    values = recording.label_names
+    # Per distinct label, then per row through the recording's codes; the extra last entry
+    # is what code -1 (unlabelled) picks.
+    mapped = np.full(len(values) + 1, -1, dtype=np.int64)
     for i, v in enumerate(values):
         s = v.strip()
         if s == "":
@@ -300,7 +302,7 @@ def label_indices(recording: Recording, class_names: Sequence[str]) -> np.ndarra
                 f"{recording.path}: column {col!r} has the label {s!r}, which is not one of "
                 f"the model's classes {names}; relabel the file or use a model trained on it"
             )
-    return mapped[inverse.ravel()]
+    return mapped[recording.label_codes]
 
 
 def _as_float(s: str) -> float | None:

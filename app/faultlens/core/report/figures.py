@@ -347,8 +347,8 @@ class _Layout:
         else:
             x = np.arange(lo - ev.start_row, hi - ev.start_row, dtype=np.float64)
             x_end = float(ev.end_row - ev.start_row)
-        # The shaded span covers the event's last row too: extend it by one median step.
-        step = float(np.median(np.diff(x))) if x.size > 1 else 1.0
+        # The shaded span covers the event's last row too: extend it by one sampling step.
+        step = recording.sampling_interval
         x_lo, x_hi = float(x[0]), float(x[-1]) if x.size > 1 else float(x[0]) + 1.0
         for ax in self.all_axes:
             # In place: set_xlim's validation, unit handling and callbacks cost more than
