@@ -502,3 +502,27 @@ def test_export_imports_the_renderers_on_the_gui_thread_first(
     assert set(report_export.RENDERER_MODULES) <= up_front
     # matplotlib looks its back end up again while it renders: only modules already loaded.
     assert all(loaded for _, on_gui, _, loaded in calls if not on_gui)
+
+
+def test_views_stop_listening_when_deleted(review: Review, recording: Recording) -> None:
+    """The session and its reviews outlive the widgets: once deleted, a view is not called."""
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    session = Session()
+    entry = session.add(recording)
+    session.set_review(entry.id, review)
+    session.set_scan(entry.id, scan_of(recording, events_for(recording, [(80, 120)])))
+    host = QWidget()
+    model = EventsModel(session, host)
+    selection = QItemSelectionModel(model, host)
+    widgets = [EventTable(model, selection), ReviewPanel(session, model, selection)]
+    view = SignalView(session)
+    overlay = RegionOverlay(view)
+    assert overlay.review is review and widgets[1].review is review
+    for widget in (*widgets, host, view):
+        widget.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
+    review.confirm(0)  # the model, panel and overlay listened to this review
+    review.add_region(10, 20, "leak")
+    session.add(load_recording(recording.path))  # ... and to the session
+    assert review.status(0) == "confirmed"
