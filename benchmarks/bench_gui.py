@@ -1,12 +1,12 @@
-"""GUI responsiveness: heartbeat gaps while training/scanning run in the worker, and the
+"""GUI responsiveness: heartbeat gaps while training/scanning run as tasks, and the
 frame time of panning a 10 M-point view.
 
 Run by hand (not by CI):  .venv/bin/python benchmarks/bench_gui.py [--quick]
 
 1. A 10 ms QTimer "heartbeat" on the GUI thread records when it fires. The longest gap
    between beats is how long the window would freeze. Measured idle (the reference: timer
-   and event-loop jitter alone), then while a real training run and a real scan run in
-   GeneratorWorkers on the demo recording (20 000 rows x 9 channels; default options).
+   and event-loop jitter alone), then while a real training run and a real scan run as
+   tasks (faultlens.gui.tasks) on the demo recording (20 000 rows x 9 channels; default options).
    Target: longest gap < 50 ms.
 2. Panning a SignalView of 1 M rows x 10 channels (10 M points) at 1600 x 1000: the time to
    move the view by 5 % and repaint it synchronously. Reference: the same pan with plain
@@ -46,7 +46,7 @@ from faultlens.core.scan import scan
 from faultlens.core.training import train
 from faultlens.gui.app import ensure_app, warm_up_torch
 from faultlens.gui.signal_view import SignalView, label_stretches
-from faultlens.gui.workers import GeneratorWorker
+from faultlens.gui.tasks import TaskRunner
 
 
 class Heartbeat:
@@ -87,21 +87,25 @@ def run_idle(app: QApplication, seconds: float) -> dict[str, float]:
     return beat.stop()
 
 
-def run_worker(app: QApplication, factory: Callable, limit_s: float) -> dict[str, float]:
-    """Heartbeat while ``factory``'s generator runs in a worker (cancelled after limit_s)."""
+def run_task(app: QApplication, factory: Callable, limit_s: float) -> dict[str, float]:
+    """Heartbeat while ``factory``'s generator runs as a task (cancelled after limit_s)."""
     beat = Heartbeat()
-    worker = GeneratorWorker(factory, "bench")
+    runner = TaskRunner()
     reports = [0]
-    worker.progress.connect(lambda _r: reports.__setitem__(0, reports[0] + 1))
     loop = QEventLoop()
-    worker.done.connect(loop.quit)
-    QTimer.singleShot(int(limit_s * 1000), worker.cancel)
     started = time.perf_counter()
     beat.start()
-    worker.start()
+    task = runner.start(
+        "bench",
+        factory,
+        progress=lambda _r: reports.__setitem__(0, reports[0] + 1),
+        done=loop.quit,
+    )
+    assert task is not None
+    QTimer.singleShot(int(limit_s * 1000), task.cancel)
     loop.exec()
     stats = beat.stop()
-    worker.wait()
+    task.wait()
     stats["seconds"] = time.perf_counter() - started
     stats["reports"] = reports[0]
     return stats
@@ -245,12 +249,12 @@ def main() -> None:
 
     idle = run_idle(app, 3.0)
     options = TrainOptions(epochs=100, device=device)
-    training = run_worker(app, lambda stop: train([recording], options, stop), limit)
+    training = run_task(app, lambda stop: train([recording], options, stop), limit)
 
     # Scan with a model trained briefly on the same recording (scan cost does not depend on
     # how well the model is trained).
     model = run_to_end(train([recording], TrainOptions(epochs=1, device=device))).model
-    scanning = run_worker(
+    scanning = run_task(
         app, lambda stop: scan(model, recording, ScanOptions(device=device), stop), limit
     )
     print("heartbeat every 10 ms on the GUI thread (longest gap = longest freeze):")

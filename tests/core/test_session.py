@@ -58,7 +58,17 @@ def test_closing_the_current_recording_moves_to_its_neighbour() -> None:
     session = Session()
     a, b, c = (session.add(_recording(f"/x/{n}.csv")) for n in "abc")
     session.set_current(b.id)
+    # What a view reads while it hears of the removal: the neighbour is already current.
+    seen: list[tuple[str, int | None]] = []
+
+    def listen(change: SessionChange) -> None:
+        current = session.current  # never a missing id
+        seen.append((change.kind, current.id if current is not None else None))
+
+    unsubscribe = session.subscribe(listen)
     session.remove(b.id)
+    assert seen == [("recordings", c.id), ("current", c.id)]
+    unsubscribe()
     assert session.current_id == c.id
     session.remove(c.id)
     assert session.current_id == a.id

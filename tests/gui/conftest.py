@@ -1,13 +1,19 @@
-"""Qt fixtures for the GUI tests: isolated settings, no leftover threads, small real files."""
+"""Qt fixtures for the GUI tests: isolated settings, no leftover threads or timers, small real
+files."""
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+import shiboken6
+from PySide6.QtCore import QThread, QTimer
+from PySide6.QtWidgets import QApplication
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -29,17 +35,83 @@ def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
-@pytest.fixture(autouse=True)
-def no_threads_left() -> Iterator[None]:
-    """Fail a test that leaves a worker thread running (after stopping it)."""
-    from faultlens.gui.workers import running_threads
+class LeakCheck:
+    """What a test leaves running: task threads, and active QTimers owned by widgets that
+    did not exist before it (pyqtgraph's or ours: a timer firing into a closed widget after
+    the test is a bug the test did not see)."""
 
+    @staticmethod
+    @contextlib.contextmanager
+    def collector_held() -> Iterator[None]:
+        """Hold Python's cyclic collector off while widget wrappers are in hand.
+
+        ``QApplication.allWidgets()`` wraps a copy of Qt's widget list; a collection during
+        that (or while the wrappers are used) can delete a Python-owned widget caught in a
+        reference cycle, leaving dangling pointers in the copy: a segfault, seen in about
+        one run in three before the collector was held.
+        """
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            yield
+        finally:
+            if was_enabled:
+                gc.enable()
+
+    @staticmethod
+    def widget_keys() -> set[int]:
+        """The live widgets, by C++ address (wrappers come and go, the objects do not)."""
+        with LeakCheck.collector_held():
+            return {shiboken6.getCppPointer(w)[0] for w in QApplication.allWidgets()}
+
+    @staticmethod
+    def active_timers(before: set[int]) -> list[QTimer]:
+        """Active timers owned (at any depth) by widgets created since ``before``; use them
+        under ``collector_held``."""
+        found: dict[int, QTimer] = {}
+        with LeakCheck.collector_held():
+            for widget in QApplication.allWidgets():
+                if shiboken6.getCppPointer(widget)[0] in before:
+                    continue
+                for timer in widget.findChildren(QTimer):
+                    if timer.isActive():
+                        found[shiboken6.getCppPointer(timer)[0]] = timer
+        return list(found.values())
+
+    @staticmethod
+    def running_threads() -> list[QThread]:
+        from faultlens.gui.tasks import running_threads
+
+        return running_threads()
+
+
+@pytest.fixture
+def leak_check() -> LeakCheck:
+    return LeakCheck()
+
+
+@pytest.fixture(autouse=True)
+def nothing_left_running(qapp: QApplication) -> Iterator[None]:
+    """Fail a test that leaves a task thread or a widget's QTimer running (after stopping
+    them, so the next test starts clean)."""
+    before = LeakCheck.widget_keys()
     yield
-    leftover = running_threads()
-    for thread in leftover:
+    threads = LeakCheck.running_threads()
+    for thread in threads:
         thread.quit()
         thread.wait(10_000)
-    assert not leftover, f"test left worker threads running: {[t.objectName() for t in leftover]}"
+    with LeakCheck.collector_held():
+        timers = LeakCheck.active_timers(before)
+        described = [
+            f"{t.objectName() or 'QTimer'} of {type(t.parent()).__name__} "
+            f"({t.interval()} ms{', single shot' if t.isSingleShot() else ''})"
+            for t in timers
+        ]
+        for timer in timers:
+            timer.stop()
+        del timers
+    assert not threads, f"test left task threads running: {[t.objectName() for t in threads]}"
+    assert not described, f"test left timers running: {described}"
 
 
 def write_pump_csv(path: Path, rows: int = 480, seed: int = 0, with_gap: bool = True) -> Path:

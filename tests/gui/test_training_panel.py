@@ -1,15 +1,119 @@
-"""Training panel: the validation summary shows its notes whole."""
+"""Training panel: a view of the session's recordings and their training roles; the
+validation summary shows its notes whole."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
-from faultlens.gui.training_panel import TrainingPanel
+from faultlens.core.errors import FaultLensError
+from faultlens.core.recording import Recording
+from faultlens.core.session import Session, TrainingRole
+from faultlens.gui.training_panel import ONE_CLASS_PER_FILE, TrainingPanel
+
+
+def _recording(path: str, labels: bool = True, rows: int = 40) -> Recording:
+    data = np.arange(rows * 2, dtype=np.float32).reshape(rows, 2)
+    return Recording.from_arrays(
+        data,
+        ["a", "b"],
+        labels=["normal"] * (rows // 2) + ["leak"] * (rows - rows // 2) if labels else None,
+        path=path,
+    )
+
+
+def _panel(qtbot: QtBot, session: Session) -> TrainingPanel:
+    panel = TrainingPanel(session)
+    qtbot.addWidget(panel)
+    return panel
+
+
+def _tick(panel: TrainingPanel, row: int, checked: bool) -> None:
+    state = Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked
+    panel.recording_table.item(row, 0).setCheckState(state)
+
+
+def test_the_table_is_a_view_of_the_session(qtbot: QtBot) -> None:
+    session = Session()
+    panel = _panel(qtbot, session)
+    assert panel.recording_table.rowCount() == 0
+    first = session.add(_recording("/x/pump.csv"))
+    second = session.add(_recording("/x/pump.csv"))  # the same file twice: two rows
+    unlabelled = session.add(_recording("/y/other.csv", labels=False))
+    table = panel.recording_table
+    assert table.rowCount() == 3
+    assert [table.item(r, 0).data(Qt.ItemDataRole.UserRole) for r in range(3)] == [
+        first.id,
+        second.id,
+        unlabelled.id,
+    ]
+    assert [table.item(r, 0).checkState() for r in range(3)] == [
+        Qt.CheckState.Checked,
+        Qt.CheckState.Checked,
+        Qt.CheckState.Unchecked,
+    ]
+    assert table.item(0, 1).text() == "label: leak×20, normal×20"
+    assert table.item(2, 1).text() == "no labels"
+
+    # A tick is the recording's role in the session, and the session's role is the tick.
+    _tick(panel, 1, False)
+    assert not session.get(second.id).training.use and session.get(first.id).training.use
+    session.set_training_role(unlabelled.id, TrainingRole(use=True, labels="class"))
+    assert table.item(2, 0).checkState() == Qt.CheckState.Checked
+    with pytest.raises(FaultLensError, match=r"other\.csv: no class given"):
+        panel.snapshot()
+    session.remove(second.id)
+    assert table.rowCount() == 2 and table.item(1, 0).text() == "other.csv"
+
+
+def test_one_class_per_file_sets_every_role_and_the_typed_classes_train(qtbot: QtBot) -> None:
+    session = Session()
+    panel = _panel(qtbot, session)
+    a = session.add(_recording("/x/a.csv", labels=False))
+    b = session.add(_recording("/x/b.csv", labels=False))
+    panel.label_source.setCurrentIndex(panel.label_source.findData(ONE_CLASS_PER_FILE))
+    assert not panel.recording_table.isColumnHidden(2)
+    assert [e.training.labels for e in session] == ["class", "class"]
+    with pytest.raises(FaultLensError, match="no recording is ticked"):
+        panel.snapshot()
+    _tick(panel, 0, True)
+    _tick(panel, 1, True)
+    with pytest.raises(FaultLensError, match=r"a\.csv: no class given"):
+        panel.snapshot()
+    panel.recording_table.item(0, 2).setText(" normal ")
+    panel.recording_table.item(1, 2).setText("leak")
+    assert session.get(a.id).training == TrainingRole(True, "class", "normal")
+    recordings, options = panel.snapshot()
+    assert [set(r.labels.tolist()) for r in recordings] == [{"normal"}, {"leak"}]
+    assert options.file_classes == () and options.label_column is None
+    # A recording opened in this mode gets a class of its own too; leaving the mode gives
+    # each its file's labels back, the typed class kept for later.
+    c = session.add(_recording("/x/c.csv"))
+    assert session.get(c.id).training.labels == "class"
+    panel.label_source.setCurrentIndex(0)
+    assert [e.training.labels for e in session] == ["file", "file", "file"]
+    assert session.get(b.id).training.file_class == "leak"
+    assert panel.recording_table.isColumnHidden(2)
+
+
+def test_reviewed_labels_show_and_untick_back_to_the_files_labels(qtbot: QtBot) -> None:
+    session = Session()
+    panel = _panel(qtbot, session)
+    entry = session.add(_recording("/x/a.csv"))
+    session.set_training_role(entry.id, TrainingRole(use=True, labels="reviewed"))
+    assert panel.recording_table.item(0, 1).text().startswith("labels after review")
+    assert panel.recording_table.item(0, 0).text() == "a.csv"  # no made-up name or path
+    _tick(panel, 0, False)
+    assert session.get(entry.id).training == TrainingRole(False, "file", "")
+    assert panel.recording_table.item(0, 1).text() == "label: leak×20, normal×20"
 
 
 def test_validation_summary_is_never_cut(qtbot: QtBot) -> None:
-    panel = TrainingPanel()
-    qtbot.addWidget(panel)
+    panel = _panel(qtbot, Session())
     panel.resize(420, 900)  # a narrow dock: the summary wraps onto several lines
     panel.show()
     qtbot.waitExposed(panel)
@@ -35,3 +139,14 @@ def test_validation_summary_is_never_cut(qtbot: QtBot) -> None:
     assert note in summary.text() and summary.toolTip() == summary.text()
     panel.resize(360, 900)  # narrower still: more lines, still all shown
     qtbot.waitUntil(lambda: summary.height() >= summary.heightForWidth(summary.width()))
+
+
+def test_a_bad_choice_is_shown_and_nothing_starts(
+    qtbot: QtBot, error_boxes: list, tmp_path: Path
+) -> None:
+    session = Session()
+    panel = _panel(qtbot, session)
+    session.add(_recording(str(tmp_path / "a.csv"), labels=False))
+    assert panel.start_training() is None
+    assert error_boxes[-1][0] == "Training" and "no recording is ticked" in error_boxes[-1][1]
+    assert panel.tasks.running() == [] and panel.train_button.isEnabled()

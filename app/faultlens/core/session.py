@@ -134,15 +134,22 @@ class Session:
         return entry
 
     def remove(self, recording_id: int) -> None:
-        """Close a recording (its review is already saved: every review change is written)."""
+        """Close a recording (its review is already saved: every review change is written).
+
+        The current one passes to its neighbour before anyone hears of the removal, so a
+        listener never finds the current id missing.
+        """
         self.get(recording_id)
         ids = self.ids
         del self._entries[recording_id]
-        self._notify("recordings", recording_id)
-        if self._current == recording_id:
+        moved = self._current == recording_id
+        if moved:
             position = ids.index(recording_id)
             rest = [i for i in ids if i != recording_id]
-            self.set_current(rest[min(position, len(rest) - 1)] if rest else None)
+            self._current = rest[min(position, len(rest) - 1)] if rest else None
+        self._notify("recordings", recording_id)
+        if moved:
+            self._notify("current", self._current)
 
     # ------------------------------------------------------------------ current
     @property

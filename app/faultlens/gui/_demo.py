@@ -5,11 +5,17 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from faultlens.core.recording import Recording
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QWidget
+
+    from faultlens.core.checkpoint import TrainedModel
+    from faultlens.core.scan import ScanResult
 
 
 def demo_recording() -> Recording:
@@ -51,7 +57,7 @@ def synthetic_recording(rows: int = 3000, seed: int = 0) -> Recording:
     )
 
 
-def demo_model() -> Any | None:
+def demo_model() -> TrainedModel | None:
     """The bundled demo model, or None if it is not installed."""
     from faultlens.core.resources import demo_model_path
 
@@ -64,14 +70,16 @@ def demo_model() -> Any | None:
     return load_model(path)
 
 
-def demo_scan(recording: Recording, model: Any) -> Any:
-    from faultlens.core.detection import scan
+def demo_scan(recording: Recording, model: TrainedModel) -> ScanResult:
     from faultlens.core.progress import run_to_end
+    from faultlens.core.scan import scan
 
     return run_to_end(scan(model, recording))
 
 
-def demo_main(build: Callable[[Recording, Any | None, Any | None], Any]) -> None:
+def demo_main(
+    build: Callable[[Recording, TrainedModel | None, ScanResult | None], QWidget],
+) -> None:
     """Build a widget with ``build(recording, model, scan)``, show it and run the app."""
     from PySide6.QtCore import QTimer
 

@@ -1,19 +1,20 @@
 """The FaultLens main window: recordings, signals with the model's evidence, events,
-training and models.
+training and models, all views of one :class:`~faultlens.core.session.Session`.
 
-Integration points for other GUI modules (review panel, report export) are marked
-"INTEGRATION": ``menu(name)``, ``add_dock(...)``, ``current_recording``, ``current_scan``,
-``current_model``, ``current_event_index`` and the signals ``recording_changed``,
-``scan_finished``, ``model_changed`` and ``event_table.event_activated``.
+The window owns the session (what is open, current, scanned, reviewed, and the model) and
+the task runner (every long job: import, training, scan, report export; closing the window
+is their one shutdown path). Its docks are views of the session; the review dock, the Review
+menu and File > Export Report come from :class:`~faultlens.gui.review_controller.
+ReviewController`, which is handed the window and the session. Other modules add to the
+window through ``menu(name)`` and ``add_dock(...)``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from pathlib import Path
-from typing import Any
 
-from PySide6.QtCore import QByteArray, Qt, Signal
+from PySide6.QtCore import QByteArray, QItemSelectionModel, Qt
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -26,8 +27,6 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
     QLabel,
-    QListWidget,
-    QListWidgetItem,
     QMainWindow,
     QMenu,
     QMessageBox,
@@ -37,26 +36,31 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from faultlens.core.checkpoint import load_model
-from faultlens.core.detection import ScanOptions, ScanResult, scan
+from faultlens.core.checkpoint import TrainedModel, load_model
 from faultlens.core.errors import FaultLensError
+from faultlens.core.options import ScanOptions
 from faultlens.core.progress import Progress, ShouldStop
 from faultlens.core.recording import Recording
+from faultlens.core.scan import ScanResult, scan
+from faultlens.core.session import OpenRecording, Session, SessionChange
 from faultlens.gui import app as gui_app
 from faultlens.gui import settings as gui_settings
 from faultlens.gui.about import AboutDialog
+from faultlens.gui.event_model import EventsModel, SortedEvents
 from faultlens.gui.event_table import EventTable
 from faultlens.gui.help_dialog import HelpDialog
-from faultlens.gui.import_dialog import ImportDialog, quality_summary_html
+from faultlens.gui.import_dialog import ImportDialog
 from faultlens.gui.model_info import ModelInfo, channel_mismatch
+from faultlens.gui.recording_list import RecordingList
 from faultlens.gui.signal_view import SignalView
+from faultlens.gui.tasks import Task, TaskRunner
 from faultlens.gui.training_panel import TrainingPanel
-from faultlens.gui.workers import GeneratorWorker, release_finished
 
 APP_TITLE = "FaultLens"
 RECORDING_FILTER = "Sensor recordings (*.csv *.tsv *.txt *.dat);;All files (*)"
 MODEL_FILTER = "FaultLens models (*.flmodel);;All files (*)"
 MENU_ORDER = ("File", "View", "Model", "Review", "Help")
+SCAN_TASK = "scan"
 
 
 def device_text() -> str:
@@ -69,37 +73,29 @@ def device_text() -> str:
 class MainWindow(QMainWindow):
     """Open recordings, look at them, train or load a model, scan, and step through events."""
 
-    recording_changed = Signal(object)  # Recording | None
-    scan_finished = Signal(object)  # ScanResult (applied to current_recording)
-    model_changed = Signal(object)  # TrainedModel | None
-
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("main_window")
         self.setWindowIcon(gui_app.app_icon())
-        self.recordings: list[Recording] = []
-        self.scans: dict[Recording, ScanResult] = {}
-        self.current_model: Any = None
-        self._current: Recording | None = None
-        self.scan_worker: GeneratorWorker | None = None
-        self._scan_target: Recording | None = None
+        self.session = Session()
+        self.tasks = TaskRunner(self)
         self.import_dialogs: list[ImportDialog] = []
         self.last_error = ""
         self.actions: dict[str, QAction] = {}
         self.menus: dict[str, QMenu] = {}
         self.docks: dict[str, QDockWidget] = {}
 
-        self.signal_view = SignalView()
+        self.signal_view = SignalView(self.session)
         self.setCentralWidget(self.signal_view)
-        self.recording_list = QListWidget()
-        self.recording_list.setObjectName("recording_list")
-        self.recording_list.currentRowChanged.connect(self._on_recording_row_changed)
-        self.event_table = EventTable()
+        self.recording_list = RecordingList(self.session)
+        # One events model, sorted once, one selection: both event docks are views of them.
+        self.events = EventsModel(self.session, self)
+        self.sorted_events = SortedEvents(self.events, self)
+        self.event_selection = QItemSelectionModel(self.sorted_events, self)
+        self.event_table = EventTable(self.sorted_events, self.event_selection)
         self.event_table.event_activated.connect(self.show_event)
-        self.training_panel = TrainingPanel()
-        self.training_panel.model_trained.connect(self.set_model)
-        self.training_panel.running_changed.connect(self._update_actions)
-        self.model_info = ModelInfo()
+        self.training_panel = TrainingPanel(self.session, self.tasks)
+        self.model_info = ModelInfo(self.session)
 
         self.add_dock(self.recording_list, "Recordings", Qt.DockWidgetArea.LeftDockWidgetArea)
         self.add_dock(self.event_table, "Fault events", Qt.DockWidgetArea.BottomDockWidgetArea)
@@ -118,12 +114,14 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._build_actions()
         self._build_menus()
-        # INTEGRATION: the review dock, Review menu and File > Export Report come from
-        # gui/review_panel.py (which uses gui/report_export.py). Installed before the saved
+        unsubscribe = self.session.subscribe(self._on_session_changed)
+        self.destroyed.connect(lambda *_: unsubscribe())
+        self.tasks.changed.connect(self._update_actions)
+        # The review dock, Review menu and File > Export Report. Installed before the saved
         # window state is restored, so the Review dock gets its saved place too.
-        from faultlens.gui.review_controller import ReviewIntegration
+        from faultlens.gui.review_controller import ReviewController
 
-        self.review_integration = ReviewIntegration(self)
+        self.review_controller = ReviewController(self, self.session)
         self.signal_view.downsample_note_changed.connect(self.downsample_label.setText)
         self.setAcceptDrops(True)
         self.resize(1600, 1000)
@@ -131,14 +129,20 @@ class MainWindow(QMainWindow):
         self._update_title()
         self._update_actions()
 
-    # ------------------------------------------------------------------ INTEGRATION
+    # ------------------------------------------------------------------ what is shown
     @property
     def current_recording(self) -> Recording | None:
-        return self._current
+        entry = self.session.current
+        return entry.recording if entry is not None else None
 
     @property
     def current_scan(self) -> ScanResult | None:
-        return self.scans.get(self._current) if self._current is not None else None
+        entry = self.session.current
+        return entry.scan if entry is not None else None
+
+    @property
+    def current_model(self) -> TrainedModel | None:
+        return self.session.model
 
     @property
     def current_event_index(self) -> int | None:
@@ -202,7 +206,12 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(self.device_label)
 
     def _action(
-        self, key: str, text: str, slot: Any, shortcuts: tuple[str, ...] = (), tip: str = ""
+        self,
+        key: str,
+        text: str,
+        slot: Callable[[], object],
+        shortcuts: tuple[str, ...] = (),
+        tip: str = "",
     ) -> QAction:
         action = QAction(text, self)
         if shortcuts:
@@ -315,7 +324,7 @@ class MainWindow(QMainWindow):
         """
         path = Path(path)
         gui_settings.set_last_directory("recording", path)
-        dialog = ImportDialog(path, self)
+        dialog = ImportDialog(path, self, self.tasks)
         dialog.accepted.connect(lambda: self._on_import_accepted(dialog))
         dialog.finished.connect(lambda _result: self._forget_dialog(dialog))
         self.import_dialogs.append(dialog)
@@ -343,48 +352,25 @@ class MainWindow(QMainWindow):
         self.add_recording(recording)
         return recording
 
-    def add_recording(self, recording: Recording) -> None:
-        """Add an imported recording to the list and show it."""
-        self.recordings.append(recording)
+    def add_recording(self, recording: Recording) -> OpenRecording:
+        """Open an imported recording in the session (under a new id) and show it."""
         if recording.path.exists():
             gui_settings.add_recent_file(recording.path)
-        item = QListWidgetItem(recording.name)
-        if recording.quality is not None:
-            item.setToolTip(f"{recording.path}<br>{quality_summary_html(recording.quality)}")
-        self.recording_list.addItem(item)
-        self.training_panel.set_recordings(self.recordings)
-        self.recording_list.setCurrentRow(len(self.recordings) - 1)
+        return self.session.add(recording)
 
-    def set_current_recording(self, recording: Recording | None) -> None:
-        if recording is self._current:
-            return
-        self._current = recording
-        if recording is not None:
-            row = self.recordings.index(recording)
-            if self.recording_list.currentRow() != row:
-                self.recording_list.blockSignals(True)
-                self.recording_list.setCurrentRow(row)
-                self.recording_list.blockSignals(False)
-        self.signal_view.set_recording(recording)
-        result = self.current_scan
-        self._show_scan(result)
-        self.model_info.set_model(self.current_model, recording)
-        self._update_title()
-        self._update_actions()
-        self.recording_changed.emit(recording)
-
-    def _on_recording_row_changed(self, row: int) -> None:
-        if 0 <= row < len(self.recordings):
-            self.set_current_recording(self.recordings[row])
+    def _on_session_changed(self, change: SessionChange) -> None:
+        if change.kind in ("current", "recordings", "model"):
+            self._update_title()
+            self._update_actions()
 
     def _update_title(self) -> None:
-        rec = self._current
+        rec = self.current_recording
         self.setWindowTitle(f"{APP_TITLE} — {rec.name}" if rec is not None else APP_TITLE)
 
     def _update_actions(self, *_args: object) -> None:
-        scanning = self.scan_worker is not None and self.scan_worker.is_running()
+        scanning = self.tasks.is_running(SCAN_TASK)
         self.actions["scan"].setEnabled(
-            self._current is not None and self.current_model is not None and not scanning
+            self.session.current is not None and self.session.model is not None and not scanning
         )
         self.actions["cancel_scan"].setEnabled(scanning)
 
@@ -425,27 +411,23 @@ class MainWindow(QMainWindow):
         self._explain_mismatch()
         return True
 
-    def set_model(self, model: Any) -> None:
+    def set_model(self, model: TrainedModel | None) -> None:
         """Use ``model`` for scanning; scans made with another model are dropped."""
-        self.current_model = model
-        self.scans.clear()
-        self._show_scan(None)
-        self.model_info.set_model(model, self._current)
-        self._update_actions()
-        self.model_changed.emit(model)
+        self.session.set_model(model)
 
     def _explain_mismatch(self) -> bool:
         """Dialog naming the channels the model needs but the recording lacks; True if any."""
-        if self.current_model is None or self._current is None:
+        model, recording = self.session.model, self.current_recording
+        if model is None or recording is None:
             return False
-        missing, extra = channel_mismatch(self.current_model, self._current)
+        missing, extra = channel_mismatch(model, recording)
         if not missing:
             return False
         extra_text = (
             f" It has channels the model does not use: {', '.join(extra)}." if extra else ""
         )
         self.report_error(
-            f"The model needs channel(s) {', '.join(missing)}, which {self._current.name} "
+            f"The model needs channel(s) {', '.join(missing)}, which {recording.name} "
             f"does not have.{extra_text} Open a recording with these channels, or train a "
             "model on this recording's channels.",
             title="Channels do not match",
@@ -458,76 +440,65 @@ class MainWindow(QMainWindow):
         dock.raise_()
 
     # ------------------------------------------------------------------ scanning
-    def start_scan(self) -> GeneratorWorker | None:
+    def start_scan(self) -> Task | None:
         """Scan the current recording with the current model, in the background."""
-        if self.scan_worker is not None and self.scan_worker.is_running():
+        if self.tasks.is_running(SCAN_TASK):
             return None
-        if self._current is None or self.current_model is None:
+        entry, model = self.session.current, self.session.model
+        if entry is None or model is None:
             self.report_error("Open a recording and load or train a model before scanning.")
             return None
         if self._explain_mismatch():
             return None
-        model, recording = self.current_model, self._current
-        options = ScanOptions()
+        recording, recording_id, options = entry.recording, entry.id, ScanOptions()
 
         def factory(should_stop: ShouldStop) -> Generator[Progress, None, ScanResult]:
             return scan(model, recording, options, should_stop)
 
-        worker = GeneratorWorker(factory, "scan", self)
-        worker.progress.connect(self._on_scan_progress)
-        worker.finished.connect(self._on_scan_finished)
-        worker.failed.connect(lambda message, details: self.report_error(message, details))
-        worker.cancelled.connect(lambda: self.statusBar().showMessage("Scan cancelled", 5000))
-        worker.done.connect(self._on_scan_done)
-        release_finished(self.scan_worker)
-        self.scan_worker = worker
-        self._scan_target = recording
+        def finished(result: ScanResult) -> None:
+            # The recording may have been closed, or the model replaced, meanwhile.
+            if recording_id in self.session.ids and self.session.model is model:
+                self.apply_scan(recording_id, result)
+
         self.scan_progress.setValue(0)
         self.scan_progress.show()
         self.scan_cancel.show()
         self.statusBar().showMessage(f"Scanning {recording.name}…")
-        worker.start()
-        self._update_actions()
-        return worker
+        return self.tasks.start(
+            SCAN_TASK,
+            factory,
+            f"Scanning {recording.name}",
+            progress=self._on_scan_progress,
+            finished=finished,
+            failed=self.report_error,
+            cancelled=lambda: self.statusBar().showMessage("Scan cancelled", 5000),
+            done=self._on_scan_done,
+        )
 
     def cancel_scan(self) -> None:
-        if self.scan_worker is not None and self.scan_worker.is_running():
-            self.scan_worker.cancel()
+        self.tasks.cancel(SCAN_TASK)
 
     def _on_scan_progress(self, report: Progress) -> None:
         self.scan_progress.setValue(int(1000 * report.fraction))
         self.scan_progress.setFormat(f"{report.message} %p%")
 
-    def _on_scan_finished(self, result: ScanResult) -> None:
-        target = self._scan_target
-        if target is None or target not in self.recordings:
-            return
-        self.apply_scan(target, result)
-
-    def apply_scan(self, recording: Recording, result: ScanResult) -> None:
-        """Keep ``result`` for ``recording`` and show it if that recording is current."""
-        self.scans[recording] = result
-        if recording is self._current:
-            self._show_scan(result)
+    def apply_scan(self, recording_id: int, result: ScanResult) -> None:
+        """Keep ``result`` as the scan of recording ``recording_id`` (the views follow)."""
+        try:
+            self.session.set_scan(recording_id, result)
+        except FaultLensError as err:  # the review could not take the events
+            self.report_error(str(err), title="Review file")
+        if recording_id == self.session.current_id:
             n = len(result.events)
             self.statusBar().showMessage(
-                f"Scan of {recording.name}: {n} fault event{'s' if n != 1 else ''}", 10000
+                f"Scan of {self.session.get(recording_id).name}: "
+                f"{n} fault event{'s' if n != 1 else ''}",
+                10000,
             )
-            self.scan_finished.emit(result)
-
-    def _show_scan(self, result: ScanResult | None) -> None:
-        window = result.window if result is not None and result.window else None
-        if window is None and self.current_model is not None:
-            window = int(self.current_model.window)
-        self.signal_view.set_scan(result, window)
-        unit = "rows" if self._current is not None and self._current.time is None else "s"
-        self.event_table.set_scan(result, unit)
 
     def _on_scan_done(self) -> None:
         self.scan_progress.hide()
         self.scan_cancel.hide()
-        self._scan_target = None
-        self._update_actions()
 
     # ------------------------------------------------------------------ events
     def show_event(self, index: int) -> None:
@@ -596,26 +567,16 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(message.splitlines()[0], 10000)
         gui_app.show_error(self, title, message, details)
 
-    def busy_workers(self) -> list[GeneratorWorker]:
-        workers = [self.scan_worker, self.training_panel.worker]
-        return [w for w in workers if w is not None and w.is_running()]
-
     def closeEvent(self, event: QCloseEvent) -> None:
-        busy = self.busy_workers()
-        if busy:
-            answer = QMessageBox.question(
-                self,
-                APP_TITLE,
-                "Training or scanning is still running. Stop it and quit? "
-                "An unsaved model is lost.",
-            )
+        # The one shutdown path of every long job: ask once, cancel them all, wait.
+        running = self.tasks.running()
+        if running:
+            answer = QMessageBox.question(self, APP_TITLE, stop_question(running))
             if answer != QMessageBox.StandardButton.Yes:
                 event.ignore()
                 return
-            for worker in busy:
-                worker.cancel()
-            for worker in busy:
-                worker.wait()
+        self.tasks.shutdown()
+        self.statusBar().clearMessage()  # and its timer: a closed window shows no message
         for dialog in list(self.import_dialogs):
             dialog.reject()
         self._save_settings()
@@ -645,14 +606,23 @@ class MainWindow(QMainWindow):
             raise FaultLensError(f"{path}: could not write the screenshot; check the folder")
 
 
-def _demo_widget(recording: Recording, model: object, scan_result: ScanResult | None) -> MainWindow:
+def stop_question(running: list[Task]) -> str:
+    """What closing the window asks while tasks run (once, whatever runs)."""
+    what = ", ".join(task.label for task in running)
+    lost = " An unsaved model is lost." if any(t.kind == "training" for t in running) else ""
+    return f"Still running: {what}. Stop and quit?{lost}"
+
+
+def _demo_widget(
+    recording: Recording, model: TrainedModel | None, scan_result: ScanResult | None
+) -> MainWindow:
     """The widget as ``python -m`` opens it on the demo data (also used by the smoke test)."""
     window = MainWindow()
-    window.add_recording(recording)
+    entry = window.add_recording(recording)
     if model is not None:
         window.set_model(model)
     if scan_result is not None:
-        window.apply_scan(recording, scan_result)
+        window.apply_scan(entry.id, scan_result)
     return window
 
 

@@ -1,18 +1,19 @@
-"""What a loaded model is: classes, channels, window, training data and validation metrics,
-and whether it fits the current recording."""
+"""What the session's model is: classes, channels, window, training data and validation
+metrics, and whether it fits the current recording."""
 
 from __future__ import annotations
 
 import html
-from typing import Any
 
 from PySide6.QtWidgets import QTextBrowser, QVBoxLayout, QWidget
 
+from faultlens.core.checkpoint import TrainedModel
 from faultlens.core.evaluation import alarm_rule_text, validation_caveat
 from faultlens.core.recording import Recording
+from faultlens.core.session import Session, SessionChange
 
 
-def channel_mismatch(model: Any, recording: Recording) -> tuple[list[str], list[str]]:
+def channel_mismatch(model: TrainedModel, recording: Recording) -> tuple[list[str], list[str]]:
     """(channels the model needs that the recording lacks, recording channels it ignores)."""
     present = set(recording.channels)
     wanted = set(model.channels)
@@ -21,7 +22,7 @@ def channel_mismatch(model: Any, recording: Recording) -> tuple[list[str], list[
     return missing, extra
 
 
-def model_summary_html(model: Any, recording: Recording | None = None) -> str:
+def model_summary_html(model: TrainedModel, recording: Recording | None = None) -> str:
     """A readable description of a TrainedModel (and its fit to ``recording``)."""
     rows: list[tuple[str, str]] = [
         ("Classes", ", ".join(model.class_names) + " (first = normal)"),
@@ -90,31 +91,40 @@ def model_summary_html(model: Any, recording: Recording | None = None) -> str:
 
 
 class ModelInfo(QWidget):
-    """A read-only view of the current model's metadata."""
+    """A read-only view of the session's model and its fit to the current recording."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("model_info")
+        self.session = session
         self.browser = QTextBrowser()
         self.browser.setPlaceholderText("No model loaded. Train one, or use Model > Load Model…")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.browser)
-        self.model: Any = None
+        unsubscribe = session.subscribe(self._on_session_changed)
+        self.destroyed.connect(lambda *_: unsubscribe())
+        self.refresh()
 
-    def set_model(self, model: Any, recording: Recording | None = None) -> None:
-        self.model = model
+    def _on_session_changed(self, change: SessionChange) -> None:
+        if change.kind in ("model", "current"):
+            self.refresh()
+
+    def refresh(self) -> None:
+        model = self.session.model
         if model is None:
             self.browser.clear()
-        else:
-            self.browser.setHtml(model_summary_html(model, recording))
+            return
+        entry = self.session.current
+        self.browser.setHtml(model_summary_html(model, entry.recording if entry else None))
 
 
-def _demo_widget(recording: Recording, model: object, _scan: object) -> ModelInfo:
+def _demo_widget(recording: Recording, model: TrainedModel | None, _scan: object) -> ModelInfo:
     """The widget as ``python -m`` opens it on the demo data (also used by the smoke test)."""
-    info = ModelInfo()
-    info.set_model(model, recording)
-    return info
+    session = Session()
+    session.add(recording)
+    session.set_model(model)
+    return ModelInfo(session)
 
 
 if __name__ == "__main__":

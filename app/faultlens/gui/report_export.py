@@ -1,4 +1,4 @@
-"""File > Export Report… (Ctrl+E): write the fault report in a worker, with progress and Cancel.
+"""File > Export Report… (Ctrl+E): write the fault report as a task, with progress and Cancel.
 
 The file type follows the chosen name: .html or .pdf for a report, .csv or .json for the
 event list. Everything the worker needs is frozen on the GUI thread first (the recording and
@@ -12,26 +12,28 @@ import importlib
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QProgressDialog, QWidget
 
-from faultlens.core.detection import ScanResult
+from faultlens.core.checkpoint import TrainedModel
+from faultlens.core.event_files import EVENT_SUFFIXES, write_events
 from faultlens.core.progress import Progress, ShouldStop
 from faultlens.core.recording import Recording
-from faultlens.core.report import EVENT_SUFFIXES, REPORT_SUFFIXES, write_events, write_report
+from faultlens.core.report import REPORT_SUFFIXES, write_report
 from faultlens.core.review import Review
+from faultlens.core.scan import ScanResult
 from faultlens.gui import app as gui_app
 from faultlens.gui import settings as gui_settings
-from faultlens.gui.workers import GeneratorWorker, release_finished
+from faultlens.gui.tasks import Task, TaskRunner
 
 EXPORT_FILTER = (
     "HTML report (*.html);;PDF report (*.pdf);;Event list as CSV (*.csv);;"
     "Event list as JSON (*.json)"
 )
 SUFFIX_OF_FILTER = {"HTML": ".html", "PDF": ".pdf", "CSV": ".csv", "JSON": ".json"}
+TASK_KIND = "report"
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ class ExportInputs:
 
     recording: Recording
     scan_result: ScanResult
-    model: Any
+    model: TrainedModel | None
     review: Review | None
 
 
@@ -73,14 +75,16 @@ def export_generator(
     )
 
 
-# What the HTML and PDF renderers import lazily (faultlens.core.report and report_figures).
+# What the HTML and PDF renderers import lazily (the faultlens.core.report package).
 RENDERER_MODULES = (
     "matplotlib.backends.backend_agg",
     "matplotlib.backends.backend_pdf",
     "matplotlib.textpath",
     "matplotlib.ticker",
     "PIL.Image",
-    "faultlens.core.report_figures",
+    "faultlens.core.report.figures",
+    "faultlens.core.report.html",
+    "faultlens.core.report.pdf",
 )
 
 
@@ -100,7 +104,8 @@ def import_renderers() -> None:
 
 
 class ReportExporter(QObject):
-    """Owns the Export Report action and at most one export run."""
+    """Owns the Export Report action; its run is the task "report" of ``tasks`` (the
+    window's runner, or one of its own), so at most one export runs at a time."""
 
     exported = Signal(str)  # path written
     failed = Signal(str)
@@ -109,11 +114,14 @@ class ReportExporter(QObject):
         self,
         parent: QWidget,
         inputs: Callable[[], ExportInputs | None],
+        tasks: TaskRunner | None = None,
     ) -> None:
         super().__init__(parent)
         self.parent_widget = parent
         self._inputs = inputs
-        self.worker: GeneratorWorker | None = None
+        self.tasks = tasks if tasks is not None else TaskRunner(self)
+        self.tasks.changed.connect(self.update_enabled)
+        self.task: Task | None = None  # the newest run (its answers outlive its release)
         self.progress_dialog: QProgressDialog | None = None
         self.last_error = ""
         self.action = QAction("Export &Report…", parent)
@@ -121,9 +129,11 @@ class ReportExporter(QObject):
         self.action.setStatusTip("Write a fault report (HTML or PDF) or the event list (CSV/JSON)")
         self.action.triggered.connect(lambda: self.export())
 
+    def is_running(self) -> bool:
+        return self.tasks.is_running(TASK_KIND)
+
     def update_enabled(self) -> None:
-        running = self.worker is not None and self.worker.is_running()
-        self.action.setEnabled(not running and self._inputs() is not None)
+        self.action.setEnabled(not self.is_running() and self._inputs() is not None)
 
     def ask_path(self, recording: Recording) -> Path | None:
         start = Path(gui_settings.last_directory("report") or recording.path.parent)
@@ -142,9 +152,9 @@ class ReportExporter(QObject):
                     break
         return path
 
-    def export(self, path: str | Path | None = None) -> GeneratorWorker | None:
+    def export(self, path: str | Path | None = None) -> Task | None:
         """Export to ``path`` (asked for when None) in the background; None if not started."""
-        if self.worker is not None and self.worker.is_running():
+        if self.is_running():
             return None
         inputs = self._inputs()
         if inputs is None:
@@ -173,26 +183,27 @@ class ReportExporter(QObject):
         dialog.setAutoClose(False)
         dialog.setAutoReset(False)
         dialog.setValue(0)
-        worker = GeneratorWorker(factory, "report", self)
-        dialog.canceled.connect(worker.cancel)
-        worker.progress.connect(self._on_progress)
-        worker.finished.connect(self._on_finished)
-        worker.failed.connect(lambda message, details: self._fail(message, details))
-        worker.cancelled.connect(self._on_cancelled)
-        # Each run closes its own dialog: a late ``done`` of an earlier run must not touch
-        # (and, by closing, cancel) a newer run's dialog.
-        worker.done.connect(lambda: self._on_done(worker, dialog))
-        release_finished(self.worker)
-        self.worker = worker
         self.progress_dialog = dialog
         self.last_error = ""
-        worker.start()
-        self.update_enabled()
-        return worker
+        task = self.tasks.start(
+            TASK_KIND,
+            factory,
+            f"Writing {target.name}",
+            progress=self._on_progress,
+            finished=self._on_finished,
+            failed=self._fail,
+            cancelled=self._on_cancelled,
+            # Each run closes its own dialog: a late ``done`` of an earlier run must not
+            # touch (and, by closing, cancel) a newer run's dialog.
+            done=lambda: self._on_done(dialog),
+        )
+        assert task is not None  # none was running (checked above)
+        dialog.canceled.connect(task.cancel)
+        self.task = task
+        return task
 
     def cancel(self) -> None:
-        if self.worker is not None and self.worker.is_running():
-            self.worker.cancel()
+        self.tasks.cancel(TASK_KIND)
 
     def _on_progress(self, report: Progress) -> None:
         dialog = self.progress_dialog
@@ -214,7 +225,7 @@ class ReportExporter(QObject):
         gui_app.show_error(self.parent_widget, "Export report", message, details)
         self.failed.emit(message)
 
-    def _on_done(self, worker: GeneratorWorker, dialog: QProgressDialog) -> None:
+    def _on_done(self, dialog: QProgressDialog) -> None:
         dialog.blockSignals(True)  # closing a QProgressDialog emits canceled
         dialog.close()
         dialog.deleteLater()

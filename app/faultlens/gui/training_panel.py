@@ -1,20 +1,24 @@
 """The training panel: choose recordings and options, train in the background, watch the
 loss curves, read the validation summary and save the model.
 
-The run is a GeneratorWorker around ``faultlens.core.training.train``. Its inputs are one
-snapshot built on the GUI thread when Train is pressed (a tuple of the chosen Recordings,
-which training never mutates, and a frozen TrainOptions); results come back as signals.
+The recording table is a view of the session: one row per open recording (its id as item
+data), showing and editing that recording's ``TrainingRole``; the panel keeps no list of its
+own. The run is the task "training" around ``faultlens.core.training.train``. Its inputs are
+one snapshot built on the GUI thread when Train is pressed (``Session.training_recordings``,
+which training never mutates, and a frozen TrainOptions); the trained model becomes the
+session's model.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QResizeEvent
 from PySide6.QtWidgets import (
     QComboBox,
@@ -40,13 +44,16 @@ from faultlens.core.evaluation import alarm_rule_text, validation_caveat
 from faultlens.core.options import INPUT_CHOICES, TrainOptions
 from faultlens.core.progress import ShouldStop
 from faultlens.core.recording import Recording
+from faultlens.core.session import OpenRecording, Session, SessionChange
 from faultlens.core.training import EpochReport, TrainResult, train
 from faultlens.gui import app as gui_app
 from faultlens.gui import settings as gui_settings
-from faultlens.gui.workers import GeneratorWorker, release_finished
+from faultlens.gui.tasks import Task, TaskRunner
 
 EACH_FILES_OWN = "__own__"
 ONE_CLASS_PER_FILE = "__file__"
+TASK_KIND = "training"
+ID_ROLE = Qt.ItemDataRole.UserRole
 # The least heights the plots and tables keep: in a short dock the panel scrolls instead.
 PLOT_MIN_HEIGHT = 120
 TABLE_MIN_HEIGHT = 90
@@ -73,17 +80,19 @@ INPUT_LABELS = {
 
 
 class TrainingPanel(QWidget):
-    """Train a model on open recordings; ``model_trained(TrainedModel)`` when one is ready."""
+    """Train a model on the session's recordings; the trained model becomes the session's
+    model (``model_trained(TrainedModel)`` says so too)."""
 
     model_trained = Signal(object)  # TrainedModel
     model_saved = Signal(str)
-    running_changed = Signal(bool)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, session: Session, tasks: TaskRunner | None = None, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("training_panel")
-        self.recordings: list[Recording] = []
-        self.worker: GeneratorWorker | None = None
+        self.session = session
+        self.tasks = tasks if tasks is not None else TaskRunner(self)
         self.result: TrainResult | None = None
         self.reports: list[EpochReport] = []
         self.last_error = ""
@@ -103,6 +112,7 @@ class TrainingPanel(QWidget):
             "Tick the recordings to train on. In 'one class per file' mode, type each file's "
             "class (e.g. normal, leak)."
         )
+        self.recording_table.itemChanged.connect(self._on_item_changed)
         self.label_source = QComboBox()
         self.label_source.currentIndexChanged.connect(self._on_label_source_changed)
         self.window_spin = self._spin(2, 4096, defaults.window, "rows per window (T)")
@@ -234,6 +244,11 @@ class TrainingPanel(QWidget):
         layout.addWidget(self.acc_plot, 1)
         layout.addWidget(results, 1)
 
+        unsubscribe = session.subscribe(self._on_session_changed)
+        self.destroyed.connect(lambda *_: unsubscribe())
+        self.tasks.changed.connect(self._show_running)
+        self._refresh_recordings()
+
     def _fit_summary(self) -> None:
         """Keep every line of the (word-wrapped) summary visible: Qt's layouts do not ask a
         wrapped label for its height at the width it gets, and cut its last lines."""
@@ -265,82 +280,97 @@ class TrainingPanel(QWidget):
         return spin
 
     # ------------------------------------------------------------------ inputs
-    def set_recordings(self, recordings: list[Recording]) -> None:
-        """The open recordings to choose from; labelled ones start ticked."""
-        previous = {str(r.path): self._row_state(i) for i, r in enumerate(self.recordings)}
-        self.recordings = list(recordings)
-        table = self.recording_table
-        table.setRowCount(len(recordings))
-        for row, rec in enumerate(recordings):
-            use = QTableWidgetItem(rec.name)
-            use.setFlags(use.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            use.setFlags(use.flags() & ~Qt.ItemFlag.ItemIsEditable)
-            checked, cls = previous.get(str(rec.path), (rec.labels is not None, ""))
-            use.setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
-            use.setToolTip(str(rec.path))
-            table.setItem(row, 0, use)
-            counts = rec.class_counts()
-            text = (
-                f"{rec.label_column}: " + ", ".join(f"{k}×{v}" for k, v in counts.items())
-                if counts
-                else "no labels"
-            )
-            info = QTableWidgetItem(text)
-            info.setFlags(info.flags() & ~Qt.ItemFlag.ItemIsEditable)
-            table.setItem(row, 1, info)
-            table.setItem(row, 2, QTableWidgetItem(cls))
-        columns = sorted({r.label_column for r in recordings if r.label_column})
-        current = self.label_source.currentData()
-        self.label_source.blockSignals(True)
-        self.label_source.clear()
-        self.label_source.addItem("label column of each file", EACH_FILES_OWN)
-        for name in columns:
-            self.label_source.addItem(f"label column '{name}'", name)
-        self.label_source.addItem("one class per file", ONE_CLASS_PER_FILE)
-        index = self.label_source.findData(current)
-        self.label_source.setCurrentIndex(max(index, 0))
-        self.label_source.blockSignals(False)
-        self._on_label_source_changed()
+    def _on_session_changed(self, change: SessionChange) -> None:
+        if change.kind == "recordings":
+            self._refresh_recordings()
+            self._apply_label_source()  # a recording opened in 'one class per file' mode
+        elif change.kind == "training":
+            self._refresh_recordings()
 
-    def _row_state(self, row: int) -> tuple[bool, str]:
-        use = self.recording_table.item(row, 0)
-        cls = self.recording_table.item(row, 2)
-        return (
-            use is not None and use.checkState() == Qt.CheckState.Checked,
-            cls.text().strip() if cls is not None else "",
-        )
+    def _refresh_recordings(self) -> None:
+        """One row per open recording: Train on (its role's ``use``), its labels, and the
+        class typed for it in 'one class per file' mode.
+
+        The items are updated in place: a tick arrives in the item's own ``itemChanged``,
+        whose session change redraws the table while that item is still in use.
+        """
+        entries = list(self.session)
+        table = self.recording_table
+        with QSignalBlocker(table):
+            table.setRowCount(len(entries))
+            for row, entry in enumerate(entries):
+                role = entry.training
+                use = _cell(table, row, 0, entry.name, editable=False)
+                use.setData(ID_ROLE, entry.id)
+                use.setFlags(use.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+                use.setCheckState(Qt.CheckState.Checked if role.use else Qt.CheckState.Unchecked)
+                use.setToolTip(str(entry.recording.path))
+                _cell(table, row, 1, _labels_text(entry), editable=False)
+                _cell(table, row, 2, role.file_class, editable=True)
+        columns = sorted({e.recording.label_column for e in entries if e.recording.label_column})
+        current = self.label_source.currentData()
+        with QSignalBlocker(self.label_source):
+            self.label_source.clear()
+            self.label_source.addItem("label column of each file", EACH_FILES_OWN)
+            for name in columns:
+                self.label_source.addItem(f"label column '{name}'", name)
+            self.label_source.addItem("one class per file", ONE_CLASS_PER_FILE)
+            index = self.label_source.findData(current)
+            self.label_source.setCurrentIndex(max(index, 0))
+        self._show_class_column()
+
+    def _per_file(self) -> bool:
+        return self.label_source.currentData() == ONE_CLASS_PER_FILE
+
+    def _show_class_column(self) -> None:
+        self.recording_table.setColumnHidden(2, not self._per_file())
 
     def _on_label_source_changed(self, *_args: object) -> None:
-        per_file = self.label_source.currentData() == ONE_CLASS_PER_FILE
-        self.recording_table.setColumnHidden(2, not per_file)
+        self._show_class_column()
+        self._apply_label_source()
 
-    def set_checked(self, recording: Recording, checked: bool, file_class: str = "") -> None:
-        row = self.recordings.index(recording)
-        item = self.recording_table.item(row, 0)
-        item.setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
-        self.recording_table.item(row, 2).setText(file_class)
+    def _apply_label_source(self) -> None:
+        """'One class per file' gives every recording whose labels come from its file the
+        class typed for it instead (and back); labels after review stay as they are."""
+        mine, other = ("class", "file") if self._per_file() else ("file", "class")
+        for entry in self.session:
+            if entry.training.labels == other:
+                self.session.set_training_role(
+                    entry.id, dataclasses.replace(entry.training, labels=mine)
+                )
+
+    def _on_item_changed(self, item: QTableWidgetItem) -> None:
+        """A tick or a typed class goes to the recording's role in the session."""
+        id_item = self.recording_table.item(item.row(), 0)
+        if id_item is None:
+            return
+        entry = self.session.get(int(id_item.data(ID_ROLE)))
+        role = entry.training
+        if item.column() == 0:
+            use = item.checkState() == Qt.CheckState.Checked
+            labels = role.labels
+            if not use and labels == "reviewed":
+                # Unticked, the recording leaves its reviewed labels (as the reviewed copy
+                # once left the list); ticked again it trains on the labels of the mode.
+                labels = "class" if self._per_file() else "file"
+            role = dataclasses.replace(role, use=use, labels=labels)
+        elif item.column() == 2:
+            role = dataclasses.replace(role, file_class=item.text().strip())
+        else:
+            return
+        self.session.set_training_role(entry.id, role)
+
+    def row_of(self, recording_id: int) -> int:
+        """The table row that shows recording ``recording_id``."""
+        return self.session.ids.index(recording_id)
 
     def snapshot(self) -> tuple[tuple[Recording, ...], TrainOptions]:
-        """The chosen recordings and options, frozen; raises FaultLensError for bad choices."""
-        chosen = [
-            (rec, self._row_state(i)[1])
-            for i, rec in enumerate(self.recordings)
-            if self._row_state(i)[0]
-        ]
-        if not chosen:
-            raise FaultLensError("no recording is ticked for training; tick at least one")
+        """The chosen recordings (with the labels their roles name) and the options, frozen;
+        raises FaultLensError for bad choices."""
+        recordings = tuple(self.session.training_recordings())
         source = self.label_source.currentData()
-        file_classes: tuple[tuple[str, str], ...] = ()
         label_column = None
-        if source == ONE_CLASS_PER_FILE:
-            unnamed = [rec.name for rec, cls in chosen if not cls]
-            if unnamed:
-                raise FaultLensError(
-                    f"{unnamed[0]}: no class given for this file; type its class "
-                    "(e.g. normal, leak) in the 'Class (whole file)' column"
-                )
-            file_classes = tuple((str(rec.path), cls) for rec, cls in chosen)
-        elif source not in (EACH_FILES_OWN, None):
+        if source not in (EACH_FILES_OWN, ONE_CLASS_PER_FILE, None):
             label_column = str(source)
         options = TrainOptions(
             window=self.window_spin.value(),
@@ -352,9 +382,8 @@ class TrainingPanel(QWidget):
             relative_inputs=self.input_choice()[1],
             alarm_budget=self.budget_spin.value() / 100.0 if self.budget_spin.value() else None,
             label_column=label_column,
-            file_classes=file_classes,
         )
-        return tuple(rec for rec, _ in chosen), options
+        return recordings, options
 
     def input_choice(self) -> tuple[tuple[int, ...], bool | None]:
         """The chosen Inputs as (TrainOptions.feature_scales, TrainOptions.relative_inputs)."""
@@ -362,10 +391,11 @@ class TrainingPanel(QWidget):
 
     # ------------------------------------------------------------------ running
     def is_running(self) -> bool:
-        return self.worker is not None and self.worker.is_running()
+        return self.tasks.is_running(TASK_KIND)
 
-    def start_training(self) -> GeneratorWorker | None:
-        """Start a run on the current choices; None (with the message shown) if they are bad."""
+    def start_training(self) -> Task | None:
+        """Start a run on the current choices; None (with the message shown) if they are bad
+        or a run is going on."""
         if self.is_running():
             return None
         try:
@@ -389,34 +419,25 @@ class TrainingPanel(QWidget):
         self.summary.clear()
         self.progress.setValue(0)
         self.status.setText(f"Starting on {len(recordings)} recording(s)…")
-        worker = GeneratorWorker(factory, "training", self)
-        worker.progress.connect(self._on_training_progress)
-        worker.finished.connect(self._on_training_finished)
-        worker.failed.connect(self._on_training_failed)
-        worker.cancelled.connect(self._on_training_cancelled)
-        worker.done.connect(self._on_training_done)
-        release_finished(self.worker)
-        self.worker = worker
-        self._set_running(True)
-        worker.start()
-        return worker
+        return self.tasks.start(
+            TASK_KIND,
+            factory,
+            "Training",
+            progress=self._on_training_progress,
+            finished=self._on_training_finished,
+            failed=self._on_training_failed,
+            cancelled=self._on_training_cancelled,
+        )
 
     def cancel_training(self) -> None:
-        if self.worker is not None and self.worker.is_running():
-            self.worker.cancel()
+        if self.tasks.cancel(TASK_KIND):
             self.status.setText("Cancelling…")
 
-    def stop_and_wait(self) -> None:
-        """Cancel a running training and block until its thread has ended."""
-        if self.worker is not None and self.worker.is_running():
-            self.worker.cancel()
-            self.worker.wait()
-
-    def _set_running(self, running: bool) -> None:
+    def _show_running(self) -> None:
+        running = self.is_running()
         self.train_button.setEnabled(not running)
         self.cancel_button.setEnabled(running)
         self.save_button.setEnabled(not running and self.result is not None)
-        self.running_changed.emit(running)
 
     def _on_training_progress(self, report: EpochReport) -> None:
         self.progress.setValue(int(1000 * report.fraction))
@@ -451,6 +472,7 @@ class TrainingPanel(QWidget):
             "Save the model to keep it."
         )
         self.show_metrics(model.metrics, model.class_names, result.notes, alarm_rule_text(model))
+        self.session.set_model(model)
         self.model_trained.emit(model)
 
     def show_metrics(
@@ -515,9 +537,6 @@ class TrainingPanel(QWidget):
         self.progress.setValue(0)
         self.status.setText("Training cancelled; no model was made")
 
-    def _on_training_done(self) -> None:
-        self._set_running(False)
-
     # ------------------------------------------------------------------ saving
     def _on_save_clicked(self) -> None:
         if self.result is None:
@@ -544,11 +563,37 @@ class TrainingPanel(QWidget):
         return True
 
 
+def _cell(
+    table: QTableWidget, row: int, column: int, text: str, editable: bool
+) -> QTableWidgetItem:
+    """The item at (row, column), created if missing, showing ``text``."""
+    item = table.item(row, column)
+    if item is None:
+        item = QTableWidgetItem()
+        if not editable:
+            item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
+        table.setItem(row, column, item)
+    if item.text() != text:
+        item.setText(text)
+    return item
+
+
+def _labels_text(entry: OpenRecording) -> str:
+    """What the Labels column says about a recording's training labels."""
+    if entry.training.labels == "reviewed":
+        return "labels after review (confirmed, dismissed, relabelled, regions)"
+    rec = entry.recording
+    counts = rec.class_counts()
+    if not counts:
+        return "no labels"
+    return f"{rec.label_column}: " + ", ".join(f"{k}×{v}" for k, v in counts.items())
+
+
 def _demo_widget(recording: Recording, _model: object, _scan: object) -> TrainingPanel:
     """The widget as ``python -m`` opens it on the demo data (also used by the smoke test)."""
-    panel = TrainingPanel()
-    panel.set_recordings([recording])
-    return panel
+    session = Session()
+    session.add(recording)
+    return TrainingPanel(session)
 
 
 if __name__ == "__main__":
