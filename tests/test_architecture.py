@@ -1,32 +1,23 @@
-"""The core must stay headless: importing it loads no Qt and no GUI module."""
+"""The core must stay headless: importing it loads no Qt and no GUI module.
+
+The import graph itself is checked statically by import-linter (``make test`` runs
+``lint-imports`` with the contracts in pyproject.toml); this test checks what actually gets
+loaded when every core module is imported, found by walking the package.
+"""
 
 import subprocess
 import sys
 import textwrap
 
-CORE_MODULES = [
-    "faultlens.core.recording",
-    "faultlens.core.io",
-    "faultlens.core.model",
-    "faultlens.core.training",
-    "faultlens.core.checkpoint",
-    "faultlens.core.scan",
-    "faultlens.core.events",
-    "faultlens.core.attribution",
-    "faultlens.core.event_files",
-    "faultlens.core.predictions",
-    "faultlens.core.evaluation",
-    "faultlens.core.review",
-    "faultlens.core.report",
-    "faultlens.core.demo",
-]
-
 
 def test_core_imports_no_qt() -> None:
     code = textwrap.dedent(
-        f"""
-        import importlib, sys
-        for name in {CORE_MODULES!r}:
+        """
+        import importlib, pkgutil, sys
+        import faultlens.core
+        names = [m.name for m in pkgutil.walk_packages(faultlens.core.__path__, "faultlens.core.")]
+        assert len(names) > 20, names
+        for name in names:
             importlib.import_module(name)
         bad = sorted(m for m in sys.modules
                      if m.split(".")[0] in ("PySide6", "pyqtgraph", "shiboken6")
