@@ -9,7 +9,10 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 
+
+@pytest.mark.slow
 def test_core_imports_no_qt() -> None:
     code = textwrap.dedent(
         """

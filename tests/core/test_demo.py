@@ -111,6 +111,7 @@ def test_no_single_threshold_finds_the_faults(demo: pd.DataFrame) -> None:
         assert _best_threshold_balanced_accuracy(demo[name].to_numpy(), y) < 0.7, name
 
 
+@pytest.mark.slow
 def test_faults_are_learnable_from_windows_on_a_time_split(demo: pd.DataFrame) -> None:
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.metrics import f1_score

@@ -276,6 +276,7 @@ def _false_alarm_and_recall(model, rec: Recording) -> tuple[float, float]:
     return float(p[t == 0].mean()), float(p[t == 1].mean())
 
 
+@pytest.mark.slow
 def test_relative_inputs_carry_over_to_an_unseen_operating_level() -> None:
     """Training recordings run at levels 0, 2 and 4 (a +3 fault at level 0 looks like normal
     at level 4); a recording at level 8 was never seen. The deviation from the recording's
