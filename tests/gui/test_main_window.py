@@ -96,9 +96,10 @@ def test_open_train_cancel_scan_and_step_through_events(
     assert "pump.csv\nhas every channel the model needs" in win.model_info.browser.toPlainText()
     assert model.channels == rec.channels
     k = len(model.class_names)
-    assert panel.confusion.rowCount() == k and panel.confusion.columnCount() == k
+    confusion = panel.validation.confusion
+    assert confusion.rowCount() == k and confusion.columnCount() == k
     cm = np.array(model.metrics["confusion_matrix"])
-    assert int(panel.confusion.item(0, 0).text()) == cm[0, 0]
+    assert int(confusion.item(0, 0).text()) == cm[0, 0]
     assert len(panel.train_curve.getOriginalDataset()[1]) == 2
     saved = tmp_path / "out" / "trained.flmodel"
     saved.parent.mkdir()
@@ -119,13 +120,13 @@ def test_open_train_cancel_scan_and_step_through_events(
     assert sorted(p.name for p in saved.parent.iterdir()) == ["trained.flmodel"]
 
     # --- scan in the background; the tracks show exactly the engine's output
-    scan_task = win.start_scan()
+    scan_task = win.scan_controller.start()
     assert scan_task is not None
-    assert win.start_scan() is None and win.actions["cancel_scan"].isEnabled()
+    assert win.scan_controller.start() is None and win.actions["cancel_scan"].isEnabled()
     qtbot.waitUntil(lambda: not win.tasks.is_running("scan"), timeout=TIMEOUT_MS)
     result = win.current_scan
     assert result is not None and win.session.current.scan is result
-    assert not win.scan_progress.isVisible() and win.actions["scan"].isEnabled()
+    assert not win.scan_controller.progress.isVisible() and win.actions["scan"].isEnabled()
     reference = run_to_end(scan(model, rec, result.options))
     np.testing.assert_allclose(result.fault_probability, reference.fault_probability, atol=1e-6)
     assert [(e.start_row, e.end_row) for e in result.events] == [
@@ -235,7 +236,7 @@ def test_channel_mismatch_names_the_missing_channels(
     title, message, _ = error_boxes[0]
     assert title == "Channels do not match"
     assert "current, flow" in message and "other.csv" in message and "speed" in message
-    assert window.start_scan() is None  # explained again, nothing started
+    assert window.scan_controller.start() is None  # explained again, nothing started
     assert len(error_boxes) == 2 and error_boxes[1][0] == "Channels do not match"
     assert window.tasks.running() == [] and window.current_scan is None
 
@@ -340,8 +341,8 @@ def test_training_dock_scrolls_instead_of_squeezing(qtbot: QtBot, window: MainWi
         panel.loss_plot: PLOT_MIN_HEIGHT,
         panel.acc_plot: PLOT_MIN_HEIGHT,
         panel.recording_table: TABLE_MIN_HEIGHT,
-        panel.confusion: TABLE_MIN_HEIGHT,
-        panel.per_class: TABLE_MIN_HEIGHT,
+        panel.validation.confusion: TABLE_MIN_HEIGHT,
+        panel.validation.per_class: TABLE_MIN_HEIGHT,
     }
 
     dock.resize(420, 600)  # a short dock: every part keeps its height, the panel scrolls

@@ -22,6 +22,8 @@ MODULES = [
     "event_table",
     "import_dialog",
     "training_panel",
+    "validation_summary",
+    "recording_list",
     "model_info",
     "help_dialog",
     "about",

@@ -133,8 +133,8 @@ def test_validation_summary_is_never_cut(qtbot: QtBot) -> None:
         "the epoch kept are a rough guide; check the model on a recording it has not seen "
         "(faultlens evaluate)"
     )
-    panel.show_metrics(metrics, ("normal", "leak"), [note])
-    summary = panel.summary
+    panel.validation.show_metrics(metrics, ("normal", "leak"), [note])
+    summary = panel.validation.summary
     qtbot.waitUntil(lambda: summary.height() >= summary.heightForWidth(summary.width()))
     assert note in summary.text() and summary.toolTip() == summary.text()
     panel.resize(360, 900)  # narrower still: more lines, still all shown

@@ -66,7 +66,7 @@ def test_a_scan_lands_on_the_recording_it_was_started_for(
     recording, model, result = scanned
     scanned_entry = window.add_recording(recording)
     window.set_model(model)
-    assert window.start_scan() is not None
+    assert window.scan_controller.start() is not None
     other = window.add_recording(load_recording(make_pump_csv(tmp_path / "b.csv", seed=3)))
     assert window.session.current_id == other.id  # the user moved on while it ran
     qtbot.waitUntil(lambda: not window.tasks.running(), timeout=TIMEOUT_MS)
@@ -89,7 +89,7 @@ def test_review_dock_menu_and_reviewed_labels_through_the_session(
     other = window.add_recording(load_recording(make_pump_csv(tmp_path / "b.csv", seed=3)))
     entry = window.add_recording(recording)
     window.set_model(model)
-    window.apply_scan(entry.id, result)
+    window.scan_controller.apply(entry.id, result)
     controller = window.review_controller
     review = controller.review
     assert review is not None and review is window.session.get(entry.id).review
@@ -133,7 +133,7 @@ def test_review_dock_menu_and_reviewed_labels_through_the_session(
     again.show()
     reopened = again.add_recording(load_recording(recording.path))
     again.set_model(model)
-    again.apply_scan(reopened.id, result)
+    again.scan_controller.apply(reopened.id, result)
     restored = again.review_controller.review
     assert restored is not None and restored.status(1) == "confirmed"
     assert len(restored.regions) == 1

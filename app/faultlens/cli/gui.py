@@ -88,7 +88,7 @@ def run_gui(file: Path | None, model: Path | None, screenshot: Path | None) -> i
                 trained = load_model(model)
                 window.set_model(trained)
                 trained.check_channels(recording)
-                window.apply_scan(entry.id, run_to_end(scan(trained, recording)))
+                window.scan_controller.apply(entry.id, run_to_end(scan(trained, recording)))
                 _focus_first_event(window)
         elif model is not None:
             window.set_model(load_model(model))
@@ -107,7 +107,7 @@ def run_gui(file: Path | None, model: Path | None, screenshot: Path | None) -> i
     opened = window.load_file(file) if file is not None else None
     model_ok = window.load_model_file(model) if model is not None else False
     if opened is not None and model_ok:
-        window.start_scan()
+        window.scan_controller.start()
     return int(app.exec())
 
 

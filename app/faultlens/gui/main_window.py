@@ -3,15 +3,16 @@ training and models, all views of one :class:`~faultlens.core.session.Session`.
 
 The window owns the session (what is open, current, scanned, reviewed, and the model) and
 the task runner (every long job: import, training, scan, report export; closing the window
-is their one shutdown path). Its docks are views of the session; the review dock, the Review
-menu and File > Export Report come from :class:`~faultlens.gui.review_controller.
-ReviewController`, which is handed the window and the session. Other modules add to the
-window through ``menu(name)`` and ``add_dock(...)``.
+is their one shutdown path). Its docks are views of the session. Two controllers are handed
+the window and the session: :class:`~faultlens.gui.scan_controller.ScanController` (Model >
+Scan Recording, its progress in the status bar) and :class:`~faultlens.gui.review_controller.
+ReviewController` (the review dock, the Review menu, File > Export Report). Other modules add
+to the window through ``menu(name)`` and ``add_dock(...)``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QItemSelectionModel, Qt
@@ -30,18 +31,14 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMenu,
     QMessageBox,
-    QProgressBar,
-    QPushButton,
     QScrollArea,
     QWidget,
 )
 
 from faultlens.core.checkpoint import TrainedModel, load_model
 from faultlens.core.errors import FaultLensError
-from faultlens.core.options import ScanOptions
-from faultlens.core.progress import Progress, ShouldStop
 from faultlens.core.recording import Recording
-from faultlens.core.scan import ScanResult, scan
+from faultlens.core.scan import ScanResult
 from faultlens.core.session import OpenRecording, Session, SessionChange
 from faultlens.gui import app as gui_app
 from faultlens.gui import settings as gui_settings
@@ -52,6 +49,7 @@ from faultlens.gui.help_dialog import HelpDialog
 from faultlens.gui.import_dialog import ImportDialog
 from faultlens.gui.model_info import ModelInfo, channel_mismatch
 from faultlens.gui.recording_list import RecordingList
+from faultlens.gui.scan_controller import ScanController
 from faultlens.gui.signal_view import SignalView
 from faultlens.gui.tasks import Task, TaskRunner
 from faultlens.gui.training_panel import TrainingPanel
@@ -60,7 +58,6 @@ APP_TITLE = "FaultLens"
 RECORDING_FILTER = "Sensor recordings (*.csv *.tsv *.txt *.dat);;All files (*)"
 MODEL_FILTER = "FaultLens models (*.flmodel);;All files (*)"
 MENU_ORDER = ("File", "View", "Model", "Review", "Help")
-SCAN_TASK = "scan"
 
 
 def device_text() -> str:
@@ -112,6 +109,7 @@ class MainWindow(QMainWindow):
         self._restored_state = False
 
         self._build_status_bar()
+        self.scan_controller = ScanController(self, self.session, self.tasks)
         self._build_actions()
         self._build_menus()
         unsubscribe = self.session.subscribe(self._on_session_changed)
@@ -187,21 +185,12 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ building
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
-        self.scan_progress = QProgressBar()
-        self.scan_progress.setMaximumWidth(220)
-        self.scan_progress.setRange(0, 1000)
-        self.scan_progress.hide()
-        self.scan_cancel = QPushButton("Cancel scan")
-        self.scan_cancel.hide()
-        self.scan_cancel.clicked.connect(self.cancel_scan)
         self.downsample_label = QLabel()
         self.downsample_label.setObjectName("downsample_note")
         self.device_label = QLabel(device_text())
         self.device_label.setStyleSheet("padding: 0 6px; border-left: 1px solid #bbb;")
         self.device_label.setObjectName("device_label")
         self.device_label.setToolTip("Compute device for training and scanning")
-        bar.addWidget(self.scan_progress)
-        bar.addWidget(self.scan_cancel)
         bar.addPermanentWidget(self.downsample_label)
         bar.addPermanentWidget(self.device_label)
 
@@ -242,8 +231,9 @@ class MainWindow(QMainWindow):
         self._action("next_event", "Next event", self.next_event, ("N",))
         self._action("previous_event", "Previous event", self.previous_event, ("P",))
         self._action("load_model", "&Load Model…", self._on_load_model_triggered, ("Ctrl+L",))
-        self._action("scan", "&Scan Recording", self.start_scan, ("Ctrl+R",))
-        self._action("cancel_scan", "Cancel Scan", self.cancel_scan)
+        scans = self.scan_controller
+        self._action("scan", "&Scan Recording", scans.start, ("Ctrl+R",))
+        self._action("cancel_scan", "Cancel Scan", scans.cancel)
         self._action("train", "&Training Panel", self._on_show_training, ("Ctrl+T",))
         self._action("help", "&Keyboard and Mouse…", self.show_help, ("F1", "?"))
         self._action("about", "&About FaultLens", self.show_about)
@@ -368,7 +358,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{APP_TITLE} — {rec.name}" if rec is not None else APP_TITLE)
 
     def _update_actions(self, *_args: object) -> None:
-        scanning = self.tasks.is_running(SCAN_TASK)
+        scanning = self.scan_controller.is_running()
         self.actions["scan"].setEnabled(
             self.session.current is not None and self.session.model is not None and not scanning
         )
@@ -408,14 +398,14 @@ class MainWindow(QMainWindow):
         gui_settings.set_last_directory("model", path)
         self.set_model(model)
         self.docks["Model"].raise_()
-        self._explain_mismatch()
+        self.explain_mismatch()
         return True
 
     def set_model(self, model: TrainedModel | None) -> None:
         """Use ``model`` for scanning; scans made with another model are dropped."""
         self.session.set_model(model)
 
-    def _explain_mismatch(self) -> bool:
+    def explain_mismatch(self) -> bool:
         """Dialog naming the channels the model needs but the recording lacks; True if any."""
         model, recording = self.session.model, self.current_recording
         if model is None or recording is None:
@@ -438,67 +428,6 @@ class MainWindow(QMainWindow):
         dock = self.docks["Training"]
         dock.show()
         dock.raise_()
-
-    # ------------------------------------------------------------------ scanning
-    def start_scan(self) -> Task | None:
-        """Scan the current recording with the current model, in the background."""
-        if self.tasks.is_running(SCAN_TASK):
-            return None
-        entry, model = self.session.current, self.session.model
-        if entry is None or model is None:
-            self.report_error("Open a recording and load or train a model before scanning.")
-            return None
-        if self._explain_mismatch():
-            return None
-        recording, recording_id, options = entry.recording, entry.id, ScanOptions()
-
-        def factory(should_stop: ShouldStop) -> Generator[Progress, None, ScanResult]:
-            return scan(model, recording, options, should_stop)
-
-        def finished(result: ScanResult) -> None:
-            # The recording may have been closed, or the model replaced, meanwhile.
-            if recording_id in self.session.ids and self.session.model is model:
-                self.apply_scan(recording_id, result)
-
-        self.scan_progress.setValue(0)
-        self.scan_progress.show()
-        self.scan_cancel.show()
-        self.statusBar().showMessage(f"Scanning {recording.name}…")
-        return self.tasks.start(
-            SCAN_TASK,
-            factory,
-            f"Scanning {recording.name}",
-            progress=self._on_scan_progress,
-            finished=finished,
-            failed=self.report_error,
-            cancelled=lambda: self.statusBar().showMessage("Scan cancelled", 5000),
-            done=self._on_scan_done,
-        )
-
-    def cancel_scan(self) -> None:
-        self.tasks.cancel(SCAN_TASK)
-
-    def _on_scan_progress(self, report: Progress) -> None:
-        self.scan_progress.setValue(int(1000 * report.fraction))
-        self.scan_progress.setFormat(f"{report.message} %p%")
-
-    def apply_scan(self, recording_id: int, result: ScanResult) -> None:
-        """Keep ``result`` as the scan of recording ``recording_id`` (the views follow)."""
-        try:
-            self.session.set_scan(recording_id, result)
-        except FaultLensError as err:  # the review could not take the events
-            self.report_error(str(err), title="Review file")
-        if recording_id == self.session.current_id:
-            n = len(result.events)
-            self.statusBar().showMessage(
-                f"Scan of {self.session.get(recording_id).name}: "
-                f"{n} fault event{'s' if n != 1 else ''}",
-                10000,
-            )
-
-    def _on_scan_done(self) -> None:
-        self.scan_progress.hide()
-        self.scan_cancel.hide()
 
     # ------------------------------------------------------------------ events
     def show_event(self, index: int) -> None:
@@ -622,7 +551,7 @@ def _demo_widget(
     if model is not None:
         window.set_model(model)
     if scan_result is not None:
-        window.apply_scan(entry.id, scan_result)
+        window.scan_controller.apply(entry.id, scan_result)
     return window
 
 

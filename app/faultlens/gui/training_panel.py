@@ -12,20 +12,17 @@ session's model.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Generator, Sequence
+from collections.abc import Generator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QSignalBlocker, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QResizeEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
-    QGroupBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -40,7 +37,7 @@ from PySide6.QtWidgets import (
 
 from faultlens.core.checkpoint import TrainedModel, save_model
 from faultlens.core.errors import FaultLensError
-from faultlens.core.evaluation import alarm_rule_text, validation_caveat
+from faultlens.core.evaluation import alarm_rule_text
 from faultlens.core.options import INPUT_CHOICES, TrainOptions
 from faultlens.core.progress import ShouldStop
 from faultlens.core.recording import Recording
@@ -49,25 +46,19 @@ from faultlens.core.training import EpochReport, TrainResult, train
 from faultlens.gui import app as gui_app
 from faultlens.gui import settings as gui_settings
 from faultlens.gui.tasks import Task, TaskRunner
+from faultlens.gui.validation_summary import TABLE_MIN_HEIGHT, ValidationSummary
 
 EACH_FILES_OWN = "__own__"
 ONE_CLASS_PER_FILE = "__file__"
 TASK_KIND = "training"
 ID_ROLE = Qt.ItemDataRole.UserRole
-# The least heights the plots and tables keep: in a short dock the panel scrolls instead.
+# The least height the plots keep (the tables: TABLE_MIN_HEIGHT); a short dock scrolls.
 PLOT_MIN_HEIGHT = 120
-TABLE_MIN_HEIGHT = 90
 
 
 def _fmt_elapsed(seconds: float) -> str:
     minutes, secs = divmod(int(seconds), 60)
     return f"{minutes:02d}:{secs:02d}"
-
-
-def heat_colour(fraction: float) -> QColor:
-    """White to blue for 0..1 (confusion-matrix cells as a share of their true class)."""
-    f = max(0.0, min(1.0, fraction))
-    return QColor(int(255 - 200 * f), int(255 - 150 * f), 255)
 
 
 # The Inputs box's words for faultlens.core.options.INPUT_CHOICES, in its order.
@@ -215,24 +206,7 @@ class TrainingPanel(QWidget):
             pen=pg.mkPen("#CC79A7", width=2), name="macro F1", symbol="o", symbolSize=5
         )
 
-        self.confusion = QTableWidget()
-        self.confusion.setObjectName("confusion_matrix")
-        self.confusion.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.confusion.setToolTip("Validation windows: rows = true class, columns = predicted")
-        self.confusion.setMinimumHeight(TABLE_MIN_HEIGHT)
-        self.per_class = QTableWidget(0, 4)
-        self.per_class.setObjectName("per_class_metrics")
-        self.per_class.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.per_class.setHorizontalHeaderLabels(["precision", "recall", "F1", "support"])
-        self.per_class.setMinimumHeight(TABLE_MIN_HEIGHT)
-        self.summary = QLabel()
-        self.summary.setWordWrap(True)
-        results = QGroupBox("Validation summary")
-        results_layout = QVBoxLayout(results)
-        results_layout.addWidget(self.summary)
-        results_layout.addWidget(QLabel("Confusion matrix (rows: true, columns: predicted)"))
-        results_layout.addWidget(self.confusion)
-        results_layout.addWidget(self.per_class)
+        self.validation = ValidationSummary()
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.recording_table)
@@ -242,19 +216,12 @@ class TrainingPanel(QWidget):
         layout.addWidget(self.status)
         layout.addWidget(self.loss_plot, 1)
         layout.addWidget(self.acc_plot, 1)
-        layout.addWidget(results, 1)
+        layout.addWidget(self.validation, 1)
 
         unsubscribe = session.subscribe(self._on_session_changed)
         self.destroyed.connect(lambda *_: unsubscribe())
         self.tasks.changed.connect(self._show_running)
         self._refresh_recordings()
-
-    def _fit_summary(self) -> None:
-        """Keep every line of the (word-wrapped) summary visible: Qt's layouts do not ask a
-        wrapped label for its height at the width it gets, and cut its last lines."""
-        height = self.summary.heightForWidth(self.summary.width())
-        if height > 0:  # -1: no text yet, or no width
-            self.summary.setMinimumHeight(height)
 
     def heightForWidth(self, width: int) -> int:
         """The least height that shows every part at ``width``, not the preferred one.
@@ -266,10 +233,6 @@ class TrainingPanel(QWidget):
         """
         layout = self.layout()
         return layout.totalMinimumHeightForWidth(width) if layout is not None else -1
-
-    def resizeEvent(self, event: QResizeEvent) -> None:
-        super().resizeEvent(event)
-        self._fit_summary()
 
     @staticmethod
     def _spin(lo: int, hi: int, value: int, tip: str) -> QSpinBox:
@@ -412,11 +375,7 @@ class TrainingPanel(QWidget):
         self.last_error = ""
         for curve in (self.train_curve, self.val_curve, self.acc_curve, self.f1_curve):
             curve.setData([], [])
-        self.confusion.clear()
-        self.confusion.setRowCount(0)
-        self.confusion.setColumnCount(0)
-        self.per_class.setRowCount(0)
-        self.summary.clear()
+        self.validation.clear()
         self.progress.setValue(0)
         self.status.setText(f"Starting on {len(recordings)} recording(s)…")
         return self.tasks.start(
@@ -471,59 +430,11 @@ class TrainingPanel(QWidget):
             f"Trained{took}{early}; best epoch {result.best_epoch} · {model.device}. "
             "Save the model to keep it."
         )
-        self.show_metrics(model.metrics, model.class_names, result.notes, alarm_rule_text(model))
+        self.validation.show_metrics(
+            model.metrics, model.class_names, result.notes, alarm_rule_text(model)
+        )
         self.session.set_model(model)
         self.model_trained.emit(model)
-
-    def show_metrics(
-        self,
-        metrics: dict[str, Any],
-        class_names: tuple[str, ...],
-        notes: Sequence[str] = (),
-        alarm_rule: str = "",
-    ) -> None:
-        """Fill the confusion matrix and per-class table from a model's validation metrics;
-        the summary leads with what the validation can tell about new recordings."""
-        cm = np.asarray(metrics.get("confusion_matrix", []), dtype=np.int64)
-        k = len(class_names)
-        self.confusion.setRowCount(k)
-        self.confusion.setColumnCount(k)
-        self.confusion.setHorizontalHeaderLabels([f"→ {c}" for c in class_names])
-        self.confusion.setVerticalHeaderLabels(list(class_names))
-        if cm.shape == (k, k):
-            row_sums = cm.sum(axis=1)
-            for i in range(k):
-                for j in range(k):
-                    item = QTableWidgetItem(str(int(cm[i, j])))
-                    share = cm[i, j] / row_sums[i] if row_sums[i] else 0.0
-                    item.setBackground(QBrush(heat_colour(share)))
-                    item.setToolTip(f"{share:.1%} of true '{class_names[i]}' windows")
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
-                    self.confusion.setItem(i, j, item)
-        self.confusion.resizeColumnsToContents()
-        per_class = metrics.get("per_class", {})
-        self.per_class.setRowCount(len(per_class))
-        self.per_class.setVerticalHeaderLabels(list(per_class))
-        for row, values in enumerate(per_class.values()):
-            for col, key in enumerate(("precision", "recall", "f1", "support")):
-                value = values.get(key, 0)
-                text = f"{value:.3f}" if key != "support" else str(int(value))
-                self.per_class.setItem(row, col, QTableWidgetItem(text))
-        parts = [
-            f"accuracy {metrics.get('accuracy', 0):.3f}",
-            f"macro F1 {metrics.get('macro_f1', 0):.3f}",
-        ]
-        if metrics.get("false_alarm_rate") is not None:
-            parts.append(f"false alarms {metrics['false_alarm_rate']:.1%}")
-        if metrics.get("missed_alarm_rate") is not None:
-            parts.append(f"missed {metrics['missed_alarm_rate']:.1%}")
-        lead = [validation_caveat(metrics), f"Alarm rule: {alarm_rule}." if alarm_rule else ""]
-        self.summary.setText(
-            "\n".join([*(line for line in lead if line), " · ".join(parts)])
-            + "".join(f"\nNote: {n}" for n in notes)
-        )
-        self.summary.setToolTip(self.summary.text())
-        self._fit_summary()
 
     def _on_training_failed(self, message: str, details: str) -> None:
         self.status.setText("Training failed")
