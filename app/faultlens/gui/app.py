@@ -6,6 +6,7 @@ routes uncaught exceptions on the GUI thread to :func:`show_error`.
 
 from __future__ import annotations
 
+import gc
 import sys
 import traceback
 from types import TracebackType
@@ -98,7 +99,9 @@ def warm_up_torch() -> None:
 
     Done by the training worker instead, those imports hold the GIL in long stretches and
     freeze the window for up to half a second (measured by benchmarks/bench_gui.py); here
-    they only lengthen start-up by a second or two.
+    they only lengthen start-up by a second or two. Then everything loaded so far is taken
+    out of the garbage collector's full passes (``gc.freeze``), which would otherwise stop
+    the GUI thread for 150-200 ms each.
     """
     import torch
 
@@ -107,3 +110,9 @@ def warm_up_torch() -> None:
     layer(torch.zeros(1, 2)).sum().backward()
     torch.nn.utils.clip_grad_norm_(layer.parameters(), 1.0)
     optimiser.step()
+    # Everything imported so far lives as long as the app: leave it out of the collector's
+    # full passes. Each pass otherwise walks the whole heap (torch, pandas, pyarrow, Qt
+    # wrappers) on the GUI thread: 150-190 ms freezes, one of which fell into a scan in
+    # benchmarks/bench_gui.py; after the freeze a full pass walks only what came since.
+    gc.collect()
+    gc.freeze()
