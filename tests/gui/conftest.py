@@ -36,16 +36,18 @@ def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 class LeakCheck:
-    """What a test leaves running: task threads, and active QTimers owned by widgets that
-    did not exist before it (pyqtgraph's or ours: a timer firing into a closed widget after
-    the test is a bug the test did not see)."""
+    """What a test leaves running: task threads, and active QTimers owned by windows that
+    did not exist before it, at any depth (pyqtgraph's or ours: a timer firing into a closed
+    widget after the test is a bug the test did not see). Windows, not every widget: what a
+    test builds is a window (a widget without a parent), and wrapping the few top-level
+    widgets costs far less than wrapping all of them after every test."""
 
     @staticmethod
     @contextlib.contextmanager
     def collector_held() -> Iterator[None]:
         """Hold Python's cyclic collector off while widget wrappers are in hand.
 
-        ``QApplication.allWidgets()`` wraps a copy of Qt's widget list; a collection during
+        ``QApplication.topLevelWidgets()`` wraps a copy of Qt's widget list; a collection during
         that (or while the wrappers are used) can delete a Python-owned widget caught in a
         reference cycle, leaving dangling pointers in the copy: a segfault, seen in about
         one run in three before the collector was held.
@@ -60,17 +62,17 @@ class LeakCheck:
 
     @staticmethod
     def widget_keys() -> set[int]:
-        """The live widgets, by C++ address (wrappers come and go, the objects do not)."""
+        """The live windows, by C++ address (wrappers come and go, the objects do not)."""
         with LeakCheck.collector_held():
-            return {shiboken6.getCppPointer(w)[0] for w in QApplication.allWidgets()}
+            return {shiboken6.getCppPointer(w)[0] for w in QApplication.topLevelWidgets()}
 
     @staticmethod
     def active_timers(before: set[int]) -> list[QTimer]:
-        """Active timers owned (at any depth) by widgets created since ``before``; use them
+        """Active timers owned (at any depth) by windows created since ``before``; use them
         under ``collector_held``."""
         found: dict[int, QTimer] = {}
         with LeakCheck.collector_held():
-            for widget in QApplication.allWidgets():
+            for widget in QApplication.topLevelWidgets():
                 if shiboken6.getCppPointer(widget)[0] in before:
                     continue
                 for timer in widget.findChildren(QTimer):
