@@ -92,7 +92,7 @@ def test_open_train_cancel_scan_and_step_through_events(
     assert kinds[-1] == "finished" and set(kinds[:-1]) == {"progress"}
     assert len(kinds) >= 3  # at least one report per epoch
     model = trained.args[0]
-    assert win.session.model is model and win.current_model is model
+    assert win.session.model is model
     assert "pump.csv\nhas every channel the model needs" in win.model_info.browser.toPlainText()
     assert model.channels == rec.channels
     k = len(model.class_names)
@@ -116,7 +116,7 @@ def test_open_train_cancel_scan_and_step_through_events(
     qtbot.waitUntil(lambda: not win.tasks.is_running("training"), timeout=TIMEOUT_MS)
     assert kinds2[-1] == "cancelled" and "finished" not in kinds2
     assert panel.result is None and not panel.save_button.isEnabled()
-    assert win.current_model is model
+    assert win.session.model is model
     assert sorted(p.name for p in saved.parent.iterdir()) == ["trained.flmodel"]
 
     # --- scan in the background; the tracks show exactly the engine's output
@@ -211,7 +211,7 @@ def test_bad_files_show_the_message_and_keep_what_was_open(
     garbage.write_bytes(b"not a model at all")
     assert not win.load_model_file(garbage)
     assert len(error_boxes) == 1 and "garbage.flmodel" in error_boxes[0][1]
-    assert win.current_model is None and win.isVisible()
+    assert win.session.model is None and win.isVisible()
 
 
 def test_error_dialog_is_non_modal_and_names_the_problem(qtbot: QtBot, window: MainWindow) -> None:

@@ -47,6 +47,7 @@ def test_module_opens_on_a_recording(
     widget.close()
 
 
+@pytest.mark.slow
 def test_python_dash_m_opens_and_quits() -> None:
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", FAULTLENS_DEMO_QUIT="1")
     done = subprocess.run(

@@ -52,6 +52,7 @@ from faultlens.gui.recording_list import RecordingList
 from faultlens.gui.scan_controller import ScanController
 from faultlens.gui.signal_view import SignalView
 from faultlens.gui.tasks import Task, TaskRunner
+from faultlens.gui.training_panel import TASK_KIND as TRAINING_TASK
 from faultlens.gui.training_panel import TrainingPanel
 
 APP_TITLE = "FaultLens"
@@ -137,14 +138,6 @@ class MainWindow(QMainWindow):
     def current_scan(self) -> ScanResult | None:
         entry = self.session.current
         return entry.scan if entry is not None else None
-
-    @property
-    def current_model(self) -> TrainedModel | None:
-        return self.session.model
-
-    @property
-    def current_event_index(self) -> int | None:
-        return self.event_table.current_event_index()
 
     def menu(self, name: str) -> QMenu:
         """The menu called ``name``, created (in MENU_ORDER position) if it does not exist."""
@@ -538,7 +531,8 @@ class MainWindow(QMainWindow):
 def stop_question(running: list[Task]) -> str:
     """What closing the window asks while tasks run (once, whatever runs)."""
     what = ", ".join(task.label for task in running)
-    lost = " An unsaved model is lost." if any(t.kind == "training" for t in running) else ""
+    training = any(task.kind == TRAINING_TASK for task in running)
+    lost = " An unsaved model is lost." if training else ""
     return f"Still running: {what}. Stop and quit?{lost}"
 
 
