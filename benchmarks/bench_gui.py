@@ -182,7 +182,7 @@ def bench_pan_scan(frames: int, profile: bool) -> None:
     recording = load_recording(demo_recording_path())
     model = load_model(demo_model_path())
     result = run_to_end(scan(model, recording, ScanOptions(device="cpu")))
-    labelled = 0 if recording.labels is None else len(label_stretches(recording.labels))
+    labelled = 0 if recording.labels is None else len(label_stretches(recording))
     width = recording.n_rows * 0.25  # a quarter of the recording in view
     x = recording.time_axis()
     step = float(x[1] - x[0])

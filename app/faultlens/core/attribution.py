@@ -19,6 +19,7 @@ import numpy as np
 from faultlens.core.inference import forward, module_on
 from faultlens.core.progress import Cancelled, ShouldStop, never_stop
 from faultlens.core.recording import Recording
+from faultlens.core.windows import sliding_windows
 
 if TYPE_CHECKING:
     from faultlens.core.checkpoint import TrainedModel
@@ -82,7 +83,7 @@ def attribute_events(
             ref_lo = start - t_win if start >= t_win else None
             lo = int(ends[0]) - t_win + 1 if ref_lo is None else ref_lo
             x = model.model_input(data[lo : int(ends[-1]) + 1], medians)  # (span, input size)
-            win = np.lib.stride_tricks.sliding_window_view(x, t_win, axis=0).transpose(0, 2, 1)
+            win = sliding_windows(x, t_win)  # (span - T + 1, T, input size), a view
             base = np.ascontiguousarray(win[ends - t_win + 1 - lo], dtype=np.float32)  # (w,T,I)
             reference = np.zeros_like(base[0]) if ref_lo is None else win[0]  # (T, I)
             # Variant 0 is the unchanged window, variant c+1 has channel c occluded (all its

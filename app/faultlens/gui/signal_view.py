@@ -55,19 +55,19 @@ LABEL_Z, EVENT_Z = -20, -10  # behind the curves; events over the labelled stret
 TRACK_HEIGHTS = {"fault": 80, "attention": 46, "hotspots": 80}
 
 
-def label_stretches(labels: np.ndarray) -> list[tuple[int, int, str]]:
-    """Contiguous runs of one non-normal label as ``(start_row, end_row_inclusive, label)``."""
-    uniques, inverse = np.unique(labels.astype(str), return_inverse=True)
-    is_fault = np.array([bool(v) and not is_normal_label(v) for v in uniques], dtype=bool)
-    code = np.where(is_fault[inverse], inverse, -1)  # (N,) label id, -1 for normal/unlabelled
+def label_stretches(recording: Recording) -> list[tuple[int, int, str]]:
+    """Contiguous runs of one non-normal label as ``(start_row, end_row_inclusive, label)``,
+    from the recording's label encoding (every label ``is_normal_label`` accepts is normal)."""
+    names = recording.label_names
+    is_fault = np.array([not is_normal_label(n) for n in names] + [False], dtype=bool)
+    codes = recording.label_codes  # (N,) index into names, -1 unlabelled (-> the False above)
+    code = np.where(is_fault[codes], codes, -1)  # (N,) fault label id, -1 normal/unlabelled
     if code.size == 0:
         return []
     change = np.flatnonzero(np.r_[True, code[1:] != code[:-1]])
     ends = np.r_[change[1:] - 1, code.size - 1]
     return [
-        (int(s), int(e), str(uniques[code[s]]))
-        for s, e in zip(change, ends, strict=True)
-        if code[s] >= 0
+        (int(s), int(e), names[code[s]]) for s, e in zip(change, ends, strict=True) if code[s] >= 0
     ]
 
 
@@ -370,7 +370,7 @@ class SignalView(QWidget):
                 GROUND_TRUTH_BRUSH,
                 f"labelled '{label}' in the file (ground truth)",
             )
-            for start, end, label in label_stretches(rec.labels)
+            for start, end, label in label_stretches(rec)
         ]
         for shading in self.label_shading.values():
             shading.set_spans(spans)
