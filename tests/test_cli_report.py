@@ -13,12 +13,13 @@ import pytest
 import torch
 
 from faultlens import cli
-from faultlens.core import review as review_mod
+from faultlens.core import review_file as review_mod
 from faultlens.core.checkpoint import TrainedModel, save_model
 from faultlens.core.event_files import read_events
 from faultlens.core.io import load_recording
 from faultlens.core.model import AttentionLSTM, ModelConfig
-from faultlens.core.review import Review, primary_sidecar_path
+from faultlens.core.review import Review
+from faultlens.core.review_file import primary_sidecar_path
 
 CHANNELS = ("a", "b", "c")
 

@@ -19,7 +19,7 @@ import pytest
 
 import faultlens
 from faultlens.core import resources as res
-from faultlens.core.review import SIDECAR_SUFFIX
+from faultlens.core.review_file import SIDECAR_SUFFIX
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGING = REPO / "packaging"

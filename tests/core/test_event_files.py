@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from faultlens.core import review as review_mod
+from faultlens.core import review_file as review_mod
 from faultlens.core.errors import ReportError
 from faultlens.core.event_files import (
     EVENT_COLUMNS,

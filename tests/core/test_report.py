@@ -18,7 +18,7 @@ import torch
 
 from faultlens.core import atomic
 from faultlens.core import report as report_mod
-from faultlens.core import review as review_mod
+from faultlens.core import review_file as review_mod
 from faultlens.core.checkpoint import TrainedModel
 from faultlens.core.errors import ReportError
 from faultlens.core.events import FaultEvent

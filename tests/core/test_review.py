@@ -9,20 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from faultlens.core import review as review_mod
+from faultlens.core import review_file as review_mod
 from faultlens.core.errors import ReviewError
 from faultlens.core.events import FaultEvent
 from faultlens.core.options import ScanOptions
 from faultlens.core.recording import Recording
-from faultlens.core.review import (
-    Review,
-    ReviewChange,
-    event_key,
-    fallback_sidecar_path,
-    primary_sidecar_path,
-    recording_with_reviewed_labels,
-    reviewed_labels,
-)
+from faultlens.core.review import Review, ReviewChange, event_key
+from faultlens.core.review_file import fallback_sidecar_path, primary_sidecar_path
+from faultlens.core.review_labels import recording_with_reviewed_labels, reviewed_labels
 
 N = 200
 

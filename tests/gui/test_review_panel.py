@@ -12,7 +12,7 @@ from PySide6.QtCore import QItemSelectionModel, QPointF, Qt
 from PySide6.QtWidgets import QPushButton, QWidget
 from pytestqt.qtbot import QtBot
 
-from faultlens.core import review as review_mod
+from faultlens.core import review_file as review_mod
 from faultlens.core.checkpoint import TrainedModel
 from faultlens.core.event_files import read_events
 from faultlens.core.events import FaultEvent

@@ -16,7 +16,7 @@ from faultlens.core.checkpoint import TrainedModel, load_model
 from faultlens.core.io import load_recording
 from faultlens.core.progress import Cancelled, Progress, ShouldStop, run_to_end
 from faultlens.core.recording import Recording
-from faultlens.core.review import primary_sidecar_path
+from faultlens.core.review_file import primary_sidecar_path
 from faultlens.core.scan import ScanResult, scan
 from faultlens.core.session import TrainingRole
 from faultlens.gui.main_window import MainWindow

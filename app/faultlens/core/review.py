@@ -5,9 +5,8 @@ with a note, and a list of regions drawn by hand. Every action can be undone and
 (snapshot stack: the state is a small immutable value, so each action stores the state it
 replaced). Views subscribe with plain callbacks; the core holds all the state.
 
-The review lives in a sidecar file next to the recording (``<file name>.faultlens.json``),
-or in the user data directory when the recording's folder cannot be written. It is written
-atomically after every change and restored when the same content is opened again.
+Where the review is kept on disk (its sidecar file) and how it is read and written is
+``review_file``; the labels a review gives for training are ``review_labels``.
 """
 
 from __future__ import annotations
@@ -15,28 +14,21 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import getpass
-import hashlib
-import json
 import os
-import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Literal
 
 from faultlens.core.atomic import atomic_write_text
 from faultlens.core.errors import ReviewError
 from faultlens.core.events import FaultEvent
-from faultlens.core.recording import Recording
 
-FORMAT_NAME = "faultlens-review"
-FORMAT_VERSION = 1
-SIDECAR_SUFFIX = ".faultlens.json"
-# Tests (and users with unusual setups) point the fallback folder elsewhere with this.
-REVIEW_DIR_ENV = "FAULTLENS_REVIEW_DIR"
+if TYPE_CHECKING:
+    from faultlens.core.recording import Recording
+    from faultlens.core.review_file import ReviewWarning
+
 HISTORY_LIMIT = 2000  # audit entries kept in the sidecar; the oldest are dropped first
 
 Status = Literal["unreviewed", "confirmed", "dismissed", "relabelled"]
@@ -61,76 +53,6 @@ def current_user() -> str:
 def event_key(event: FaultEvent) -> str:
     """Identity of a flagged event within one scan: its rows and the model's class."""
     return f"{event.start_row}:{event.end_row}:{event.class_name}"
-
-
-def user_data_dir() -> Path:
-    """Where FaultLens keeps per-user files, by platform convention."""
-    if sys.platform == "win32":
-        base = Path(os.environ.get("APPDATA") or Path.home() / "AppData" / "Roaming")
-        return base / "FaultLens"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Application Support" / "FaultLens"
-    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "faultlens"
-
-
-def fallback_review_dir() -> Path:
-    """Folder for sidecars of recordings whose own folder is read-only."""
-    override = os.environ.get(REVIEW_DIR_ENV)
-    return Path(override) if override else user_data_dir() / "reviews"
-
-
-def primary_sidecar_path(recording_path: str | Path) -> Path:
-    """``<recording file name>.faultlens.json`` beside the recording."""
-    p = Path(recording_path)
-    return p.with_name(p.name + SIDECAR_SUFFIX)
-
-
-def fallback_sidecar_path(recording_path: str | Path) -> Path:
-    """The sidecar's place in the user data directory: keyed by the recording's full path."""
-    resolved = str(Path(recording_path).expanduser().resolve())
-    digest = hashlib.sha256(resolved.encode("utf-8")).hexdigest()
-    return fallback_review_dir() / f"{digest}.json"
-
-
-def _shipped_folder() -> Path | None:
-    """The folder of the files shipped with FaultLens (demo recording), if it is on disk."""
-    try:
-        from importlib import resources
-
-        return Path(str(resources.files("faultlens.resources"))).resolve()
-    except (ModuleNotFoundError, TypeError, OSError):
-        return None
-
-
-def folder_writable(folder: Path) -> bool:
-    """Whether new files can be created in ``folder`` (tests monkeypatch this: root ignores
-    permission bits, so a chmod'ed folder is still writable for root)."""
-    return folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)
-
-
-def _keep_aside(path: Path, tag: str) -> Path | None:
-    """Rename ``path`` to ``<name>.<tag>-<timestamp>.json`` without overwriting anything."""
-    stem = path.name[: -len(".json")] if path.name.endswith(".json") else path.name
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    for n in range(1000):
-        extra = "" if n == 0 else f"-{n}"
-        target = path.with_name(f"{stem}.{tag}-{stamp}{extra}.json")
-        if target.exists():
-            continue
-        try:
-            # A hard link fails if the target exists: never overwrites a kept-aside file.
-            os.link(path, target)
-            os.unlink(path)
-        except FileExistsError:
-            continue
-        except OSError:
-            try:
-                os.rename(path, target)
-            except OSError:
-                return None
-        return target
-    return None
 
 
 # ---------------------------------------------------------------- state values
@@ -196,16 +118,6 @@ class ReviewChange:
     region_ids: tuple[int, ...] = ()
 
 
-@dataclass(frozen=True)
-class ReviewWarning:
-    """A problem found when opening a review that the user must be told about (the GUI shows
-    ``message``; the review itself carries on, clean)."""
-
-    kind: Literal["corrupt", "version", "other_content", "not_saved"]
-    message: str
-    kept_aside: Path | None = None
-
-
 Listener = Callable[[ReviewChange], None]
 
 
@@ -258,106 +170,13 @@ class Review:
         user: str | None = None,
         read_only: bool = False,
     ) -> Review:
-        """The review of ``recording``: restored from its sidecar when there is one.
+        """The review of ``recording``, restored from its sidecar when there is one; see
+        ``review_file.open_review`` for where the sidecar is looked for and what happens to
+        one that cannot be used."""
+        # Imported here: the file format is built on this model, not the other way round.
+        from faultlens.core.review_file import open_review
 
-        The sidecar is ``sidecar_path`` if given, else the one beside the recording, else
-        the one in the user data directory. A sidecar that cannot be read, has another
-        format version or belongs to other content is reported in ``warnings``, renamed
-        aside (``<name>.corrupt-<time>.json``; never overwritten) and the review starts
-        clean. With ``read_only`` nothing is renamed or written (used by the CLI report);
-        an explicit ``sidecar_path`` that cannot be used then raises ReviewError.
-        """
-        has_file = str(recording.path) not in ("", "<memory>")
-        found: Path | None = None
-        if sidecar_path is not None:
-            found = Path(sidecar_path)
-            if read_only and not found.is_file():
-                raise ReviewError(f"{found}: review file not found; check the --review path")
-            target = found
-        elif has_file:
-            primary = primary_sidecar_path(recording.path)
-            fallback = fallback_sidecar_path(recording.path)
-            if primary.is_file():
-                found = primary
-            elif fallback.is_file():
-                found = fallback
-            # Never beside a shipped file (the demo): the installation is no place for user
-            # data, and a source checkout must not collect reviews.
-            beside = folder_writable(primary.parent) and (
-                primary.parent.resolve() != _shipped_folder()
-            )
-            target = found or (primary if beside else fallback)
-        else:
-            target = None
-        review = cls(
-            recording.name,
-            recording.content_hash,
-            recording.n_rows,
-            recording_path=recording.path if has_file else None,
-            sidecar_path=None if read_only else target,
-            user=user,
-            autosave=not read_only,
-        )
-        if found is not None and found.is_file():
-            review._restore_from(found, read_only=read_only, explicit=sidecar_path is not None)
-        return review
-
-    def _restore_from(self, path: Path, *, read_only: bool, explicit: bool) -> None:
-        problem: tuple[Literal["corrupt", "version", "other_content"], str] | None = None
-        try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as err:
-            problem = ("corrupt", f"cannot be read ({err.__class__.__name__}: {err})")
-        except json.JSONDecodeError as err:
-            problem = ("corrupt", f"is not valid JSON (line {err.lineno}, column {err.colno})")
-        else:
-            if not isinstance(raw, dict) or raw.get("format") != FORMAT_NAME:
-                problem = ("corrupt", "is not a FaultLens review file")
-            elif raw.get("version") != FORMAT_VERSION:
-                problem = (
-                    "version",
-                    f"has format version {raw.get('version')!r}, this FaultLens reads "
-                    f"version {FORMAT_VERSION}",
-                )
-            else:
-                rec = raw.get("recording") or {}
-                if rec.get("sha256") != self.content_hash:
-                    problem = (
-                        "other_content",
-                        f"belongs to a different content of {rec.get('file', '?')!r} "
-                        "(the data changed since it was reviewed)",
-                    )
-                else:
-                    try:
-                        self._load_dict(raw)
-                    except (KeyError, TypeError, ValueError) as err:
-                        problem = ("corrupt", f"has an invalid entry ({err})")
-        if problem is None:
-            return
-        kind, why = problem
-        if read_only:
-            if explicit:
-                raise ReviewError(f"{path}: the review file {why}; pass another --review file")
-            self.warnings.append(
-                ReviewWarning(kind, f"{path}: the review file {why}; it was ignored")
-            )
-            return
-        tag = "corrupt" if kind != "other_content" else "other-content"
-        kept = _keep_aside(path, tag)
-        if kept is not None:
-            msg = (
-                f"{path}: the review file {why}; it was kept as {kept.name} and a new review starts"
-            )
-        else:
-            msg = (
-                f"{path}: the review file {why}; it could not be renamed aside, so it is left "
-                "untouched and the new review is saved in the user data folder"
-            )
-            self.sidecar_path = fallback_sidecar_path(self.recording_path or path)
-            if self.sidecar_path == path:
-                self.sidecar_path = None
-                self.autosave = False
-        self.warnings.append(ReviewWarning(kind, msg, kept))
+        return open_review(recording, sidecar_path=sidecar_path, user=user, read_only=read_only)
 
     # ------------------------------------------------------------ events of a scan
     @property
@@ -695,96 +514,21 @@ class Review:
         del self.history[:-HISTORY_LIMIT]
 
     # ------------------------------------------------------------ persistence
-    def to_dict(self) -> dict[str, Any]:
-        """The sidecar's JSON content."""
-        return {
-            "format": FORMAT_NAME,
-            "version": FORMAT_VERSION,
-            "recording": {
-                "file": self.recording_name,
-                "path": None if self.recording_path is None else str(self.recording_path),
-                "sha256": self.content_hash,
-                "rows": self.n_rows,
-            },
-            "model": {"fingerprint": self.model_fingerprint, "class_names": list(self.class_names)},
-            "scan": {"options": self.scan_options, "events": len(self._events)},
-            "created": self.created,
-            "modified": self.modified,
-            "decisions": [d.to_dict() for d in self._state.decisions.values()],
-            "regions": [r.to_dict() for r in self._state.regions],
-            "next_region_id": self._state.next_region_id,
-            "history": list(self.history),
-        }
-
-    def _load_dict(self, raw: Mapping[str, Any]) -> None:
-        decisions: dict[str, EventDecision] = {}
-        for d in raw.get("decisions", []):
-            dec = EventDecision(
-                key=str(d["key"]),
-                start_row=int(d["start_row"]),
-                end_row=int(d["end_row"]),
-                class_name=str(d["class_name"]),
-                status=d.get("status", "unreviewed"),
-                relabel=str(d.get("relabel", "")),
-                note=str(d.get("note", "")),
-                reviewer=str(d.get("reviewer", "")),
-                changed=str(d.get("changed", "")),
-            )
-            if dec.status not in STATUSES:
-                raise ValueError(f"unknown status {dec.status!r}")
-            decisions[dec.key] = dec
-        regions = tuple(
-            Region(
-                region_id=int(r["region_id"]),
-                start_row=int(r["start_row"]),
-                end_row=int(r["end_row"]),
-                class_name=str(r["class_name"]),
-                note=str(r.get("note", "")),
-                reviewer=str(r.get("reviewer", "")),
-                created=str(r.get("created", "")),
-                changed=str(r.get("changed", "")),
-            )
-            for r in raw.get("regions", [])
-        )
-        next_id = max([int(raw.get("next_region_id", 1)), *[r.region_id + 1 for r in regions]])
-        model = raw.get("model") or {}
-        scan = raw.get("scan") or {}
-        self._state = ReviewState(decisions, regions, next_id)
-        self.model_fingerprint = str(model.get("fingerprint", ""))
-        self.class_names = tuple(str(c) for c in model.get("class_names", []))
-        self.scan_options = dict(scan.get("options") or {})
-        self.created = str(raw.get("created", self.created))
-        self.modified = str(raw.get("modified", self.modified))
-        self.history = [dict(h) for h in raw.get("history", [])][-HISTORY_LIMIT:]
+    def load_state(self, state: ReviewState) -> None:
+        """Take ``state`` as read from a sidecar: no undo step, no notification, no save
+        (nobody has seen the review yet)."""
+        self._state = state
 
     def save(self) -> Path:
         """Write the sidecar atomically. Falls back to the user data directory when the
         recording's folder refuses the write; raises ReviewError when both fail."""
-        if self.sidecar_path is None:
-            raise ReviewError(f"{self.recording_name}: this review has no file to be saved to")
-        text = json.dumps(self.to_dict(), indent=1, ensure_ascii=False)
-        try:
-            self._write(self.sidecar_path, text)
-        except OSError as first:
-            fallback = fallback_sidecar_path(self.recording_path or self.sidecar_path)
-            if fallback == self.sidecar_path:
-                raise ReviewError(
-                    f"{self.sidecar_path}: cannot save the review ({first.strerror or first}); "
-                    "free disk space or make the folder writable"
-                ) from first
-            try:
-                self._write(fallback, text)
-            except OSError as second:
-                raise ReviewError(
-                    f"{self.sidecar_path}: cannot save the review ({first.strerror or first}), "
-                    f"nor in {fallback.parent} ({second.strerror or second}); free disk space "
-                    "or make one of these folders writable"
-                ) from second
-            self.sidecar_path = fallback
-        return self.sidecar_path
+        from faultlens.core.review_file import save_review
+
+        return save_review(self, self._write)
 
     @staticmethod
     def _write(path: Path, text: str) -> None:
+        # The review's only disk write: tests replace it to refuse a folder or fill the disk.
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(path, text)
 
@@ -802,58 +546,3 @@ class Review:
                 f"{self.recording_name}: there is no event {event}; the scan flagged "
                 f"{len(self._events)}"
             ) from None
-
-
-# ---------------------------------------------------------------- training labels
-def normal_class_of(review: Review | None, recording: Recording) -> str:
-    """The label that means 'normal' for this recording: the model's class 0 if known, else
-    the recording's own normal label, else 'normal'."""
-    if review is not None and review.class_names:
-        return review.class_names[0]
-    return recording.normal_label or "normal"
-
-
-def reviewed_labels(
-    review: Review,
-    recording: Recording,
-    events: Iterable[FaultEvent] | None = None,
-    normal_class: str | None = None,
-) -> np.ndarray:
-    """Per-row labels (N,) object array of str with the review applied, for training.
-
-    Start from the recording's own labels (unlabelled rows and recordings without labels:
-    the normal class). Dismissed events become normal; confirmed events get the model's
-    class, relabelled ones the new class; hand-drawn regions come last and win. Events not
-    reviewed keep what the rows had.
-    """
-    if recording.n_rows != review.n_rows:
-        raise ReviewError(
-            f"{recording.name}: the review covers {review.n_rows} rows, the recording has "
-            f"{recording.n_rows}; open the review of this recording"
-        )
-    normal = normal_class or normal_class_of(review, recording)
-    labels = np.full(recording.n_rows, normal, dtype=object)
-    if recording.labels is not None:
-        own = recording.labels.astype(str)
-        labels[own != ""] = own[own != ""]
-    evs = list(review.events if events is None else events)
-    decisions = [review.decision(e) for e in evs]
-    # Dismissals first, so an overlapping confirmed event keeps its rows.
-    for dec in decisions:
-        if dec.status == "dismissed":
-            labels[dec.start_row : dec.end_row + 1] = normal
-    for dec in decisions:
-        cls = dec.reviewed_class
-        if cls is not None:
-            labels[dec.start_row : dec.end_row + 1] = cls
-    for region in review.regions:
-        labels[region.start_row : region.end_row + 1] = region.class_name
-    return labels
-
-
-def recording_with_reviewed_labels(
-    review: Review, recording: Recording, events: Iterable[FaultEvent] | None = None
-) -> Recording:
-    """A copy of ``recording`` whose labels are ``reviewed_labels`` (data shared, not copied)."""
-    labels = reviewed_labels(review, recording, events)
-    return recording.with_labels(labels, recording.label_column or "reviewed label")

@@ -30,7 +30,8 @@ from faultlens.core.recording import Recording
 
 if TYPE_CHECKING:
     from faultlens.core.checkpoint import TrainedModel
-    from faultlens.core.review import Review, ReviewWarning
+    from faultlens.core.review import Review
+    from faultlens.core.review_file import ReviewWarning
     from faultlens.core.scan import ScanResult
 
 # What changed: the list of recordings, which one is current, the model, one recording's
@@ -243,7 +244,7 @@ class Session:
                 chosen.append(entry.recording.with_file_class(role.file_class.strip()))
             elif role.labels == "reviewed":
                 review = entry.review if entry.review is not None else self.open_review(entry.id)[0]
-                from faultlens.core.review import recording_with_reviewed_labels
+                from faultlens.core.review_labels import recording_with_reviewed_labels
 
                 chosen.append(recording_with_reviewed_labels(review, entry.recording))
             else:
