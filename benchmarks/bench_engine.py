@@ -49,7 +49,8 @@ from faultlens.core.model import AttentionLSTM
 from faultlens.core.options import TrainOptions
 from faultlens.core.progress import run_to_end
 from faultlens.core.recording import Recording
-from faultlens.core.training import model_config, plan_training, train
+from faultlens.core.training import model_config, train
+from faultlens.core.training_plan import plan_training
 from faultlens.core.windows import gather_windows, iter_window_batches_on, sliding_windows
 
 

@@ -18,7 +18,7 @@ better F1 (benchmarks/TUNING.md). It assumes faults cover less than about half o
 recording (the median is then a normal value); a fault that lasts to the end of a recording
 breaks that, which is why new models measure deviations from a recording's first rows
 instead, and only when their training recordings start normal (``channel_reference``,
-``faultlens.core.training._choose_relative``).
+``faultlens.core.training_plan._choose_relative``).
 
 Window label rule: **a window takes the label of its last row**; a window whose last row is
 unlabelled is skipped. Why: the scan is causal (a window's output belongs to its last row,
