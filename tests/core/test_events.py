@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from faultlens.core.checkpoint import TrainedModel
-from faultlens.core.events import detect_events, find_stretches
+from faultlens.core.events import detect_events, find_stretches, format_duration
 from faultlens.core.options import ScanOptions, TrainOptions
 from faultlens.core.progress import Cancelled, run_to_end
 from faultlens.core.recording import Recording
@@ -119,3 +119,16 @@ def test_durations_count_the_last_row_with_the_recordings_sampling_interval() ->
     assert [e.duration_s for e in found] == [5.0, 4.0, 14.0]
     # Worked out once per recording (Recording.sampling_interval is cached), not per event.
     assert "sampling_interval" in vars(rec)
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "text"),
+    [
+        (40, "rows", "40 rows"),
+        (7.04, "s", "7.0 s"),
+        (419, "s", "7.0 min"),
+        (11_700, "s", "3.25 h"),
+    ],
+)
+def test_durations_read_in_the_unit_a_person_uses(value: float, unit: str, text: str) -> None:
+    assert format_duration(value, unit) == text

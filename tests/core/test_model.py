@@ -118,7 +118,14 @@ def test_device_resolution_and_description() -> None:
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert resolve_device("auto").type == expected
     assert resolve_device("AUTO").type == expected
-    assert device_description(torch.device("cpu")) == f"CPU ({torch.get_num_threads()} threads)"
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert device_description(torch.device("cpu")) == "CPU (1 thread)"
+        torch.set_num_threads(2)
+        assert device_description(torch.device("cpu")) == "CPU (2 threads)"
+    finally:
+        torch.set_num_threads(threads)
     with pytest.raises(FaultLensError, match="not known"):
         resolve_device("tpu")
     if not torch.cuda.is_available():

@@ -27,6 +27,19 @@ if TYPE_CHECKING:
     from faultlens.core.scan import ScanResult
 
 
+def format_duration(value: float, unit: str) -> str:
+    """A duration for people: ``"40 rows"`` without a time axis, else seconds up to two
+    minutes (``"7.5 s"``), minutes up to two hours (``"7.0 min"``), then hours (``"3.25 h"``).
+    The event table, the report and the CLI all show it this way."""
+    if unit == "rows":
+        return f"{value:g} rows"
+    if value < 120:
+        return f"{value:.1f} s"
+    if value < 7200:
+        return f"{value / 60:.1f} min"
+    return f"{value / 3600:.2f} h"
+
+
 @dataclass(frozen=True)
 class FaultEvent:
     start_row: int
@@ -44,6 +57,11 @@ class FaultEvent:
     @property
     def rows(self) -> int:
         return self.end_row - self.start_row + 1
+
+    @property
+    def duration_text(self) -> str:
+        """The duration as a reader wants it (``format_duration``)."""
+        return format_duration(self.duration_s, self.duration_unit)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (times as written by ``Recording.format_time``: ISO-8601 for

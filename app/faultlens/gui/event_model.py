@@ -59,16 +59,6 @@ SORT_ROLE = Qt.ItemDataRole.UserRole + 1  # the value a column sorts by (rows, n
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 2  # the review status: "unreviewed", "confirmed", ...
 
 
-def format_duration(seconds: float, unit: str) -> str:
-    if unit == "rows":
-        return f"{seconds:g} rows"
-    if seconds < 120:
-        return f"{seconds:.1f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.2f} h"
-
-
 def status_text(decision: EventDecision) -> str:
     if decision.status == "relabelled":
         return f"relabelled → {decision.relabel}"
@@ -212,7 +202,7 @@ class EventsModel(QAbstractTableModel):
         if col == END:
             return event.end_time
         if col == DURATION:
-            return format_duration(event.duration_s, event.duration_unit)
+            return event.duration_text
         if col == CLASS:
             return event.class_name
         if col == PEAK:

@@ -68,11 +68,6 @@ def _fmt(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
-def duration_text(event: FaultEvent) -> str:
-    """``"12 s"`` or ``"40 rows"`` (recordings without a time axis)."""
-    return f"{event.duration_s:g} {'rows' if event.duration_unit == 'rows' else 's'}"
-
-
 def channels_text(event: FaultEvent) -> str:
     """The channels that drove the event with their shares: ``"b (75%), a (12%)"``."""
     if not event.top_channels:
@@ -238,7 +233,7 @@ def event_details(en: EventEntry) -> list[tuple[str, str]]:
     rows = [
         ("Rows", f"{ev.start_row} – {ev.end_row} ({ev.end_row - ev.start_row + 1} rows)"),
         ("Time", f"{ev.start_time} – {ev.end_time}"),
-        ("Duration", duration_text(ev)),
+        ("Duration", ev.duration_text),
         ("Model class", ev.class_name),
         ("Fault probability", f"peak {ev.peak_probability:.3f}, mean {ev.mean_probability:.3f}"),
         ("Channels that drove it", channels_text(ev)),

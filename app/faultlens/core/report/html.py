@@ -21,7 +21,6 @@ from faultlens.core.recording import Recording
 from faultlens.core.report.content import (
     EventEntry,
     channels_text,
-    duration_text,
     event_details,
     event_entries,
     model_rows,
@@ -107,7 +106,7 @@ def _summary_table_html(entries: Sequence[EventEntry]) -> str:
         rows.append(
             f'<tr><td class="num"><a href="#event-{en.index}">{en.index}</a></td>'
             f'<td class="t">{_e(ev.start_time)}</td><td class="t">{_e(ev.end_time)}</td>'
-            f'<td class="num">{_e(duration_text(ev))}</td><td>{_e(ev.class_name)}</td>'
+            f'<td class="num">{_e(ev.duration_text)}</td><td>{_e(ev.class_name)}</td>'
             f'<td class="num">{ev.peak_probability:.2f}</td><td>{_e(channels_text(ev))}</td>'
             f"<td>{_status_badge(en.status)}</td><td>{_e(en.final_class)}</td></tr>"
         )

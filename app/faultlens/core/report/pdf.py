@@ -24,7 +24,6 @@ from faultlens.core.recording import Recording
 from faultlens.core.report.content import (
     EventEntry,
     channels_text,
-    duration_text,
     event_entries,
     model_rows,
     per_class_rows,
@@ -99,7 +98,7 @@ def _pdf_event_lines(en: EventEntry) -> list[str]:
     if d is not None and d.reviewer and d.status != "unreviewed":
         review += f", by {d.reviewer} on {d.changed}"
     return [
-        f"Rows {ev.start_row}–{ev.end_row} · {ev.start_time} – {ev.end_time} · {duration_text(ev)}",
+        f"Rows {ev.start_row}–{ev.end_row} · {ev.start_time} – {ev.end_time} · {ev.duration_text}",
         f"Fault probability peak {ev.peak_probability:.3f}, mean {ev.mean_probability:.3f} · "
         f"channels: {channels_text(ev)}",
         f"Review: {review}",
@@ -172,7 +171,7 @@ def _summary_pages(pdf: PdfPages, entries: Sequence[EventEntry]) -> int:
         [
             str(en.index),
             _clip(en.event.start_time, 32),
-            duration_text(en.event),
+            en.event.duration_text,
             _clip(en.event.class_name, 18),
             f"{en.event.peak_probability:.2f}",
             _clip(", ".join(en.event.top_channels), 40),
