@@ -9,7 +9,7 @@ import pytest
 
 from faultlens.core.errors import FaultLensError
 from faultlens.core.recording import Recording
-from faultlens.core.session import Session, SessionChange, TrainingRole
+from faultlens.core.session import Session, SessionChange, TrainingRole, distinguishing_names
 
 
 def _recording(path: str, labels: bool = True, rows: int = 20) -> Recording:
@@ -99,3 +99,33 @@ def test_nothing_ticked_is_a_clear_error() -> None:
     session.add(_recording("/x/a.csv", labels=False))
     with pytest.raises(FaultLensError, match="no recording is ticked"):
         session.training_recordings()
+
+
+def test_display_names_add_the_shortest_parent_folders_that_differ() -> None:
+    session = Session()
+    first = session.add(_recording("/data/run1/0.csv"))
+    other = session.add(_recording("/data/other.csv"))
+    assert session.display_name(first.id) == "0.csv"
+    second = session.add(_recording("/data/run2/0.csv"))
+    assert session.display_name(first.id) == "0.csv — run1/"
+    assert session.display_name(second.id) == "0.csv — run2/"
+    assert session.display_name(other.id) == "other.csv"
+    session.remove(second.id)
+    assert session.display_name(first.id) == "0.csv"
+
+
+def test_distinguishing_names_go_up_until_the_folders_differ() -> None:
+    names = distinguishing_names(
+        [Path("/a/run1/0.csv"), Path("/b/run1/0.csv"), Path("/a/run1/0.csv")]
+    )
+    assert names == ["0.csv — a/run1/", "0.csv — b/run1/", "0.csv — a/run1/ (2)"]
+
+
+def test_find_open_needs_the_same_path_and_the_same_content(tmp_path: Path) -> None:
+    session = Session()
+    recording = _recording(str(tmp_path / "0.csv"))
+    entry = session.add(recording)
+    assert session.find_open(tmp_path / "0.csv", recording.content_hash) is entry
+    assert session.find_open(tmp_path / "." / "0.csv", recording.content_hash) is entry
+    assert session.find_open(tmp_path / "0.csv", "another hash") is None
+    assert session.find_open(tmp_path / "1.csv", recording.content_hash) is None

@@ -13,6 +13,9 @@ Rules the session enforces, so every view sees the same thing:
 - a scan belongs to the model that made it: setting another model drops every scan;
 - a recording's review is opened (restored from its sidecar) once, when first asked for, and a
   scan of that recording attaches its events to it;
+- two open recordings whose files have the same name are told apart by :meth:`Session.
+  display_name` (the shortest parent folders that differ: ``0.csv — run1/``), the one name
+  every view shows;
 - the training role of a recording says whether it is used for training and which labels it
   brings (its file's per-row labels, the labels after review, or one class for the whole file);
   :meth:`Session.training_recordings` resolves them into plain labelled recordings.
@@ -21,8 +24,9 @@ Rules the session enforces, so every view sees the same thing:
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from faultlens.core.errors import FaultLensError
@@ -122,6 +126,22 @@ class Session:
             return self._entries[recording_id]
         except KeyError:
             raise KeyError(f"no open recording has id {recording_id}") from None
+
+    def display_name(self, recording_id: int) -> str:
+        """The recording's name as every view shows it: its file name, with the shortest
+        parent folders that tell it from other open recordings of the same file name."""
+        ids = self.ids
+        names = distinguishing_names([self._entries[i].recording.path for i in ids])
+        return names[ids.index(self.get(recording_id).id)]
+
+    def find_open(self, path: Path, content_hash: str) -> OpenRecording | None:
+        """The open recording read from ``path`` with this content, if there is one."""
+        wanted = _resolved(path)
+        for entry in self._entries.values():
+            recording = entry.recording
+            if recording.content_hash == content_hash and _resolved(recording.path) == wanted:
+                return entry
+        return None
 
     def add(self, recording: Recording, make_current: bool = True) -> OpenRecording:
         """Open ``recording`` under a new id (labelled recordings start ticked for training)."""
@@ -238,8 +258,8 @@ class Session:
             if role.labels == "class":
                 if not role.file_class.strip():
                     raise FaultLensError(
-                        f"{entry.name}: no class given for this file; type its class "
-                        "(e.g. normal, leak) in the 'Class (whole file)' column"
+                        f"{self.display_name(entry.id)}: no class given for this file; type "
+                        "its class (e.g. normal, leak) in the 'Class (whole file)' column"
                     )
                 chosen.append(entry.recording.with_file_class(role.file_class.strip()))
             elif role.labels == "reviewed":
@@ -252,6 +272,36 @@ class Session:
         if not chosen:
             raise FaultLensError("no recording is ticked for training; tick at least one")
         return chosen
+
+
+def distinguishing_names(paths: Sequence[Path]) -> list[str]:
+    """File names, each with the fewest trailing parent folders that tell it from every other
+    path of the same file name (``0.csv — run1/``, ``0.csv — b/run1/``); the same path twice
+    is numbered in order (``0.csv (2)``)."""
+    names: list[str] = []
+    for index, path in enumerate(paths):
+        others = [p for p in paths if p.name == path.name and p != path]
+        parents = path.parent.parts
+        label = path.name
+        if others and parents:
+            depth = len(parents)  # the whole folder when nothing shorter differs
+            for tail_length in range(1, len(parents)):
+                tail = parents[-tail_length:]
+                if all(p.parent.parts[-tail_length:] != tail for p in others):
+                    depth = tail_length
+                    break
+            folders = "/".join(parents[-depth:])
+            label = f"{path.name} — {folders.replace('//', '/', 1)}/"
+        copy = sum(1 for p in paths[:index] if p == path)
+        names.append(label if copy == 0 else f"{label} ({copy + 1})")
+    return names
+
+
+def _resolved(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except OSError:
+        return path
 
 
 def _attach(review: Review, result: ScanResult) -> None:
