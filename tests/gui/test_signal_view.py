@@ -349,10 +349,10 @@ def test_shading_spans_match_events_and_labels(qtbot: QtBot) -> None:
     assert colour.alpha() == 70 and colour.rgb() == expected_rgb
     assert labelled.zValue() < flagged.zValue() < view.curves["a"].zValue()
     # Tooltips follow the span under the cursor; elsewhere the item has none.
-    assert flagged.spans[flagged.span_at(320)][3].startswith("cavitation: ")
+    assert _shown_as(flagged.spans[flagged.span_at(320)][3]).startswith("cavitation: ")
     assert flagged.span_at(500) is None
     tip = labelled.spans[labelled.span_at(620)][3]
-    assert tip == "labelled 'leak' in the file (ground truth)"
+    assert _shown_as(tip) == "labelled 'leak' in the file (ground truth)"
     # The pixels: tinted over rows 100-199, 300-349 and 600-649 and nowhere else (a pixel
     # either side of each edge is left out for rounding). x runs from -0.5 to 999.5.
     view.set_x_range(-0.5, rows - 0.5)
@@ -481,3 +481,33 @@ def test_view_follows_the_session(qtbot: QtBot, pump_csv) -> None:
     assert view.recording is second.recording
     session.remove(second.id)
     assert view.recording is None and view.plots == {}
+
+
+def _shown_as(text: str) -> str:
+    """What Qt shows for ``text`` in a tooltip or label: rendered as HTML when it looks so."""
+    from PySide6.QtGui import QTextDocument
+
+    if not pg.QtGui.Qt.mightBeRichText(text):
+        return text
+    doc = QTextDocument()
+    doc.setHtml(text)
+    return doc.toPlainText()
+
+
+def test_channel_names_are_plain_text_everywhere_in_the_view(qtbot: QtBot) -> None:
+    """Issue 14, point 9: a column named ``<b>x</b>`` reads as that, ``<script>`` shows too."""
+    names = ["<b>x</b>", "<script>alert(1)</script>", "a & b"]
+    data = np.random.default_rng(0).standard_normal((300, 3)).astype(np.float32)
+    rec = Recording.from_arrays(data, names)
+    view = _view(qtbot, rec)
+    for name, plot in view.plots.items():
+        (label,) = [i for i in plot.vb.childItems() if isinstance(i, ChannelName)]
+        assert label.item.toPlainText() == name
+    # The event tooltips name the channels that drove an event.
+    event = FaultEvent(10, 40, "10", "40", 30.0, "leak", 0.9, 0.8, tuple(names))
+    result = _scan_with_events(rec, ("normal", "leak"), [])
+    result.events.append(event)
+    view.set_scan(result, 32)
+    shading = view.event_shading[view.plots[names[0]]]
+    tip = shading.spans[0][3]
+    assert all(name in _shown_as(tip) for name in names)

@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pyqtgraph as pg
 from pyqtgraph.GraphicsScene.mouseEvents import HoverEvent, MouseClickEvent, MouseDragEvent
@@ -150,7 +152,8 @@ class ChannelName(pg.LabelItem):
     """
 
     def __init__(self, name: str) -> None:
-        super().__init__(name, justify="left", size="8pt", color="#111", bold=True)
+        # LabelItem renders HTML: a column named "<b>x</b>" must read as that text.
+        super().__init__(html.escape(name), justify="left", size="8pt", color="#111", bold=True)
         self.fill = QBrush(NAME_FILL)
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
         self.setAcceptHoverEvents(False)

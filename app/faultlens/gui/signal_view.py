@@ -43,6 +43,7 @@ from faultlens.gui.tracks import (
     FaultProbabilityTrack,
     HotspotTrack,
     class_colour,
+    plain_tooltip,
 )
 
 if TYPE_CHECKING:
@@ -337,7 +338,8 @@ class SignalView(QWidget):
         colour = class_colour(result.class_names, event.class_name)
         colour.setAlpha(EVENT_ALPHA)
         x0, x1 = self.row_span_x(event.start_row, event.end_row)
-        tip = (
+        # Qt renders a tooltip that looks like HTML as HTML: names stay plain text.
+        tip = plain_tooltip(
             f"{event.class_name}: {event.start_time} – {event.end_time}, "
             f"peak p={event.peak_probability:.2f}; channels: {', '.join(event.top_channels)}"
         )
@@ -368,7 +370,7 @@ class SignalView(QWidget):
             (
                 *self.row_span_x(start, end),
                 GROUND_TRUTH_BRUSH,
-                f"labelled '{label}' in the file (ground truth)",
+                plain_tooltip(f"labelled '{label}' in the file (ground truth)"),
             )
             for start, end, label in label_stretches(rec)
         ]

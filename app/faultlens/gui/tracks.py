@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6 import QtGui
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor
 
@@ -43,6 +44,12 @@ def class_colour(class_names: tuple[str, ...], name: str) -> QColor:
     if index == 0:
         return QColor("#888888")
     return QColor(FAULT_COLOURS[(index - 1) % len(FAULT_COLOURS)])
+
+
+def plain_tooltip(text: str) -> str:
+    """``text`` as a tooltip that shows it literally: Qt renders a tooltip that looks like
+    HTML as HTML, so a channel named ``<b>x</b>`` would turn bold (``<script>`` vanish)."""
+    return QtGui.Qt.convertFromPlainText(text, Qt.WhiteSpaceMode.WhiteSpaceNormal)
 
 
 def bin_peak(x: np.ndarray, values: np.ndarray, n_bins: int) -> tuple[float, float, np.ndarray]:
@@ -188,7 +195,7 @@ class HotspotTrack(pg.PlotItem):
 
     @staticmethod
     def _tip(x: float, y: float, data: object) -> str:
-        return str(data)
+        return plain_tooltip(str(data))
 
     def set_scan(
         self, x: np.ndarray, result: ScanResult | None, recording: Recording | None
