@@ -211,17 +211,22 @@ def test_pdf_report_pages_and_literal_text(
     blob = out.read_bytes()
     assert blob.startswith(b"%PDF")
     pages = len(re.findall(rb"/Type\s*/Page\b", blob))
+    # The first page (summary, report facts, data quality, model card) flows onto
+    # continuation pages when it is long.
+    texts = [t for _, t in _pdf_text_lines(blob)]
+    assert texts[:2] == [f"Fault report: {recording.name}", "Summary"]
+    text_pages = 1 + texts.count(f"Fault report: {recording.name} (continued)")
     summary_pages = math.ceil(len(events) / SUMMARY_ROWS_PER_PDF_PAGE)
     review_pages = 1  # the hand-drawn region
     event_pages = math.ceil(len(events) / EVENTS_PER_PDF_PAGE)
-    assert pages == 1 + summary_pages + review_pages + event_pages
+    assert pages == text_pages + summary_pages + review_pages + event_pages
 
     # Many events: the page count grows with the events, two per page.
     many = make_events(recording, 13)
     out2 = tmp_path / "many.pdf"
     export_report(out2, recording, result, model, None, events=many)
     pages2 = len(re.findall(rb"/Type\s*/Page\b", out2.read_bytes()))
-    assert pages2 == 1 + math.ceil(13 / SUMMARY_ROWS_PER_PDF_PAGE) + 7
+    assert pages2 == text_pages + math.ceil(13 / SUMMARY_ROWS_PER_PDF_PAGE) + 7
 
 
 def test_report_without_events_model_or_review(
@@ -481,7 +486,11 @@ def test_html_and_pdf_open_with_the_same_facts(
     page, pdf = tmp_path / "r.html", tmp_path / "r.pdf"
     export_report(page, recording, result, model, None, events=events)
     export_report(pdf, recording, result, model, None, events=events)
-    block = re.search(r'<table class="kv">(.*?)</table>', page.read_text(encoding="utf-8"))
+    # The summary leads; the block compared here is the one about the report itself.
+    block = re.search(
+        r'<h2>About this report</h2>\s*<table class="kv">(.*?)</table>',
+        page.read_text(encoding="utf-8"),
+    )
     assert block is not None
     html_rows = [
         (html.unescape(k), html.unescape(v))
@@ -501,10 +510,11 @@ def test_html_and_pdf_open_with_the_same_facts(
     # The PDF's first page: the title, then the same labels, each with its value (wrapped
     # onto more lines when long), in the same order.
     texts = [t for _, t in _pdf_text_lines(pdf.read_bytes())]
-    assert texts[0] == f"Fault report: {recording.name}"
+    assert texts[:2] == [f"Fault report: {recording.name}", "Summary"]
+    begin = texts.index("About this report")
     end = texts.index("Data quality")
-    starts = [texts.index(k, 1, end) for k in labels]
-    assert starts == sorted(starts) and starts[0] == 1
+    starts = [texts.index(k, begin + 1, end) for k in labels]
+    assert starts == sorted(starts) and starts[0] == begin + 1
     for (label, value), a, b in zip(html_rows, starts, [*starts[1:], end], strict=True):
         assert "".join("".join(texts[a + 1 : b]).split()) == "".join(value.split()), label
 
@@ -719,3 +729,21 @@ def test_pdf_wraps_long_keys_in_their_column(
     assert [t for _, t in values] == ["0.710 / 0.620 / 0.660 / 41"]
     assert values[0][0] == pytest.approx(keys[0][0], abs=0.5)  # the fonts' tops differ a little
     assert page[heading][1] > keys[0][0] > keys[-1][0] > page[scan][1]
+
+
+def test_the_summary_leads_with_events_by_class_review_and_the_models_standing(
+    tmp_path: Path, recording: Recording, model: TrainedModel
+) -> None:
+    events = make_events(recording, 5)  # leak, valve, leak, valve, leak
+    review = _own_review(tmp_path, recording, events)
+    review.confirm(0)
+    review.dismiss(1)
+    entries = content_mod.event_entries(events, review)
+    rows = dict(content_mod.summary_rows(recording, model, entries))
+    assert rows["Events"] == "5 (3 leak, 2 <b>valve</b>)"
+    flagged = sum(e.rows for e in events)
+    assert rows["Flagged"] == f"{flagged} rows, {flagged / recording.n_rows:.1%} of the recording"
+    assert rows["Review"] == "1 confirmed, 1 dismissed, 3 unreviewed"
+    assert rows["Model"].startswith("validation macro F1")
+    no_model = dict(content_mod.summary_rows(recording, None, []))
+    assert no_model["Events"] == "0" and "Model" not in no_model

@@ -211,6 +211,43 @@ def per_class_rows(model: TrainedModel | None) -> list[list[str]]:
     return out
 
 
+def summary_rows(
+    recording: Recording,
+    model: TrainedModel | None,
+    entries: Sequence[EventEntry],
+) -> list[tuple[str, str]]:
+    """What a reader needs first: how many events of which class, how much of the recording
+    they cover, what review made of them, and how far the model's figures can be trusted."""
+    by_class: dict[str, int] = {}
+    by_status: dict[str, int] = {}
+    rows_flagged = 0
+    for en in entries:
+        by_class[en.event.class_name] = by_class.get(en.event.class_name, 0) + 1
+        by_status[en.status] = by_status.get(en.status, 0) + 1
+        rows_flagged += en.event.rows
+    share = rows_flagged / recording.n_rows if recording.n_rows else 0.0
+    classes = ", ".join(
+        f"{n} {name}" for name, n in sorted(by_class.items(), key=lambda kv: (-kv[1], kv[0]))
+    )
+    rows = [
+        ("Recording", f"{recording.name}: {recording.n_rows} rows, {time_span(recording)}"),
+        ("Events", f"{len(entries)}" + (f" ({classes})" if classes else "")),
+        ("Flagged", f"{rows_flagged} rows, {share:.1%} of the recording"),
+        ("Review", ", ".join(f"{n} {status}" for status, n in by_status.items()) or "–"),
+    ]
+    if model is not None:
+        m = model.metrics or {}
+        figures = [
+            f"{label} {_fmt(float(m[key]))}"
+            for key, label in (("macro_f1", "macro F1"), ("false_alarm_rate", "false alarms"))
+            if isinstance(m.get(key), (int, float))
+        ]
+        standing = "validation " + ", ".join(figures) if figures else "no validation figures"
+        caveat = validation_caveat(m)
+        rows.append(("Model", f"{standing}. {caveat}" if caveat else standing))
+    return rows
+
+
 def scan_rows(result: ScanResult, entries: Sequence[EventEntry]) -> list[tuple[str, str]]:
     """How the scan decided (threshold, event rules, device) and what review made of it."""
     o = result.options

@@ -27,6 +27,7 @@ from faultlens.core.report.content import (
     per_class_rows,
     quality_rows,
     scan_rows,
+    summary_rows,
     time_span,
     title_rows,
 )
@@ -159,6 +160,9 @@ def render_html(
     out = _html_head(title)
     out.append(f"<header><h1>{_e(title)}</h1>")
     out.append(f'<p class="sub">{_e(recording.name)} · {_e(time_span(recording))}</p></header>')
+    out.append("<h2>Summary</h2>")
+    out.append(_kv_table(summary_rows(recording, model, entries)))
+    out.append("<h2>About this report</h2>")
     out.append(_kv_table(title_rows(recording, result, model, review, created)))
     out.append("<h2>Data quality</h2>")
     out.append(_kv_table(quality_rows(recording)) if recording.quality else "<p>–</p>")

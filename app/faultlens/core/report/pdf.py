@@ -29,6 +29,7 @@ from faultlens.core.report.content import (
     per_class_rows,
     quality_rows,
     scan_rows,
+    summary_rows,
     title_rows,
 )
 from faultlens.core.report.figures import EventFigure, event_view, report_style
@@ -328,8 +329,8 @@ def render_pdf(
             pdf,
             title,
             [
-                # No heading, as in the HTML: the block is about the report as a whole.
-                ("", title_rows(recording, result, model, review, created)),
+                ("Summary", summary_rows(recording, model, entries)),
+                ("About this report", title_rows(recording, result, model, review, created)),
                 ("Data quality", quality_rows(recording)),
                 ("Model", model_rows(model, result)),
                 (
