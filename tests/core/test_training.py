@@ -132,6 +132,39 @@ def test_cancel_raises_promptly() -> None:
     assert calls == 4  # raised at the first poll that said stop
 
 
+def test_finish_on_request_keeps_the_best_epoch_so_far_calibrated() -> None:
+    """ "Stop and keep the best so far": the epoch under way ends at the next batch, is
+    validated, and the run returns a calibrated model from the best epoch it saw."""
+    recordings = [_recording(i) for i in range(3)]
+    reports: list[EpochReport] = []
+    gen = train(
+        recordings,
+        replace(FAST, epochs=50, patience=50, alarm_budget=0.05),
+        should_finish=lambda: sum(r.end_of_epoch for r in reports) >= 2,
+    )
+    result = run_to_end(gen, reports.append)
+    assert result.finished_on_request and not result.stopped_early
+    assert len(result.history) == 2 and 1 <= result.best_epoch <= 2
+    assert result.model.metrics["calibration"]["budget"] == 0.05
+    assert 0.5 <= result.model.threshold <= 1.0
+
+    # Asked before the first epoch ends: one batch is trained and validated, a model comes.
+    polls = 0
+
+    def finish_now() -> bool:
+        nonlocal polls
+        polls += 1
+        return True
+
+    first = run_to_end(
+        train(recordings, replace(FAST, epochs=50, ensemble=2), should_finish=finish_now)
+    )
+    assert first.finished_on_request and len(first.history) == 1
+    assert first.history[0].end_of_epoch and first.best_epoch == 1
+    assert first.model.config.members == 1  # the second member never started
+    assert polls >= 1
+
+
 def test_same_seed_same_result() -> None:
     recordings = [_recording(i, n=300) for i in range(3)]
     options = replace(FAST, epochs=2)

@@ -15,6 +15,8 @@ from faultlens.core.recording import Recording
 from faultlens.core.session import Session, TrainingRole
 from faultlens.gui.training_panel import ONE_CLASS_PER_FILE, TrainingPanel
 
+TIMEOUT_MS = 60_000
+
 
 def _recording(path: str, labels: bool = True, rows: int = 40) -> Recording:
     data = np.arange(rows * 2, dtype=np.float32).reshape(rows, 2)
@@ -24,6 +26,24 @@ def _recording(path: str, labels: bool = True, rows: int = 40) -> Recording:
         labels=["normal"] * (rows // 2) + ["leak"] * (rows - rows // 2) if labels else None,
         path=path,
     )
+
+
+def _learnable(seed: int, path: str) -> Recording:
+    """2 channels of noise; a fault is a level shift of +3 on channel b for 30 rows."""
+    rng = np.random.default_rng(seed)
+    data = rng.normal(size=(300, 2)).astype(np.float32)
+    labels = np.full(300, "normal", dtype=object)
+    for start in (60, 180):
+        data[start : start + 30, 1] += 3.0
+        labels[start : start + 30] = "leak"
+    return Recording.from_arrays(data, ["a", "b"], labels=labels, path=path)
+
+
+def _small(panel: TrainingPanel, epochs: int) -> None:
+    panel.window_spin.setValue(16)
+    panel.stride_spin.setValue(4)
+    panel.epochs_spin.setValue(epochs)
+    panel.device_combo.setCurrentText("cpu")
 
 
 def _panel(qtbot: QtBot, session: Session) -> TrainingPanel:
@@ -150,3 +170,29 @@ def test_a_bad_choice_is_shown_and_nothing_starts(
     assert panel.start_training() is None
     assert error_boxes[-1][0] == "Training" and "no recording is ticked" in error_boxes[-1][1]
     assert panel.tasks.running() == [] and panel.train_button.isEnabled()
+
+
+@pytest.mark.slow
+def test_stop_keeps_the_best_epoch_so_far(qtbot: QtBot, tmp_path: Path) -> None:
+    """Stop ends the run at the next batch and keeps a calibrated model of its best epoch
+    (Cancel, tested with the main window, throws the run away)."""
+    session = Session()
+    panel = _panel(qtbot, session)
+    for i in range(3):
+        session.add(_learnable(i, str(tmp_path / f"r{i}.csv")))
+    _small(panel, 500)
+    task = panel.start_training()
+    assert task is not None and panel.stop_button.isEnabled()
+    # At once: the worker is still planning, so the first epoch ends after one batch (the
+    # core test stops after a later epoch).
+    with qtbot.waitSignal(panel.model_trained, timeout=TIMEOUT_MS) as trained:
+        qtbot.mouseClick(panel.stop_button, Qt.MouseButton.LeftButton)
+        assert not panel.stop_button.isEnabled() and panel.cancel_button.isEnabled()
+    qtbot.waitUntil(lambda: not panel.is_running(), timeout=TIMEOUT_MS)
+    result = panel.result
+    assert result is not None and result.finished_on_request
+    assert len(result.history) == 1 and result.best_epoch == 1
+    assert trained.args[0] is result.model and session.model is result.model
+    assert result.model.metrics["calibration"]["threshold"] == result.model.threshold
+    assert "stopped on request" in panel.status.text()
+    assert panel.save_button.isEnabled() and not panel.stop_button.isEnabled()

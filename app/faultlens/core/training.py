@@ -1,5 +1,8 @@
 """Training the attention-LSTM: a generator that yields one report per epoch (and throttled
-batch reports), polls ``should_stop`` and returns a ``TrainResult``. It writes no files.
+batch reports), polls ``should_stop`` (cancel: raise ``Cancelled``, no model) and
+``should_finish`` (stop early on request: the epoch under way is validated as it stands and
+the best epoch so far is kept, calibrated as usual) and returns a ``TrainResult``. It writes
+no files.
 
 The data side (which windows, which labels, which split) is planned first in plain numpy
 (``faultlens.core.training_plan``), then the learning loop here runs on it, reading batches
@@ -39,7 +42,7 @@ import contextlib
 import platform
 import time
 from collections.abc import Generator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -112,6 +115,9 @@ class TrainResult:
     stopped_early: bool = False
     # Things the user should know about the run (e.g. no label looked like "normal").
     notes: list[str] = field(default_factory=list)
+    # Ended by ``should_finish`` (the user's "Stop and keep best"), not by the epoch count or
+    # early stopping.
+    finished_on_request: bool = False
 
 
 def model_config(plan: TrainingPlan, options: TrainOptions) -> ModelConfig:
@@ -192,6 +198,7 @@ class _MemberFit:
     history: list[EpochReport]
     best_epoch: int
     stopped_early: bool
+    finished_on_request: bool = False
 
 
 def _fit_member(
@@ -205,9 +212,12 @@ def _fit_member(
     device_text: str,
     started: float,
     should_stop: ShouldStop,
+    should_finish: ShouldStop = never_stop,
 ) -> Generator[EpochReport, None, _MemberFit]:
     """Train one AttentionLSTM (ensemble member ``member``, 0-based) and keep its best
-    weights. Reports count epochs over all members (member m's epoch e is m * epochs + e)."""
+    weights. Reports count epochs over all members (member m's epoch e is m * epochs + e).
+    When ``should_finish()`` turns True the epoch under way ends at the next batch, is
+    validated on the batches it had (so even a first epoch gives a model) and is the last."""
     seed = options.seed + 1000 * member
     _seed_torch(seed)
     module = AttentionLSTM(config).to(device)
@@ -236,6 +246,7 @@ def _fit_member(
     best_epoch = 0
     since_best = 0
     stopped_early = False
+    finishing = False
     for epoch in range(1, options.epochs + 1):
         order = torch.from_numpy(rng.permutation(n_windows)).to(device)
         # Summed on the device: reading a loss back every batch would stall a GPU.
@@ -245,6 +256,9 @@ def _fit_member(
         for b in range(batches):
             if should_stop():
                 raise Cancelled()
+            if seen and should_finish():
+                finishing = True
+                break
             idx = order[b * options.batch_size : (b + 1) * options.batch_size]
             xb = source.windows(source.train_starts[idx])  # (b, T, I), only this batch
             yb = source.train_labels[idx]  # (b,)
@@ -314,11 +328,14 @@ def _fit_member(
         else:
             since_best += 1
         yield report
+        if finishing or should_finish():
+            finishing = True
+            break
         if since_best >= options.patience:
             stopped_early = True
             break
     assert best_state is not None
-    return _MemberFit(best_state, history, best_epoch, stopped_early)
+    return _MemberFit(best_state, history, best_epoch, stopped_early, finishing)
 
 
 def _shifted_normal_scores(
@@ -373,12 +390,17 @@ def train(
     recordings: Sequence[Recording],
     options: TrainOptions = TrainOptions(),
     should_stop: ShouldStop = never_stop,
+    should_finish: ShouldStop = never_stop,
 ) -> Generator[EpochReport, None, TrainResult]:
     """Train a model on ``recordings`` (see the module docstring for the method).
 
     Yields an EpochReport at the end of each epoch and, within long epochs, at most every
     ``REPORT_INTERVAL_S``. ``should_stop`` is polled between batches; when it returns True
     ``Cancelled`` is raised (nothing is written: this function never writes files).
+    ``should_finish`` is polled there too: when it returns True ("stop and keep the best so
+    far") the epoch under way ends after the batch in hand, is validated on what it trained
+    and the run ends as if early stopping had fired (an ensemble keeps the members trained
+    so far); the result has ``finished_on_request`` set.
     Returns a TrainResult whose ``model`` holds the best-validation weights (of every
     ensemble member), in eval mode on the CPU, with its threshold calibrated to
     ``options.alarm_budget`` and validation metrics under that rule. Raises TrainingError
@@ -434,9 +456,13 @@ def train(
     for member in range(options.ensemble):
         fit = yield from _fit_member(
             plan, options, config, source, class_weights, member, device, device_text,
-            started, should_stop,
+            started, should_stop, should_finish,
         )  # fmt: skip
         fits.append(fit)
+        if fit.finished_on_request:
+            break
+    if len(fits) < config.members:
+        config = replace(config, members=len(fits))
     module = build_model(config).to(device)
     if isinstance(module, AttentionLSTM):
         module.load_state_dict(fits[0].state)
@@ -531,4 +557,5 @@ def train(
         best_epoch=best_epoch,
         stopped_early=any(fit.stopped_early for fit in fits),
         notes=notes,
+        finished_on_request=any(fit.finished_on_request for fit in fits),
     )

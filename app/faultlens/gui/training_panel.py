@@ -12,6 +12,7 @@ session's model.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Generator
 from pathlib import Path
 
@@ -163,14 +164,26 @@ class TrainingPanel(QWidget):
 
         self.train_button = QPushButton("Train")
         self.train_button.clicked.connect(self.start_training)
+        # Stop keeps a model (the best epoch so far, calibrated); Cancel throws the run away.
+        self.stop_button = QPushButton("Stop, Keep Best")
+        self.stop_button.setObjectName("training_stop")
+        self.stop_button.setEnabled(False)
+        self.stop_button.setToolTip(
+            "End training after the batch in hand and keep the model from the best epoch so "
+            "far, with its alarm threshold calibrated as usual"
+        )
+        self.stop_button.clicked.connect(self.finish_training)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
+        self.cancel_button.setToolTip("End training and throw the run away: no model is made")
         self.cancel_button.clicked.connect(self.cancel_training)
+        self._finish = threading.Event()  # the running task's "stop and keep the best"
         self.save_button = QPushButton("Save Model…")
         self.save_button.setEnabled(False)
         self.save_button.clicked.connect(self._on_save_clicked)
         buttons = QHBoxLayout()
         buttons.addWidget(self.train_button)
+        buttons.addWidget(self.stop_button)
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.save_button)
 
@@ -367,8 +380,10 @@ class TrainingPanel(QWidget):
             self._fail(str(err), "")
             return None
 
+        finish = self._finish = threading.Event()  # one per run, read on its thread
+
         def factory(should_stop: ShouldStop) -> Generator[EpochReport, None, TrainResult]:
-            return train(recordings, options, should_stop)
+            return train(recordings, options, should_stop, finish.is_set)
 
         self.result = None
         self.reports = []
@@ -392,9 +407,18 @@ class TrainingPanel(QWidget):
         if self.tasks.cancel(TASK_KIND):
             self.status.setText("Cancelling…")
 
+    def finish_training(self) -> None:
+        """Stop the run after the batch in hand and keep its best epoch so far."""
+        if not self.is_running() or self._finish.is_set():
+            return
+        self._finish.set()
+        self.stop_button.setEnabled(False)
+        self.status.setText("Stopping after this batch; the best epoch so far will be kept…")
+
     def _show_running(self) -> None:
         running = self.is_running()
         self.train_button.setEnabled(not running)
+        self.stop_button.setEnabled(running and not self._finish.is_set())
         self.cancel_button.setEnabled(running)
         self.save_button.setEnabled(not running and self.result is not None)
 
@@ -426,6 +450,8 @@ class TrainingPanel(QWidget):
         last = result.history[-1] if result.history else None
         took = f" in {_fmt_elapsed(last.elapsed_s)}" if last else ""
         early = " (stopped early)" if result.stopped_early else ""
+        if result.finished_on_request:
+            early = " (stopped on request)"
         self.status.setText(
             f"Trained{took}{early}; best epoch {result.best_epoch} · {model.device}. "
             "Save the model to keep it."
