@@ -196,3 +196,28 @@ def test_stop_keeps_the_best_epoch_so_far(qtbot: QtBot, tmp_path: Path) -> None:
     assert result.model.metrics["calibration"]["threshold"] == result.model.threshold
     assert "stopped on request" in panel.status.text()
     assert panel.save_button.isEnabled() and not panel.stop_button.isEnabled()
+
+
+def test_the_errors_advice_names_settings_the_panel_offers(qtbot: QtBot) -> None:
+    """The training errors advise a smaller window or a lower validation fraction: both are
+    rows of the panel's form, and they reach the options."""
+    from PySide6.QtWidgets import QFormLayout, QLabel
+
+    from faultlens.core import training_plan
+
+    source = Path(training_plan.__file__).read_text()
+    assert "lower the validation fraction" in source and "smaller window" in source
+    panel = _panel(qtbot, Session())
+    form = panel.findChild(QFormLayout)
+    rows = {
+        form.itemAt(r, QFormLayout.ItemRole.LabelRole).widget().text(): form.itemAt(
+            r, QFormLayout.ItemRole.FieldRole
+        ).widget()
+        for r in range(form.rowCount())
+        if isinstance(form.itemAt(r, QFormLayout.ItemRole.LabelRole).widget(), QLabel)
+    }
+    assert rows["Window"] is panel.window_spin
+    assert rows["Validation fraction"] is panel.val_spin
+    panel.session.add(_recording("/x/a.csv"))
+    panel.val_spin.setValue(10)
+    assert panel.snapshot()[1].val_fraction == pytest.approx(0.10)

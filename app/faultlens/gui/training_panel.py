@@ -152,6 +152,17 @@ class TrainingPanel(QWidget):
             "there are such) would alarm. Lower: fewer false alarms, later or missed faults."
         )
 
+        # The share held out for validation (TrainOptions.val_fraction): whole recordings
+        # where there are enough, else a block of each; the plan's errors advise lowering it.
+        self.val_spin = self._spin(5, 50, round(100 * defaults.val_fraction), "")
+        self.val_spin.setObjectName("validation_fraction")
+        self.val_spin.setSuffix(" % held out")
+        self.val_spin.setToolTip(
+            "Validation fraction: the share of labelled recordings (or, with too few, of each "
+            "recording's windows) held out to pick the best epoch and calibrate the alarm "
+            "threshold. Lower it when too few faults are left to train on."
+        )
+
         form = QFormLayout()
         form.addRow("Labels from", self.label_source)
         form.addRow("Window", self.window_spin)
@@ -161,6 +172,7 @@ class TrainingPanel(QWidget):
         form.addRow("Device", self.device_combo)
         form.addRow("Inputs", self.inputs_combo)
         form.addRow("Alarm budget", self.budget_spin)
+        form.addRow("Validation fraction", self.val_spin)
 
         self.train_button = QPushButton("Train")
         self.train_button.clicked.connect(self.start_training)
@@ -357,6 +369,7 @@ class TrainingPanel(QWidget):
             feature_scales=self.input_choice()[0],
             relative_inputs=self.input_choice()[1],
             alarm_budget=self.budget_spin.value() / 100.0 if self.budget_spin.value() else None,
+            val_fraction=self.val_spin.value() / 100.0,
             label_column=label_column,
         )
         return recordings, options
