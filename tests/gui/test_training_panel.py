@@ -221,3 +221,62 @@ def test_the_errors_advice_names_settings_the_panel_offers(qtbot: QtBot) -> None
     panel.session.add(_recording("/x/a.csv"))
     panel.val_spin.setValue(10)
     assert panel.snapshot()[1].val_fraction == pytest.approx(0.10)
+
+
+def test_the_options_persist_across_sessions(qtbot: QtBot) -> None:
+    """Window, stride, epochs, seed, device, inputs, alarm budget and validation fraction
+    come back in the next session's panel (FAULTLENS_SETTINGS: this test's own file)."""
+    first = _panel(qtbot, Session())
+    first.window_spin.setValue(48)
+    first.stride_spin.setValue(6)
+    first.epochs_spin.setValue(7)
+    first.seed_spin.setValue(11)
+    first.device_combo.setCurrentText("cpu")
+    first.inputs_combo.setCurrentIndex(first.inputs_combo.findData("levels"))
+    first.budget_spin.setValue(2.5)
+    first.val_spin.setValue(30)
+    chosen = first.input_choice()
+    first.close()
+
+    second = _panel(qtbot, Session())
+    assert second.window_spin.value() == 48 and second.stride_spin.value() == 6
+    assert second.epochs_spin.value() == 7 and second.seed_spin.value() == 11
+    assert second.device_combo.currentText() == "cpu"
+    assert second.input_choice() == chosen == ((), False)
+    assert second.budget_spin.value() == pytest.approx(2.5)
+    assert second.val_spin.value() == 30
+    second.budget_spin.setValue(0.0)  # "off" is a choice too
+    assert _panel(qtbot, Session()).budget_spin.value() == 0.0
+
+
+def test_the_first_save_dialog_opens_in_the_users_folder_not_the_install_folder(
+    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from PySide6.QtWidgets import QFileDialog
+
+    from faultlens.core.resources import demo_model_path
+    from faultlens.gui import settings as gui_settings
+
+    offered: list[str] = []
+
+    def fake_save(parent: object, title: str, start: str, *args: object) -> tuple[str, str]:
+        offered.append(start)
+        return "", ""
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", fake_save)
+    monkeypatch.setattr(gui_settings, "documents_directory", lambda: str(tmp_path))
+    panel = _panel(qtbot, Session())
+    panel.result = object()  # type: ignore[assignment]  # only its presence matters here
+    panel._show_running()  # as after a run: Save enabled
+    panel.save_button.click()
+    assert Path(offered[-1]).parent == tmp_path
+    # Loading the demo model remembers its folder, inside the installation: not offered.
+    gui_settings.set_last_directory("model", demo_model_path())
+    panel.save_button.click()
+    assert Path(offered[-1]).parent == tmp_path
+    # A folder of the user's own is.
+    mine = tmp_path / "models"
+    mine.mkdir()
+    gui_settings.set_last_directory("model", mine / "old.flmodel")
+    panel.save_button.click()
+    assert Path(offered[-1]).parent == mine

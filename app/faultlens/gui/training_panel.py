@@ -122,8 +122,8 @@ class TrainingPanel(QWidget):
         default_inputs = (tuple(defaults.feature_scales), defaults.relative_inputs)
         if default_inputs not in [value for _, value in self._input_choices]:
             self._input_choices.append(("the engine's default", default_inputs))
-        for text, _ in self._input_choices:
-            self.inputs_combo.addItem(text)
+        for text, value in self._input_choices:
+            self.inputs_combo.addItem(text, _input_key(value))
         self.inputs_combo.setCurrentIndex(
             [value for _, value in self._input_choices].index(default_inputs)
         )
@@ -247,6 +247,7 @@ class TrainingPanel(QWidget):
         self.destroyed.connect(lambda *_: unsubscribe())
         self.tasks.changed.connect(self._show_running)
         self._refresh_recordings()
+        self._restore_settings()
 
     def heightForWidth(self, width: int) -> int:
         """The least height that shows every part at ``width``, not the preferred one.
@@ -258,6 +259,39 @@ class TrainingPanel(QWidget):
         """
         layout = self.layout()
         return layout.totalMinimumHeightForWidth(width) if layout is not None else -1
+
+    def _restore_settings(self) -> None:
+        """The options as last used (``gui.settings``), each saved again when it changes."""
+        spins = {
+            "window": self.window_spin,
+            "stride": self.stride_spin,
+            "epochs": self.epochs_spin,
+            "seed": self.seed_spin,
+            "val_percent": self.val_spin,
+        }
+        for name, spin in spins.items():
+            spin.setValue(gui_settings.training_option(name, spin.value()))
+            spin.valueChanged.connect(
+                lambda value, name=name: gui_settings.set_training_option(name, value)
+            )
+        budget = self.budget_spin
+        budget.setValue(gui_settings.training_option("alarm_budget_percent", budget.value()))
+        budget.valueChanged.connect(
+            lambda value: gui_settings.set_training_option("alarm_budget_percent", value)
+        )
+        combos = {"device": self.device_combo, "inputs": self.inputs_combo}
+        for name, combo in combos.items():
+            saved = gui_settings.training_option(name, "")
+            index = combo.findData(saved)
+            if index < 0:
+                index = combo.findText(saved)
+            if index >= 0:
+                combo.setCurrentIndex(index)
+            combo.currentIndexChanged.connect(
+                lambda _i, name=name, combo=combo: gui_settings.set_training_option(
+                    name, combo.currentData() or combo.currentText()
+                )
+            )
 
     @staticmethod
     def _spin(lo: int, hi: int, value: int, tip: str) -> QSpinBox:
@@ -491,7 +525,7 @@ class TrainingPanel(QWidget):
     def _on_save_clicked(self) -> None:
         if self.result is None:
             return
-        start = Path(gui_settings.last_directory("model")) / "model.flmodel"
+        start = Path(gui_settings.save_directory("model")) / "model.flmodel"
         path, _ = QFileDialog.getSaveFileName(
             self, "Save model", str(start), "FaultLens model (*.flmodel);;All files (*)"
         )
@@ -511,6 +545,14 @@ class TrainingPanel(QWidget):
         self.status.setText(f"Saved {path}")
         self.model_saved.emit(str(path))
         return True
+
+
+def _input_key(value: tuple[tuple[int, ...], bool | None]) -> str:
+    """A stable name of an Inputs choice for the settings file."""
+    for name, choice in INPUT_CHOICES.items():
+        if choice == value:
+            return name
+    return "engine_default"
 
 
 def _cell(
