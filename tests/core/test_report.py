@@ -747,3 +747,17 @@ def test_the_summary_leads_with_events_by_class_review_and_the_models_standing(
     assert rows["Model"].startswith("validation macro F1")
     no_model = dict(content_mod.summary_rows(recording, None, []))
     assert no_model["Events"] == "0" and "Model" not in no_model
+
+
+def test_event_figures_mark_the_rows_the_file_labels_as_a_fault() -> None:
+    from faultlens.core.report.figures import _label_bar
+
+    labels = ["normal", "leak", "leak", "normal", "0", "leak", "", "valve", "valve"]
+    rec = Recording.from_arrays(np.zeros((len(labels), 1)), ["a"], labels=labels)
+    x = np.arange(len(labels), dtype=np.float64)  # rows: one row per sampling interval
+    xs, ys = _label_bar(rec, 0, len(labels), x)
+    segments = [tuple(xs[i : i + 2]) for i in range(0, len(xs), 3)]
+    assert segments == [(1.0, 3.0), (5.0, 6.0), (7.0, 9.0)]  # leak, leak, valve
+    assert np.isnan(xs[2::3]).all() and (ys[~np.isnan(ys)] == 1.0).all()
+    unlabelled = Recording.from_arrays(np.zeros((3, 1)), ["a"])
+    assert _label_bar(unlabelled, 0, 3, x[:3])[0].size == 0

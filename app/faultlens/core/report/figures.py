@@ -35,7 +35,7 @@ from matplotlib.transforms import (
 )
 
 from faultlens.core.events import FaultEvent
-from faultlens.core.recording import Recording
+from faultlens.core.recording import Recording, is_normal_label
 from faultlens.core.report.mpl_compat import TextStamps, png_bytes
 
 if TYPE_CHECKING:
@@ -53,6 +53,7 @@ SIGNAL_COLOUR = "#1f4e79"
 PROB_COLOUR = "#d62728"
 ATTN_COLOUR = "#ff9f1c"
 HOT_COLOUR = "#6a3d9a"
+LABEL_COLOUR = "#555555"  # the file's own fault labels: a bar along the evidence panel's top
 TICK_FONT_PT = 6.5
 NAME_FONT_PT = 7
 NAME_COLOUR = "#222222"
@@ -296,6 +297,17 @@ class _Layout:
         (self.hot_marks,) = ax.plot(
             [], [], ls="none", marker="v", ms=4, color=HOT_COLOUR, transform=_xdata_yaxes(ax)
         )
+        # The file's own labels (ground truth, when it has them): a bar on the panel's top edge
+        # over the rows labelled with a fault class, so a reader sees flag and label together.
+        (self.label_bar,) = ax.plot(
+            [],
+            [],
+            color=LABEL_COLOUR,
+            lw=3,
+            solid_capstyle="butt",
+            transform=_xdata_yaxes(ax),
+            clip_on=False,
+        )
         (self.tick_marks,) = ax.plot(
             [],
             [],
@@ -317,6 +329,7 @@ class _Layout:
             self.attn_line,
             self.prob_line,
             self.hot_marks,
+            self.label_bar,
             self.tick_marks,
         ]
 
@@ -379,6 +392,7 @@ class _Layout:
         # window length; its shape is what the reader compares.
         self.attn_line.set_data(*peak_decimate(x, attn / peak if peak > 0 else attn))
         self.hot_marks.set_data(x[top], np.full(top.shape, 0.97))
+        self.label_bar.set_data(*_label_bar(recording, lo, hi, x))
         self.shade = (0.0, x_end + (step if step > 0 else 1.0))
 
         ticks = [t for t in _nice_ticks(x_lo, x_hi) if x_lo <= t <= x_hi]
@@ -397,6 +411,24 @@ class _Layout:
 
 
 _BREAK = np.full((1, 2), np.nan)  # a gap between the panels' parts of one line
+
+
+def _label_bar(recording: Recording, lo: int, hi: int, x: np.ndarray) -> tuple[np.ndarray, ...]:
+    """x and y (axes fraction 1.0: the panel's top edge) of one line whose segments span the
+    rows ``lo:hi`` the file labels with a fault class (the last row's sampling interval
+    included, as the event's band does), NaN between segments; empty without."""
+    names = recording.label_names
+    if not names or x.size == 0:
+        return np.zeros(0), np.zeros(0)
+    fault = np.array([not is_normal_label(n) for n in names] + [False])  # last: code -1
+    mask = fault[recording.label_codes[lo:hi]]  # (hi - lo,) bool
+    edges = np.flatnonzero(np.diff(np.r_[False, mask, False].astype(np.int8)))
+    starts, ends = edges[0::2], edges[1::2] - 1  # inclusive row offsets of each run
+    if starts.size == 0:
+        return np.zeros(0), np.zeros(0)
+    step = recording.sampling_interval
+    xs = np.column_stack([x[starts], x[ends] + step, np.full(starts.size, np.nan)]).ravel()
+    return xs, np.where(np.isnan(xs), np.nan, 1.0)
 
 
 def _nice_ticks(lo: float, hi: float) -> list[float]:

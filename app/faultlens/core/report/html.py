@@ -134,7 +134,8 @@ def _legend_html() -> str:
     )
     return (
         f'<p class="legend sub">{spans}<br>The shaded band is the flagged event; the dashed '
-        "line the detection threshold. Time runs from the event's start.</p>"
+        "line the detection threshold; a grey bar on top of the fault probability marks the "
+        "rows the file itself labels as a fault. Time runs from the event's start.</p>"
     )
 
 

@@ -60,6 +60,7 @@ PDF_LEGEND = (
     "Blue: signal of the top channels of the event (value range in brackets) · red: fault "
     "probability · orange: attention,\nscaled to the strongest row shown · purple triangles "
     "and circles: max-pool hotspots · red band: the flagged event · dashed: detection threshold"
+    " · grey bar: rows the file labels as a fault"
 )
 SUMMARY_ROWS_PER_PDF_PAGE = 38
 
