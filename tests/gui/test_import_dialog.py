@@ -128,3 +128,18 @@ def test_closing_the_dialog_during_an_import_stops_it(
     dialog.reject()  # cancels the import and waits for it: no thread outlives the dialog
     assert not dialog.is_loading() and dialog.tasks.running() == []
     assert dialog.recording is None and not dialog.isVisible()
+
+
+def test_apply_to_all_is_offered_only_when_more_files_follow(qtbot: QtBot, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "small.csv", rows=50)
+    single = ImportDialog(path)
+    qtbot.addWidget(single)
+    assert single.apply_all_check.isHidden() and not single.apply_to_all
+    assert single.windowTitle() == "Import small.csv"
+    several = ImportDialog(path, more_files=2)
+    qtbot.addWidget(several)
+    assert not several.apply_all_check.isHidden() and several.apply_to_all
+    assert several.apply_all_check.text() == "Apply these settings to the other 2 files"
+    assert several.windowTitle() == "Import small.csv (and 2 more files)"
+    several.set_apply_to_all(False)
+    assert not several.apply_to_all

@@ -3,6 +3,7 @@ the window and its docks as views of the session; one shutdown path for every ta
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -355,3 +356,140 @@ def test_training_dock_scrolls_instead_of_squeezing(qtbot: QtBot, window: MainWi
     dock.resize(420, 1100)  # a tall one: the panel fills it, nothing to scroll
     qtbot.waitUntil(lambda: not scroll.verticalScrollBar().isVisible())
     assert panel.height() == scroll.viewport().height()
+
+
+@pytest.fixture
+def zero_csv(make_pump_csv: Callable[..., Path]) -> Callable[..., Path]:
+    """``zero_csv(folder, seed=0)``: a small pump CSV named 0.csv in ``folder``."""
+
+    def write(folder: Path, seed: int = 0) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        return make_pump_csv(folder / "0.csv", rows=120, seed=seed)
+
+    return write
+
+
+def _list_texts(win: MainWindow) -> list[str]:
+    return [win.recording_list.item(i).text() for i in range(win.recording_list.count())]
+
+
+def test_two_files_of_the_same_name_are_told_apart_everywhere(
+    window: MainWindow, tmp_path: Path, trained_model_path: Path, zero_csv: Callable[..., Path]
+) -> None:
+    first, second = zero_csv(tmp_path / "run1"), zero_csv(tmp_path / "run2", seed=1)
+    window.load_file(first)
+    assert _list_texts(window) == ["0.csv"]
+    window.load_file(second)
+    assert _list_texts(window) == ["0.csv — run1/", "0.csv — run2/"]
+    assert window.windowTitle() == "FaultLens — 0.csv — run2/"
+    assert str(first) in window.recording_list.item(0).toolTip()
+    assert str(second) in window.recording_list.item(1).toolTip()
+    window.recent_menu.aboutToShow.emit()
+    recent = [a.text() for a in window.recent_menu.actions()]
+    assert recent[:2] == ["0.csv — run2/", "0.csv — run1/"]
+    assert window.recent_menu.actions()[0].toolTip() == str(second)
+    # The model panel names its training files as the session does.
+    from dataclasses import replace
+
+    model = load_model(trained_model_path)
+    hashes = [entry.recording.content_hash for entry in window.session]
+    model = replace(
+        model,
+        training_data=[{"file": "0.csv", "sha256": h, "rows": 120} for h in hashes]
+        + [{"file": "0.csv", "sha256": "abcdef0123456789", "rows": 7}],
+    )
+    window.set_model(model)
+    text = window.model_info.browser.toPlainText()
+    assert "0.csv — run1/ (120 rows), 0.csv — run2/ (120 rows)" in text
+    assert "0.csv (sha256 abcdef01) (7 rows)" in text
+    assert "0.csv — run2/" in text.split("Created")[-1]  # the fit row of the current one
+
+
+def test_close_recording_from_the_menu_and_the_list(
+    window: MainWindow, tmp_path: Path, zero_csv: Callable[..., Path]
+) -> None:
+    first, second = zero_csv(tmp_path / "run1"), zero_csv(tmp_path / "run2", seed=1)
+    window.load_file(first)
+    window.load_file(second)
+    assert window.actions["close_recording"].shortcuts()[0].toString() == "Ctrl+W"
+    window.actions["close_recording"].trigger()
+    assert [e.recording.path for e in window.session] == [first]
+    assert _list_texts(window) == ["0.csv"]
+    assert window.windowTitle() == "FaultLens — 0.csv"
+    menu = window.recording_list.context_menu(0)
+    assert menu is not None
+    assert window.recording_list.context_menu(5) is None
+    [close] = [a for a in menu.actions() if a.text() == "Close Recording"]
+    close.trigger()
+    menu.deleteLater()
+    assert len(window.session) == 0
+    assert window.windowTitle() == "FaultLens"
+    assert not window.actions["close_recording"].isEnabled()
+
+
+def test_several_files_one_import_step_in_the_order_chosen(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path, zero_csv: Callable[..., Path]
+) -> None:
+    paths = [zero_csv(tmp_path / name, seed=i) for i, name in enumerate("cab")]
+    dialog = window.open_files(paths)
+    assert dialog is not None
+    assert window.import_dialogs == [dialog]  # one dialog, not one per file
+    assert dialog.apply_all_check.isVisibleTo(dialog) and dialog.apply_to_all
+    assert "2 more files" in dialog.windowTitle()
+    dialog.label_combo.setCurrentIndex(dialog.label_combo.findData("__none__"))
+    dialog.open_recording()
+    qtbot.waitUntil(lambda: len(window.session) == 3, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not window.import_dialogs, timeout=TIMEOUT_MS)
+    assert [e.recording.path for e in window.session] == paths
+    # The first file's settings (no label column) were applied to the others.
+    assert all(e.recording.labels is None for e in window.session)
+    assert _list_texts(window) == ["0.csv — c/", "0.csv — a/", "0.csv — b/"]
+
+
+def test_several_files_without_apply_to_all_use_their_detected_settings(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path, zero_csv: Callable[..., Path]
+) -> None:
+    paths = [zero_csv(tmp_path / name, seed=i) for i, name in enumerate("xy")]
+    dialog = window.open_files(paths)
+    assert dialog is not None
+    dialog.label_combo.setCurrentIndex(dialog.label_combo.findData("__none__"))
+    dialog.apply_all_check.setChecked(False)
+    dialog.open_recording()
+    qtbot.waitUntil(lambda: len(window.session) == 2, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not window.import_dialogs, timeout=TIMEOUT_MS)
+    first, second = window.session
+    assert first.recording.labels is None and second.recording.labels is not None
+
+
+def test_reopening_an_open_file_selects_it(
+    window: MainWindow,
+    tmp_path: Path,
+    make_pump_csv: Callable[..., Path],
+    zero_csv: Callable[..., Path],
+) -> None:
+    first, second = zero_csv(tmp_path / "run1"), zero_csv(tmp_path / "run2", seed=1)
+    window.load_file(first)
+    window.load_file(second)
+    assert window.open_file(first) is None
+    assert len(window.session) == 2
+    assert window.session.current is not None
+    assert window.session.current.recording.path == first
+    assert "already open" in window.statusBar().currentMessage()
+    assert not window.import_dialogs
+    # Changed on disk since: not the same recording, so it is imported again.
+    make_pump_csv(first, rows=130, seed=5)
+    dialog = window.open_file(first)
+    assert dialog is not None
+    dialog.reject()
+
+
+def test_empty_window_says_how_to_open_a_recording(window: MainWindow, pump_csv: Path) -> None:
+    assert window.centre.currentWidget() is window.empty_hint
+    assert window.empty_hint.isVisible()
+    assert "Open a recording (Ctrl+O) or drop a CSV here" in window.empty_hint.text()
+    assert "demo" in window.empty_hint.text()
+    window.load_file(pump_csv)
+    assert window.centre.currentWidget() is window.signal_view
+    assert not window.empty_hint.isVisible()
+    window.close_recording()
+    assert window.centre.currentWidget() is window.empty_hint

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayo
 # (keys, what they do). The main window binds exactly these; tests check both agree.
 SHORTCUTS: tuple[tuple[str, str], ...] = (
     ("Ctrl+O", "Open a recording"),
+    ("Ctrl+W", "Close the current recording"),
     ("Ctrl+L", "Load a model"),
     ("Ctrl+R", "Scan the current recording with the model"),
     ("Ctrl+T", "Show the training panel"),

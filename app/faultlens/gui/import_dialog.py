@@ -5,6 +5,9 @@ Detection runs on the file's head (cheap, on the GUI thread); the full read runs
 "Cancel import" button, so a large file never freezes the window and can be stopped between
 two byte ranges. A cancelled import leaves nothing behind and the dialog as it was before;
 a failed one shows the importer's message here. Neither changes the main window.
+
+Opened for the first of several files (``more_files``), it offers "Apply these settings to
+the other files": the main window then imports those in order without asking again.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -119,11 +123,18 @@ class ImportDialog(QDialog):
     load_failed = Signal(str)
 
     def __init__(
-        self, path: str | Path, parent: QWidget | None = None, tasks: TaskRunner | None = None
+        self,
+        path: str | Path,
+        parent: QWidget | None = None,
+        tasks: TaskRunner | None = None,
+        more_files: int = 0,
     ) -> None:
         super().__init__(parent)
         self.path = Path(path)
-        self.setWindowTitle(f"Import {self.path.name}")
+        more = (
+            f" (and {more_files} more file{'s' if more_files != 1 else ''})" if more_files else ""
+        )
+        self.setWindowTitle(f"Import {self.path.name}{more}")
         self.setObjectName("import_dialog")
         self.preview: Preview | None = None
         self.recording: Recording | None = None
@@ -193,6 +204,18 @@ class ImportDialog(QDialog):
         self.cancel_load_button.clicked.connect(self.cancel_load)
         self.cancel_load_button.hide()
 
+        self.apply_all_check = QCheckBox(
+            f"Apply these settings to the other {more_files} file{'s' if more_files != 1 else ''}"
+        )
+        self.apply_all_check.setObjectName("apply_to_all")
+        self.apply_all_check.setToolTip(
+            "Open the other chosen files in the order chosen with these settings, without "
+            "asking again (a file they do not fit gets its own dialog). Unticked, the others "
+            "open with their detected settings."
+        )
+        self.apply_all_check.setChecked(True)
+        self.apply_all_check.setVisible(more_files > 0)
+
         self.check_button = QPushButton("Check data quality")
         self.check_button.clicked.connect(self.check_quality)
         self.buttons = QDialogButtonBox(
@@ -224,9 +247,18 @@ class ImportDialog(QDialog):
         layout.addWidget(split, 1)
         layout.addWidget(self.error_label)
         layout.addLayout(busy_row)
+        layout.addWidget(self.apply_all_check)
         layout.addWidget(self.buttons)
         self.resize(1100, 650)
         self.refresh_preview(ImportOptions())
+
+    @property
+    def apply_to_all(self) -> bool:
+        """Whether the other chosen files are to be opened with this dialog's settings."""
+        return self.apply_all_check.isChecked() and not self.apply_all_check.isHidden()
+
+    def set_apply_to_all(self, apply: bool) -> None:
+        self.apply_all_check.setChecked(apply)
 
     # ------------------------------------------------------------------ preview
     def refresh_preview(self, options: ImportOptions) -> bool:

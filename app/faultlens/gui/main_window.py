@@ -12,7 +12,8 @@ to the window through ``menu(name)`` and ``add_dock(...)``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QItemSelectionModel, Qt
@@ -32,14 +33,20 @@ from PySide6.QtWidgets import (
     QMenu,
     QMessageBox,
     QScrollArea,
+    QStackedWidget,
     QWidget,
 )
 
 from faultlens.core.checkpoint import TrainedModel, load_model
 from faultlens.core.errors import FaultLensError
-from faultlens.core.recording import Recording
+from faultlens.core.recording import ImportOptions, Recording
 from faultlens.core.scan import ScanResult
-from faultlens.core.session import OpenRecording, Session, SessionChange
+from faultlens.core.session import (
+    OpenRecording,
+    Session,
+    SessionChange,
+    distinguishing_names,
+)
 from faultlens.gui import app as gui_app
 from faultlens.gui import settings as gui_settings
 from faultlens.gui.about import AboutDialog
@@ -59,6 +66,11 @@ APP_TITLE = "FaultLens"
 RECORDING_FILTER = "Sensor recordings (*.csv *.tsv *.txt *.dat);;All files (*)"
 MODEL_FILTER = "FaultLens models (*.flmodel);;All files (*)"
 MENU_ORDER = ("File", "View", "Model", "Review", "Help")
+EMPTY_TEXT = (
+    "<p style='font-size:15pt'>Open a recording (Ctrl+O) or drop a CSV here</p>"
+    "<p style='color:#666'>To look around first: <code>faultlens demo</code> opens a demo pump "
+    "recording with a trained model.</p>"
+)
 
 
 def device_text() -> str:
@@ -84,7 +96,15 @@ class MainWindow(QMainWindow):
         self.docks: dict[str, QDockWidget] = {}
 
         self.signal_view = SignalView(self.session)
-        self.setCentralWidget(self.signal_view)
+        # With nothing open the centre says how to open something; the signals replace it.
+        self.empty_hint = QLabel(EMPTY_TEXT)
+        self.empty_hint.setObjectName("empty_hint")
+        self.empty_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_hint.setWordWrap(True)
+        self.centre = QStackedWidget()
+        self.centre.addWidget(self.empty_hint)
+        self.centre.addWidget(self.signal_view)
+        self.setCentralWidget(self.centre)
         self.recording_list = RecordingList(self.session)
         # One events model, sorted once, one selection: both event docks are views of them.
         self.events = EventsModel(self.session, self)
@@ -208,6 +228,13 @@ class MainWindow(QMainWindow):
     def _build_actions(self) -> None:
         sv = self.signal_view
         self._action("open", "&Open…", self._on_open_triggered, ("Ctrl+O",))
+        self._action(
+            "close_recording",
+            "&Close Recording",
+            self.close_recording,
+            ("Ctrl+W",),
+            "Close the current recording (its review is already saved)",
+        )
         self._action("quit", "&Quit", self.close, ("Ctrl+Q",))
         self._action("scroll_left", "Scroll back", lambda: sv.scroll(-0.25), ("Left",))
         self._action("scroll_right", "Scroll forward", lambda: sv.scroll(0.25), ("Right",))
@@ -239,6 +266,7 @@ class MainWindow(QMainWindow):
         self.recent_menu = file_menu.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self._fill_recent_menu()
+        file_menu.addAction(a["close_recording"])
         file_menu.addSeparator()
         file_menu.addAction(a["quit"])
         view = self.menu("View")
@@ -267,8 +295,8 @@ class MainWindow(QMainWindow):
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()
         recent = gui_settings.recent_files()
-        for path in recent:
-            action = self.recent_menu.addAction(path.name)
+        for path, name in zip(recent, distinguishing_names(recent), strict=True):
+            action = self.recent_menu.addAction(name)
             action.setToolTip(str(path))
             action.setStatusTip(str(path))
             action.triggered.connect(lambda _checked=False, p=path: self.open_file(p))
@@ -297,26 +325,83 @@ class MainWindow(QMainWindow):
         paths, _ = QFileDialog.getOpenFileNames(
             self, "Open recording", gui_settings.last_directory("recording"), RECORDING_FILTER
         )
-        for path in paths:
-            self.open_file(path)
+        if paths:
+            self.open_files(paths)
 
-    def open_file(self, path: str | Path) -> ImportDialog:
+    def open_file(self, path: str | Path) -> ImportDialog | None:
         """Show the import dialog for ``path`` (non-blocking); its Open adds the recording.
 
         This is what File > Open, Open Recent and drag-and-drop call after choosing a file.
+        A file already open with the same content is selected instead (None is returned).
         """
-        path = Path(path)
-        gui_settings.set_last_directory("recording", path)
-        dialog = ImportDialog(path, self, self.tasks)
-        dialog.accepted.connect(lambda: self._on_import_accepted(dialog))
+        return self.open_files([path])
+
+    def open_files(self, paths: Sequence[str | Path]) -> ImportDialog | None:
+        """One import dialog for the first file; the others follow in the order given, with
+        its settings when "apply to all" is ticked (else their detected settings), each
+        shown in its own dialog only when those settings do not fit it."""
+        queue = [Path(p) for p in paths]
+        while queue:
+            path = queue.pop(0)
+            gui_settings.set_last_directory("recording", path)
+            if self._select_if_open(path):
+                continue
+            dialog = ImportDialog(path, self, self.tasks, more_files=len(queue))
+            self._watch_dialog(dialog, queue)
+            dialog.open()
+            return dialog
+        return None
+
+    def _watch_dialog(self, dialog: ImportDialog, queue: list[Path]) -> None:
+        dialog.accepted.connect(lambda: self._on_import_accepted(dialog, queue))
+        dialog.load_failed.connect(lambda _message: self._on_queued_failed(dialog))
         dialog.finished.connect(lambda _result: self._forget_dialog(dialog))
         self.import_dialogs.append(dialog)
-        dialog.open()
-        return dialog
 
-    def _on_import_accepted(self, dialog: ImportDialog) -> None:
+    def _on_import_accepted(self, dialog: ImportDialog, queue: list[Path]) -> None:
         if dialog.recording is not None:
             self.add_recording(dialog.recording)
+        if queue:
+            options = dialog.options() if dialog.apply_to_all else None
+            self._import_next(queue, options)
+
+    def _import_next(self, queue: list[Path], options: ImportOptions | None) -> None:
+        """Import the next queued file without asking; show its dialog if it needs one."""
+        while queue:
+            path = queue.pop(0)
+            if self._select_if_open(path):
+                continue
+            dialog = ImportDialog(path, self, self.tasks, more_files=len(queue))
+            dialog.set_apply_to_all(options is not None)
+            self._watch_dialog(dialog, queue)
+            # Cancelling a queued file's dialog skips that file, not the ones after it.
+            dialog.rejected.connect(lambda: self._import_next(queue, options))
+            if options is not None and not dialog.refresh_preview(options):
+                dialog.refresh_preview(ImportOptions())  # the shared settings do not fit
+                dialog.open()
+            elif dialog.preview is None:
+                dialog.open()  # not readable: its dialog says why
+            else:
+                dialog.open_recording()  # in the background; accepted imports the next
+            return
+
+    def _on_queued_failed(self, dialog: ImportDialog) -> None:
+        if not dialog.isVisible():
+            dialog.open()  # a queued import failed: its dialog shows the message
+
+    def _select_if_open(self, path: Path) -> bool:
+        """Select the open recording of ``path`` when the file has not changed since."""
+        candidates = [e for e in self.session if e.recording.path.resolve() == path.resolve()]
+        if not candidates or not path.is_file():
+            return False
+        entry = self.session.find_open(path, _file_sha256(path))
+        if entry is None:
+            return False
+        self.session.set_current(entry.id)
+        self.statusBar().showMessage(
+            f"{self.session.display_name(entry.id)} is already open: selected it", 8000
+        )
+        return True
 
     def _forget_dialog(self, dialog: ImportDialog) -> None:
         if dialog in self.import_dialogs:
@@ -341,14 +426,25 @@ class MainWindow(QMainWindow):
             gui_settings.add_recent_file(recording.path)
         return self.session.add(recording)
 
+    def close_recording(self) -> None:
+        """Close the current recording (File > Close Recording, Ctrl+W)."""
+        entry = self.session.current
+        if entry is None or self.scan_controller.is_running():
+            return
+        name = self.session.display_name(entry.id)
+        self.session.remove(entry.id)
+        self.statusBar().showMessage(f"Closed {name}", 5000)
+
     def _on_session_changed(self, change: SessionChange) -> None:
         if change.kind in ("current", "recordings", "model"):
             self._update_title()
             self._update_actions()
 
     def _update_title(self) -> None:
-        rec = self.current_recording
-        self.setWindowTitle(f"{APP_TITLE} — {rec.name}" if rec is not None else APP_TITLE)
+        entry = self.session.current
+        name = self.session.display_name(entry.id) if entry is not None else ""
+        self.setWindowTitle(f"{APP_TITLE} — {name}" if name else APP_TITLE)
+        self.centre.setCurrentWidget(self.signal_view if len(self.session) else self.empty_hint)
 
     def _update_actions(self, *_args: object) -> None:
         scanning = self.scan_controller.is_running()
@@ -356,6 +452,11 @@ class MainWindow(QMainWindow):
             self.session.current is not None and self.session.model is not None and not scanning
         )
         self.actions["cancel_scan"].setEnabled(scanning)
+        # A scan's result goes to the recording it was started for: keep them all open.
+        self.actions["close_recording"].setEnabled(
+            self.session.current is not None and not scanning
+        )
+        self.recording_list.closing_allowed = not scanning
 
     # ------------------------------------------------------------------ drag and drop
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
@@ -369,8 +470,9 @@ class MainWindow(QMainWindow):
         for path in paths:
             if path.endswith(".flmodel"):
                 self.load_model_file(path)
-            else:
-                self.open_file(path)
+        recordings = [path for path in paths if not path.endswith(".flmodel")]
+        if recordings:
+            self.open_files(recordings)
         event.acceptProposedAction()
 
     # ------------------------------------------------------------------ models
@@ -400,17 +502,18 @@ class MainWindow(QMainWindow):
 
     def explain_mismatch(self) -> bool:
         """Dialog naming the channels the model needs but the recording lacks; True if any."""
-        model, recording = self.session.model, self.current_recording
-        if model is None or recording is None:
+        model, entry = self.session.model, self.session.current
+        if model is None or entry is None:
             return False
-        missing, extra = channel_mismatch(model, recording)
+        missing, extra = channel_mismatch(model, entry.recording)
         if not missing:
             return False
         extra_text = (
             f" It has channels the model does not use: {', '.join(extra)}." if extra else ""
         )
         self.report_error(
-            f"The model needs channel(s) {', '.join(missing)}, which {recording.name} "
+            f"The model needs channel(s) {', '.join(missing)}, which "
+            f"{self.session.display_name(entry.id)} "
             f"does not have.{extra_text} Open a recording with these channels, or train a "
             "model on this recording's channels.",
             title="Channels do not match",
@@ -526,6 +629,15 @@ class MainWindow(QMainWindow):
         QApplication.processEvents()
         if not self.grab().save(str(path)):
             raise FaultLensError(f"{path}: could not write the screenshot; check the folder")
+
+
+def _file_sha256(path: Path) -> str:
+    """The file's SHA-256, as the importer stores it in ``Recording.content_hash``."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def stop_question(running: list[Task]) -> str:

@@ -4,6 +4,8 @@ metrics, and whether it fits the current recording."""
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping
+from typing import Any
 
 from PySide6.QtWidgets import QTextBrowser, QVBoxLayout, QWidget
 
@@ -22,8 +24,31 @@ def channel_mismatch(model: TrainedModel, recording: Recording) -> tuple[list[st
     return missing, extra
 
 
-def model_summary_html(model: TrainedModel, recording: Recording | None = None) -> str:
-    """A readable description of a TrainedModel (and its fit to ``recording``)."""
+def training_file_names(
+    files: list[dict[str, Any]], open_names: Mapping[str, str] | None = None
+) -> list[str]:
+    """The names of a model's training files, told apart where two share a file name: by
+    the name the session shows for an open recording with that content (``open_names``:
+    content hash -> display name), else by the start of the content hash."""
+    open_names = open_names or {}
+    names = [str(d.get("file", "?")) for d in files]
+    shown = []
+    for d, name in zip(files, names, strict=True):
+        sha = str(d.get("sha256", ""))
+        if names.count(name) > 1:
+            name = open_names.get(sha) or f"{name} (sha256 {sha[:8] or '?'})"
+        shown.append(name)
+    return shown
+
+
+def model_summary_html(
+    model: TrainedModel,
+    recording: Recording | None = None,
+    recording_name: str | None = None,
+    open_names: Mapping[str, str] | None = None,
+) -> str:
+    """A readable description of a TrainedModel (and its fit to ``recording``, shown as
+    ``recording_name``; ``open_names`` tells same-named training files apart)."""
     rows: list[tuple[str, str]] = [
         ("Classes", ", ".join(model.class_names) + " (first = normal)"),
         ("Channels", ", ".join(model.channels)),
@@ -43,7 +68,10 @@ def model_summary_html(model: TrainedModel, recording: Recording | None = None) 
         rows.append(("Label column", model.label_column))
     files = model.training_data or []
     if files:
-        shown = ", ".join(f"{d.get('file', '?')} ({d.get('rows', '?')} rows)" for d in files[:8])
+        names = training_file_names(files, open_names)
+        shown = ", ".join(
+            f"{name} ({d.get('rows', '?')} rows)" for name, d in zip(names[:8], files, strict=False)
+        )
         more = f" and {len(files) - 8} more" if len(files) > 8 else ""
         rows.append(("Trained on", shown + more))
     metrics = model.metrics or {}
@@ -74,17 +102,19 @@ def model_summary_html(model: TrainedModel, recording: Recording | None = None) 
         rows.append(("Created", model.created))
     if model.versions:
         rows.append(("Versions", ", ".join(f"{k} {v}" for k, v in model.versions.items())))
+    fit_key = None
     if recording is not None:
+        fit_key = recording_name or recording.name
         missing, _extra = channel_mismatch(model, recording)
         fit = (
             f"<span style='color:#b00020'>lacks {html.escape(', '.join(missing))}</span>"
             if missing
             else "<span style='color:#00703c'>has every channel the model needs</span>"
         )
-        rows.append((f"{recording.name}", fit))
+        rows.append((fit_key, fit))
     body = "".join(
         f"<tr><td valign='top'><b>{html.escape(k)}</b></td>"
-        f"<td>{v if k == (recording.name if recording else None) else html.escape(v)}</td></tr>"
+        f"<td>{v if k == fit_key else html.escape(v)}</td></tr>"
         for k, v in rows
     )
     return f"<table cellspacing='4'>{body}</table>"
@@ -107,7 +137,7 @@ class ModelInfo(QWidget):
         self.refresh()
 
     def _on_session_changed(self, change: SessionChange) -> None:
-        if change.kind in ("model", "current"):
+        if change.kind in ("model", "current", "recordings"):
             self.refresh()
 
     def refresh(self) -> None:
@@ -116,7 +146,17 @@ class ModelInfo(QWidget):
             self.browser.clear()
             return
         entry = self.session.current
-        self.browser.setHtml(model_summary_html(model, entry.recording if entry else None))
+        open_names = {
+            e.recording.content_hash: self.session.display_name(e.id) for e in self.session
+        }
+        self.browser.setHtml(
+            model_summary_html(
+                model,
+                entry.recording if entry else None,
+                self.session.display_name(entry.id) if entry else None,
+                open_names,
+            )
+        )
 
 
 def _demo_widget(recording: Recording, model: TrainedModel | None, _scan: object) -> ModelInfo:

@@ -2,13 +2,17 @@
 
 A view of the session: each item carries its recording's id as item data (never the
 recording object or its path), the list is rebuilt when recordings are opened or closed, and
-picking a row makes that recording the session's current one.
+picking a row makes that recording the session's current one. Names are the session's
+display names (two ``0.csv`` from different folders read ``0.csv — run1/`` and ``0.csv —
+run2/``), the tooltip gives the full path; the context menu closes a recording.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSignalBlocker, Qt
-from PySide6.QtWidgets import QListWidget, QListWidgetItem, QWidget
+import html
+
+from PySide6.QtCore import QPoint, QSignalBlocker, Qt
+from PySide6.QtWidgets import QListWidget, QListWidgetItem, QMenu, QWidget
 
 from faultlens.core.recording import Recording
 from faultlens.core.session import Session, SessionChange
@@ -24,9 +28,13 @@ class RecordingList(QListWidget):
         super().__init__(parent)
         self.setObjectName("recording_list")
         self.session = session
+        # False while a scan runs: its result goes to a recording id that must stay open.
+        self.closing_allowed = True
         unsubscribe = session.subscribe(self._on_session_changed)
         self.destroyed.connect(lambda *_: unsubscribe())
         self.currentRowChanged.connect(self._on_row_changed)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(self._on_context_menu_requested)
         self._rebuild()
 
     def recording_id(self, row: int) -> int | None:
@@ -43,11 +51,13 @@ class RecordingList(QListWidget):
         with QSignalBlocker(self):
             self.clear()
             for entry in self.session:
-                item = QListWidgetItem(entry.name)
+                item = QListWidgetItem(self.session.display_name(entry.id))
                 item.setData(ID_ROLE, entry.id)
+                tip = html.escape(str(entry.recording.path))
                 quality = entry.recording.quality
                 if quality is not None:
-                    item.setToolTip(f"{entry.recording.path}<br>{quality_summary_html(quality)}")
+                    tip += f"<br>{quality_summary_html(quality)}"
+                item.setToolTip(tip)
                 self.addItem(item)
         self._select_current()
 
@@ -58,6 +68,24 @@ class RecordingList(QListWidget):
         if self.currentRow() != row:
             with QSignalBlocker(self):
                 self.setCurrentRow(row)
+
+    def context_menu(self, row: int) -> QMenu | None:
+        """The menu for ``row``'s recording (Close Recording), or None off the rows."""
+        recording_id = self.recording_id(row)
+        if recording_id is None:
+            return None
+        menu = QMenu(self)
+        close = menu.addAction("Close Recording")
+        close.setStatusTip("Close it (its review is already saved)")
+        close.setEnabled(self.closing_allowed)
+        close.triggered.connect(lambda: self.session.remove(recording_id))
+        return menu
+
+    def _on_context_menu_requested(self, position: QPoint) -> None:
+        menu = self.context_menu(self.indexAt(position).row())
+        if menu is not None:
+            menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            menu.popup(self.viewport().mapToGlobal(position))
 
     def _on_row_changed(self, row: int) -> None:
         recording_id = self.recording_id(row)
