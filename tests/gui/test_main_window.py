@@ -493,3 +493,22 @@ def test_empty_window_says_how_to_open_a_recording(window: MainWindow, pump_csv:
     assert not window.empty_hint.isVisible()
     window.close_recording()
     assert window.centre.currentWidget() is window.empty_hint
+
+
+def test_report_title_uses_the_name_the_session_gives(
+    qtbot: QtBot,
+    window: MainWindow,
+    tmp_path: Path,
+    trained_model_path: Path,
+    zero_csv: Callable[..., Path],
+) -> None:
+    window.load_file(zero_csv(tmp_path / "run1"))
+    window.load_file(zero_csv(tmp_path / "run2", seed=1))
+    window.set_model(load_model(trained_model_path))
+    entry = window.session.current
+    assert entry is not None and window.session.model is not None
+    window.scan_controller.apply(entry.id, run_to_end(scan(window.session.model, entry.recording)))
+    exporter = window.review_controller.exporter
+    with qtbot.waitSignal(exporter.exported, timeout=TIMEOUT_MS):
+        exporter.export(tmp_path / "report.html")
+    assert "Fault report: 0.csv — run2/" in (tmp_path / "report.html").read_text("utf-8")

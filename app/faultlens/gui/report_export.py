@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, Signal
@@ -44,6 +44,8 @@ class ExportInputs:
     scan_result: ScanResult
     model: TrainedModel | None
     review: Review | None
+    # The recording's name as the session shows it (``0.csv — run1/``), for the title.
+    name: str = ""
 
 
 def export_generator(
@@ -71,6 +73,7 @@ def export_generator(
         inputs.scan_result,
         inputs.model,
         inputs.review,
+        title=f"Fault report: {inputs.name}" if inputs.name else None,
         should_stop=should_stop,
     )
 
@@ -165,9 +168,7 @@ class ReportExporter(QObject):
             return None
         gui_settings.set_last_directory("report", target)
         if inputs.review is not None:
-            inputs = ExportInputs(
-                inputs.recording, inputs.scan_result, inputs.model, inputs.review.snapshot()
-            )
+            inputs = replace(inputs, review=inputs.review.snapshot())
         frozen = inputs
         if target.suffix.lower() in REPORT_SUFFIXES:
             import_renderers()

@@ -122,7 +122,13 @@ class ReviewController(QObject):
         entry = self.session.current
         if entry is None or entry.scan is None:
             return None
-        return ExportInputs(entry.recording, entry.scan, self.session.model, entry.review)
+        return ExportInputs(
+            entry.recording,
+            entry.scan,
+            self.session.model,
+            entry.review,
+            self.session.display_name(entry.id),
+        )
 
     # ------------------------------------------------------------------ regions
     def draw_region(self) -> int | None:
