@@ -280,3 +280,50 @@ def test_the_first_save_dialog_opens_in_the_users_folder_not_the_install_folder(
     gui_settings.set_last_directory("model", mine / "old.flmodel")
     panel.save_button.click()
     assert Path(offered[-1]).parent == mine
+
+
+def test_only_recordings_with_the_first_ones_channels_are_ticked(qtbot: QtBot) -> None:
+    """A labelled recording with other channels opens unticked and says why; with no ticked
+    recording the loaded model's channels decide."""
+    session = Session()
+    panel = _panel(qtbot, session)
+    first = session.add(_recording("/x/a.csv"))
+    same = session.add(_recording("/x/b.csv"))
+    rows = 30
+    other = session.add(
+        Recording.from_arrays(
+            np.zeros((rows, 2), dtype=np.float32),
+            ["a", "c"],
+            labels=["normal"] * rows,
+            path="/y/0.csv",
+        )
+    )
+    assert [session.get(i).training.use for i in (first.id, same.id, other.id)] == [
+        True,
+        True,
+        False,
+    ]
+    table = panel.recording_table
+    assert table.item(2, 0).checkState() == Qt.CheckState.Unchecked
+    why = table.item(2, 1)
+    assert why.text() == "other channels than a.csv · label: normal×30"
+    assert "differ from a.csv's (lacks b; has extra c)" in why.toolTip()
+    assert "other channels" not in table.item(1, 1).text()
+
+    # Nothing ticked and a model loaded: the model's channels are the reference.
+    from faultlens.gui import _demo
+
+    model = _demo.demo_model()
+    session2 = Session()
+    panel2 = _panel(qtbot, session2)
+    session2.set_model(model)
+    mismatched = session2.add(_recording("/x/a.csv"))
+    assert not session2.get(mismatched.id).training.use
+    assert "the loaded model" in panel2.recording_table.item(0, 1).text()
+    # A panel made on a session that already holds them judges them the same way.
+    session3 = Session()
+    session3.add(_recording("/x/a.csv"))
+    late = session3.add(session.get(other.id).recording)
+    session3.set_training_role(late.id, TrainingRole(use=True))
+    _panel(qtbot, session3)
+    assert not session3.get(late.id).training.use

@@ -246,6 +246,10 @@ class TrainingPanel(QWidget):
         unsubscribe = session.subscribe(self._on_session_changed)
         self.destroyed.connect(lambda *_: unsubscribe())
         self.tasks.changed.connect(self._show_running)
+        reference = self.channel_reference()  # recordings opened before the panel was there
+        for entry in session:
+            if entry.training.use and reference and _channel_difference(entry, reference[1]):
+                session.set_training_role(entry.id, dataclasses.replace(entry.training, use=False))
         self._refresh_recordings()
         self._restore_settings()
 
@@ -304,10 +308,34 @@ class TrainingPanel(QWidget):
     # ------------------------------------------------------------------ inputs
     def _on_session_changed(self, change: SessionChange) -> None:
         if change.kind == "recordings":
+            if change.recording_id in self.session.ids:  # opened, not closed
+                self._untick_other_channels(change.recording_id)
             self._refresh_recordings()
             self._apply_label_source()  # a recording opened in 'one class per file' mode
-        elif change.kind == "training":
+        elif change.kind in ("training", "model"):
             self._refresh_recordings()
+
+    def channel_reference(self, exclude: int | None = None) -> tuple[str, tuple[str, ...]] | None:
+        """What a recording's channels must match to train with the others: (its name,
+        channels) of the first ticked recording (other than ``exclude``), else the loaded
+        model's; None when there is neither."""
+        for entry in self.session:
+            if entry.id != exclude and entry.training.use:
+                return entry.name, tuple(entry.recording.channels)
+        model = self.session.model
+        if model is not None:
+            return "the loaded model", tuple(model.channels)
+        return None
+
+    def _untick_other_channels(self, recording_id: int) -> None:
+        """A recording opened ticked (it has labels) stays ticked only if its channels
+        match the first ticked one (or the loaded model's): training on both would fail."""
+        entry = self.session.get(recording_id)
+        reference = self.channel_reference(exclude=recording_id)
+        if entry.training.use and reference and _channel_difference(entry, reference[1]):
+            self.session.set_training_role(
+                recording_id, dataclasses.replace(entry.training, use=False)
+            )
 
     def _refresh_recordings(self) -> None:
         """One row per open recording: Train on (its role's ``use``), its labels, and the
@@ -318,6 +346,7 @@ class TrainingPanel(QWidget):
         """
         entries = list(self.session)
         table = self.recording_table
+        reference = self.channel_reference()
         with QSignalBlocker(table):
             table.setRowCount(len(entries))
             for row, entry in enumerate(entries):
@@ -326,8 +355,17 @@ class TrainingPanel(QWidget):
                 use.setData(ID_ROLE, entry.id)
                 use.setFlags(use.flags() | Qt.ItemFlag.ItemIsUserCheckable)
                 use.setCheckState(Qt.CheckState.Checked if role.use else Qt.CheckState.Unchecked)
+                labels = _labels_text(entry)
+                differs = _channel_difference(entry, reference[1]) if reference else ""
+                if reference and differs:
+                    labels = f"other channels than {reference[0]} · {labels}"
                 use.setToolTip(str(entry.recording.path))
-                _cell(table, row, 1, _labels_text(entry), editable=False)
+                _cell(table, row, 1, labels, editable=False).setToolTip(
+                    f"Not ticked by default: its channels differ from {reference[0]}'s "
+                    f"({differs}); training needs the same channels in every recording"
+                    if reference and differs
+                    else ""
+                )
                 _cell(table, row, 2, role.file_class, editable=True)
         columns = sorted({e.recording.label_column for e in entries if e.recording.label_column})
         current = self.label_source.currentData()
@@ -568,6 +606,20 @@ def _cell(
     if item.text() != text:
         item.setText(text)
     return item
+
+
+def _channel_difference(entry: OpenRecording, channels: tuple[str, ...]) -> str:
+    """How the recording's channels differ from ``channels`` in words ("" if they match)."""
+    own = tuple(entry.recording.channels)
+    if own == channels:
+        return ""
+    missing = [c for c in channels if c not in own]
+    extra = [c for c in own if c not in channels]
+    if not missing and not extra:
+        return "same channels in another order"
+    parts = [f"lacks {', '.join(missing)}"] if missing else []
+    parts += [f"has extra {', '.join(extra)}"] if extra else []
+    return "; ".join(parts)
 
 
 def _labels_text(entry: OpenRecording) -> str:
