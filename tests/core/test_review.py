@@ -168,6 +168,57 @@ def test_decisions_follow_a_moved_event_after_a_rescan(tmp_path: Path) -> None:
     assert {d.class_name for d in review.orphan_decisions()} == {"leak", "valve"}
 
 
+def test_the_sidecar_remembers_the_model_file_the_review_was_made_with(tmp_path: Path) -> None:
+    rec = make_recording(tmp_path)
+    review = Review.open(rec)
+    review.set_events(EVENTS, model_fingerprint="abc123", model_path=tmp_path / "pump.flmodel")
+    review.confirm(0)
+    raw = json.loads(primary_sidecar_path(rec.path).read_text())
+    assert raw["model"]["fingerprint"] == "abc123"
+    assert raw["model"]["path"] == str(tmp_path / "pump.flmodel")
+    again = Review.open(rec)
+    assert again.model_fingerprint == "abc123"
+    assert again.model_path == tmp_path / "pump.flmodel"
+    assert again.events == () and again.scan_model_fingerprint == ""
+    # Before the rescan every decision is one "from an earlier scan", still there.
+    assert [d.status for d in again.orphan_decisions()] == ["confirmed"]
+    assert again.model_name == "pump.flmodel, fingerprint abc123"
+
+
+def test_a_scan_by_another_model_moves_no_decision_and_keeps_the_model(tmp_path: Path) -> None:
+    rec = make_recording(tmp_path)
+    review = open_review(rec)  # model "abc123"
+    review.confirm(0)  # leak 20-39
+    review.dismiss(2)  # leak 150-169
+    review.relabel(1, "seal")  # valve 80-99
+    before = dict(review.state.decisions)
+    # Another model flags overlapping events of the same class (IoU >= 0.5 with the confirmed
+    # and the dismissed one) and the valve event on the very same rows.
+    other = [make_event(22, 41), make_event(80, 99, "valve"), make_event(152, 171)]
+    review.set_events(other, model_fingerprint="fff999", model_path=tmp_path / "other.flmodel")
+    assert review.state.decisions == before  # nothing moved, nothing dropped
+    assert review.status(0) == "unreviewed" and review.status(2) == "unreviewed"
+    assert review.status(1) == "relabelled"  # the same rows and class: the same event
+    assert {d.key for d in review.orphan_decisions()} == {"20:39:leak", "150:169:leak"}
+    assert review.scanned_with_other_model
+    assert review.model_fingerprint == "abc123" and review.scan_model_fingerprint == "fff999"
+    assert "2 earlier decision(s)" in review.rescan_note()
+    raw = json.loads(primary_sidecar_path(rec.path).read_text())
+    assert raw["model"]["fingerprint"] == "abc123"  # not silently overwritten
+    assert raw["scan"]["model_fingerprint"] == "fff999"
+    assert raw["history"][-1]["action"].startswith("Scanned with another model")
+    # Back to the review's own model: the decisions are on its events again.
+    review.set_events(EVENTS, model_fingerprint="abc123")
+    assert not review.scanned_with_other_model and review.rescan_note() == ""
+    assert [review.status(i) for i in range(3)] == ["confirmed", "relabelled", "dismissed"]
+
+
+def test_a_review_without_decisions_takes_the_new_model(tmp_path: Path) -> None:
+    review = open_review(make_recording(tmp_path))
+    review.set_events([make_event(22, 41)], model_fingerprint="fff999")
+    assert review.model_fingerprint == "fff999" and not review.scanned_with_other_model
+
+
 def test_corrupt_sidecar_is_kept_aside_and_review_starts_clean(tmp_path: Path) -> None:
     rec = make_recording(tmp_path)
     sidecar = primary_sidecar_path(rec.path)

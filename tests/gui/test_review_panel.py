@@ -526,3 +526,35 @@ def test_views_stop_listening_when_deleted(review: Review, recording: Recording)
     review.add_region(10, 20, "leak")
     session.add(load_recording(recording.path))  # ... and to the session
     assert review.status(0) == "confirmed"
+
+
+def test_decisions_of_another_models_scan_stay_listed_with_the_review_model_offered(
+    qtbot: QtBot, docks: Docks, recording: Recording, review: Review
+) -> None:
+    session, panel = docks.session, docks.panel
+    entry_id = session.current_id
+    assert entry_id is not None
+    spans = [(80, 120), (240, 280), (400, 430)]
+    mine = scan_of(recording, events_for(recording, spans))
+    mine.model_fingerprint = "a" * 64
+    session.set_scan(entry_id, mine)
+    review.confirm(0)
+    review.dismiss(2)
+    assert not panel.earlier_box.isVisibleTo(panel) and not panel.model_box.isVisibleTo(panel)
+
+    theirs = scan_of(recording, events_for(recording, [(85, 125), (300, 330)]))
+    theirs.model_fingerprint = "b" * 64
+    session.set_scan(entry_id, theirs)
+    assert panel.earlier_box.isVisibleTo(panel) and panel.earlier_list.rowCount() == 2
+    assert panel.earlier_list.item(0, 2).text() == "confirmed"
+    assert panel.earlier_list.item(1, 2).text() == "dismissed"
+    assert panel.earlier_list.item(0, 0).text().startswith(recording.format_time(80))
+    assert "Scanned with another model" in panel.summary_label.text()
+    assert panel.model_box.isVisibleTo(panel) and "a" * 12 in panel.model_label.text()
+    assert "b" * 12 in panel.model_label.text()
+    with qtbot.waitSignal(panel.load_model_requested, timeout=1000):
+        qtbot.mouseClick(panel.load_model_button, Qt.MouseButton.LeftButton)
+
+    session.set_scan(entry_id, mine)  # the review's model again: all back on its events
+    assert review.status(0) == "confirmed" and review.status(2) == "dismissed"
+    assert not panel.earlier_box.isVisibleTo(panel) and not panel.model_box.isVisibleTo(panel)

@@ -4,11 +4,13 @@ one shutdown path for every running task."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Generator
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
@@ -131,9 +133,10 @@ def test_review_dock_menu_and_reviewed_labels_through_the_session(
     again = MainWindow()
     qtbot.addWidget(again)
     again.show()
-    reopened = again.add_recording(load_recording(recording.path))
-    again.set_model(model)
-    again.scan_controller.apply(reopened.id, result)
+    again.add_recording(load_recording(recording.path))
+    # Its model is where it was: loaded and the recording rescanned, without a click.
+    qtbot.waitUntil(lambda: again.current_scan is not None, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not again.tasks.running(), timeout=TIMEOUT_MS)
     restored = again.review_controller.review
     assert restored is not None and restored.status(1) == "confirmed"
     assert len(restored.regions) == 1
@@ -203,3 +206,167 @@ def test_closing_asks_once_whatever_runs_and_stops_every_task(
     assert not training.is_running() and not other.is_running()
     qtbot.waitUntil(lambda: outcomes == ["import cancelled"])
     qtbot.waitUntil(lambda: win.training_panel.status.text().startswith("Training cancelled"))
+
+
+# ---------------------------------------------------------------- review continuity (issue 14)
+def _scan_with(qtbot: QtBot, window: MainWindow) -> ScanResult:
+    """Scan the current recording through Model > Scan Recording; wait for the result."""
+    assert window.scan_controller.start() is not None
+    qtbot.waitUntil(lambda: window.current_scan is not None, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not window.tasks.running(), timeout=TIMEOUT_MS)
+    result = window.current_scan
+    assert result is not None
+    return result
+
+
+def _new_window(qtbot: QtBot) -> MainWindow:
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    return win
+
+
+def test_reopening_a_reviewed_recording_reloads_its_model_and_rescans(
+    qtbot: QtBot,
+    window: MainWindow,
+    pump_csv: Path,
+    trained_model_path: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    error_boxes: list,
+) -> None:
+    monkeypatch.setenv("FAULTLENS_REVIEW_DIR", str(tmp_path / "reviews"))
+    window.add_recording(load_recording(pump_csv))
+    assert window.load_model_file(trained_model_path)
+    first = _scan_with(qtbot, window)
+    review = window.review_controller.review
+    assert review is not None and len(first.events) >= 2
+    review.confirm(1)
+    review.set_note(0, "pump noise")
+    window.close()
+
+    # Reopen (a new window, a new session): the model is found where it was and the
+    # recording rescanned, so the events and their decisions are back without a click.
+    again = _new_window(qtbot)
+    again.add_recording(load_recording(pump_csv))
+    qtbot.waitUntil(lambda: again.current_scan is not None, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not again.tasks.running(), timeout=TIMEOUT_MS)
+    model = again.session.model
+    assert model is not None and model.path == trained_model_path
+    assert model.fingerprint == first.model_fingerprint
+    restored = again.review_controller.review
+    assert restored is not None and len(restored.events) == len(first.events)
+    assert restored.status(1) == "confirmed" and restored.decision(0).note == "pump noise"
+    panel = again.review_controller.panel
+    assert panel.event_list.model().rowCount() == len(first.events)
+    assert not panel.model_box.isVisibleTo(panel)
+    assert not panel.earlier_box.isVisibleTo(panel)
+    assert "1 confirmed" in panel.summary_label.text()
+    assert error_boxes == []
+
+
+def test_a_moved_model_is_named_and_offered_with_one_click(
+    qtbot: QtBot,
+    window: MainWindow,
+    pump_csv: Path,
+    trained_model_path: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    error_boxes: list,
+) -> None:
+    monkeypatch.setenv("FAULTLENS_REVIEW_DIR", str(tmp_path / "reviews"))
+    moved = tmp_path / "moved.flmodel"
+    moved.write_bytes(trained_model_path.read_bytes())
+    window.add_recording(load_recording(pump_csv))
+    assert window.load_model_file(moved)
+    first = _scan_with(qtbot, window)
+    window.review_controller.review.dismiss(0)
+    window.close()
+    moved.unlink()
+
+    again = _new_window(qtbot)
+    again.add_recording(load_recording(pump_csv))
+    panel = again.review_controller.panel
+    # Nothing to rescan with: the panel says which model the review was made with, where it
+    # was, and lists the decision (never "0 events: none flagged" alone).
+    assert again.session.model is None and not again.tasks.running()
+    assert panel.model_box.isVisibleTo(panel)
+    text = panel.model_label.text()
+    assert "moved.flmodel" in text and first.model_fingerprint[:12] in text
+    assert "no longer at" in text
+    assert panel.earlier_list.rowCount() == 1
+    assert panel.earlier_list.item(0, 2).text() == "dismissed"
+    assert "moved.flmodel" in again.statusBar().currentMessage()
+
+    # Load model…: the file is gone, so the user is asked where it is; then the rescan.
+    from PySide6.QtWidgets import QFileDialog
+
+    asked: list[str] = []
+
+    def pick(*args: object) -> tuple[str, str]:
+        asked.append(str(args[1]))
+        return str(trained_model_path), ""
+
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(pick))
+    qtbot.mouseClick(panel.load_model_button, Qt.MouseButton.LeftButton)
+    assert asked and "moved.flmodel" in asked[0]
+    qtbot.waitUntil(lambda: again.current_scan is not None, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not again.tasks.running(), timeout=TIMEOUT_MS)
+    restored = again.review_controller.review
+    assert restored is not None and restored.status(0) == "dismissed"
+    assert not panel.model_box.isVisibleTo(panel) and not panel.earlier_box.isVisibleTo(panel)
+    assert error_boxes == []
+
+
+def test_a_rescan_with_another_model_keeps_every_decision_visible_and_says_so(
+    qtbot: QtBot,
+    window: MainWindow,
+    pump_csv: Path,
+    trained_model_path: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    error_boxes: list,
+) -> None:
+    monkeypatch.setenv("FAULTLENS_REVIEW_DIR", str(tmp_path / "reviews"))
+    recording = load_recording(pump_csv)
+    entry = window.add_recording(recording)
+    model = load_model(trained_model_path)
+    window.set_model(model)
+    result = run_to_end(scan(model, recording))
+    assert len(result.events) >= 3
+    window.scan_controller.apply(entry.id, result)
+    review = window.review_controller.review
+    review.confirm(0)
+    review.dismiss(1)
+    review.relabel(2, "seal")
+    before = dict(review.state.decisions)
+
+    # Another model (a lower threshold): its events overlap the reviewed ones but are not
+    # them; before the fix the dismissal moved onto one and the others vanished.
+    other = load_model(trained_model_path)
+    other.threshold = 0.45
+    assert other.fingerprint != model.fingerprint
+    window.set_model(other)
+    other_result = run_to_end(scan(other, recording))
+    window.scan_controller.apply(entry.id, other_result)
+
+    # Nothing moved or dropped: no event of the new scan took a decision, and all three are
+    # listed as decisions from an earlier scan, with their status.
+    assert review.state.decisions == before
+    assert [review.status(e) for e in other_result.events] == ["unreviewed"] * len(
+        other_result.events
+    )
+    panel = window.review_controller.panel
+    earlier = panel.earlier_list
+    listed = {earlier.item(r, 2).text() for r in range(earlier.rowCount())}
+    assert earlier.rowCount() == len(review.orphan_decisions()) == 3
+    assert listed == {"confirmed", "dismissed", "relabelled → seal"}
+    assert panel.earlier_box.isVisibleTo(panel)
+    assert "Scanned with another model" in panel.summary_label.text()
+    assert panel.model_box.isVisibleTo(panel)
+    assert "another model" in window.statusBar().currentMessage()
+    raw = json.loads(primary_sidecar_path(recording.path).read_text())
+    assert raw["model"]["fingerprint"] == model.fingerprint  # not silently overwritten
+    assert raw["scan"]["model_fingerprint"] == other.fingerprint
+    assert error_boxes == []

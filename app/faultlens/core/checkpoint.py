@@ -63,6 +63,9 @@ class TrainedModel:
     # share of held-out normal windows allowed to alarm (None: not calibrated, 0.5).
     threshold: float = 0.5
     alarm_budget: float | None = None
+    # The file it was loaded from or last saved to (None: not on disk). Not part of the
+    # model's content: a review remembers it to offer the same model again.
+    path: Path | None = field(default=None, repr=False, compare=False)
 
     @property
     def fingerprint(self) -> str:
@@ -169,6 +172,7 @@ def save_model(model: TrainedModel, path: str | Path) -> None:
         _state_tensors(model.module), metadata={METADATA_KEY: _metadata_json(model.metadata())}
     )
     atomic_write_bytes(path, blob)
+    model.path = Path(path)
 
 
 def _fail(path: Path, what: str) -> ModelFileError:
@@ -422,4 +426,5 @@ def load_model(path: str | Path) -> TrainedModel:
         created=_opt("created", str, ""),
         threshold=float(threshold),
         alarm_budget=None if alarm_budget is None else float(alarm_budget),
+        path=path,
     )

@@ -149,7 +149,13 @@ class Review:
         self.autosave = autosave and sidecar_path is not None
         self.created = now_iso()
         self.modified = self.created
+        # The model the review was made with (whose events the decisions were taken on) and
+        # where its file was; kept when a scan by another model comes in.
         self.model_fingerprint = ""
+        self.model_path: Path | None = None
+        # The model of the events attached now ("" before any scan of this session).
+        self.scan_model_fingerprint = ""
+        self.scan_model_path: Path | None = None
         self.class_names: tuple[str, ...] = ()
         self.scan_options: dict[str, Any] = {}
         self.warnings: list[ReviewWarning] = []
@@ -188,17 +194,28 @@ class Review:
         events: Sequence[FaultEvent],
         *,
         model_fingerprint: str = "",
+        model_path: str | Path | None = None,
         class_names: Sequence[str] = (),
         scan_options: Mapping[str, Any] | Any = None,
     ) -> None:
-        """Attach the events of a (new) scan. Decisions carry over to events with the same
-        key; a decision whose event moved (another threshold) follows the event of the same
-        class that overlaps it most (intersection over union >= 0.5). Not undoable: it is
-        the context of the review, not a review action, so the undo history is cleared."""
+        """Attach the events of a (new) scan. Not undoable: it is the context of the review,
+        not a review action, so the undo history is cleared.
+
+        Made by the review's model (or the review has no decisions yet, so it takes this
+        model): decisions carry over to events with the same key, and a decision whose event
+        moved (another threshold) follows the event of the same class that overlaps it most
+        (intersection over union >= 0.5). Made by another model: no decision is moved or
+        dropped (only one on the very same rows and class applies), the review keeps its
+        model, and ``rescan_note`` says how many decisions match none of the new events.
+        """
         self._events = tuple(events)
-        if model_fingerprint:
+        other_model = self.is_other_model(model_fingerprint)
+        self.scan_model_fingerprint = model_fingerprint
+        self.scan_model_path = None if model_path is None else Path(model_path)
+        if model_fingerprint and not other_model:
             self.model_fingerprint = model_fingerprint
-        if class_names:
+            self.model_path = self.scan_model_path
+        if class_names and (not other_model or not self.class_names):
             self.class_names = tuple(class_names)
         if scan_options is not None:
             self.scan_options = (
@@ -209,7 +226,7 @@ class Review:
         decisions = dict(self._state.decisions)
         current = {event_key(e): e for e in self._events}
         for key, dec in list(decisions.items()):
-            if key in current:
+            if key in current or other_model:
                 continue
             best, best_iou = None, 0.5
             for e_key, e in current.items():
@@ -229,11 +246,51 @@ class Review:
         self._state = dataclasses.replace(self._state, decisions=decisions)
         self._undo.clear()
         self._redo.clear()
+        if other_model:
+            self._log(
+                f"Scanned with another model ({model_fingerprint[:12]}); "
+                f"{len(self.orphan_decisions())} decision(s) match none of its events, kept"
+            )
         self._notify(ReviewChange("events", tuple(current)))
         # Only a review with content, or one already on disk, is saved: merely scanning a
         # recording (the demo, say) must not leave a sidecar next to it.
         if self.has_content or (self.sidecar_path is not None and self.sidecar_path.exists()):
             self._save_if_needed()
+
+    def is_other_model(self, fingerprint: str) -> bool:
+        """Whether a scan by the model ``fingerprint`` is by another model than the one this
+        review's decisions were taken on (False while there are no decisions to protect)."""
+        return bool(
+            fingerprint
+            and self.model_fingerprint
+            and fingerprint != self.model_fingerprint
+            and self._state.decisions
+        )
+
+    @property
+    def scanned_with_other_model(self) -> bool:
+        """The events shown come from another model than the review's own."""
+        return self.is_other_model(self.scan_model_fingerprint)
+
+    def rescan_note(self) -> str:
+        """One sentence for the screen when the events shown are another model's ("" when
+        they are the review's model's)."""
+        if not self.scanned_with_other_model:
+            return ""
+        n = len(self.orphan_decisions())
+        return (
+            f"scanned with another model than the review's ({self.model_name}); "
+            f"{n} earlier decision(s) match none of its events and are kept, listed in the "
+            "Review panel"
+        )
+
+    @property
+    def model_name(self) -> str:
+        """The review's model as a person names it: its file name and short fingerprint."""
+        short = self.model_fingerprint[:12]
+        if self.model_path is None:
+            return f"fingerprint {short}" if short else "no model"
+        return f"{self.model_path.name}, fingerprint {short}"
 
     def snapshot(self) -> Review:
         """A detached, read-only copy of the current state (no file, no listeners, no undo)
@@ -249,6 +306,9 @@ class Review:
         )
         copy.created, copy.modified = self.created, self.modified
         copy.model_fingerprint = self.model_fingerprint
+        copy.model_path = self.model_path
+        copy.scan_model_fingerprint = self.scan_model_fingerprint
+        copy.scan_model_path = self.scan_model_path
         copy.class_names = self.class_names
         copy.scan_options = dict(self.scan_options)
         copy.history = list(self.history)

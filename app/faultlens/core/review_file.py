@@ -263,6 +263,7 @@ def _load_dict(review: Review, raw: Mapping[str, Any]) -> None:
     scan = raw.get("scan") or {}
     review.load_state(ReviewState(decisions, regions, next_id))
     review.model_fingerprint = str(model.get("fingerprint", ""))
+    review.model_path = Path(str(model["path"])) if model.get("path") else None
     review.class_names = tuple(str(c) for c in model.get("class_names", []))
     review.scan_options = dict(scan.get("options") or {})
     review.created = str(raw.get("created", review.created))
@@ -282,8 +283,20 @@ def review_to_dict(review: Review) -> dict[str, Any]:
             "sha256": review.content_hash,
             "rows": review.n_rows,
         },
-        "model": {"fingerprint": review.model_fingerprint, "class_names": list(review.class_names)},
-        "scan": {"options": review.scan_options, "events": len(review.events)},
+        # The model the decisions were taken on: reopening offers it (loads it when the file
+        # is still there with this fingerprint).
+        "model": {
+            "fingerprint": review.model_fingerprint,
+            "path": None if review.model_path is None else str(review.model_path),
+            "class_names": list(review.class_names),
+        },
+        # The last scan's, which may be another model's.
+        "scan": {
+            "options": review.scan_options,
+            "events": len(review.events),
+            "model_fingerprint": review.scan_model_fingerprint,
+            "model_path": None if review.scan_model_path is None else str(review.scan_model_path),
+        },
         "created": review.created,
         "modified": review.modified,
         "decisions": [d.to_dict() for d in review.state.decisions.values()],

@@ -308,6 +308,7 @@ def _attach(review: Review, result: ScanResult) -> None:
     review.set_events(
         result.events,
         model_fingerprint=result.model_fingerprint,
+        model_path=None if result.model is None else result.model.path,
         class_names=result.class_names,
         scan_options=result.options,
     )

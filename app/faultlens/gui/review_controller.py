@@ -1,6 +1,11 @@
 """The review's controller: puts the review dock, the hand-drawn regions and report export into
 the main window, and opens each recording's review when it becomes current.
 
+A reopened review brings back its model: when the model file the review was made with is still
+where it was, with the same fingerprint, and no other model is loaded, it is loaded and the
+recording rescanned at once; otherwise the Review panel names that model and offers
+"Load model…" (loads it from its place, or asks where it went), then rescans.
+
 It is handed the window and the session; it keeps no review of its own (the session holds
 one per open recording, restored from its sidecar the first time the recording is current,
 and a scan attaches its events to it).
@@ -10,11 +15,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QFileDialog
 
+from faultlens.core.checkpoint import load_model
 from faultlens.core.errors import FaultLensError
 from faultlens.core.review import Review
 from faultlens.core.session import Session, SessionChange
@@ -75,6 +83,7 @@ class ReviewController(QObject):
 
         p.train_requested.connect(self._on_train_requested)
         p.draw_region_requested.connect(self.draw_region)
+        p.load_model_requested.connect(self.load_review_model)
         self.shift_drag = ShiftDragDrawer(window.signal_view, self._add_dragged_region)
         unsubscribe = session.subscribe(self._on_session_changed)
         self.destroyed.connect(lambda *_: unsubscribe())
@@ -117,6 +126,69 @@ class ReviewController(QObject):
             return
         if warnings:
             self.window.report_error("\n".join(w.message for w in warnings), title="Review file")
+        self._bring_back_model()
+
+    def _bring_back_model(self) -> None:
+        """A reopened review with decisions but no events: rescan with its model when that is
+        loaded already, or load it first when its file is unchanged and no other model is in
+        use (replacing one would drop every recording's scan); else the panel offers it."""
+        entry = self.session.current
+        review = entry.review if entry is not None else None
+        if entry is None or review is None or review.events or not review.state.decisions:
+            return
+        if not review.model_fingerprint:
+            return
+        bar = self.window.statusBar()
+        model = self.session.model
+        if model is not None and model.fingerprint == review.model_fingerprint:
+            bar.showMessage(f"Rescanning {entry.name} with the model it was reviewed with…")
+            self.window.scan_controller.start()
+            return
+        path = review.model_path
+        if model is None and path is not None and path.is_file():
+            try:
+                found = load_model(path)
+            except FaultLensError:
+                found = None
+            if found is not None and found.fingerprint == review.model_fingerprint:
+                self.window.set_model(found)
+                self.window.scan_controller.start()
+                bar.showMessage(
+                    f"{entry.name} was reviewed with model {path.name}: loaded it from {path} "
+                    "and rescanning",
+                    10000,
+                )
+                return
+        bar.showMessage(
+            f"{entry.name} was reviewed with model {review.model_name}: Load model… in the "
+            "Review panel brings its events back",
+            15000,
+        )
+
+    def load_review_model(self) -> bool:
+        """ "Load model…" in the Review panel: the review's model from where it was, or from a
+        file the user picks when it is gone; then rescan. True when a model was loaded."""
+        review = self.review
+        if review is None:
+            return False
+        from faultlens.gui.main_window import MODEL_FILTER
+
+        path = review.model_path
+        if path is None or not path.is_file():
+            start = str(path.parent) if path is not None and path.parent.is_dir() else ""
+            chosen, _ = QFileDialog.getOpenFileName(
+                self.window,
+                f"Load the model this review was made with ({review.model_name})",
+                start,
+                MODEL_FILTER,
+            )
+            if not chosen:
+                return False
+            path = Path(chosen)
+        if not self.window.load_model_file(path):
+            return False
+        self.window.scan_controller.start()
+        return True
 
     def export_inputs(self) -> ExportInputs | None:
         entry = self.session.current

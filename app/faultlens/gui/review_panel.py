@@ -10,6 +10,7 @@ undo/redo (so undo/redo, a reload, or an edit made elsewhere show up the same wa
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import (
@@ -57,6 +58,7 @@ from faultlens.gui.event_model import (
     SortedEvents,
     select_event,
     selected_event,
+    status_text,
 )
 from faultlens.gui.subscriptions import Subscriptions
 
@@ -99,6 +101,7 @@ class ReviewPanel(QWidget):
 
     train_requested = Signal()  # "Train with Reviewed Labels" for the current recording
     draw_region_requested = Signal()  # "Draw Region" pressed: the owner adds one in view
+    load_model_requested = Signal()  # "Load model…": the owner loads the review's model
 
     def __init__(
         self,
@@ -126,7 +129,44 @@ class ReviewPanel(QWidget):
         self.summary_label.setObjectName("review_summary")
         self.summary_label.setWordWrap(True)
 
+        # The model the review was made with, offered when its events are not the ones shown.
+        self.model_label = QLabel()
+        self.model_label.setObjectName("review_model")
+        self.model_label.setWordWrap(True)
+        self.model_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.load_model_button = QPushButton("Load model…")
+        self.load_model_button.setObjectName("review_load_model")
+        self.load_model_button.clicked.connect(self.load_model_requested)
+        self.model_box = QWidget()
+        model_row = QHBoxLayout(self.model_box)
+        model_row.setContentsMargins(0, 0, 0, 0)
+        model_row.addWidget(self.model_label, 1)
+        model_row.addWidget(self.load_model_button, 0, Qt.AlignmentFlag.AlignTop)
+        self.model_box.hide()
+
         self.event_list = self._event_view(model, selection)
+
+        # Decisions whose event is not among the events shown (before the rescan of a
+        # reopened review, or after a scan by another model): listed, never hidden.
+        self.earlier_list = QTableWidget(0, 4)
+        self.earlier_list.setObjectName("review_earlier")
+        self.earlier_list.setHorizontalHeaderLabels(["Start", "Class", "Decision", "Note"])
+        self.earlier_list.setMinimumHeight(130)  # three rows at least: never a sliver
+        self.earlier_list.verticalHeader().setVisible(False)
+        self.earlier_list.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.earlier_list.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        eheader = self.earlier_list.horizontalHeader()
+        eheader.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        eheader.setStretchLastSection(True)
+        self.earlier_box = QGroupBox("Decisions from an earlier scan")
+        self.earlier_box.setObjectName("review_earlier_box")
+        self.earlier_box.setToolTip(
+            "Decisions taken on events that the scan shown did not flag: kept as they were, "
+            "and used for training with reviewed labels"
+        )
+        elayout = QVBoxLayout(self.earlier_box)
+        elayout.addWidget(self.earlier_list)
+        self.earlier_box.hide()
 
         self.confirm_button = QPushButton("Confirm")
         self.confirm_button.setToolTip("The model is right: this is the flagged fault")
@@ -201,7 +241,9 @@ class ReviewPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.warning_label)
         layout.addWidget(self.summary_label)
+        layout.addWidget(self.model_box)
         layout.addWidget(self.event_list, 3)
+        layout.addWidget(self.earlier_box, 2)
         layout.addLayout(decide)
         layout.addWidget(self.note_edit)
         layout.addLayout(history)
@@ -255,6 +297,8 @@ class ReviewPanel(QWidget):
     def _on_session_changed(self, change: SessionChange) -> None:
         if change.kind in ("current", "review", "recordings"):
             self._follow_current()
+        elif change.kind == "model":
+            self._show_model()
 
     def _follow_current(self) -> None:
         entry = self.session.current
@@ -283,6 +327,8 @@ class ReviewPanel(QWidget):
             self._fill_regions()
         finally:
             self._filling = False
+        self._fill_earlier()
+        self._show_model()
         self._show_note()
         self._refresh_event_buttons()
         has = review is not None
@@ -301,9 +347,19 @@ class ReviewPanel(QWidget):
         where = (
             f"saved to {review.sidecar_path}" if review.sidecar_path is not None else "not saved"
         )
+        earlier = len(review.orphan_decisions())
+        if review.scanned_with_other_model:
+            kept = (
+                f" Scanned with another model than the review's: {earlier} earlier "
+                "decision(s) match none of its events; they are kept, listed below."
+            )
+        elif earlier:
+            kept = f" {earlier} decision(s) from an earlier scan, listed below."
+        else:
+            kept = ""
         self.summary_label.setText(
             f"{len(review.events)} event(s): {', '.join(parts) or 'none flagged'}; "
-            f"{len(review.regions)} region(s) by hand; {where}"
+            f"{len(review.regions)} region(s) by hand; {where}.{kept}"
         )
         self.summary_label.setToolTip(where)
 
@@ -328,6 +384,67 @@ class ReviewPanel(QWidget):
                 table.setItem(row, 2, _item(region.note, editable=True))
                 if region.region_id == keep:
                     table.selectRow(row)
+
+    def _fill_earlier(self) -> None:
+        review = self.review
+        decisions = review.orphan_decisions() if review is not None else []
+        decisions.sort(key=lambda d: d.start_row)
+        recording = self.recording
+        table = self.earlier_list
+        table.setRowCount(len(decisions))
+        for row, dec in enumerate(decisions):
+            if recording is not None and dec.end_row < recording.n_rows:
+                start = recording.format_time(dec.start_row)
+                span = f"{start} – {recording.format_time(dec.end_row)}"
+            else:
+                start = span = f"rows {dec.start_row} – {dec.end_row}"
+            cells = (start, dec.class_name, status_text(dec), dec.note)
+            for column, text in enumerate(cells):
+                item = _item(text)
+                item.setBackground(QBrush(STATUS_COLOURS.get(dec.status, QColor())))
+                item.setToolTip(f"{span} (rows {dec.start_row} – {dec.end_row}), {dec.reviewer}")
+                table.setItem(row, column, item)
+        self.earlier_box.setTitle(f"Decisions from an earlier scan ({len(decisions)})")
+        self.earlier_box.setVisible(bool(decisions))
+
+    def _show_model(self) -> None:
+        """Name the model the review was made with while its events are not the ones shown
+        (a reopened review before its rescan, or a scan by another model), with Load model…"""
+        review = self.review
+        offer = (
+            review is not None
+            and bool(review.model_fingerprint)
+            and bool(review.state.decisions)
+            and review.scan_model_fingerprint != review.model_fingerprint
+        )
+        self.model_box.setVisible(offer)
+        if not offer or review is None:
+            return
+        path = review.model_path
+        if path is None:
+            where = "Its file is not known: load it with Load model…"
+        elif path.is_file():
+            where = f"Its file: {path}"
+        else:
+            where = f"Its file is no longer at {path}: find it with Load model…"
+        if review.scan_model_fingerprint:
+            shown = (
+                f"The events shown are another model's (fingerprint "
+                f"{review.scan_model_fingerprint[:12]})."
+            )
+        else:
+            shown = "Its events come back when it scans this recording again."
+        self.model_label.setText(
+            f"This review was made with model {review.model_name}. {shown} {where}"
+        )
+        self.load_model_button.setToolTip(
+            str(path) if path is not None else "Pick the model file this review was made with"
+        )
+
+    @property
+    def offered_model_path(self) -> Path | None:
+        """Where the review's model was (None when no review or unknown)."""
+        return self.review.model_path if self.review is not None else None
 
     def _show_note(self) -> None:
         index = self.current_event_index()

@@ -96,10 +96,13 @@ class ScanController(QObject):
             self.window.report_error(str(err), title="Review file")
         if recording_id == self.session.current_id:
             n = len(result.events)
+            review = self.session.get(recording_id).review
+            # A scan by another model than the review's says what became of its decisions.
+            note = review.rescan_note() if review is not None else ""
             self.window.statusBar().showMessage(
                 f"Scan of {self.session.get(recording_id).name}: "
-                f"{n} fault event{'s' if n != 1 else ''}",
-                10000,
+                f"{n} fault event{'s' if n != 1 else ''}" + (f"; {note}" if note else ""),
+                20000 if note else 10000,
             )
 
     def _on_progress(self, report: Progress) -> None:
