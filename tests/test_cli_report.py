@@ -93,7 +93,8 @@ def test_report_html_pdf_and_events_include_the_saved_review(
     assert "1 fault event(s)" in out and "1 relabelled" in out
     assert "scan" in err and "report r.htm" in err  # progress on stderr
     assert "heard it on the bench" in html_out.read_text(encoding="utf-8")
-    assert htm_out.read_text(encoding="utf-8").count("<img") == 1
+    page = htm_out.read_text(encoding="utf-8")
+    assert page.count('<img alt="Event ') == 1 and page.count('<img class="timeline"') == 1
     events, reviews = read_events(events_out)
     assert events == result.events
     assert reviews[0]["review_status"] == "relabelled"

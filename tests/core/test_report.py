@@ -33,8 +33,8 @@ from faultlens.core.report.mpl_compat import png_bytes
 from faultlens.core.report.pdf import (
     EVENTS_PER_PDF_PAGE,
     PDF_FIGURE_DPI,
-    SUMMARY_ROWS_PER_PDF_PAGE,
     render_pdf,
+    summary_page_count,
 )
 from faultlens.core.report.pdf_layout import A4, TEXT_LINE, TEXT_PAGE_BOTTOM
 from faultlens.core.review import Review
@@ -175,7 +175,8 @@ def test_html_report_is_self_contained_and_escapes_hostile_strings(
     parser.feed(text)
     parser.close()
     imgs = [attrs for tag, attrs in parser.tags if tag == "img"]
-    assert len(imgs) == len(events)  # one figure per event
+    # The whole-recording timeline, then one figure per event.
+    assert [a.get("class") for a in imgs] == ["timeline"] + [None] * len(events)
     for attrs in imgs:
         src = attrs["src"] or ""
         assert src.startswith("data:image/png;base64,")
@@ -216,7 +217,7 @@ def test_pdf_report_pages_and_literal_text(
     texts = [t for _, t in _pdf_text_lines(blob)]
     assert texts[:2] == [f"Fault report: {recording.name}", "Summary"]
     text_pages = 1 + texts.count(f"Fault report: {recording.name} (continued)")
-    summary_pages = math.ceil(len(events) / SUMMARY_ROWS_PER_PDF_PAGE)
+    summary_pages = summary_page_count(len(events))
     review_pages = 1  # the hand-drawn region
     event_pages = math.ceil(len(events) / EVENTS_PER_PDF_PAGE)
     assert pages == text_pages + summary_pages + review_pages + event_pages
@@ -226,7 +227,7 @@ def test_pdf_report_pages_and_literal_text(
     out2 = tmp_path / "many.pdf"
     export_report(out2, recording, result, model, None, events=many)
     pages2 = len(re.findall(rb"/Type\s*/Page\b", out2.read_bytes()))
-    assert pages2 == text_pages + math.ceil(13 / SUMMARY_ROWS_PER_PDF_PAGE) + 7
+    assert pages2 == text_pages + summary_page_count(13) + 7
 
 
 def test_report_without_events_model_or_review(
@@ -235,7 +236,8 @@ def test_report_without_events_model_or_review(
     out = tmp_path / "empty.html"
     export_report(out, recording, result, None, None, events=[])
     text = out.read_text(encoding="utf-8")
-    assert "The scan flagged no events." in text and "<img" not in text
+    assert "The scan flagged no events." in text and '<img alt="Event' not in text
+    assert text.count('<img class="timeline"') == 1  # the fault probability, no event bands
     pdf = tmp_path / "empty.pdf"
     export_report(pdf, recording, result, None, None, events=[])
     assert pdf.read_bytes().startswith(b"%PDF")
@@ -539,7 +541,8 @@ def test_pdf_review_page_flows_onto_continuation_pages(
     out = tmp_path / "review.pdf"
     export_report(out, recording, result, None, review, events=[])
     blob = out.read_bytes()
-    lines = _pdf_text_lines(blob)
+    # The text pages: all but the events page (2nd), whose timeline is a figure.
+    lines = [(y, t) for i, page in enumerate(_pdf_page_texts(blob)) if i != 1 for _, y, t in page]
     texts = [t for _, t in lines]
     # Every region's note, in order.
     at = [next(k for k, t in enumerate(texts) if t.endswith(note)) for note in notes]

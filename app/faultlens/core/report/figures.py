@@ -439,3 +439,74 @@ def _nice_ticks(lo: float, hi: float) -> list[float]:
 
 def _xdata_yaxes(ax: Any) -> Any:
     return blended_transform_factory(ax.transData, ax.transAxes)
+
+
+# The whole-recording timeline: every flagged event on one strip, coloured by class.
+TIMELINE_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf")
+
+
+def timeline_unit(recording: Recording) -> tuple[float, str]:
+    """Divisor and axis label of the timeline's x (time from the recording's start)."""
+    if recording.time is None:
+        return 1.0, "rows from the recording's start"
+    span = float(recording.time[-1] - recording.time[0]) if recording.n_rows else 0.0
+    if span >= 2 * 3600:
+        return 3600.0, "hours from the recording's start"
+    if span >= 120:
+        return 60.0, "minutes from the recording's start"
+    return 1.0, "seconds from the recording's start"
+
+
+def draw_timeline(
+    fig: Figure,
+    rect: tuple[float, float, float, float],
+    recording: Recording,
+    result: ScanResult,
+    events: list[FaultEvent],
+) -> None:
+    """The whole recording on one axes at ``rect`` (figure fraction): the fault probability,
+    the threshold, every event as a band in its class's colour (numbered when there is room)
+    and the file's own fault labels as a grey bar on top."""
+    ax = fig.add_axes(rect)
+    scale, xlabel = timeline_unit(recording)
+    t = recording.time_axis()
+    x = (t - t[0]) / scale if t.size else t
+    ax.plot(*peak_decimate(x, result.fault_probability.astype(np.float64)), color=PROB_COLOUR,
+            lw=0.7)  # fmt: skip
+    ax.axhline(result.threshold, color="#555555", lw=0.6, ls="--")
+    classes = sorted({e.class_name for e in events})
+    colour = {c: TIMELINE_COLOURS[i % len(TIMELINE_COLOURS)] for i, c in enumerate(classes)}
+    step = recording.sampling_interval / scale
+    for i, e in enumerate(events, start=1):
+        x0, x1 = float(x[e.start_row]), float(x[e.end_row]) + step
+        ax.axvspan(x0, x1, color=colour[e.class_name], alpha=0.35, lw=0)
+        if len(events) <= 40:
+            ax.text((x0 + x1) / 2, 1.12, str(i), fontsize=5, ha="center", va="bottom",
+                    color="#333333", parse_math=False)  # fmt: skip
+    bar_x, bar_y = _label_bar(recording, 0, recording.n_rows, x * scale)
+    if bar_x.size:
+        ax.plot(bar_x / scale, bar_y, color=LABEL_COLOUR, lw=3, solid_capstyle="butt",
+                transform=_xdata_yaxes(ax), clip_on=False)  # fmt: skip
+    ax.set_xlim(float(x[0]) if x.size else 0.0, float(x[-1]) + step if x.size else 1.0)
+    ax.set_ylim(0, 1.1)
+    ax.set_yticks([0, 0.5, 1])
+    ax.tick_params(labelsize=6, length=2)
+    ax.set_xlabel(xlabel, fontsize=6.5, labelpad=2)
+    ax.set_ylabel("fault p", fontsize=6.5, labelpad=2)
+    handles = [Line2D([], [], color=colour[c], lw=5, alpha=0.6) for c in classes]
+    if handles:
+        ax.legend(handles, classes, fontsize=5.5, ncol=min(len(classes), 6), frameon=False,
+                  loc="lower left", bbox_to_anchor=(0, 1.16), borderaxespad=0)  # fmt: skip
+
+
+def timeline_png(
+    recording: Recording, result: ScanResult, events: list[FaultEvent], dpi: int = 90
+) -> bytes:
+    """The timeline (``draw_timeline``) as a PNG for the HTML report."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = Figure(figsize=(7.4, 1.9), dpi=dpi)
+    canvas = FigureCanvasAgg(fig)
+    draw_timeline(fig, (0.07, 0.24, 0.9, 0.5), recording, result, events)
+    canvas.draw()
+    return png_bytes(np.asarray(canvas.buffer_rgba())[..., :3])

@@ -39,6 +39,7 @@ from faultlens.core.report.figures import (
     EventFigure,
     event_view,
     report_style,
+    timeline_png,
 )
 from faultlens.core.report.mpl_compat import png_bytes
 
@@ -163,6 +164,14 @@ def render_html(
     out.append(f'<p class="sub">{_e(recording.name)} · {_e(time_span(recording))}</p></header>')
     out.append("<h2>Summary</h2>")
     out.append(_kv_table(summary_rows(recording, model, entries)))
+    if recording.n_rows:
+        with report_style():
+            png = timeline_png(recording, result, [en.event for en in entries])
+        b64 = base64.b64encode(png).decode("ascii")
+        out.append(
+            '<img class="timeline" alt="Timeline of the whole recording: fault probability and '
+            f'every flagged event" src="data:image/png;base64,{b64}">'
+        )
     out.append("<h2>About this report</h2>")
     out.append(_kv_table(title_rows(recording, result, model, review, created)))
     out.append("<h2>Data quality</h2>")

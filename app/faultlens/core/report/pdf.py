@@ -32,7 +32,7 @@ from faultlens.core.report.content import (
     summary_rows,
     title_rows,
 )
-from faultlens.core.report.figures import EventFigure, event_view, report_style
+from faultlens.core.report.figures import EventFigure, draw_timeline, event_view, report_style
 from faultlens.core.report.mpl_compat import (
     PageImage,
     fast_image_encoding,
@@ -62,7 +62,17 @@ PDF_LEGEND = (
     "and circles: max-pool hotspots · red band: the flagged event · dashed: detection threshold"
     " · grey bar: rows the file labels as a fault"
 )
-SUMMARY_ROWS_PER_PDF_PAGE = 38
+# Rows of the flagged-events table a page holds (6.5 pt text, 1.6 line spacing: ~0.011 of the
+# page a row; 38 left the lower half of every page empty).
+SUMMARY_ROWS_PER_PDF_PAGE = 70
+# The first events page opens with the whole-recording timeline, so it holds fewer rows.
+SUMMARY_ROWS_UNDER_TIMELINE = 56
+
+
+def summary_page_count(events: int) -> int:
+    """Pages of the flagged-events table (the first one under the timeline)."""
+    rest = max(events - SUMMARY_ROWS_UNDER_TIMELINE, 0)
+    return 1 + -(-rest // SUMMARY_ROWS_PER_PDF_PAGE)
 
 
 def _clip(text: str, width: int) -> str:
@@ -167,8 +177,12 @@ SUMMARY_HEADER = ("#", "Start", "Duration", "Model class", "Peak p", "Top channe
 SUMMARY_WIDTHS = (0.035, 0.21, 0.08, 0.11, 0.055, 0.23, 0.085, 0.105)  # of the page's width
 
 
-def _summary_pages(pdf: PdfPages, entries: Sequence[EventEntry]) -> int:
-    """The table of flagged events, ``SUMMARY_ROWS_PER_PDF_PAGE`` a page; how many pages."""
+def _summary_pages(
+    pdf: PdfPages, recording: Recording, result: ScanResult, entries: Sequence[EventEntry]
+) -> int:
+    """The whole-recording timeline, then the table of flagged events
+    (``SUMMARY_ROWS_UNDER_TIMELINE`` rows under it, ``SUMMARY_ROWS_PER_PDF_PAGE`` a page
+    after); how many pages."""
     rows = [
         [
             str(en.index),
@@ -182,10 +196,11 @@ def _summary_pages(pdf: PdfPages, entries: Sequence[EventEntry]) -> int:
         ]
         for en in entries
     ]
-    chunks = [
+    first = SUMMARY_ROWS_UNDER_TIMELINE
+    chunks = [rows[:first]] + [
         rows[i : i + SUMMARY_ROWS_PER_PDF_PAGE]
-        for i in range(0, len(rows), SUMMARY_ROWS_PER_PDF_PAGE)
-    ] or [[]]
+        for i in range(first, len(rows), SUMMARY_ROWS_PER_PDF_PAGE)
+    ]
     for n, chunk in enumerate(chunks):
         fig = Figure(figsize=A4)
         part = f" (page {n + 1} of {len(chunks)})" if len(chunks) > 1 else ""
@@ -193,10 +208,16 @@ def _summary_pages(pdf: PdfPages, entries: Sequence[EventEntry]) -> int:
             0.05, 0.96, f"Flagged events: {len(entries)}{part}", fontsize=13, weight="bold",
             va="top",
         )  # fmt: skip
+        top = 0.93
+        if n == 0 and recording.n_rows:
+            draw_timeline(
+                fig, (0.1, 0.78, 0.85, 0.1), recording, result, [en.event for en in entries]
+            )
+            top = 0.72
         if not entries:
-            fig.text(0.05, 0.92, "The scan flagged no events.", fontsize=9, va="top")
+            fig.text(0.05, top - 0.01, "The scan flagged no events.", fontsize=9, va="top")
         else:
-            _pdf_table(fig, 0.05, 0.93, SUMMARY_HEADER, chunk, SUMMARY_WIDTHS)
+            _pdf_table(fig, 0.05, top, SUMMARY_HEADER, chunk, SUMMARY_WIDTHS)
         save_pdf_page(pdf, fig)
     return len(chunks)
 
@@ -341,7 +362,7 @@ def render_pdf(
                 ("Scan", scan_rows(result, entries)),
             ],
         )
-        pages += _summary_pages(pdf, entries)
+        pages += _summary_pages(pdf, recording, result, entries)
         pages += _review_pages(pdf, recording, review)
         pages += yield from _event_pages(pdf, recording, result, entries, pages + 1, should_stop)
     yield Progress(total, total, "Done")
