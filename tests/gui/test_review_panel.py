@@ -411,7 +411,8 @@ def test_export_report_and_events_in_a_worker(
         review.dismiss(1)  # reviewing goes on while the report is written (snapshot)
     assert done.args == [str(out)]
     text = out.read_text(encoding="utf-8")
-    assert text.count("<img") == 4 and "st st-confirmed" in text and "st st-dismissed" not in text
+    assert text.count('<img alt="Event ') == 4 and text.count('<img class="timeline"') == 1
+    assert "st st-confirmed" in text and "st st-dismissed" not in text
     qtbot.waitUntil(lambda: not exporter.is_running())
 
     events_out = tmp_path / "e.csv"
