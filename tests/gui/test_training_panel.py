@@ -327,3 +327,72 @@ def test_only_recordings_with_the_first_ones_channels_are_ticked(qtbot: QtBot) -
     session3.set_training_role(late.id, TrainingRole(use=True))
     _panel(qtbot, session3)
     assert not session3.get(late.id).training.use
+
+
+@pytest.mark.slow
+def test_a_loaded_model_is_replaced_only_when_the_user_says_so(
+    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Training (e.g. Train with Reviewed Labels) while a model is loaded asks; kept, the
+    loaded model and its scans stay and the new model can still be saved."""
+    from faultlens.core.checkpoint import load_model
+    from faultlens.gui import _demo, training_panel
+
+    answers: list[bool] = []
+    asked: list[object] = []
+
+    def answer(parent: object, loaded: object) -> bool:
+        asked.append(loaded)
+        return answers.pop(0)
+
+    monkeypatch.setattr(training_panel, "ask_use_new_model", answer)
+    session = Session()
+    panel = _panel(qtbot, session)
+    for i in range(3):
+        session.add(_learnable(i, str(tmp_path / f"r{i}.csv")))
+    loaded = _demo.demo_model()
+    session.set_model(loaded)
+    _small(panel, 1)
+    trained: list[object] = []
+    panel.model_trained.connect(trained.append)
+
+    answers.append(False)
+    assert panel.start_training() is not None
+    qtbot.waitUntil(lambda: panel.result is not None and not panel.is_running(), timeout=TIMEOUT_MS)
+    assert asked == [loaded] and session.model is loaded and trained == []
+    assert "loaded model is still in use" in panel.status.text()
+    assert panel.save_button.isEnabled()
+    saved = tmp_path / "new.flmodel"
+    assert panel.save_model_to(saved) and load_model(saved).channels == ("a", "b")
+
+    answers.append(True)
+    assert panel.start_training() is not None
+    qtbot.waitUntil(lambda: not panel.is_running() and bool(trained), timeout=TIMEOUT_MS)
+    assert panel.result is not None and session.model is panel.result.model
+    assert trained == [panel.result.model] and len(asked) == 2
+
+
+def test_the_question_keeps_the_loaded_model_unless_told(qtbot: QtBot) -> None:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from faultlens.gui import _demo
+    from faultlens.gui.training_panel import ask_use_new_model
+
+    panel = _panel(qtbot, Session())
+    seen: list[str] = []
+
+    def press(label: str) -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(10, lambda: press(label))
+            return
+        seen.append(box.informativeText())
+        next(b for b in box.buttons() if b.text() == label).click()
+
+    model = _demo.demo_model()
+    QTimer.singleShot(0, lambda: press("Keep the Loaded One"))
+    assert ask_use_new_model(panel, model) is False
+    QTimer.singleShot(0, lambda: press("Use the New Model"))
+    assert ask_use_new_model(panel, model) is True
+    assert "trained on pump_seed1.csv" in seen[0] and "Save Model… keeps the new one" in seen[0]

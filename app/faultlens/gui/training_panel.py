@@ -6,7 +6,9 @@ data), showing and editing that recording's ``TrainingRole``; the panel keeps no
 own. The run is the task "training" around ``faultlens.core.training.train``. Its inputs are
 one snapshot built on the GUI thread when Train is pressed (``Session.training_recordings``,
 which training never mutates, and a frozen TrainOptions); the trained model becomes the
-session's model.
+session's model, or, when a model is loaded, only if the user says so (it stays savable).
+Stop ends the run keeping its best epoch so far; Cancel throws it away. The options are
+kept in the settings between sessions.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QSpinBox,
@@ -73,7 +76,7 @@ INPUT_LABELS = {
 
 class TrainingPanel(QWidget):
     """Train a model on the session's recordings; the trained model becomes the session's
-    model (``model_trained(TrainedModel)`` says so too)."""
+    model (``model_trained(TrainedModel)`` says so too), after asking when one is loaded."""
 
     model_trained = Signal(object)  # TrainedModel
     model_saved = Signal(str)
@@ -537,13 +540,20 @@ class TrainingPanel(QWidget):
         early = " (stopped early)" if result.stopped_early else ""
         if result.finished_on_request:
             early = " (stopped on request)"
-        self.status.setText(
-            f"Trained{took}{early}; best epoch {result.best_epoch} · {model.device}. "
-            "Save the model to keep it."
-        )
+        trained = f"Trained{took}{early}; best epoch {result.best_epoch} · {model.device}."
+        self.status.setText(f"{trained} Save the model to keep it.")
         self.validation.show_metrics(
             model.metrics, model.class_names, result.notes, alarm_rule_text(model)
         )
+        loaded = self.session.model
+        # A loaded model (and the scans and review made with it) is replaced only when the
+        # user says so; the new model stays savable either way.
+        if loaded is not None and not ask_use_new_model(self, loaded):
+            self.status.setText(
+                f"{trained} The loaded model is still in use; Save Model… keeps the new one."
+            )
+            self._show_running()
+            return
         self.session.set_model(model)
         self.model_trained.emit(model)
 
@@ -583,6 +593,26 @@ class TrainingPanel(QWidget):
         self.status.setText(f"Saved {path}")
         self.model_saved.emit(str(path))
         return True
+
+
+def ask_use_new_model(parent: QWidget, loaded: TrainedModel) -> bool:
+    """Ask whether the model just trained replaces the loaded one; True: use the new one."""
+    files = ", ".join(str(d.get("file", "?")) for d in loaded.training_data) or "unknown data"
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Question)
+    box.setWindowTitle("Training finished")
+    box.setText("Use the new model instead of the loaded one?")
+    box.setInformativeText(
+        f"The loaded model was trained on {files}. Using the new model clears the scans "
+        "made with the loaded one: scan again to see its events. Either way, Save Model… "
+        "keeps the new one."
+    )
+    use = box.addButton("Use the New Model", QMessageBox.ButtonRole.AcceptRole)
+    keep = box.addButton("Keep the Loaded One", QMessageBox.ButtonRole.RejectRole)
+    box.setDefaultButton(keep)
+    box.setEscapeButton(keep)
+    box.exec()
+    return box.clickedButton() is use
 
 
 def _input_key(value: tuple[tuple[int, ...], bool | None]) -> str:
