@@ -228,11 +228,18 @@ def main() -> None:
     parser.add_argument(
         "--only-scan-pan", action="store_true", help="only the pan with labels and a scan"
     )
+    parser.add_argument(
+        "--only-pan", action="store_true", help="only the two pans (no training or scan task)"
+    )
     parser.add_argument("--profile", action="store_true", help="profile that pan's frames")
     args = parser.parse_args()
     app = ensure_app()
     if args.only_scan_pan:
         bench_pan_scan(frames=30 if args.quick else 60, profile=args.profile)
+        return
+    if args.only_pan:
+        bench_pan(rows=1_000_000, channels=10, frames=60, reference_frames=3)
+        bench_pan_scan(frames=60, profile=args.profile)
         return
     # As the application does (faultlens.cli.gui): leave one core to the GUI thread, and import
     # torch's lazily loaded training modules before any worker runs.

@@ -511,3 +511,54 @@ def test_channel_names_are_plain_text_everywhere_in_the_view(qtbot: QtBot) -> No
     shading = view.event_shading[view.plots[names[0]]]
     tip = shading.spans[0][3]
     assert all(name in _shown_as(tip) for name in names)
+
+
+def _y(view: SignalView, name: str) -> tuple[float, float]:
+    lo, hi = view.plots[name].vb.viewRange()[1]
+    return float(lo), float(hi)
+
+
+def test_y_range_follows_the_data_in_view(qtbot: QtBot) -> None:
+    """Issue 14, point 2: zooming to an event fits y to it at once, a pan once it settles;
+    Ctrl+0 gives back the whole recording's ranges; zoomed out the envelope in view is read
+    from the pyramid."""
+    rows = 200_000
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal(rows).astype(np.float32)  # ~N(0, 1)
+    a[:20_000] += 100.0  # a far level at the start: the whole-recording range is ~0..100
+    a[150_000] = 40.0  # one spike, inside the stretch viewed below
+    b = np.linspace(0.0, 1.0, rows, dtype=np.float32)
+    rec = Recording.from_arrays(np.c_[a, b], ["a", "b"])
+    view = _view(qtbot, rec)
+    whole_a, whole_b = robust_range(a), robust_range(b)
+    assert _y(view, "a") == pytest.approx(whole_a) and _y(view, "b") == pytest.approx(whole_b)
+
+    view.zoom_to_rows(100_000, 100_199, context=0.5)  # an event of 200 rows
+    lo, hi = _y(view, "a")
+    i0, i1 = np.searchsorted(view.x, view.x_range())
+    seen = a[i0:i1]
+    assert lo <= seen.min() and hi >= seen.max()  # every value in view is on the plot
+    assert hi - lo < 1.3 * (seen.max() - seen.min())  # and fills it (a margin, no more)
+    blo, bhi = _y(view, "b")
+    assert blo <= b[i0] and bhi >= b[i1 - 1] and bhi - blo < 0.01  # a slope, not a flat line
+
+    # Zoomed out far enough that the view reads the pyramid: still every value on the plot.
+    view.set_x_range(60_000, 190_000)
+    i0, i1 = np.searchsorted(view.x, view.x_range())
+    lo, hi = _y(view, "a")
+    assert lo <= a[i0:i1].min() and hi >= 40.0 and hi < 50.0  # the spike, not the far level
+    # Fit Y: the bulk of the rows in view; the single spike runs off.
+    view.fit_y_to_view()
+    lo, hi = _y(view, "a")
+    assert hi < 10.0 and lo < -2.0
+
+    # A pan (same width) to where the level is ~100: y follows once the pan settles.
+    view.set_x_range(100_000, 100_300)
+    assert _y(view, "a")[1] < 10.0
+    view.set_x_range(10_000, 10_300)
+    qtbot.waitUntil(lambda: _y(view, "a")[0] > 90.0 and _y(view, "a")[1] < 110.0)
+    i0, i1 = np.searchsorted(view.x, view.x_range())
+    assert _y(view, "a")[0] <= a[i0:i1].min() and _y(view, "a")[1] >= a[i0:i1].max()
+
+    view.show_all()  # Ctrl+0: the whole recording, with its whole-recording ranges
+    assert _y(view, "a") == pytest.approx(whole_a) and _y(view, "b") == pytest.approx(whole_b)

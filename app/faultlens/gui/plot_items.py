@@ -47,6 +47,9 @@ def channel_plot(name: str, bottom_axis: pg.AxisItem) -> tuple[pg.PlotItem, pg.P
     and its curve, which draws only what is in view, peak-downsampled."""
     plot = pg.PlotItem(axisItems={"bottom": bottom_axis})
     plot.getAxis("left").setWidth(LEFT_AXIS_WIDTH)
+    # The y range follows the view: without a label there is no prefix to pick, yet every
+    # change re-rendered the (hidden) label's HTML.
+    plot.getAxis("left").enableAutoSIPrefix(False)
     plot.setMouseEnabled(x=True, y=False)
     plot.hideButtons()
     plot.setMenuEnabled(False)

@@ -8,9 +8,12 @@ window for the attention strip. Without one (benchmarks, ``python -m``) it shows
 Long recordings stay fluid because every curve uses peak downsampling and clip-to-view:
 only the visible stretch is drawn, reduced to a few points per pixel while keeping spikes,
 and zoomed out each curve is fed a level of its min/max pyramid (see
-:mod:`faultlens.gui.peak_pyramid`). The y range of each channel is fixed from the whole
-recording (robust min/max) so panning never rescans the data; "Fit Y" rescales to what is
-in view on request. The shading (labelled stretches, flagged events) is one
+:mod:`faultlens.gui.peak_pyramid`). Whenever the time range changes (zoom to an event, pan,
+keys, Ctrl+0), each channel's y range follows the envelope of its data in view, read from
+the pyramid level with at most a few thousand blocks in view (O(pixels), never all rows);
+with the whole recording in view it is the whole recording's robust range. "Fit Y" fits
+tighter on request: to the bulk of the raw rows in view, letting a rare spike run off the
+plot. The shading (labelled stretches, flagged events) is one
 :class:`~faultlens.gui.plot_items.ShadedSpans` item per plot and kind.
 """
 
@@ -88,6 +91,42 @@ def robust_range(values: np.ndarray) -> tuple[float, float]:
     return float(lo - pad), float(hi + pad)
 
 
+def bulk_range(values: np.ndarray) -> tuple[float, float]:
+    """0.5th..99.5th percentile of the finite ``values`` (subsampled to 200k), with a margin."""
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return -1.0, 1.0
+    if finite.size > 200_000:
+        finite = finite[:: finite.size // 200_000]
+    lo, hi = (float(v) for v in np.percentile(finite, [0.5, 99.5]))
+    if hi - lo < 1e-12:
+        return lo - 1.0, hi + 1.0
+    pad = Y_MARGIN * (hi - lo)
+    return lo - pad, hi + pad
+
+
+# The y range in view is read from the finest pyramid level with at most this many blocks in
+# view (raw rows below twice that): a min/max over a few thousand values per channel a frame.
+Y_FOLLOW_MAX_BLOCKS = 2048
+Y_MARGIN = 0.1  # of the data's span, above and below: room to pan before a refit
+Y_MIN_FILL = 0.5  # refit when the data in view fills less of the y range than this
+
+
+def envelope_range(values: np.ndarray) -> tuple[float, float] | None:
+    """min..max of ``values`` (NaN-ignoring) with a margin; None when none is finite."""
+    if values.size == 0:
+        return None
+    # fmin/fmax skip NaN (all-NaN gives NaN) at a fraction of nanmin's cost per call.
+    lo, hi = np.fmin.reduce(values), np.fmax.reduce(values)
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return None
+    lo, hi = float(lo), float(hi)
+    if hi - lo < 1e-12:
+        return lo - 1.0, hi + 1.0
+    pad = Y_MARGIN * (hi - lo)
+    return lo - pad, hi + pad
+
+
 class SignalView(QWidget):
     """Stacked channel plots of one Recording plus the scan tracks, on a shared time axis;
     with a ``session``, those of its current recording."""
@@ -120,6 +159,9 @@ class SignalView(QWidget):
         self._syncing = False
         self.downsample_note = ""
         self._lod: dict[str, list[Level]] = {}
+        self._full_y: dict[str, tuple[float, float]] = {}  # whole-recording robust ranges
+        self._pending_y: dict[str, tuple[float, float]] = {}  # tighter y once a pan settles
+        self._followed_width = 0.0  # the x width _follow_y saw last: a change is a zoom
         self.lod_rows_per_block = 1  # 1: curves hold the raw rows
 
         self.channel_list = QListWidget()
@@ -145,11 +187,12 @@ class SignalView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(splitter)
 
-        # Recompute the "Downsampled N×" note once panning settles, not on every frame.
+        # Recompute the "Downsampled N×" note, and tighten y ranges, once panning settles.
         self._note_timer = QTimer(self)
         self._note_timer.setSingleShot(True)
         self._note_timer.setInterval(120)
         self._note_timer.timeout.connect(self._update_downsample_note)
+        self._note_timer.timeout.connect(self._apply_pending_y)
 
         if session is not None:
             self._subscriptions = Subscriptions(self)
@@ -205,6 +248,7 @@ class SignalView(QWidget):
         self.event_shading.clear()
         self.label_shading.clear()
         self._lod.clear()
+        self._full_y.clear()
         self.lod_rows_per_block = 1
         self.channel_list.blockSignals(True)
         self.channel_list.clear()
@@ -223,7 +267,8 @@ class SignalView(QWidget):
             # Every channel shares the time axis: one copy of each level's x.
             first = next(iter(self._lod.values()), None)
             self._lod[name] = peak_pyramid(self.x, recording.data[:, index], share_x=first)
-            plot.setYRange(*robust_range(recording.data[:, index]), padding=0)
+            self._full_y[name] = robust_range(recording.data[:, index])
+            plot.setYRange(*self._full_y[name], padding=0)
             plot.vb.sigXRangeChanged.connect(self._on_plot_x_range_changed)
             self.plots[name] = plot
             self.curves[name] = curve
@@ -419,6 +464,7 @@ class SignalView(QWidget):
         finally:
             self._syncing = False
         self._apply_lod(x_range)
+        self._follow_y(x_range)
         self.x_range_changed.emit(float(x_range[0]), float(x_range[1]))
         if self.isVisible():  # a hidden view has no note to show; showEvent updates it
             self._note_timer.start()
@@ -442,6 +488,73 @@ class SignalView(QWidget):
             else:
                 _, level_x, level_y = next(lv for lv in self._lod[name] if lv[0] == chosen)
                 self.curves[name].setData(level_x, level_y, connect="finite")
+
+    def _follow_y(self, x_range: tuple[float, float]) -> None:
+        """Fit each channel's y range to the envelope of its data in ``x_range``."""
+        width = x_range[1] - x_range[0]
+        zoomed = not np.isclose(width, self._followed_width)
+        self._followed_width = width
+        self._pending_y = {}
+        if self.recording is None or not self._lod:
+            return
+        x = self.x
+        i0 = int(np.searchsorted(x, x_range[0], side="left"))
+        i1 = int(np.searchsorted(x, x_range[1], side="right"))
+        if i0 <= 0 and i1 >= len(x):  # the whole recording: its own (robust) ranges
+            for name, plot in self.plots.items():
+                self._set_y(plot, self._full_y[name])
+            return
+        # A row either side: the line into the view from just outside it is drawn too.
+        i0, i1 = max(i0 - 1, 0), min(i1 + 1, len(x))
+        rows = i1 - i0
+        levels = next(iter(self._lod.values()))
+        chosen = next(
+            (r for r, _x, _y in levels if rows / r <= Y_FOLLOW_MAX_BLOCKS),
+            levels[-1][0] if levels else 1,
+        )
+        if rows <= 2 * Y_FOLLOW_MAX_BLOCKS or not levels:
+            chosen = 1
+        if chosen > 1:
+            level_x = next(lx for r, lx, _y in levels if r == chosen)
+            # Blocks start at level_x; the block holding row i0 starts at or before x[i0].
+            j0 = max(int(np.searchsorted(level_x, x[i0], side="right")) - 2, 0)
+            j1 = int(np.searchsorted(level_x, x[i1 - 1], side="right"))
+        for index, name in enumerate(self.recording.channels):
+            if chosen == 1:
+                values = self.recording.data[i0:i1, index]
+            else:
+                _r, _lx, level_y = next(lv for lv in self._lod[name] if lv[0] == chosen)
+                values = level_y[j0 // 2 * 2 : j1]
+            fitted = envelope_range(values)
+            if fitted is None:
+                continue
+            plot = self.plots[name]
+            lo, hi = plot.vb.state["viewRange"][1]
+            if fitted[0] < lo or fitted[1] > hi or self._too_loose(plot, fitted):
+                if zoomed:
+                    self._set_y(plot, fitted)
+                else:
+                    # A pan: fit once it settles (the note timer), not on every frame of a
+                    # drag, where each refit re-renders an axis (+2 ms a frame in bench_gui).
+                    self._pending_y[name] = fitted
+
+    @staticmethod
+    def _too_loose(plot: pg.PlotItem, fitted: tuple[float, float]) -> bool:
+        """Whether the envelope in view fills too little of the plot's y range. Between that
+        and leaving the range, the range stays: a pan does not make the traces jitter."""
+        lo, hi = plot.vb.state["viewRange"][1]
+        return (fitted[1] - fitted[0]) < Y_MIN_FILL * (hi - lo)
+
+    def _apply_pending_y(self) -> None:
+        pending, self._pending_y = self._pending_y, {}
+        for name, fitted in pending.items():
+            if name in self.plots:
+                self._set_y(self.plots[name], fitted)
+
+    @staticmethod
+    def _set_y(plot: pg.PlotItem, y: tuple[float, float]) -> None:
+        if tuple(plot.vb.state["viewRange"][1]) != y:  # unchanged: no redraw
+            plot.vb.setYRange(y[0], y[1], padding=0)
 
     def x_range(self) -> tuple[float, float]:
         plots = self._all_plots()
@@ -504,7 +617,9 @@ class SignalView(QWidget):
         self.set_x_range(x0 - pad, x1 + pad)
 
     def fit_y_to_view(self) -> None:
-        """Rescale each visible channel's y axis to the data in the current time range."""
+        """Fit each visible channel's y axis to the bulk of the raw rows in view (0.5th to
+        99.5th percentile): tighter than the envelope the view follows, a rare spike runs off
+        the plot. The next change of the time range follows the envelope again."""
         if self.recording is None:
             return
         x0, x1 = self.x_range()
@@ -512,7 +627,7 @@ class SignalView(QWidget):
         i1 = max(i1, i0 + 1)
         for index, name in enumerate(self.recording.channels):
             if name not in self._hidden:
-                lo, hi = robust_range(self.recording.data[i0:i1, index])
+                lo, hi = bulk_range(self.recording.data[i0:i1, index])
                 self.plots[name].setYRange(lo, hi, padding=0)
 
     # ------------------------------------------------------------------ downsampling note
