@@ -12,12 +12,13 @@
 from __future__ import annotations
 
 import html
+from datetime import datetime, timezone
 
 import numpy as np
 import pyqtgraph as pg
 from pyqtgraph.GraphicsScene.mouseEvents import HoverEvent, MouseClickEvent, MouseDragEvent
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QPainter
+from PySide6.QtGui import QBrush, QColor, QFontMetrics, QPainter
 from PySide6.QtWidgets import QGraphicsSceneResizeEvent, QStyleOptionGraphicsItem, QWidget
 
 from faultlens.core.recording import Recording
@@ -28,18 +29,98 @@ NAME_FILL = QColor(255, 255, 255, 191)  # white at 75 %: names over the trace, w
 
 
 def time_axis_item(recording: Recording | None) -> pg.AxisItem:
-    """A bottom axis for the recording's time: dates, seconds, or rows."""
+    """A bottom axis for the recording's time: clock time with dates, seconds, or rows."""
+    axis: pg.AxisItem
     if recording is not None and recording.time_kind == "datetime":
         # DateAxisItem subtracts utcOffset; ours is east-positive, pyqtgraph's west-positive.
         offset = -(recording.utc_offset_s or 0)
-        axis = pg.DateAxisItem(orientation="bottom", utcOffset=offset)
+        axis = ClockAxis(orientation="bottom", utcOffset=offset)
+    elif recording is not None and recording.time_kind == "seconds":
+        axis = SecondsAxis(orientation="bottom")
+        axis.setLabel("time", units=None)
     else:
         axis = pg.AxisItem(orientation="bottom")
         if recording is not None:
-            axis.setLabel("row" if recording.time_kind == "index" else "time", units=None)
+            axis.setLabel("row", units=None)
     # Otherwise every pan re-renders each axis label's HTML to re-pick an SI prefix.
     axis.enableAutoSIPrefix(False)
     return axis
+
+
+def fraction_digits(spacing: float) -> int:
+    """Decimals that tell ticks ``spacing`` seconds apart from each other (0.25 -> 2)."""
+    for digits in range(7):
+        scaled = spacing * 10**digits
+        if abs(scaled - round(scaled)) < 1e-6 * max(scaled, 1.0):
+            return digits
+    return 6
+
+
+def clock_text(seconds: float, digits: int, with_hours: bool) -> str:
+    """``seconds`` as [H:]MM:SS[.fff] (770.25 -> "12:50.25"; 3600 -> "1:00:00")."""
+    sign = "-" if seconds < 0 else ""
+    seconds = abs(seconds)
+    scale = 10**digits
+    total = round(seconds * scale)  # whole units of the last digit, so 59.999 never shows 60
+    whole, frac = divmod(total, scale)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = f"{hours}:{minutes:02d}:{secs:02d}" if with_hours or hours else f"{minutes}:{secs:02d}"
+    return sign + text + (f".{frac:0{digits}d}" if digits else "")
+
+
+class ClockAxis(pg.DateAxisItem):
+    """Date-time ticks that keep one's place: HH:MM:SS on every tick (HH:MM for minute ticks,
+    with as many decimals as the tick spacing needs below a second, "06:32:50.250"), and the
+    date under the first tick and under any tick where the date changes. Day and coarser
+    spacings keep pyqtgraph's own date labels."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        # Room for the two-line labels: pyqtgraph measures text at 80 % of its height, which
+        # cut off the date line.
+        self.setHeight(2 * QFontMetrics(self.font()).height() + 12)
+
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
+        if spacing >= 86400 or not values:
+            return super().tickStrings(values, scale, spacing)
+        offset = self.utcOffset or 0
+        digits = fraction_digits(spacing) if spacing < 1 else 0
+        scale_ = 10**digits
+        out = []
+        previous = None
+        for value in values:
+            # Whole units of the last digit first, so 59.9999 never reads as :59.000.
+            whole, frac = divmod(round((value - offset) * scale_), scale_)
+            try:
+                stamp = datetime.fromtimestamp(whole, timezone.utc)
+            except (OverflowError, ValueError, OSError):
+                return super().tickStrings(values, scale, spacing)
+            if spacing >= 60 and stamp.second == 0:
+                text = stamp.strftime("%H:%M")
+            else:
+                text = stamp.strftime("%H:%M:%S") + (f".{frac:0{digits}d}" if digits else "")
+            if stamp.date() != previous:
+                text += "\n" + stamp.strftime("%Y-%m-%d")
+                previous = stamp.date()
+            out.append(text)
+        return out
+
+
+class SecondsAxis(pg.AxisItem):
+    """Seconds that keep one's place: past a minute, or below a second per tick, the ticks
+    read as a clock ([H:]MM:SS.ff: 770.25 s -> "12:50.25"), with the decimals the spacing
+    needs; short whole-second spans keep plain numbers."""
+
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
+        if not values:
+            return []
+        biggest = max(abs(v) for v in values)
+        digits = fraction_digits(spacing) if spacing < 1 else 0
+        if biggest < 60:
+            return [f"{v:.{digits}f}" for v in values]
+        with_hours = biggest >= 3600
+        return [clock_text(v, digits, with_hours) for v in values]
 
 
 def channel_plot(name: str, bottom_axis: pg.AxisItem) -> tuple[pg.PlotItem, pg.PlotDataItem]:
