@@ -305,9 +305,11 @@ def test_legend_follows_labels_and_scan(qtbot: QtBot, pump_csv) -> None:
     qtbot.waitUntil(lambda: row.height() == one_line)
 
 
-def _shaded_pixels(qtbot: QtBot, view: SignalView, plot: pg.PlotItem) -> np.ndarray:
+def _shaded_pixels(
+    qtbot: QtBot, view: SignalView, plot: pg.PlotItem, at: float = 0.5
+) -> np.ndarray:
     """Columns of ``plot``'s data area (one bool a pixel) that the shading tints, read at
-    mid-height from a real paint of the view."""
+    ``at`` of its height from the top, from a real paint of the view."""
 
     def data_area() -> pg.QtCore.QRect:
         return view.graphics.mapFromScene(plot.vb.sceneBoundingRect()).boundingRect()
@@ -315,7 +317,7 @@ def _shaded_pixels(qtbot: QtBot, view: SignalView, plot: pg.PlotItem) -> np.ndar
     qtbot.waitUntil(lambda: data_area().height() > 20)  # laid out, with room to be read
     image = view.graphics.grab().toImage()
     rect = data_area()
-    row = rect.center().y()
+    row = rect.top() + round(at * rect.height())
     white = pg.QtGui.QColor("white").rgb()
     return np.array([image.pixel(x, row) != white for x in range(rect.left(), rect.right())])
 
@@ -325,7 +327,7 @@ def test_shading_spans_match_events_and_labels(qtbot: QtBot) -> None:
     labels = np.array(["0"] * rows, dtype=object)
     labels[100:200] = "1"
     labels[600:650] = "leak"
-    data = np.full((rows, 2), -1e3, dtype=np.float32)  # curves far below the y range shown
+    data = np.full((rows, 2), -1e3, dtype=np.float32)  # a flat line mid-plot
     rec = Recording.from_arrays(data, ["a", "b"], labels=labels)
     result = _scan_with_events(rec, ("normal", "cavitation"), [(300, 349, "cavitation")])
     configure_pyqtgraph()
@@ -353,10 +355,11 @@ def test_shading_spans_match_events_and_labels(qtbot: QtBot) -> None:
     assert flagged.span_at(500) is None
     tip = labelled.spans[labelled.span_at(620)][3]
     assert _shown_as(tip) == "labelled 'leak' in the file (ground truth)"
-    # The pixels: tinted over rows 100-199, 300-349 and 600-649 and nowhere else (a pixel
-    # either side of each edge is left out for rounding). x runs from -0.5 to 999.5.
+    # The pixels, in the labels' band at the top (under the channel name's box): tinted over
+    # rows 100-199, 300-349 and 600-649 and nowhere else (a pixel either side of each edge is
+    # left out for rounding). x runs from -0.5 to 999.5.
     view.set_x_range(-0.5, rows - 0.5)
-    tinted = _shaded_pixels(qtbot, view, a)
+    tinted = _shaded_pixels(qtbot, view, a, at=0.11)
     width = tinted.size
     expected = np.zeros(width, dtype=bool)
     edges = np.zeros(width, dtype=bool)
@@ -374,10 +377,10 @@ def test_shading_spans_match_events_and_labels(qtbot: QtBot) -> None:
     assert flagged.visible_spans() == [0] and labelled.visible_spans() == [0, 1]
     # Toggling the labels hides their shading; the events stay.
     view.set_show_labels(False)
-    tinted = _shaded_pixels(qtbot, view, a)
+    tinted = _shaded_pixels(qtbot, view, a, at=0.11)
     assert tinted[round(320 * width / rows)] and not tinted[round(150 * width / rows)]
     view.set_show_labels(True)
-    assert _shaded_pixels(qtbot, view, a)[round(150 * width / rows)]
+    assert _shaded_pixels(qtbot, view, a, at=0.11)[round(150 * width / rows)]
     view.set_scan(None)
     assert [s.spans for s in view.event_shading.values()] == [[]] * 3
 
@@ -603,3 +606,46 @@ def test_time_axis_keeps_ones_place_below_a_second(qtbot: QtBot) -> None:
     labels = _tick_labels(view, level=0)
     assert len(labels) >= 3 and all(re.match(r"^12:5[01]\.\d+$", t) for t in labels), labels
     assert "12:50.2" in labels and "12:51.0" in labels, labels
+
+
+def test_dismissed_events_and_labels_shade_apart(qtbot: QtBot, tmp_path, monkeypatch) -> None:
+    """Issue 14, point 11: a dismissed event is hatched and lighter (read from the session's
+    review, following its changes); the file's labels are a band at the top of each plot, so
+    they never blend with a flagged event's fill."""
+    from PySide6.QtCore import Qt
+
+    monkeypatch.setenv("FAULTLENS_REVIEW_DIR", str(tmp_path))
+    configure_pyqtgraph()
+    session = Session()
+    view = SignalView(session)
+    qtbot.addWidget(view)
+    view.resize(900, 600)
+    view.show()
+    rows = 1000
+    labels = np.array(["normal"] * rows, dtype=object)
+    labels[100:200] = "leak"
+    data = np.random.default_rng(0).standard_normal((rows, 2)).astype(np.float32)
+    entry = session.add(Recording.from_arrays(data, ["a", "b"], labels=labels))
+    result = _scan_with_events(
+        entry.recording, ("normal", "leak"), [(100, 199, "leak"), (500, 549, "leak")]
+    )
+    session.set_scan(entry.id, result)
+    review, _warnings = session.open_review(entry.id)
+    plot = view.plots["a"]
+    events = view.event_shading[plot]
+    assert [b.style() for b in events._brushes] == [Qt.BrushStyle.SolidPattern] * 2
+    review.dismiss(result.events[1])
+    styles = [b.style() for b in events._brushes]
+    assert styles == [Qt.BrushStyle.SolidPattern, Qt.BrushStyle.BDiagPattern]
+    assert _shown_as(events.spans[1][3]).startswith("dismissed in review")
+    assert "dismissed in review" in [label.text for _s, label in view.legend.items]
+    review.set_status(result.events[1], "unreviewed")
+    assert events._brushes[1].style() == Qt.BrushStyle.SolidPattern
+
+    # Labels: a band at the top of the plot, a seventh of its height; events: full height.
+    pg.QtWidgets.QApplication.processEvents()
+    lo, hi = plot.vb.viewRange()[1]
+    (band,) = view.label_shading[plot]._rects
+    assert band.bottom() == pytest.approx(hi) or band.top() == pytest.approx(hi)
+    assert band.height() == pytest.approx(0.14 * (hi - lo))
+    assert events._rects[0].height() == pytest.approx(hi - lo)

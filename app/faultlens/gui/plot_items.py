@@ -156,10 +156,11 @@ class ShadedSpans(pg.GraphicsObject):
     item below, as it did with one item per span. Mouse buttons pass through to the plot.
     """
 
-    def __init__(self, z: float) -> None:
+    def __init__(self, z: float, band: float | None = None) -> None:
         super().__init__()
         self.setZValue(z)
-        self.spans: list[tuple[float, float, QColor, str]] = []
+        self.band = band  # None: full height; else this share of the height, at the top
+        self.spans: list[tuple[float, float, QColor | QBrush, str]] = []
         self._x0 = np.zeros(0)
         self._x1 = np.zeros(0)
         self._brushes: list[QBrush] = []
@@ -168,16 +169,22 @@ class ShadedSpans(pg.GraphicsObject):
         self._view_x: tuple[float, float] | None = None  # its x range, kept for paint
         self._bounds = QRectF()
 
-    def set_spans(self, spans: list[tuple[float, float, QColor, str]]) -> None:
+    def set_spans(self, spans: list[tuple[float, float, QColor | QBrush, str]]) -> None:
+        """``(x0, x1, colour or brush, tooltip)`` per span (a brush: e.g. hatched)."""
         self.spans = list(spans)
         self._x0 = np.array([s[0] for s in spans], dtype=np.float64)
         self._x1 = np.array([s[1] for s in spans], dtype=np.float64)
-        self._brushes = [QBrush(QColor(s[2])) for s in spans]
+        self._brushes = [
+            QBrush(s[2]) if isinstance(s[2], QBrush) else QBrush(QColor(s[2])) for s in spans
+        ]
         self._rebuild()
 
     def _rebuild(self) -> None:
         self.prepareGeometryChange()
         y0, y1 = self._y
+        if self.band is not None:  # the band at the top (the larger y) of the view
+            top = max(y0, y1)
+            y0, y1 = top - self.band * abs(y1 - y0), top
         self._rects = [QRectF(x0, y0, x1 - x0, y1 - y0) for x0, x1, _c, _t in self.spans]
         if self.spans:
             left, right = float(self._x0.min()), float(self._x1.max())

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QHideEvent, QShowEvent
+from PySide6.QtGui import QBrush, QColor, QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QListWidget,
@@ -50,11 +50,14 @@ from faultlens.gui.tracks import (
 )
 
 if TYPE_CHECKING:
+    from faultlens.core.review import Review
     from faultlens.core.scan import ScanResult
 
 
 GROUND_TRUTH_BRUSH = QColor(120, 120, 120, 45)
 EVENT_ALPHA = 70
+DISMISSED_ALPHA = 150  # of the hatch lines only: lighter than a filled event
+LABEL_BAND = 0.14  # the file's labels: a band this share of the plot's height, at its top
 LABEL_Z, EVENT_Z = -20, -10  # behind the curves; events over the labelled stretches
 TRACK_HEIGHTS = {"fault": 80, "attention": 46, "hotspots": 80}
 
@@ -155,6 +158,7 @@ class SignalView(QWidget):
         self.legend_row: LegendRow | None = None
         self.legend: pg.LegendItem | None = None  # legend_row.legend
         self._hidden: set[str] = set()
+        self._review: Review | None = None  # the session's review of the recording shown
         self._show_labels = True
         self._syncing = False
         self.downsample_note = ""
@@ -213,6 +217,8 @@ class SignalView(QWidget):
         assert self.session is not None
         if change.kind == "current":
             self._show_current()
+        elif change.kind == "review" and change.recording_id == self.session.current_id:
+            self._follow_review()
         elif change.kind == "model" or (
             change.kind == "scan" and change.recording_id == self.session.current_id
         ):
@@ -228,6 +234,24 @@ class SignalView(QWidget):
             self.set_recording(recording)
         if entry is not None and (entry.scan is not None or self.scan is not None):
             self.set_scan(entry.scan, self._window_of(entry.scan))
+        self._follow_review()
+
+    def _follow_review(self) -> None:
+        """Shade the current recording's dismissed events apart: follow its review."""
+        assert self.session is not None
+        entry = self.session.current
+        review = entry.review if entry is not None else None
+        if review is self._review:
+            return
+        self._review = review
+        self._subscriptions.set(
+            "review", review.subscribe(self._on_review_changed) if review else None
+        )
+        self._on_review_changed(None)
+
+    def _on_review_changed(self, _change: object) -> None:
+        self._shade_events()
+        self._fill_legend()
 
     def _window_of(self, result: ScanResult | None) -> int | None:
         """The attention strip's window: the scan's own, else the session model's."""
@@ -289,7 +313,9 @@ class SignalView(QWidget):
         for plot in [*self.plots.values(), self.fault_track]:
             self.event_shading[plot] = self._add_shading(plot, EVENT_Z)
         for plot in self.plots.values():
-            self.label_shading[plot] = self._add_shading(plot, LABEL_Z)
+            # A band at the top, under the flagged events' full-height fill: the two never
+            # blend into one muddy colour.
+            self.label_shading[plot] = self._add_shading(plot, LABEL_Z, band=LABEL_BAND)
             self.label_shading[plot].setVisible(self._show_labels)
         self._draw_label_regions()
         # One legend for the shading, in a row above the plots: ground truth and the event
@@ -349,11 +375,15 @@ class SignalView(QWidget):
         self.fault_track.set_scan(self.x, result)
         self.attention_strip.set_scan(self.x, result, window)
         self.hotspot_track.set_scan(self.x, result, self.recording)
+        self._shade_events()
+        self._fill_legend()
+        self._relayout()
+
+    def _shade_events(self) -> None:
+        result = self.scan
         spans = [] if result is None else [self._event_span(e, result) for e in result.events]
         for shading in self.event_shading.values():
             shading.set_spans(spans)
-        self._fill_legend()
-        self._relayout()
 
     def _fill_legend(self) -> None:
         if self.legend is None:
@@ -368,27 +398,41 @@ class SignalView(QWidget):
                 colour.setAlpha(140)
                 sample = pg.PlotDataItem([], [], pen=None, fillLevel=0, brush=colour)
                 self.legend.addItem(sample, f"flagged: {name}")
+            if self._review is not None and any(
+                self._review.status(e) == "dismissed" for e in self.scan.events
+            ):
+                hatch = QBrush(QColor(80, 80, 80, DISMISSED_ALPHA), Qt.BrushStyle.BDiagPattern)
+                sample = pg.PlotDataItem([], [], pen=None, fillLevel=0, brush=hatch)
+                self.legend.addItem(sample, "dismissed in review")
         if self.legend_row is not None:
             self.legend_row.refit()  # height 0 when there is nothing to explain
 
     @staticmethod
-    def _add_shading(plot: pg.PlotItem, z: float) -> ShadedSpans:
-        shading = ShadedSpans(z)
+    def _add_shading(plot: pg.PlotItem, z: float, band: float | None = None) -> ShadedSpans:
+        shading = ShadedSpans(z, band)
         plot.addItem(shading, ignoreBounds=True)  # shading never widens the auto range
         return shading
 
     def _event_span(
         self, event: FaultEvent, result: ScanResult
-    ) -> tuple[float, float, QColor, str]:
+    ) -> tuple[float, float, QColor | QBrush, str]:
         colour = class_colour(result.class_names, event.class_name)
         colour.setAlpha(EVENT_ALPHA)
         x0, x1 = self.row_span_x(event.start_row, event.end_row)
+        dismissed = self._review is not None and self._review.status(event) == "dismissed"
+        if dismissed:
+            # Lighter and hatched: still where it was, plainly not a fault any more.
+            colour.setAlpha(DISMISSED_ALPHA)
+            brush: QColor | QBrush = QBrush(colour, Qt.BrushStyle.BDiagPattern)
+        else:
+            brush = colour
         # Qt renders a tooltip that looks like HTML as HTML: names stay plain text.
         tip = plain_tooltip(
-            f"{event.class_name}: {event.start_time} – {event.end_time}, "
+            ("dismissed in review: " if dismissed else "")
+            + f"{event.class_name}: {event.start_time} – {event.end_time}, "
             f"peak p={event.peak_probability:.2f}; channels: {', '.join(event.top_channels)}"
         )
-        return x0, x1, colour, tip
+        return x0, x1, brush, tip
 
     def row_span_x(self, start_row: int, end_row: int) -> tuple[float, float]:
         """x extent of rows ``start_row..end_row`` (inclusive), half a sample either side."""
