@@ -649,3 +649,26 @@ def test_dismissed_events_and_labels_shade_apart(qtbot: QtBot, tmp_path, monkeyp
     assert band.bottom() == pytest.approx(hi) or band.top() == pytest.approx(hi)
     assert band.height() == pytest.approx(0.14 * (hi - lo))
     assert events._rects[0].height() == pytest.approx(hi - lo)
+
+
+def test_lines_are_not_drawn_across_time_gaps(qtbot: QtBot) -> None:
+    """Issue 14, point 11: missing rows (a step in time of many sampling intervals) are a gap
+    in the line, as NaN cells are; zoomed out, the pyramid level keeps the gap too."""
+    rows = 200_000
+    t = np.arange(rows, dtype=np.float64) * 0.1
+    t[100_000:] += 5000.0  # 5000 s of missing rows half-way
+    data = np.random.default_rng(0).standard_normal((rows, 1)).astype(np.float32)
+    rec = Recording.from_arrays(data, ["a"], time=t, time_kind="seconds")
+    view = _view(qtbot, rec)
+
+    def gap_is_blank() -> bool:
+        x, y = view.curves["a"].getOriginalDataset()
+        inside = (x > t[99_999]) & (x < t[100_000])
+        return bool(inside.any()) and bool(np.isnan(y[inside]).all())
+
+    assert view.lod_rows_per_block > 1 and gap_is_blank()  # whole recording: a level
+    view.set_x_range(t[99_990], t[100_010])
+    assert view.lod_rows_per_block == 1 and gap_is_blank()  # the raw rows
+    x, y = view.curves["a"].getOriginalDataset()
+    assert np.isfinite(y).sum() == rows  # every row still drawn, only a break added
+    assert view.curves["a"].opts["connect"] == "finite"

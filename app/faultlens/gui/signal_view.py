@@ -94,6 +94,26 @@ def robust_range(values: np.ndarray) -> tuple[float, float]:
     return float(lo - pad), float(hi + pad)
 
 
+GAP_FACTOR = 3.0  # a step in time over this many sampling intervals is a gap: no line over it
+
+
+def gap_starts(x: np.ndarray, step: float) -> np.ndarray:
+    """Indices of the points of ``x`` that follow a step longer than ``GAP_FACTOR × step``."""
+    if len(x) < 2:
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(np.diff(x) > GAP_FACTOR * step) + 1
+
+
+def break_at_gaps(x: np.ndarray, y: np.ndarray, gaps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``x, y`` with a NaN point inside every gap (``gap_starts``), so a curve drawn with
+    ``connect="finite"`` leaves missing rows blank, as it does NaN cells. The same arrays
+    when there is no gap."""
+    if gaps.size == 0:
+        return x, y
+    mid = (x[gaps - 1] + x[gaps]) / 2
+    return np.insert(x, gaps, mid), np.insert(y, gaps, np.nan)
+
+
 def bulk_range(values: np.ndarray) -> tuple[float, float]:
     """0.5th..99.5th percentile of the finite ``values`` (subsampled to 200k), with a margin."""
     finite = values[np.isfinite(values)]
@@ -164,6 +184,7 @@ class SignalView(QWidget):
         self.downsample_note = ""
         self._lod: dict[str, list[Level]] = {}
         self._full_y: dict[str, tuple[float, float]] = {}  # whole-recording robust ranges
+        self._gaps: dict[int, np.ndarray] = {}  # rows per block -> gap_starts of that x
         self._pending_y: dict[str, tuple[float, float]] = {}  # tighter y once a pan settles
         self._followed_width = 0.0  # the x width _follow_y saw last: a change is a zoom
         self.lod_rows_per_block = 1  # 1: curves hold the raw rows
@@ -273,6 +294,7 @@ class SignalView(QWidget):
         self.label_shading.clear()
         self._lod.clear()
         self._full_y.clear()
+        self._gaps.clear()
         self.lod_rows_per_block = 1
         self.channel_list.blockSignals(True)
         self.channel_list.clear()
@@ -287,7 +309,7 @@ class SignalView(QWidget):
         self._hidden &= set(recording.channels)
         for index, name in enumerate(recording.channels):
             plot, curve = channel_plot(name, time_axis_item(recording))
-            curve.setData(self.x, recording.data[:, index], connect="finite")
+            curve.setData(*self._drawn(self.x, recording.data[:, index], 1), connect="finite")
             # Every channel shares the time axis: one copy of each level's x.
             first = next(iter(self._lod.values()), None)
             self._lod[name] = peak_pyramid(self.x, recording.data[:, index], share_x=first)
@@ -528,10 +550,11 @@ class SignalView(QWidget):
         self.lod_rows_per_block = chosen
         for index, name in enumerate(self.recording.channels):
             if chosen == 1:
-                self.curves[name].setData(self.x, self.recording.data[:, index], connect="finite")
+                drawn = self._drawn(self.x, self.recording.data[:, index], 1)
             else:
                 _, level_x, level_y = next(lv for lv in self._lod[name] if lv[0] == chosen)
-                self.curves[name].setData(level_x, level_y, connect="finite")
+                drawn = self._drawn(level_x, level_y, chosen)
+            self.curves[name].setData(*drawn, connect="finite")
 
     def _follow_y(self, x_range: tuple[float, float]) -> None:
         """Fit each channel's y range to the envelope of its data in ``x_range``."""
@@ -599,6 +622,16 @@ class SignalView(QWidget):
     def _set_y(plot: pg.PlotItem, y: tuple[float, float]) -> None:
         if tuple(plot.vb.state["viewRange"][1]) != y:  # unchanged: no redraw
             plot.vb.setYRange(y[0], y[1], padding=0)
+
+    def _drawn(
+        self, x: np.ndarray, y: np.ndarray, rows_per_block: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """What a curve is fed: ``x, y`` broken at time gaps (a level's blocks start
+        ``rows_per_block`` rows apart, so its gap threshold is that many intervals)."""
+        gaps = self._gaps.get(rows_per_block)
+        if gaps is None:  # one search per level: every channel shares the level's x
+            gaps = self._gaps[rows_per_block] = gap_starts(x, self._row_step() * rows_per_block)
+        return break_at_gaps(x, y, gaps)
 
     def x_range(self) -> tuple[float, float]:
         plots = self._all_plots()
