@@ -669,6 +669,6 @@ def test_lines_are_not_drawn_across_time_gaps(qtbot: QtBot) -> None:
     assert view.lod_rows_per_block > 1 and gap_is_blank()  # whole recording: a level
     view.set_x_range(t[99_990], t[100_010])
     assert view.lod_rows_per_block == 1 and gap_is_blank()  # the raw rows
-    x, y = view.curves["a"].getOriginalDataset()
+    _x, y = view.curves["a"].getOriginalDataset()
     assert np.isfinite(y).sum() == rows  # every row still drawn, only a break added
     assert view.curves["a"].opts["connect"] == "finite"
