@@ -672,3 +672,21 @@ def test_lines_are_not_drawn_across_time_gaps(qtbot: QtBot) -> None:
     _x, y = view.curves["a"].getOriginalDataset()
     assert np.isfinite(y).sum() == rows  # every row still drawn, only a break added
     assert view.curves["a"].opts["connect"] == "finite"
+
+
+def test_value_labels_do_not_overlap_on_narrow_plots(qtbot: QtBot) -> None:
+    """Issue 14, point 11: 40 channels in 600 px (plots ~13 px high) get no more value
+    labels than fit each plot's height."""
+    from PySide6.QtGui import QFontMetrics
+
+    channels = [f"c{i}" for i in range(40)]
+    data = np.random.default_rng(0).standard_normal((500, 40)).astype(np.float32) * 100
+    view = _view(qtbot, Recording.from_arrays(data, channels), height=600)
+    view.graphics.grab()
+    for name in channels:
+        axis = view.plots[name].getAxis("left")
+        lo, hi = view.plots[name].vb.viewRange()[1]
+        size = axis.height()
+        labelled = axis.tickValues(lo, hi, size)[0][1]  # the level pyqtgraph always labels
+        line = QFontMetrics(axis.style["tickFont"] or axis.font()).height()
+        assert len([v for v in labelled if lo <= v <= hi]) * line <= max(size, line), name

@@ -123,10 +123,36 @@ class SecondsAxis(pg.AxisItem):
         return [clock_text(v, digits, with_hours) for v in values]
 
 
+class ValueAxis(pg.AxisItem):
+    """A left axis whose labels never overlap on a narrow plot: no more ticks than labels fit
+    its height (pyqtgraph always draws its coarsest level, two or more labels, even on a
+    plot 15 px high), and none that would spill over the plot's edge onto its neighbour's."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.setStyle(hideOverlappingLabels=True)
+
+    def tickSpacing(self, minVal: float, maxVal: float, size: float) -> list[tuple[float, float]]:
+        levels = super().tickSpacing(minVal, maxVal, size)
+        span = abs(maxVal - minVal)
+        if span <= 0 or not levels:
+            return levels
+        line = QFontMetrics(self.style["tickFont"] or self.font()).height()
+        room = max(1, int(size // (1.5 * line)))  # labels that fit, with a little air
+        fitting = [(sp, off) for sp, off in levels if span / sp <= room]
+        if fitting:
+            return fitting
+        # Coarser than pyqtgraph goes: the smallest 1-2-5 step with at most ``room`` ticks.
+        want = span / room
+        power = 10 ** np.floor(np.log10(want))
+        step = next(m * power for m in (1, 2, 5, 10) if m * power >= want)
+        return [(float(step), 0.0)]
+
+
 def channel_plot(name: str, bottom_axis: pg.AxisItem) -> tuple[pg.PlotItem, pg.PlotDataItem]:
     """An empty plot for one channel (x pans and zooms, y stays put; its name in the corner)
     and its curve, which draws only what is in view, peak-downsampled."""
-    plot = pg.PlotItem(axisItems={"bottom": bottom_axis})
+    plot = pg.PlotItem(axisItems={"bottom": bottom_axis, "left": ValueAxis(orientation="left")})
     plot.getAxis("left").setWidth(LEFT_AXIS_WIDTH)
     # The y range follows the view: without a label there is no prefix to pick, yet every
     # change re-rendered the (hidden) label's HTML.
