@@ -18,7 +18,7 @@ SHORTCUTS: tuple[tuple[str, str], ...] = (
     ("+ / -", "Zoom in / out around the centre of the view"),
     ("Home / End", "Go to the start / end of the recording"),
     ("Ctrl+0", "Show the whole recording"),
-    ("Y", "Fit each channel's y axis to the data in view"),
+    ("Y", "Fit each channel's y axis tightly to the data in view (a lone spike may run off)"),
     ("N / P", "Next / previous fault event (zooms to it)"),
     ("F1 or ?", "This help"),
 )
