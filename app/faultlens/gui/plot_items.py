@@ -145,8 +145,16 @@ class ValueAxis(pg.AxisItem):
         # Coarser than pyqtgraph goes: the smallest 1-2-5 step with at most ``room`` ticks.
         want = span / room
         power = 10 ** np.floor(np.log10(want))
-        step = next(m * power for m in (1, 2, 5, 10) if m * power >= want)
-        return [(float(step), 0.0)]
+        steps = [m * power for m in (0.5, 1, 2, 5, 10)]
+        k = next(i for i, st in enumerate(steps) if st >= want)
+        # Two labels give a scale, one only a value: where two fit, take the finer step
+        # when this one leaves a single tick in view.
+        lo, hi = min(minVal, maxVal), max(minVal, maxVal)
+        if room >= 2 and k > 0 and np.floor(hi / steps[k]) - np.ceil(lo / steps[k]) < 1:
+            finer = steps[k - 1]
+            if np.floor(hi / finer) - np.ceil(lo / finer) + 1 <= room:
+                k -= 1
+        return [(float(steps[k]), 0.0)]
 
 
 def channel_plot(name: str, bottom_axis: pg.AxisItem) -> tuple[pg.PlotItem, pg.PlotDataItem]:
