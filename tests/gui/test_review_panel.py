@@ -276,6 +276,29 @@ def test_regions_and_errors(docks: Docks, review: Review, error_boxes: list) -> 
     assert "type one" in panel.last_error
 
 
+def test_regions_are_listed_by_time_with_their_rows_in_the_tooltip(
+    qtbot: QtBot, docks: Docks, recording: Recording
+) -> None:
+    assert recording.time is not None  # the pump CSV has a time column
+    panel = docks.panel
+    panel.add_region(300, 320)
+    header = panel.region_list.horizontalHeaderItem(0)
+    assert header is not None and header.text() == "Time"
+    cell = panel.region_list.item(0, 0)
+    assert cell.text() == f"{recording.format_time(300)} – {recording.format_time(320)}"
+    assert cell.toolTip() == "rows 300 – 320"
+
+    # A recording without a time axis: its regions by rows.
+    bare = Recording.from_arrays(recording.data, recording.channels, path="bare.csv")
+    assert bare.time is None
+    entry = docks.session.add(bare)
+    docks.session.set_review(entry.id, Review(bare.name, bare.content_hash, bare.n_rows))
+    panel.add_region(10, 40)
+    header = panel.region_list.horizontalHeaderItem(0)
+    assert header is not None and header.text() == "Rows"
+    assert panel.region_list.item(0, 0).text() == "10 – 40"
+
+
 def test_train_with_reviewed_labels_is_asked_for(
     qtbot: QtBot, docks: Docks, review: Review
 ) -> None:
@@ -323,6 +346,44 @@ def test_region_overlay_on_the_signal_view(
     assert {plot for plot, _, _ in overlay.items} == set(view.plots.values())
     overlay.set_review(None)
     assert overlay.items == []
+
+
+def test_earlier_decisions_are_drawn_as_dashed_spans_that_follow_the_review(
+    qtbot: QtBot, recording: Recording, review: Review
+) -> None:
+    configure_pyqtgraph()
+    session = Session()
+    entry = session.add(recording)
+    session.set_review(entry.id, review)
+    session.set_scan(entry.id, scan_of(recording, events_for(recording, [(80, 120), (240, 280)])))
+    view = SignalView(session)
+    qtbot.addWidget(view)
+    overlay = RegionOverlay(view)
+    review.confirm(0)
+    review.add_region(400, 420, "leak")
+    assert overlay.earlier_items == []  # every decision is on an event shown
+
+    # Another scan flags other events: the confirmation is drawn as its own dashed span.
+    session.set_scan(entry.id, scan_of(recording, events_for(recording, [(300, 330)])))
+    assert len(overlay.earlier_items) == len(view.plots)
+    assert len(overlay.items) == len(view.plots)  # the hand-drawn region stays as it was
+    plot, item, key = overlay.earlier_items[0]
+    assert key == review.orphan_decisions()[0].key and not item.movable
+    assert item.getRegion() == pytest.approx(view.row_span_x(80, 120))
+    assert item.toolTip() == "Decision from an earlier scan: confirmed 1"
+    assert all(line.pen.style() == Qt.PenStyle.DashLine for line in item.lines)
+    hand = overlay.items[0][1]
+    assert all(line.pen.style() != Qt.PenStyle.DashLine for line in hand.lines)
+    assert item in plot.items
+
+    # Review changes are followed: a region undone leaves the earlier decision drawn ...
+    review.add_region(200, 220, "leak")
+    review.undo()
+    assert len(overlay.earlier_items) == len(view.plots) and len(overlay.items) == len(view.plots)
+    # ... and the first scan again puts the confirmation back on its event: no dashed span.
+    session.set_scan(entry.id, scan_of(recording, events_for(recording, [(80, 120), (240, 280)])))
+    assert overlay.earlier_items == [] and item not in plot.items
+    assert review.status(0) == "confirmed"
 
 
 def test_region_overlay_follows_the_session(

@@ -1,8 +1,10 @@
 """The review's hand-drawn regions on a SignalView, and drawing one with Shift + drag.
 
 ``RegionOverlay`` shows each region as a movable ``LinearRegionItem`` per channel plot whose
-dragged edges update the review; ``ShiftDragDrawer`` turns a Shift + left-drag across a
-channel plot into a new region. Neither keeps region state: the review is the only copy.
+dragged edges update the review, and each decision from an earlier scan (one that matches no
+event of the scan shown) as a fixed, dashed span; ``ShiftDragDrawer`` turns a Shift +
+left-drag across a channel plot into a new region. Neither keeps region state: the review is
+the only copy.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from PySide6.QtCore import QEvent, QObject, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 
 from faultlens.core.errors import FaultLensError
-from faultlens.core.review import Review
+from faultlens.core.review import EventDecision, Review
 from faultlens.core.session import SessionChange
 from faultlens.gui import app as gui_app
 from faultlens.gui.signal_view import SignalView
@@ -24,12 +26,29 @@ from faultlens.gui.subscriptions import Subscriptions
 
 REGION_BRUSH = (0, 150, 136, 55)  # teal: unlike any class colour of the event shading
 REGION_PEN = (0, 121, 107, 230)
+# Decisions from an earlier scan: a dashed outline, violet (grey when dismissed), so they
+# read as neither a hand-drawn region nor an event of the scan shown.
+EARLIER_BRUSH = (126, 87, 194, 40)
+EARLIER_PEN = (94, 53, 177, 220)
+EARLIER_DISMISSED_BRUSH = (120, 120, 120, 35)
+EARLIER_DISMISSED_PEN = (97, 97, 97, 220)
+
+
+def earlier_decision_text(decision: EventDecision) -> str:
+    """What a decision from an earlier scan says, e.g. "confirmed cavitation"."""
+    flagged = decision.class_name
+    if decision.status == "relabelled":
+        return f"relabelled {flagged} → {decision.relabel}"
+    if decision.status == "unreviewed":
+        return f"note on {flagged}"
+    return f"{decision.status} {flagged}"
 
 
 class RegionOverlay:
     """The review's hand-drawn regions on a SignalView: one movable LinearRegionItem per
     region and channel plot. Dragging an edge moves the region in the review; the items are
-    rebuilt from the review after every change (the review is the only state).
+    rebuilt from the review after every change (the review is the only state). The review's
+    decisions from an earlier scan get a fixed, dashed span each (``earlier_items``).
 
     With a view that follows a session, the overlay shows the current recording's review by
     itself; ``set_review`` shows a given one (a view without a session).
@@ -39,6 +58,8 @@ class RegionOverlay:
         self.signal_view = signal_view
         self.review: Review | None = None
         self.items: list[tuple[pg.PlotItem, pg.LinearRegionItem, int]] = []
+        # (plot, item, decision key) for each decision from an earlier scan and plot
+        self.earlier_items: list[tuple[pg.PlotItem, pg.LinearRegionItem, str]] = []
         self._subscriptions = Subscriptions(signal_view)
         # The view rebuilds its plots for each recording (the items went with them).
         signal_view.plots_rebuilt.connect(self.refresh)
@@ -66,15 +87,17 @@ class RegionOverlay:
 
     def refresh(self) -> None:
         """Rebuild the items (also after the SignalView rebuilt its plots)."""
-        for plot, item, _rid in self.items:
+        for plot, item, _id in [*self.items, *self.earlier_items]:
             # The SignalView may have rebuilt (and deleted) its plots for another recording.
             with contextlib.suppress(RuntimeError):
                 plot.removeItem(item)
         self.items.clear()
+        self.earlier_items.clear()
         view = self.signal_view
         review = self.review
         if review is None or view.recording is None or len(view.x) != review.n_rows:
             return
+        self._add_earlier_decisions(review)
         for region in review.regions:
             x0, x1 = view.row_span_x(region.start_row, region.end_row)
             for plot in view.plots.values():
@@ -95,6 +118,30 @@ class RegionOverlay:
                 )
                 plot.addItem(item, ignoreBounds=True)
                 self.items.append((plot, item, rid))
+
+    def _add_earlier_decisions(self, review: Review) -> None:
+        view = self.signal_view
+        for decision in review.orphan_decisions():
+            if not 0 <= decision.start_row <= decision.end_row < review.n_rows:
+                continue
+            dismissed = decision.status == "dismissed"
+            brush = EARLIER_DISMISSED_BRUSH if dismissed else EARLIER_BRUSH
+            colour = EARLIER_DISMISSED_PEN if dismissed else EARLIER_PEN
+            x0, x1 = view.row_span_x(decision.start_row, decision.end_row)
+            tip = f"Decision from an earlier scan: {earlier_decision_text(decision)}"
+            if decision.note:
+                tip += f". {decision.note}"
+            for plot in view.plots.values():
+                item = pg.LinearRegionItem(
+                    values=(x0, x1),
+                    movable=False,
+                    brush=pg.mkBrush(*brush),
+                    pen=pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DashLine),
+                )
+                item.setZValue(4)  # under the hand-drawn regions, which can be dragged
+                item.setToolTip(tip)
+                plot.addItem(item, ignoreBounds=True)
+                self.earlier_items.append((plot, item, decision.key))
 
     def x_to_row(self, x: float) -> int:
         """The row whose sample is nearest to ``x`` on the view's time axis."""

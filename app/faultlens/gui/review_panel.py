@@ -203,14 +203,17 @@ class ReviewPanel(QWidget):
 
         self.region_list = QTableWidget(0, 3)
         self.region_list.setObjectName("review_regions")
-        self.region_list.setHorizontalHeaderLabels(["Rows", "Class", "Note"])
+        self.region_list.setHorizontalHeaderLabels(["Time", "Class", "Note"])
         self.region_list.verticalHeader().setVisible(False)
         self.region_list.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.region_list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         rheader = self.region_list.horizontalHeader()
         rheader.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         rheader.setStretchLastSection(True)
-        self.region_list.setToolTip("Double-click a class or note to edit it")
+        self.region_list.setToolTip(
+            "Each region's start and end time (its rows in the cell's tooltip). "
+            "Double-click a class or note to edit it"
+        )
         self.region_list.itemChanged.connect(self._on_region_item_changed)
         self.region_list.itemSelectionChanged.connect(
             lambda: self.delete_region_button.setEnabled(self.current_region_id() is not None)
@@ -370,16 +373,24 @@ class ReviewPanel(QWidget):
         recording = self.recording
         with QSignalBlocker(table):
             regions = review.regions if review is not None else ()
+            # By time as the recording writes it; by rows only where it has no time axis.
+            timed = recording is not None and recording.time is not None
+            header = table.horizontalHeaderItem(0)
+            if header is not None:
+                header.setText("Time" if timed else "Rows")
             table.setRowCount(len(regions))
             for row, region in enumerate(regions):
-                rows = _item(f"{region.start_row} – {region.end_row}")
-                rows.setData(Qt.ItemDataRole.UserRole, region.region_id)
-                if recording is not None:
-                    rows.setToolTip(
+                rows_text = f"{region.start_row} – {region.end_row}"
+                if timed and recording is not None and region.end_row < recording.n_rows:
+                    span = _item(
                         f"{recording.format_time(region.start_row)} – "
                         f"{recording.format_time(region.end_row)}"
                     )
-                table.setItem(row, 0, rows)
+                    span.setToolTip(f"rows {rows_text}")
+                else:
+                    span = _item(rows_text)
+                span.setData(Qt.ItemDataRole.UserRole, region.region_id)
+                table.setItem(row, 0, span)
                 table.setItem(row, 1, _item(region.class_name, editable=True))
                 table.setItem(row, 2, _item(region.note, editable=True))
                 if region.region_id == keep:
