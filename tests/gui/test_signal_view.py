@@ -61,10 +61,10 @@ def test_hide_and_show_channels(qtbot: QtBot, pump_csv) -> None:
     view.set_channel_visible("current", False)
     assert view.visible_channels() == ["pressure", "flow"]
     assert view.plots["current"] not in _layout_items(view)
-    item = view.channel_list.findItems("current", pg.QtCore.Qt.MatchFlag.MatchExactly)[0]
-    assert item.checkState() == pg.QtCore.Qt.CheckState.Unchecked
+    item = view.channel_list.item("current")
+    assert item.checkState(0) == pg.QtCore.Qt.CheckState.Unchecked
     # Ticking it in the list shows it again.
-    item.setCheckState(pg.QtCore.Qt.CheckState.Checked)
+    item.setCheckState(0, pg.QtCore.Qt.CheckState.Checked)
     assert view.visible_channels() == ["pressure", "current", "flow"]
     assert view.plots["current"] in _layout_items(view)
     # Only the lowest plot shows the time axis.

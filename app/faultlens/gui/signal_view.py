@@ -27,8 +27,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
-    QListWidget,
-    QListWidgetItem,
+    QScrollArea,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -37,6 +36,7 @@ from PySide6.QtWidgets import (
 from faultlens.core.events import FaultEvent
 from faultlens.core.recording import Recording, is_normal_label
 from faultlens.core.session import Session, SessionChange
+from faultlens.gui.channel_list import ChannelList
 from faultlens.gui.peak_pyramid import Level, level_for, peak_pyramid
 from faultlens.gui.plot_items import LegendRow, ShadedSpans, channel_plot, time_axis_item
 from faultlens.gui.subscriptions import Subscriptions
@@ -60,6 +60,7 @@ DISMISSED_ALPHA = 150  # of the hatch lines only: lighter than a filled event
 LABEL_BAND = 0.14  # the file's labels: a band this share of the plot's height, at its top
 LABEL_Z, EVENT_Z = -20, -10  # behind the curves; events over the labelled stretches
 TRACK_HEIGHTS = {"fault": 80, "attention": 46, "hotspots": 80}
+MIN_PLOT_HEIGHT = 60  # px a channel plot keeps: with many channels the plots scroll instead
 
 
 def label_stretches(recording: Recording) -> list[tuple[int, int, str]]:
@@ -189,10 +190,8 @@ class SignalView(QWidget):
         self._followed_width = 0.0  # the x width _follow_y saw last: a change is a zoom
         self.lod_rows_per_block = 1  # 1: curves hold the raw rows
 
-        self.channel_list = QListWidget()
-        self.channel_list.setObjectName("channel_list")
-        self.channel_list.setToolTip("Tick a channel to show it, untick to hide it")
-        self.channel_list.itemChanged.connect(self._on_channel_item_changed)
+        self.channel_list = ChannelList()
+        self.channel_list.visibility_requested.connect(self._on_channels_requested)
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.ci.setSpacing(0)
         self.graphics.ci.setContentsMargins(2, 2, 8, 2)
@@ -204,10 +203,16 @@ class SignalView(QWidget):
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(self.channel_list)
         splitter.addWidget(left)
-        splitter.addWidget(self.graphics)
+        # Many channels keep MIN_PLOT_HEIGHT each (see _relayout): the plots scroll vertically.
+        self.plot_scroll = QScrollArea()
+        self.plot_scroll.setWidgetResizable(True)
+        self.plot_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.plot_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.plot_scroll.setWidget(self.graphics)
+        splitter.addWidget(self.plot_scroll)
         splitter.setStretchFactor(0, 0)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([140, 1200])
+        splitter.setSizes([200, 1000])
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(splitter)
@@ -296,9 +301,7 @@ class SignalView(QWidget):
         self._full_y.clear()
         self._gaps.clear()
         self.lod_rows_per_block = 1
-        self.channel_list.blockSignals(True)
-        self.channel_list.clear()
-        self.channel_list.blockSignals(False)
+        self.channel_list.set_channels([], set())
         self.fault_track = self.attention_strip = self.hotspot_track = None
         self.legend_row = self.legend = None
         if recording is None:
@@ -318,14 +321,7 @@ class SignalView(QWidget):
             plot.vb.sigXRangeChanged.connect(self._on_plot_x_range_changed)
             self.plots[name] = plot
             self.curves[name] = curve
-            item = QListWidgetItem(name)
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(
-                Qt.CheckState.Unchecked if name in self._hidden else Qt.CheckState.Checked
-            )
-            self.channel_list.blockSignals(True)
-            self.channel_list.addItem(item)
-            self.channel_list.blockSignals(False)
+        self.channel_list.set_channels(list(recording.channels), self._hidden)
         self.fault_track = FaultProbabilityTrack({"bottom": time_axis_item(recording)})
         self.attention_strip = AttentionStrip({"bottom": time_axis_item(recording)})
         self.hotspot_track = HotspotTrack({"bottom": time_axis_item(recording)})
@@ -385,6 +381,11 @@ class SignalView(QWidget):
         # tracks when every channel is hidden) it shrank to them, and the view gives its
         # layout a size only on resize, so the plots stayed squeezed to ~2 px. Give it back.
         layout.setGeometry(self.graphics.range)
+        # Below MIN_PLOT_HEIGHT a channel plot is unreadable: the plot area scrolls instead.
+        channels = sum(1 for item in items if item in self.plots.values())
+        fixed = sum(TRACK_HEIGHTS.values()) if self.scan is not None else 0
+        legend = self.legend_row.height() if self.legend_row is not None else 0
+        self.graphics.setMinimumHeight(int(channels * MIN_PLOT_HEIGHT + fixed + legend + 40))
 
     # ------------------------------------------------------------------ scan
     def set_scan(self, result: ScanResult | None, window: int | None = None) -> None:
@@ -499,19 +500,34 @@ class SignalView(QWidget):
             self._hidden.discard(name)
         else:
             self._hidden.add(name)
-        items = self.channel_list.findItems(name, Qt.MatchFlag.MatchExactly)
-        if items:
-            self.channel_list.blockSignals(True)
-            items[0].setCheckState(Qt.CheckState.Checked if visible else Qt.CheckState.Unchecked)
-            self.channel_list.blockSignals(False)
+        self.channel_list.set_visible(name, visible)
         self._relayout()
         self.channel_visibility_changed.emit(name, visible)
+
+    def set_channels_visible(self, visible: dict[str, bool]) -> None:
+        """Show or hide several channels with one relayout (the list's All/None/groups)."""
+        changed = [
+            (name, show)
+            for name, show in visible.items()
+            if name in self.plots and show == (name in self._hidden)
+        ]
+        if not changed:
+            return
+        for name, show in changed:
+            if show:
+                self._hidden.discard(name)
+            else:
+                self._hidden.add(name)
+            self.channel_list.set_visible(name, show)
+        self._relayout()
+        for name, show in changed:
+            self.channel_visibility_changed.emit(name, show)
 
     def visible_channels(self) -> list[str]:
         return [name for name in self.plots if name not in self._hidden]
 
-    def _on_channel_item_changed(self, item: QListWidgetItem) -> None:
-        self.set_channel_visible(item.text(), item.checkState() == Qt.CheckState.Checked)
+    def _on_channels_requested(self, visible: dict[str, bool]) -> None:
+        self.set_channels_visible(visible)
 
     # ------------------------------------------------------------------ x range
     def _all_plots(self) -> list[pg.PlotItem]:
