@@ -20,6 +20,7 @@ SHORTCUTS: tuple[tuple[str, str], ...] = (
     ("Ctrl+0", "Show the whole recording"),
     ("Y", "Fit each channel's y axis tightly to the data in view (a lone spike may run off)"),
     ("N / P", "Next / previous fault event (zooms to it)"),
+    ("M", "Measure: two cursors to drag, with the time between them and each channel's change"),
     ("F1 or ?", "This help"),
 )
 
@@ -29,6 +30,7 @@ MOUSE: tuple[tuple[str, str], ...] = (
     ("Right-drag", "Zoom in time by dragging"),
     ("Click an event row", "Zoom to that event with some context"),
     ("Hover a hotspot marker", "Time, feature maxima and the channels involved"),
+    ("Move over the plots", "Crosshair: the time and each channel's value under the pointer"),
     ("Drop files on the window", "Open them"),
 )
 

@@ -248,6 +248,23 @@ class MainWindow(QMainWindow):
         labels.setCheckable(True)
         labels.setChecked(gui_settings.view_option("show_labels", True))
         sv.set_show_labels(labels.isChecked())
+        measure = self._action(
+            "measure",
+            "&Measure",
+            lambda: sv.cursors.set_measure_enabled(measure.isChecked()),
+            ("M",),
+            "Two cursors to drag: the time between them and each channel's change",
+        )
+        measure.setCheckable(True)
+        crosshair = self._action(
+            "crosshair",
+            "&Crosshair Readout",
+            lambda: sv.cursors.set_crosshair_enabled(crosshair.isChecked()),
+            tip="The time and each channel's value under the mouse",
+        )
+        crosshair.setCheckable(True)
+        crosshair.setChecked(True)
+        sv.cursors.set_crosshair_enabled(True)
         self._action("next_event", "Next event", self.next_event, ("N",))
         self._action("previous_event", "Previous event", self.previous_event, ("P",))
         self._action("load_model", "&Load Model…", self._on_load_model_triggered, ("Ctrl+L",))
@@ -278,6 +295,8 @@ class MainWindow(QMainWindow):
         view.addAction(a["next_event"])
         view.addAction(a["previous_event"])
         view.addSeparator()
+        view.addAction(a["crosshair"])
+        view.addAction(a["measure"])
         view.addAction(a["show_labels"])
         self._panels_menu = view.addMenu("Panels")
         for dock in self.docks.values():

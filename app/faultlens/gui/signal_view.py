@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 from faultlens.core.events import FaultEvent
 from faultlens.core.recording import Recording, is_normal_label
 from faultlens.core.session import Session, SessionChange
+from faultlens.gui.cursors import Cursors
 from faultlens.gui.channel_list import ChannelList
 from faultlens.gui.peak_pyramid import Level, level_for, peak_pyramid
 from faultlens.gui.plot_items import LegendRow, ShadedSpans, channel_plot, time_axis_item
@@ -223,6 +224,8 @@ class SignalView(QWidget):
         self._note_timer.setInterval(120)
         self._note_timer.timeout.connect(self._update_downsample_note)
         self._note_timer.timeout.connect(self._apply_pending_y)
+        # The crosshair readout and the measurement cursors (both off until switched on).
+        self.cursors = Cursors(self)
 
         if session is not None:
             self._subscriptions = Subscriptions(self)
