@@ -36,8 +36,8 @@ from PySide6.QtWidgets import (
 from faultlens.core.events import FaultEvent
 from faultlens.core.recording import Recording, is_normal_label
 from faultlens.core.session import Session, SessionChange
-from faultlens.gui.cursors import Cursors
 from faultlens.gui.channel_list import ChannelList
+from faultlens.gui.cursors import Cursors
 from faultlens.gui.peak_pyramid import Level, level_for, peak_pyramid
 from faultlens.gui.plot_items import LegendRow, ShadedSpans, channel_plot, time_axis_item
 from faultlens.gui.subscriptions import Subscriptions
