@@ -14,6 +14,7 @@ neither has an item in any plot nor a connection to the mouse: a pan does no wor
 
 from __future__ import annotations
 
+import weakref
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
@@ -89,7 +90,9 @@ class Cursors(QObject):
 
     def __init__(self, view: SignalView) -> None:
         super().__init__(view)
-        self.view = view
+        # Weak: a strong reference back made a cycle that the collector broke at random
+        # times, deleting a closed view's widgets while another view painted (segfaults).
+        self._view = weakref.ref(view)
         self.crosshair_enabled = False
         self.measure_enabled = False
         self.crosshair_row: int | None = None  # the row under the mouse; None: not over a plot
@@ -102,6 +105,12 @@ class Cursors(QObject):
         view.plots_rebuilt.connect(self._on_view_plots_rebuilt)
         view.channel_visibility_changed.connect(self._on_view_channel_visibility_changed)
         view.graphics.viewport().installEventFilter(self)
+
+    @property
+    def view(self) -> SignalView:
+        view = self._view()
+        assert view is not None  # the view owns this object: it lives as long
+        return view
 
     # ------------------------------------------------------------------ switching
     def set_crosshair_enabled(self, enabled: bool) -> None:
