@@ -61,7 +61,7 @@ DISMISSED_ALPHA = 150  # of the hatch lines only: lighter than a filled event
 LABEL_BAND = 0.14  # the file's labels: a band this share of the plot's height, at its top
 LABEL_Z, EVENT_Z = -20, -10  # behind the curves; events over the labelled stretches
 TRACK_HEIGHTS = {"fault": 80, "attention": 46, "hotspots": 80}
-MIN_PLOT_HEIGHT = 60  # px a channel plot keeps: with many channels the plots scroll instead
+MIN_PLOT_HEIGHT = 45  # px a channel plot keeps: with many channels the plots scroll instead
 
 
 def label_stretches(recording: Recording) -> list[tuple[int, int, str]]:
