@@ -45,7 +45,7 @@ from faultlens.core.resources import demo_model_path, demo_recording_path
 from faultlens.core.scan import scan
 from faultlens.core.training import train
 from faultlens.gui.app import ensure_app, warm_up_torch
-from faultlens.gui.signal_view import SignalView, label_stretches
+from faultlens.gui.signal_view import SignalView
 from faultlens.gui.tasks import TaskRunner
 
 
@@ -182,7 +182,7 @@ def bench_pan_scan(frames: int, profile: bool) -> None:
     recording = load_recording(demo_recording_path())
     model = load_model(demo_model_path())
     result = run_to_end(scan(model, recording, ScanOptions(device="cpu")))
-    labelled = 0 if recording.labels is None else len(label_stretches(recording))
+    labelled = 0 if recording.labels is None else len(recording.fault_label_runs)
     width = recording.n_rows * 0.25  # a quarter of the recording in view
     x = recording.time_axis()
     step = float(x[1] - x[0])

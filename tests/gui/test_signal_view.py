@@ -18,7 +18,7 @@ from faultlens.core.session import Session
 from faultlens.gui.app import configure_pyqtgraph
 from faultlens.gui.peak_pyramid import peak_pyramid
 from faultlens.gui.plot_items import ChannelName
-from faultlens.gui.signal_view import SignalView, label_stretches, robust_range
+from faultlens.gui.signal_view import SignalView, robust_range
 from faultlens.gui.tracks import bin_peak, class_colour, strongest_hotspots
 
 
@@ -117,7 +117,7 @@ def test_downsampling_note_on_a_long_recording(qtbot: QtBot) -> None:
 def test_ground_truth_regions_follow_the_labels(qtbot: QtBot, pump_csv) -> None:
     rec = load_recording(pump_csv)
     view = _view(qtbot, rec)
-    stretches = label_stretches(rec)
+    stretches = rec.fault_label_runs
     faulty = np.flatnonzero(rec.labels == "1")
     assert sum(e - s + 1 for s, e, _ in stretches) == len(faulty)
     assert list(view.label_shading) == list(view.plots.values())
@@ -132,7 +132,7 @@ def test_ground_truth_regions_follow_the_labels(qtbot: QtBot, pump_csv) -> None:
 def test_label_stretches_separate_classes_and_skip_normal() -> None:
     labels = ["0", "1", "1", "", "leak", "leak", "1", "normal", "1"]
     rec = Recording.from_arrays(np.zeros((len(labels), 1)), ["a"], labels=labels)
-    assert label_stretches(rec) == [(1, 2, "1"), (4, 5, "leak"), (6, 6, "1"), (8, 8, "1")]
+    assert list(rec.fault_label_runs) == [(1, 2, "1"), (4, 5, "leak"), (6, 6, "1"), (8, 8, "1")]
 
 
 def test_bin_peak_keeps_maxima_and_leaves_gaps_empty() -> None:

@@ -210,6 +210,23 @@ class Recording:
         """This recording's label for normal operation (``normal_label_of``), if any."""
         return normal_label_of(self.label_names)
 
+    @functools.cached_property
+    def fault_label_runs(self) -> tuple[tuple[int, int, str], ...]:
+        """Contiguous runs of one fault label (every label ``is_normal_label`` rejects) as
+        ``(start_row, end_row_inclusive, label)``: what the view shades and the report marks."""
+        names, codes = self._label_encoding
+        is_fault = np.array([not is_normal_label(n) for n in names] + [False], dtype=bool)
+        code = np.where(is_fault[codes], codes, -1)  # (N,) fault label id; -1 (last) -> False
+        if code.size == 0:
+            return ()
+        change = np.flatnonzero(np.r_[True, code[1:] != code[:-1]])
+        ends = np.r_[change[1:] - 1, code.size - 1]
+        return tuple(
+            (int(s), int(e), names[code[s]])
+            for s, e in zip(change, ends, strict=True)
+            if code[s] >= 0
+        )
+
     def class_counts(self) -> dict[str, int]:
         """Rows per label value (unlabelled rows are not counted)."""
         names, codes = self._label_encoding

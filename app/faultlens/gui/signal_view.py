@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from faultlens.core.events import FaultEvent
-from faultlens.core.recording import Recording, is_normal_label
+from faultlens.core.recording import Recording
 from faultlens.core.session import Session, SessionChange
 from faultlens.gui.channel_list import ChannelList
 from faultlens.gui.cursors import Cursors
@@ -62,22 +62,6 @@ LABEL_BAND = 0.14  # the file's labels: a band this share of the plot's height, 
 LABEL_Z, EVENT_Z = -20, -10  # behind the curves; events over the labelled stretches
 TRACK_HEIGHTS = {"fault": 80, "attention": 46, "hotspots": 80}
 MIN_PLOT_HEIGHT = 45  # px a channel plot keeps: with many channels the plots scroll instead
-
-
-def label_stretches(recording: Recording) -> list[tuple[int, int, str]]:
-    """Contiguous runs of one non-normal label as ``(start_row, end_row_inclusive, label)``,
-    from the recording's label encoding (every label ``is_normal_label`` accepts is normal)."""
-    names = recording.label_names
-    is_fault = np.array([not is_normal_label(n) for n in names] + [False], dtype=bool)
-    codes = recording.label_codes  # (N,) index into names, -1 unlabelled (-> the False above)
-    code = np.where(is_fault[codes], codes, -1)  # (N,) fault label id, -1 normal/unlabelled
-    if code.size == 0:
-        return []
-    change = np.flatnonzero(np.r_[True, code[1:] != code[:-1]])
-    ends = np.r_[change[1:] - 1, code.size - 1]
-    return [
-        (int(s), int(e), names[code[s]]) for s, e in zip(change, ends, strict=True) if code[s] >= 0
-    ]
 
 
 def robust_range(values: np.ndarray) -> tuple[float, float]:
@@ -487,7 +471,7 @@ class SignalView(QWidget):
                 GROUND_TRUTH_BRUSH,
                 plain_tooltip(f"labelled '{label}' in the file (ground truth)"),
             )
-            for start, end, label in label_stretches(rec)
+            for start, end, label in rec.fault_label_runs
         ]
         for shading in self.label_shading.values():
             shading.set_spans(spans)

@@ -35,7 +35,7 @@ from matplotlib.transforms import (
 )
 
 from faultlens.core.events import FaultEvent
-from faultlens.core.recording import Recording, is_normal_label
+from faultlens.core.recording import Recording
 from faultlens.core.report.mpl_compat import TextStamps, png_bytes
 
 if TYPE_CHECKING:
@@ -417,15 +417,11 @@ def _label_bar(recording: Recording, lo: int, hi: int, x: np.ndarray) -> tuple[n
     """x and y (axes fraction 1.0: the panel's top edge) of one line whose segments span the
     rows ``lo:hi`` the file labels with a fault class (the last row's sampling interval
     included, as the event's band does), NaN between segments; empty without."""
-    names = recording.label_names
-    if not names or x.size == 0:
+    runs = [(max(a, lo), min(b, hi - 1)) for a, b, _ in recording.fault_label_runs]
+    runs = [(a - lo, b - lo) for a, b in runs if a <= b]  # inclusive offsets into x
+    if not runs or x.size == 0:
         return np.zeros(0), np.zeros(0)
-    fault = np.array([not is_normal_label(n) for n in names] + [False])  # last: code -1
-    mask = fault[recording.label_codes[lo:hi]]  # (hi - lo,) bool
-    edges = np.flatnonzero(np.diff(np.r_[False, mask, False].astype(np.int8)))
-    starts, ends = edges[0::2], edges[1::2] - 1  # inclusive row offsets of each run
-    if starts.size == 0:
-        return np.zeros(0), np.zeros(0)
+    starts, ends = np.array(runs).T
     step = recording.sampling_interval
     xs = np.column_stack([x[starts], x[ends] + step, np.full(starts.size, np.nan)]).ravel()
     return xs, np.where(np.isnan(xs), np.nan, 1.0)
