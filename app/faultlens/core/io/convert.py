@@ -41,22 +41,44 @@ def convert_time(layout: Layout, values: RawColumn | None) -> np.ndarray | None:
         return _ns_to_seconds(ns)
     text: np.ndarray | None = None
     if isinstance(values, pa.ChunkedArray) and pa.types.is_floating(values.type):
-        numeric = values.to_numpy().astype(np.float64, copy=False)
+        seconds = values.to_numpy().astype(np.float64) * UNIT_SECONDS[layout.time_unit or "s"]
     elif isinstance(values, np.ndarray) and values.dtype.kind in "fiu":
-        numeric = values.astype(np.float64, copy=False)
-    elif layout.time_kind == "numeric" or layout.time_unit is not None:
-        text = as_text_array(values)
-        series = pd.Series(text, dtype=object)
-        if layout.decimal == ",":
-            series = series.str.replace(",", ".", regex=False)
-        numeric = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)
+        seconds = values.astype(np.float64) * UNIT_SECONDS[layout.time_unit or "s"]
     else:
-        return _parse_datetime_text(layout, as_text_array(values))
-    bad = np.flatnonzero(~np.isfinite(numeric))
+        text = as_text_array(values)
+        seconds = text_time_seconds(layout, text)
+    bad = np.flatnonzero(~np.isfinite(seconds))
     if bad.size:
         row = int(bad[0])
         raise _bad_time(layout, row, None if text is None else text[row])
-    return numeric * UNIT_SECONDS[layout.time_unit or "s"]
+    return seconds
+
+
+def text_time_seconds(layout: Layout, text: np.ndarray) -> np.ndarray:
+    """Float64 seconds (epoch UTC for dates) of time cells given as text (an object array of
+    str/None), NaN where a cell is no time. The one reading of time text: the import's
+    careful paths and the live CSV follower both go through it."""
+    if layout.time_kind == "numeric" or layout.time_unit is not None:
+        return text_numbers(text, layout.decimal) * UNIT_SECONDS[layout.time_unit or "s"]
+    series = pd.Series(text, dtype=object)
+    parsed = pd.to_datetime(
+        series, format=layout.time_format or "ISO8601", utc=True, errors="coerce"
+    )
+    missing = parsed.isna().to_numpy()
+    ns = parsed.dt.as_unit("ns").astype("int64").to_numpy()  # (NaT: a sentinel, masked below)
+    seconds = _ns_to_seconds(ns)
+    seconds[missing] = np.nan
+    return seconds
+
+
+def text_numbers(text: np.ndarray, decimal: str) -> np.ndarray:
+    """Float64 values of number cells given as text (an object array of str/None), with
+    ``decimal`` as the decimal mark; NaN where a cell is missing or not a number (tell the
+    two apart with ``cells.NA_SET``). Used wherever text must become numbers."""
+    series = pd.Series(text, dtype=object)
+    if decimal == ",":
+        series = series.str.replace(",", ".", regex=False)
+    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)
 
 
 def convert_labels(values: RawColumn | None) -> np.ndarray | None:
@@ -81,18 +103,6 @@ def _ns_to_seconds(ns: np.ndarray) -> np.ndarray:
     fraction is not lost to float64's 53-bit mantissa (1.7e18 ns needs 61 bits)."""
     whole, frac = np.divmod(ns, 1_000_000_000)
     return whole.astype(np.float64) + frac.astype(np.float64) / 1e9
-
-
-def _parse_datetime_text(layout: Layout, text: np.ndarray) -> np.ndarray:
-    series = pd.Series(text, dtype=object)
-    fmt = layout.time_format or "ISO8601"
-    parsed = pd.to_datetime(series, format=fmt, utc=True, errors="coerce")
-    bad = np.flatnonzero(parsed.isna().to_numpy())
-    if bad.size:
-        row = int(bad[0])
-        raise _bad_time(layout, row, text[row])
-    ns = parsed.dt.as_unit("ns").astype("int64").to_numpy()
-    return _ns_to_seconds(ns)
 
 
 def _bad_time(layout: Layout, row: int, value: str | None) -> RecordingError:

@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 
 from faultlens.core.io.cells import NA_SET
-from faultlens.core.io.convert import as_text_array
+from faultlens.core.io.convert import as_text_array, text_numbers
 from faultlens.core.io.layout import Layout, RawColumn
 from faultlens.core.io.locate import data_line_of_row
 from faultlens.core.io.quality import ChannelStats, flat_stats
@@ -133,11 +133,8 @@ def _row_blocks(sources: list[RawColumn], n: int) -> Iterator[list[np.ndarray]]:
 def _coerce_channel(layout: Layout, name: str, values: RawColumn) -> np.ndarray:
     """Float32 values of a channel with stray text; the text becomes NaN with a warning."""
     text = as_text_array(values)
-    series = pd.Series(text, dtype=object)
-    if layout.decimal == ",":
-        series = series.str.replace(",", ".", regex=False)
-    numeric = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)
-    stray = np.flatnonzero(np.isnan(numeric) & pd.notna(series).to_numpy())
+    numeric = text_numbers(text, layout.decimal)
+    stray = np.flatnonzero(np.isnan(numeric) & pd.notna(text))
     stray = stray[[str(text[i]) not in NA_SET for i in stray]] if stray.size else stray
     if stray.size:
         line = data_line_of_row(layout, int(stray[0]))

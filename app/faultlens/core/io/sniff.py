@@ -42,6 +42,13 @@ def detect(path: Path, options: ImportOptions) -> Layout:
     """The file's layout from its head, with ``options`` overriding what they set, and its
     time column, label column and channels picked. Raises ``RecordingError``."""
     head, truncated = _read_head(path)
+    return detect_head(path, head, truncated, options)
+
+
+def detect_head(path: Path, head: bytes, truncated: bool, options: ImportOptions) -> Layout:
+    """``detect`` on head bytes read by the caller (at most ``SAMPLE_BYTES``; ``truncated``:
+    the file goes on past them, so their last line may be cut). The live CSV follower hands
+    over the complete lines it has, so a line still being written is never sampled."""
     if not head.strip():
         raise fail(path, "", "the file is empty; pick a file with a header and data rows")
     utf16 = head.startswith((b"\xff\xfe", b"\xfe\xff"))
