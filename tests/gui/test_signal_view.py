@@ -690,3 +690,48 @@ def test_value_labels_do_not_overlap_on_narrow_plots(qtbot: QtBot) -> None:
         labelled = axis.tickValues(lo, hi, size)[0][1]  # the level pyqtgraph always labels
         line = QFontMetrics(axis.style["tickFont"] or axis.font()).height()
         assert len([v for v in labelled if lo <= v <= hi]) * line <= max(size, line), name
+
+
+def test_tracks_break_at_time_gaps_like_the_signals(qtbot: QtBot) -> None:
+    """Issue 14, point 11: the fault probability and hotspot lines leave missing rows blank,
+    by the signals' gap rule (one definition in plot_items); the attention strip's bins over
+    the gap are empty (NaN: transparent)."""
+    rows = 400
+    t = np.arange(rows, dtype=np.float64) * 0.5
+    t[200:] += 300.0  # 300 s of missing rows half-way
+    data = np.random.default_rng(0).standard_normal((rows, 1)).astype(np.float32)
+    rec = Recording.from_arrays(data, ["a"], time=t, time_kind="seconds")
+    result = _scan_with_events(rec, ("normal", "leak"), [])
+    ramp = np.linspace(0.0, 1.0, rows, dtype=np.float32)
+    result = ScanResult(
+        class_names=result.class_names,
+        probabilities=result.probabilities,
+        predicted=result.predicted,
+        fault_probability=ramp,
+        attention=ramp + 0.5,
+        attention_heads=result.attention_heads,
+        hotspots=np.arange(rows, dtype=np.float32) % 7,
+        window=16,
+    )
+    view = _view(qtbot, rec)
+    view.set_scan(result, 16)
+    assert view.fault_track is not None and view.hotspot_track is not None
+    for curve, values in (
+        (view.fault_track.curve, ramp),
+        (view.hotspot_track.curve, result.hotspots),
+        (view.curves["a"], data[:, 0]),
+    ):
+        x, y = curve.getOriginalDataset()
+        inside = (x > t[199]) & (x < t[200])
+        assert inside.sum() == 1 and np.isnan(y[inside]).all()  # one break, in the gap
+        np.testing.assert_array_equal(y[~inside], values)  # every row still drawn
+        assert curve.opts["connect"] == "finite"
+    strip = view.attention_strip
+    assert strip is not None
+    image = strip.image.image[0]
+    left = strip.image.mapRectToParent(strip.image.boundingRect()).left()
+    width = strip.image.mapRectToParent(strip.image.boundingRect()).width() / image.size
+    centres = left + (np.arange(image.size) + 0.5) * width
+    in_gap = (centres > t[199] + 1) & (centres < t[200] - 1)
+    assert in_gap.any() and np.isnan(image[in_gap]).all()
+    assert np.isfinite(image[~in_gap & ((centres < t[199]) | (centres > t[200]))]).all()

@@ -22,10 +22,28 @@ from PySide6.QtGui import QBrush, QColor, QFontMetrics, QPainter
 from PySide6.QtWidgets import QGraphicsSceneResizeEvent, QStyleOptionGraphicsItem, QWidget
 
 from faultlens.core.recording import Recording
-from faultlens.gui.tracks import LEFT_AXIS_WIDTH
 
+LEFT_AXIS_WIDTH = 64  # px of every plot's value axis: channel plots and tracks line up
+GAP_FACTOR = 3.0  # a step in time over this many sampling intervals is a gap: no line over it
 CURVE_PEN = pg.mkPen("#1f3b73", width=1)
 NAME_FILL = QColor(255, 255, 255, 191)  # white at 75 %: names over the trace, which shows through
+
+
+def gap_starts(x: np.ndarray, step: float) -> np.ndarray:
+    """Indices of the points of ``x`` that follow a step longer than ``GAP_FACTOR × step``."""
+    if len(x) < 2:
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(np.diff(x) > GAP_FACTOR * step) + 1
+
+
+def break_at_gaps(x: np.ndarray, y: np.ndarray, gaps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``x, y`` with a NaN point inside every gap (``gap_starts``), so a curve drawn with
+    ``connect="finite"`` leaves missing rows blank, as it does NaN cells. The same arrays
+    when there is no gap. The one gap rule of every curve over time: signals and tracks."""
+    if gaps.size == 0:
+        return x, y
+    mid = (x[gaps - 1] + x[gaps]) / 2
+    return np.insert(x, gaps, mid), np.insert(y, gaps, np.nan)
 
 
 def time_axis_item(recording: Recording | None) -> pg.AxisItem:

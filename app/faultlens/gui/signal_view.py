@@ -39,10 +39,17 @@ from faultlens.core.session import Session, SessionChange
 from faultlens.gui.channel_list import ChannelList
 from faultlens.gui.cursors import Cursors
 from faultlens.gui.peak_pyramid import Level, level_for, peak_pyramid
-from faultlens.gui.plot_items import LegendRow, ShadedSpans, channel_plot, time_axis_item
+from faultlens.gui.plot_items import (
+    LEFT_AXIS_WIDTH,
+    LegendRow,
+    ShadedSpans,
+    break_at_gaps,
+    channel_plot,
+    gap_starts,
+    time_axis_item,
+)
 from faultlens.gui.subscriptions import Subscriptions
 from faultlens.gui.tracks import (
-    LEFT_AXIS_WIDTH,
     AttentionStrip,
     FaultProbabilityTrack,
     HotspotTrack,
@@ -78,26 +85,6 @@ def robust_range(values: np.ndarray) -> tuple[float, float]:
         return float(lo) - 1.0, float(hi) + 1.0
     pad = 0.05 * (hi - lo)
     return float(lo - pad), float(hi + pad)
-
-
-GAP_FACTOR = 3.0  # a step in time over this many sampling intervals is a gap: no line over it
-
-
-def gap_starts(x: np.ndarray, step: float) -> np.ndarray:
-    """Indices of the points of ``x`` that follow a step longer than ``GAP_FACTOR × step``."""
-    if len(x) < 2:
-        return np.zeros(0, dtype=np.int64)
-    return np.flatnonzero(np.diff(x) > GAP_FACTOR * step) + 1
-
-
-def break_at_gaps(x: np.ndarray, y: np.ndarray, gaps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``x, y`` with a NaN point inside every gap (``gap_starts``), so a curve drawn with
-    ``connect="finite"`` leaves missing rows blank, as it does NaN cells. The same arrays
-    when there is no gap."""
-    if gaps.size == 0:
-        return x, y
-    mid = (x[gaps - 1] + x[gaps]) / 2
-    return np.insert(x, gaps, mid), np.insert(y, gaps, np.nan)
 
 
 def bulk_range(values: np.ndarray) -> tuple[float, float]:
@@ -382,7 +369,7 @@ class SignalView(QWidget):
         self.scan = result
         self.window = window
         assert self.fault_track and self.attention_strip and self.hotspot_track
-        self.fault_track.set_scan(self.x, result)
+        self.fault_track.set_scan(self.x, result, self._row_step())
         self.attention_strip.set_scan(self.x, result, window)
         self.hotspot_track.set_scan(self.x, result, self.recording)
         self._shade_events()

@@ -24,11 +24,11 @@ from PySide6.QtGui import QColor
 
 from faultlens.core.events import FaultEvent
 from faultlens.core.recording import Recording
+from faultlens.gui.plot_items import LEFT_AXIS_WIDTH, break_at_gaps, gap_starts
 
 if TYPE_CHECKING:
     from faultlens.core.scan import ScanResult
 
-LEFT_AXIS_WIDTH = 64
 # Distinct, colour-blind-friendly fault colours (Okabe-Ito), class 1, 2, ... in order.
 FAULT_COLOURS = ("#D55E00", "#0072B2", "#CC79A7", "#009E73", "#E69F00", "#56B4E9", "#F0E442")
 # Image columns of the attention strip at most; more rows than this are peak-binned.
@@ -109,11 +109,14 @@ class FaultProbabilityTrack(pg.PlotItem):
         )
         self.addItem(self.threshold_line)
 
-    def set_scan(self, x: np.ndarray, result: ScanResult | None) -> None:
+    def set_scan(self, x: np.ndarray, result: ScanResult | None, step: float = 1.0) -> None:
+        """Show ``result`` over ``x``; ``step`` is the sampling interval (x units per row):
+        the line breaks at time gaps as the signals' do (``gap_starts``)."""
         if result is None:
             self.curve.setData([], [])
             return
-        self.curve.setData(x, result.fault_probability, connect="finite")
+        gaps = gap_starts(x, step)
+        self.curve.setData(*break_at_gaps(x, result.fault_probability, gaps), connect="finite")
         self.threshold_line.setPos(result.threshold)
 
 
@@ -206,7 +209,8 @@ class HotspotTrack(pg.PlotItem):
             self.curve.setData([], [])
             return
         hot = result.hotspots.astype(np.float32)
-        self.curve.setData(x, hot, connect="finite")
+        gaps = gap_starts(x, recording.sampling_interval)  # the signals' gap rule
+        self.curve.setData(*break_at_gaps(x, hot, gaps), connect="finite")
         rows = strongest_hotspots(hot, result.events, recording)
         self.marker_rows = rows
         if not rows:
@@ -279,7 +283,7 @@ def _demo_widget(
         if track is not fault:
             track.setXLink(fault)
     widget.addItem(attention.colour_bar, row=1, col=1)
-    fault.set_scan(x, scan)
+    fault.set_scan(x, scan, recording.sampling_interval)
     attention.set_scan(x, scan, getattr(model, "window", None))
     hotspots.set_scan(x, scan, recording)
     return widget
