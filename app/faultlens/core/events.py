@@ -12,6 +12,7 @@ is a few array operations on the scan's per-row outputs.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -155,14 +156,41 @@ def detect_events(
         options.merge_gap_rows,
     )
     use_model = model if model is not None else result.model
+    return build_events(
+        recording,
+        result.class_names,
+        result.probabilities,
+        result.fault_probability,
+        stretches,
+        options,
+        use_model,
+        should_stop,
+    )
+
+
+def build_events(
+    recording: Recording,
+    class_names: Sequence[str],
+    probabilities: np.ndarray,
+    fault_probability: np.ndarray,
+    stretches: Sequence[tuple[int, int]],
+    options: ScanOptions = ScanOptions(),
+    model: TrainedModel | None = None,
+    should_stop: ShouldStop = never_stop,
+) -> list[FaultEvent]:
+    """One ``FaultEvent`` per stretch (start, end inclusive) of per-row outputs
+    (``probabilities`` (>= N, K), ``fault_probability`` (>= N,); only the stretches' rows are
+    read): the offline scan's events and the live monitor's are built by this one function,
+    so they agree. Channels by occlusion with ``model`` unless it is None or
+    ``options.attribute`` is off."""
     classes: list[int] = []
     for start, end in stretches:
-        probs = np.nan_to_num(result.probabilities[start : end + 1, 1:], nan=0.0)
+        probs = np.nan_to_num(probabilities[start : end + 1, 1:], nan=0.0)
         classes.append(1 + int(np.argmax(probs.sum(axis=0))))
     attributions: list[tuple[tuple[str, ...], tuple[float, ...]]]
-    if use_model is not None and options.attribute and stretches:
+    if model is not None and options.attribute and stretches:
         attributions = attribute_events(
-            use_model,
+            model,
             recording,
             stretches,
             classes,
@@ -175,7 +203,7 @@ def detect_events(
 
     events = []
     for (start, end), cls, (chans, scores) in zip(stretches, classes, attributions, strict=True):
-        fp = result.fault_probability[start : end + 1]
+        fp = fault_probability[start : end + 1]
         duration, unit = _duration(recording, start, end)
         events.append(
             FaultEvent(
@@ -184,7 +212,7 @@ def detect_events(
                 start_time=recording.format_time(start),
                 end_time=recording.format_time(end),
                 duration_s=duration,
-                class_name=str(result.class_names[cls]),
+                class_name=str(class_names[cls]),
                 peak_probability=float(np.nanmax(fp)),
                 mean_probability=float(np.nanmean(fp)),
                 top_channels=chans,

@@ -136,7 +136,6 @@ def scan(
     head_sum = np.zeros((heads, n), dtype=np.float32)  # attention received, summed
     hot_sum = np.zeros(n, dtype=np.float32)
     cover = np.zeros(n, dtype=np.float32)  # windows covering each row
-    offsets = np.arange(t_win, dtype=np.int64)
 
     yield Progress(0, n_windows, "Scanning")
     last_report = _time.monotonic()
@@ -147,33 +146,10 @@ def scan(
         for chunk, batch in iter_window_batches_on(x, t_win, stride, batch_size, device):
             if should_stop():
                 raise Cancelled()
-            out = forward(model.module, batch, device)
+            probs_np, received_np, hot_np = score_windows(model.module, batch, device, members)
             b = len(chunk)
-            probs = torch.softmax(out.logits.float(), dim=1)  # (b, K)
-            # Attention each key position receives: mean over queries (dim 2).
-            received = out.attention.float().mean(dim=2)  # (b, heads, T)
-            # One-hot count of arg-max positions: (b, H) indices -> (b, T) counts.
-            hot = torch.zeros(b, t_win, device=out.hotspots.device)
-            # An ensemble's hotspots hold every member's features: the mean count per member.
-            ones = torch.full_like(out.hotspots, 1.0 / members, dtype=hot.dtype)
-            hot.scatter_add_(1, out.hotspots, ones)
-            win_probs[done : done + b] = probs.cpu().numpy()
-            received_np = received.cpu().numpy()
-            hot_np = hot.cpu().numpy()
-
-            # Scatter window positions onto absolute rows, within this batch's span only
-            # (bincount over the span keeps the cost O(b * T), not O(N), per batch).
-            lo = int(chunk[0])
-            span = int(chunk[-1]) + t_win - lo
-            rel = ((chunk - lo)[:, None] + offsets[None, :]).ravel()  # (b*T,)
-            for h in range(heads):
-                head_sum[h, lo : lo + span] += np.bincount(
-                    rel, weights=received_np[:, h, :].ravel(), minlength=span
-                ).astype(np.float32)
-            hot_sum[lo : lo + span] += np.bincount(
-                rel, weights=hot_np.ravel(), minlength=span
-            ).astype(np.float32)
-            cover[lo : lo + span] += np.bincount(rel, minlength=span).astype(np.float32)
+            win_probs[done : done + b] = probs_np
+            add_window_rows(chunk, t_win, received_np, hot_np, head_sum, hot_sum, cover)
             done += b
 
             now = _time.monotonic()
@@ -189,12 +165,7 @@ def scan(
         which = np.searchsorted(ends, rows, side="right") - 1  # (N,), -1 before first end
         has = which >= 0
         probabilities[has] = win_probs[which[has]]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        attention_heads = np.where(cover > 0, head_sum / cover, np.nan).astype(np.float32)
-        hotspots = np.where(cover > 0, hot_sum / cover, np.nan).astype(np.float32)
-    attention = (
-        attention_heads.mean(axis=0) if heads else np.full(n, np.nan, dtype=np.float32)
-    ).astype(np.float32)
+    attention_heads, attention, hotspots = row_explanations(head_sum, hot_sum, cover)
     fault_probability = (1.0 - probabilities[:, 0]).astype(np.float32)
     predicted = decide(probabilities, fault_probability, threshold)
 
@@ -220,6 +191,70 @@ def scan(
     result.events = detect_events(result, recording, options, should_stop=should_stop)
     yield Progress(n_windows, n_windows, "Scanned")
     return result
+
+
+def score_windows(
+    module: torch.nn.Module, batch: np.ndarray | torch.Tensor, device: torch.device, members: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One forward pass over a batch of windows (b, T, input size), as numpy float32:
+    class probabilities (b, K), the attention each position received (b, heads, T; mean over
+    heads' queries) and hotspot counts per position (b, T; an ensemble's as the mean count
+    per member). The offline scan and the live scanner score windows with this."""
+    import torch
+
+    out = forward(module, batch, device)
+    probs = torch.softmax(out.logits.float(), dim=1)  # (b, K)
+    # Attention each key position receives: mean over queries (dim 2).
+    received = out.attention.float().mean(dim=2)  # (b, heads, T)
+    # One-hot count of arg-max positions: (b, H) indices -> (b, T) counts.
+    hot = torch.zeros(out.attention.shape[0], out.attention.shape[-1], device=out.hotspots.device)
+    ones = torch.full_like(out.hotspots, 1.0 / members, dtype=hot.dtype)
+    hot.scatter_add_(1, out.hotspots, ones)
+    return probs.cpu().numpy(), received.cpu().numpy(), hot.cpu().numpy()
+
+
+def add_window_rows(
+    starts: np.ndarray,
+    window: int,
+    received: np.ndarray,
+    hot: np.ndarray,
+    head_sum: np.ndarray,
+    hot_sum: np.ndarray,
+    cover: np.ndarray,
+) -> None:
+    """Add a batch's per-position explanations onto absolute rows: windows starting at
+    ``starts`` (b,) ascending, ``received`` (b, heads, T), ``hot`` (b, T) into the running
+    sums ``head_sum`` (heads, >= N), ``hot_sum`` and ``cover`` (>= N,). Only the batch's
+    span is touched (bincount over it: O(b * T), not O(N), per batch)."""
+    lo = int(starts[0])
+    span = int(starts[-1]) + window - lo
+    offsets = np.arange(window, dtype=np.int64)
+    rel = ((starts - lo)[:, None] + offsets[None, :]).ravel()  # (b*T,)
+    for h in range(head_sum.shape[0]):
+        head_sum[h, lo : lo + span] += np.bincount(
+            rel, weights=received[:, h, :].ravel(), minlength=span
+        ).astype(np.float32)
+    hot_sum[lo : lo + span] += np.bincount(rel, weights=hot.ravel(), minlength=span).astype(
+        np.float32
+    )
+    cover[lo : lo + span] += np.bincount(rel, minlength=span).astype(np.float32)
+
+
+def row_explanations(
+    head_sum: np.ndarray, hot_sum: np.ndarray, cover: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-row explanations from the running sums of a span of rows (``head_sum`` (heads,
+    n), ``hot_sum`` and ``cover`` (n,)): ``attention_heads`` (heads, n), ``attention`` (n,)
+    and ``hotspots`` (n,) float32, each the mean over the windows covering the row, NaN
+    where none does."""
+    heads, n = head_sum.shape
+    with np.errstate(invalid="ignore", divide="ignore"):
+        attention_heads = np.where(cover > 0, head_sum / cover, np.nan).astype(np.float32)
+        hotspots = np.where(cover > 0, hot_sum / cover, np.nan).astype(np.float32)
+    attention = (
+        attention_heads.mean(axis=0) if heads else np.full(n, np.nan, dtype=np.float32)
+    ).astype(np.float32)
+    return attention_heads, attention, hotspots
 
 
 def decide(
