@@ -40,8 +40,9 @@ if TYPE_CHECKING:
 
 # What changed: the list of recordings, which one is current, the model, one recording's
 # scan, its review (opened or replaced; edits inside a review are the review's own
-# notifications), or its training role.
-ChangeKind = Literal["recordings", "current", "model", "scan", "review", "training"]
+# notifications), its training role, the rows of a live recording (it grew, or it ended and
+# is an ordinary recording now), or a live recording's running events and alarms.
+ChangeKind = Literal["recordings", "current", "model", "scan", "review", "training", "rows", "live"]
 # Where a recording's training labels come from.
 LabelSource = Literal["file", "reviewed", "class"]
 
@@ -69,6 +70,17 @@ class SessionChange:
 Listener = Callable[[SessionChange], None]
 
 
+@dataclass(frozen=True)
+class LiveState:
+    """What a recording that is still being received has on top of an ordinary one: the
+    events still running and the alarms not yet acknowledged (each by its start row, which an
+    event keeps while it grows and when it closes)."""
+
+    source: str = ""  # where the rows come from, for people
+    running: frozenset[int] = frozenset()
+    alarms: frozenset[int] = frozenset()
+
+
 @dataclass
 class OpenRecording:
     """One open recording and what belongs to it. Change it through the session."""
@@ -78,6 +90,7 @@ class OpenRecording:
     scan: ScanResult | None = None
     review: Review | None = None
     training: TrainingRole = field(default_factory=TrainingRole)
+    live: LiveState | None = None  # None once (or unless) the recording is complete
 
     @property
     def name(self) -> str:
@@ -132,7 +145,8 @@ class Session:
         parent folders that tell it from other open recordings of the same file name."""
         ids = self.ids
         names = distinguishing_names([self._entries[i].recording.path for i in ids])
-        return names[ids.index(self.get(recording_id).id)]
+        name = names[ids.index(self.get(recording_id).id)]
+        return f"● {name} (live)" if self._entries[recording_id].live is not None else name
 
     def find_open(self, path: Path, content_hash: str) -> OpenRecording | None:
         """The open recording read from ``path`` with this content, if there is one."""
@@ -143,10 +157,16 @@ class Session:
                 return entry
         return None
 
-    def add(self, recording: Recording, make_current: bool = True) -> OpenRecording:
-        """Open ``recording`` under a new id (labelled recordings start ticked for training)."""
+    def add(
+        self, recording: Recording, make_current: bool = True, live: LiveState | None = None
+    ) -> OpenRecording:
+        """Open ``recording`` under a new id (labelled recordings start ticked for training);
+        with ``live``, as a recording still being received (see :meth:`update_live`)."""
         entry = OpenRecording(
-            next(self._ids), recording, training=TrainingRole(use=recording.labels is not None)
+            next(self._ids),
+            recording,
+            training=TrainingRole(use=recording.labels is not None and live is None),
+            live=live,
         )
         self._entries[entry.id] = entry
         self._notify("recordings", entry.id)
@@ -212,6 +232,49 @@ class Session:
         self._notify("scan", recording_id)
         if result is not None and entry.review is not None:
             _attach(entry.review, result)
+
+    # ------------------------------------------------------------------ live recordings
+    def update_live(
+        self,
+        recording_id: int,
+        recording: Recording,
+        scan: ScanResult | None,
+        events_changed: bool = False,
+    ) -> None:
+        """A live recording grew: ``recording`` is the snapshot of every row so far, ``scan``
+        the live scan's outputs for them (its events: closed ones and those still running).
+
+        Views hear "rows" (draw the new rows) and, when events opened or closed, "scan". The
+        review is not given the events of a scan still growing; :meth:`finish_live` does.
+        """
+        entry = self.get(recording_id)
+        entry.recording = recording
+        entry.scan = scan
+        self._notify("rows", recording_id)
+        if events_changed:
+            self._notify("scan", recording_id)
+
+    def set_live_state(self, recording_id: int, state: LiveState) -> None:
+        """Which events of a live recording are running and which alarms are unacknowledged."""
+        entry = self.get(recording_id)
+        if entry.live is None or entry.live == state:
+            return
+        entry.live = state
+        self._notify("live", recording_id)
+
+    def finish_live(self, recording_id: int, recording: Recording, scan: ScanResult | None) -> None:
+        """The live recording ended: from now on it is an ordinary recording (the file as
+        recorded) with its final scan. A review opened on a partial snapshot is dropped, so
+        the next one is opened on the complete recording and takes the final events."""
+        entry = self.get(recording_id)
+        entry.recording = recording
+        entry.scan = scan
+        entry.live = None
+        entry.review = None
+        entry.training = TrainingRole(use=recording.labels is not None)
+        self._notify("recordings", recording_id)  # its name loses "(live)"
+        self._notify("rows", recording_id)
+        self._notify("scan", recording_id)  # a review opened meanwhile took the scan already
 
     # ------------------------------------------------------------------ reviews
     def open_review(self, recording_id: int) -> tuple[Review, list[ReviewWarning]]:
