@@ -425,3 +425,84 @@ def test_review_of_a_shipped_file_lives_in_the_user_data_dir(_review_dir: Path) 
     assert review.sidecar_path == fallback_sidecar_path(rec.path)
     assert review.sidecar_path.parent == _review_dir
     assert not primary_sidecar_path(rec.path).exists()
+
+
+# ---------------------------------------------------------------- a recording that grows
+def _write_rows(path: Path, start: int, stop: int, mode: str = "a") -> None:
+    with path.open(mode, encoding="utf-8") as fh:
+        if mode == "w":
+            fh.write("time,p,q,label\n")
+        for i in range(start, stop):
+            fh.write(f"{i * 0.5},{np.sin(i / 7):.4f},{np.cos(i / 5):.4f},normal\n")
+
+
+def _reviewed_csv(tmp_path: Path, rows: int = 120) -> tuple[Path, Recording]:
+    from faultlens.core.io import load_recording
+
+    path = tmp_path / "logger.csv"
+    _write_rows(path, 0, rows, "w")
+    rec = load_recording(path)
+    assert rec.content_bytes == path.stat().st_size
+    review = open_review(rec)
+    review.confirm(0)
+    review.add_region(100, 110, "valve", "drawn")
+    return path, rec
+
+
+def test_a_review_stays_valid_when_the_recording_grows(tmp_path: Path) -> None:
+    from faultlens.core.io import load_recording
+
+    path, rec = _reviewed_csv(tmp_path)
+    saved = json.loads(primary_sidecar_path(path).read_text())
+    assert saved["recording"]["bytes"] == path.stat().st_size and saved["recording"]["rows"] == 120
+    _write_rows(path, 120, 300)  # the logger appends
+    grown = load_recording(path)
+    assert grown.n_rows == 300 and grown.content_hash != rec.content_hash
+
+    again = Review.open(grown)
+    assert again.warnings == []
+    assert [d.status for d in again.state.decisions.values()] == ["confirmed"]
+    assert [(r.start_row, r.end_row, r.class_name) for r in again.regions] == [(100, 110, "valve")]
+    assert "grew from 120 to 300 rows" in again.history[-1]["action"]
+    assert not list(tmp_path.glob("*.other-content-*"))
+    # Its next save ties it to the grown content, which grows again later.
+    again.set_note(EVENTS[0], "seen on the grown file")
+    saved = json.loads(primary_sidecar_path(path).read_text())
+    assert saved["recording"]["rows"] == 300 and saved["recording"]["sha256"] == grown.content_hash
+    labels = reviewed_labels(again, grown)
+    assert labels.shape == (300,) and set(labels[100:111]) == {"valve"}
+
+
+def test_a_grown_recording_whose_reviewed_rows_changed_is_set_aside(tmp_path: Path) -> None:
+    from faultlens.core.io import load_recording
+
+    path, _rec = _reviewed_csv(tmp_path)
+    text = path.read_text().replace("\n10.0,", "\n10.0,9", 1)  # row 20 edited
+    path.write_text(text)
+    _write_rows(path, 120, 300)
+    again = Review.open(load_recording(path))
+    assert [w.kind for w in again.warnings] == ["other_content"]
+    assert not again.has_content
+    assert len(list(tmp_path.glob("*.other-content-*"))) == 1
+
+
+def test_a_shorter_file_is_not_a_grown_one(tmp_path: Path) -> None:
+    from faultlens.core.io import load_recording
+
+    path, _rec = _reviewed_csv(tmp_path)
+    _write_rows(path, 0, 60, "w")  # rewritten shorter: same first rows, fewer of them
+    again = Review.open(load_recording(path))
+    assert [w.kind for w in again.warnings] == ["other_content"]
+
+
+def test_an_old_sidecar_without_a_byte_count_still_follows_a_grown_file(tmp_path: Path) -> None:
+    from faultlens.core.io import load_recording
+
+    path, _rec = _reviewed_csv(tmp_path)
+    sidecar = primary_sidecar_path(path)
+    raw = json.loads(sidecar.read_text())
+    del raw["recording"]["bytes"]  # as written before the byte count was recorded
+    sidecar.write_text(json.dumps(raw))
+    _write_rows(path, 120, 200)
+    again = Review.open(load_recording(path))
+    assert again.warnings == [] and again.has_content

@@ -105,6 +105,14 @@ class Recording:
     content_hash: str = ""
     options: ImportOptions = field(default_factory=ImportOptions)
     quality: QualityReport | None = None
+    # How many bytes of the file ``content_hash`` covers (None: not read from a file): a file
+    # that has grown since starts with them, which keeps its review valid.
+    content_bytes: int | None = None
+    # The file's own hash and where the labels come from ("file"; "reviewed" or "class" on
+    # the copies ``with_labels`` makes): a model records both for each training recording,
+    # so retraining can find the file again and label it the same way.
+    file_hash: str = ""
+    label_origin: str = "file"
 
     def __post_init__(self) -> None:
         if self.data.ndim != 2 or self.data.shape[1] != len(self.channels):
@@ -233,21 +241,34 @@ class Recording:
         counts = np.bincount(codes[codes >= 0], minlength=len(names))
         return {name: int(c) for name, c in zip(names, counts, strict=True) if c}
 
-    def with_labels(self, labels: np.ndarray, label_column: str) -> Recording:
+    @property
+    def source_hash(self) -> str:
+        """The sha256 of the file the rows were read from (also on relabelled copies)."""
+        return self.file_hash or self.content_hash
+
+    def with_labels(
+        self, labels: np.ndarray, label_column: str, origin: str = "labels"
+    ) -> Recording:
         """A copy with other per-row labels (the data shared, not copied) and a content hash
-        that tells them from the file's own (training data fingerprints use it)."""
+        that tells them from the file's own (training data fingerprints use it); ``origin``
+        says where they come from ("reviewed", "class")."""
         labels = np.asarray(labels, dtype=object)
         digest = hashlib.sha256(self.content_hash.encode())
         digest.update(f"\x00{label_column}\x00".encode())
         digest.update("\x00".join(labels.astype(str).tolist()).encode())
         return dataclasses.replace(
-            self, labels=labels, label_column=label_column, content_hash=digest.hexdigest()
+            self,
+            labels=labels,
+            label_column=label_column,
+            content_hash=digest.hexdigest(),
+            file_hash=self.source_hash,
+            label_origin=origin,
         )
 
     def with_file_class(self, class_name: str) -> Recording:
         """A copy whose every row is labelled ``class_name`` (one state throughout)."""
         return self.with_labels(
-            np.full(self.n_rows, class_name, dtype=object), "class (whole file)"
+            np.full(self.n_rows, class_name, dtype=object), "class (whole file)", origin="class"
         )
 
     def summary_dict(self) -> dict[str, Any]:

@@ -139,10 +139,13 @@ class Review:
         sidecar_path: Path | None = None,
         user: str | None = None,
         autosave: bool = True,
+        content_bytes: int | None = None,
     ) -> None:
         self.recording_name = recording_name
         self.recording_path = None if recording_path is None else Path(recording_path)
         self.content_hash = content_hash
+        # The file bytes ``content_hash`` covers: the file grown later starts with them.
+        self.content_bytes = content_bytes
         self.n_rows = int(n_rows)
         self.sidecar_path = sidecar_path
         self.user = user or current_user()
@@ -303,6 +306,7 @@ class Review:
             sidecar_path=None,
             user=self.user,
             autosave=False,
+            content_bytes=self.content_bytes,
         )
         copy.created, copy.modified = self.created, self.modified
         copy.model_fingerprint = self.model_fingerprint

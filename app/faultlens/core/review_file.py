@@ -5,6 +5,11 @@ data directory when the recording's folder cannot be written (or holds the files
 FaultLens). It is written atomically after every change and restored when the same content
 is opened again; a file that cannot be used is renamed aside, never overwritten, and the user
 is told why.
+
+A review is tied to the rows it covers, not to the whole file: it records the file's sha256
+and how many bytes that hash covers, so a recording that has grown since (a data logger's
+CSV) keeps its review when the file still starts with exactly those bytes. A file whose
+reviewed rows changed is set aside as belonging to other content.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from faultlens.core.review import (
     Region,
     Review,
     ReviewState,
+    now_iso,
 )
 
 FORMAT_NAME = "faultlens-review"
@@ -163,6 +169,7 @@ def open_review(
         sidecar_path=None if read_only else target,
         user=user,
         autosave=not read_only,
+        content_bytes=recording.content_bytes,
     )
     if found is not None and found.is_file():
         _restore(review, found, read_only=read_only, explicit=sidecar_path is not None)
@@ -189,7 +196,7 @@ def _restore(review: Review, path: Path, *, read_only: bool, explicit: bool) -> 
             )
         else:
             rec = raw.get("recording") or {}
-            if rec.get("sha256") != review.content_hash:
+            if rec.get("sha256") != review.content_hash and not _grown_since(review, rec):
                 problem = (
                     "other_content",
                     f"belongs to a different content of {rec.get('file', '?')!r} "
@@ -200,6 +207,17 @@ def _restore(review: Review, path: Path, *, read_only: bool, explicit: bool) -> 
                     _load_dict(review, raw)
                 except (KeyError, TypeError, ValueError) as err:
                     problem = ("corrupt", f"has an invalid entry ({err})")
+                else:
+                    if rec.get("sha256") != review.content_hash:
+                        review.history.append(
+                            {
+                                "time": now_iso(),
+                                "user": review.user,
+                                "action": f"Recording grew from {rec.get('rows')} to "
+                                f"{review.n_rows} rows; the reviewed rows are unchanged, "
+                                "review kept",
+                            }
+                        )
     if problem is None:
         return
     kind, why = problem
@@ -224,6 +242,59 @@ def _restore(review: Review, path: Path, *, read_only: bool, explicit: bool) -> 
             review.sidecar_path = None
             review.autosave = False
     review.warnings.append(ReviewWarning(kind, msg, kept))
+
+
+def _grown_since(review: Review, rec: Mapping[str, Any]) -> bool:
+    """Whether the recording is the one the sidecar's ``rec`` describes with rows appended:
+    at least as many rows, and the file on disk starts with the bytes that were hashed (the
+    sidecar's ``bytes``; a sidecar from before they were recorded: the first lines, one per
+    row plus up to ``HEADER_LINES_MAX`` of header)."""
+    sha, rows, n_bytes = rec.get("sha256"), rec.get("rows"), rec.get("bytes")
+    path = review.recording_path
+    if not isinstance(sha, str) or not isinstance(rows, int) or rows > review.n_rows:
+        return False
+    if path is None or not path.is_file():
+        return False
+    try:
+        if isinstance(n_bytes, int) and not isinstance(n_bytes, bool):
+            if review.content_bytes is not None and n_bytes > review.content_bytes:
+                return False
+            return file_prefix_sha256(path, n_bytes) == sha
+        return _lines_prefix_matches(path, sha, rows)
+    except OSError:
+        return False
+
+
+# A sidecar without a byte count is matched at line ends: one per row, plus the header's.
+HEADER_LINES_MAX = 64
+
+
+def file_prefix_sha256(path: Path, n_bytes: int) -> str | None:
+    """The sha256 of the first ``n_bytes`` of ``path`` (None when the file is shorter)."""
+    digest = hashlib.sha256()
+    left = n_bytes
+    with path.open("rb") as fh:
+        while left > 0:
+            chunk = fh.read(min(left, 1 << 20))
+            if not chunk:
+                return None
+            digest.update(chunk)
+            left -= len(chunk)
+    return digest.hexdigest()
+
+
+def _lines_prefix_matches(path: Path, sha: str, rows: int) -> bool:
+    """Whether the file's first ``rows + h`` lines hash to ``sha`` for some header of h lines
+    (0 to HEADER_LINES_MAX): one read of the prefix, one hash copy per candidate."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for count, line in enumerate(fh, start=1):
+            digest.update(line)
+            if count >= rows and digest.copy().hexdigest() == sha:
+                return True
+            if count >= rows + HEADER_LINES_MAX:
+                return False
+    return False
 
 
 def _load_dict(review: Review, raw: Mapping[str, Any]) -> None:
@@ -282,6 +353,8 @@ def review_to_dict(review: Review) -> dict[str, Any]:
             "path": None if review.recording_path is None else str(review.recording_path),
             "sha256": review.content_hash,
             "rows": review.n_rows,
+            # The bytes the hash covers: the file grown later still matches on them.
+            "bytes": review.content_bytes,
         },
         # The model the decisions were taken on: reopening offers it (loads it when the file
         # is still there with this fingerprint).

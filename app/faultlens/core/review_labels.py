@@ -64,4 +64,6 @@ def recording_with_reviewed_labels(
 ) -> Recording:
     """A copy of ``recording`` whose labels are ``reviewed_labels`` (data shared, not copied)."""
     labels = reviewed_labels(review, recording, events)
-    return recording.with_labels(labels, recording.label_column or "reviewed label")
+    return recording.with_labels(
+        labels, recording.label_column or "reviewed label", origin="reviewed"
+    )

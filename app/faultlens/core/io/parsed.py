@@ -27,7 +27,10 @@ class ParsedColumns:
 
 @dataclass(frozen=True)
 class ParsedFile:
-    """The parsed columns and the sha256 of the file's bytes (computed during the read)."""
+    """The parsed columns and the sha256 of the file's bytes (computed during the read), with
+    how many bytes it covers: a file that grows later starts with these bytes (a review of it
+    checks that prefix)."""
 
     columns: ParsedColumns
     content_hash: str
+    content_bytes: int | None = None

@@ -148,6 +148,7 @@ def _recording(layout: Layout, parsed: ParsedFile) -> Recording:
         labels=labels,
         label_column=layout.label_column,
         content_hash=parsed.content_hash,
+        content_bytes=parsed.content_bytes,
         options=layout.resolved_options(),
         quality=report,
     )

@@ -98,6 +98,7 @@ def read_arrow_ranges(layout: Layout, should_stop: ShouldStop) -> Generator[int,
             chunks.extend(table.column(extras[key]).chunks)
 
     digest = hashlib.sha256()
+    hashed = 0  # bytes in ``digest``
     threads = _parse_threads()
     done = 0  # bytes whose rows are in the matrix
     with ThreadPoolExecutor(max_workers=threads) as pool:
@@ -115,6 +116,7 @@ def read_arrow_ranges(layout: Layout, should_stop: ShouldStop) -> Generator[int,
                 )
                 pending.append((job, len(piece)))
                 digest.update(piece)  # releases the GIL, like the parser
+                hashed += len(piece)
                 if len(pending) > threads:
                     job, size = pending.popleft()
                     add(job.result())
@@ -143,7 +145,7 @@ def read_arrow_ranges(layout: Layout, should_stop: ShouldStop) -> Generator[int,
     columns = ParsedColumns(
         data=data, stats=stats, time=extra.get("time"), labels=extra.get("labels")
     )
-    return ParsedFile(columns=columns, content_hash=digest.hexdigest())
+    return ParsedFile(columns=columns, content_hash=digest.hexdigest(), content_bytes=hashed)
 
 
 def estimated_rows(layout: Layout) -> int:

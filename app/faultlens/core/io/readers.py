@@ -53,15 +53,19 @@ def read_file(layout: Layout, should_stop: ShouldStop) -> Generator[int, None, P
             columns = read_pandas(layout)
         else:
             columns = read_arrow_table(layout, as_text)
-        return ParsedFile(columns=columns, content_hash=digest_job.result())
+        digest, hashed = digest_job.result()
+        return ParsedFile(columns=columns, content_hash=digest, content_bytes=hashed)
 
 
-def _sha256(path: Path) -> str:
+def _sha256(path: Path) -> tuple[str, int]:
+    """The file's sha256 and the number of bytes it covers."""
     digest = hashlib.sha256()
+    hashed = 0
     try:
         with path.open("rb") as fh:
             while chunk := fh.read(1 << 20):
                 digest.update(chunk)
+                hashed += len(chunk)
     except OSError as err:
         raise fail(path, "", f"cannot be read ({err.strerror or err}); check the file") from None
-    return digest.hexdigest()
+    return digest.hexdigest(), hashed
