@@ -219,11 +219,18 @@ class AttentionLSTM(nn.Module):
             nn.Linear(config.classifier_hidden, config.n_classes),
         )
 
-    def forward(self, x: torch.Tensor) -> ModelOutput:
+    def sequence(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x (B, T, C) -> the attended sequence (B, T, H) before pooling, and the attention
+        (B, heads, T, T). Its own method so faultlens.core.explain can take the gradient of
+        one pooled feature at its winning step."""
         z = self.input_proj(self.features(x))  # (B, T, H)
         h1 = self.lstm1(z)[0] + z  # (B, T, H): short-range dependencies + residual
         h2 = self.lstm2(h1)[0] + h1  # (B, T, H): longer-range dependencies + residual
         a, attention = self.attention(h2)  # (B, T, H), (B, heads, T, T)
+        return a, attention
+
+    def forward(self, x: torch.Tensor) -> ModelOutput:
+        a, attention = self.sequence(x)  # (B, T, H), (B, heads, T, T)
         # Max over time: salient peaks (abrupt changes); its arg-max are the hotspots.
         p_max, hotspots = a.max(dim=1)  # (B, H), (B, H)
         p_avg = a.mean(dim=1)  # (B, H): the steady trend over the window
