@@ -48,8 +48,12 @@ class TrainedModel:
     stride: int
     label_column: str | None = None
     seed: int = 0
-    # [{"file": name, "sha256": hash, "rows": n}, ...]
+    # [{"file": name, "sha256": hash, "rows": n}, ...]; since retraining with reviewed labels
+    # also "path", "file_sha256", "labels", "file_class", "import_options"
+    # (``faultlens.core.training.training_file_entry``)
     training_data: list[dict[str, Any]] = field(default_factory=list)
+    # The run's TrainOptions as JSON ({} in files written before they were recorded).
+    train_options: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     device: str = "cpu"
     history: list[dict[str, Any]] = field(default_factory=list)
@@ -104,6 +108,8 @@ class TrainedModel:
             "created": self.created,
             "threshold": float(self.threshold),
             "alarm_budget": None if self.alarm_budget is None else float(self.alarm_budget),
+            # Only when known: an older file's metadata, and so its fingerprint, is unchanged.
+            **({"train_options": dict(self.train_options)} if self.train_options else {}),
         }
 
     def check_channels(self, recording: Recording) -> None:
@@ -419,6 +425,7 @@ def load_model(path: str | Path) -> TrainedModel:
         label_column=label_column,
         seed=_opt("seed", int, 0),
         training_data=_opt("training_data", list, []),
+        train_options=_opt("train_options", dict, {}),
         versions=_opt("versions", dict, {}),
         device=_opt("device", str, "cpu"),
         history=_opt("history", list, []),

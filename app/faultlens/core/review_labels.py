@@ -32,7 +32,9 @@ def reviewed_labels(
     Start from the recording's own labels (unlabelled rows and recordings without labels:
     the normal class). Dismissed events become normal; confirmed events get the model's
     class, relabelled ones the new class; hand-drawn regions come last and win. Events not
-    reviewed keep what the rows had.
+    reviewed keep what the rows had. With ``events`` None, decisions that match none of the
+    review's events (taken on another scan, or a review reopened without a scan) apply too:
+    a decision is the engineer's word on those rows whichever scan is shown.
     """
     if recording.n_rows != review.n_rows:
         raise ReviewError(
@@ -46,6 +48,8 @@ def reviewed_labels(
         labels[own != ""] = own[own != ""]
     evs = list(review.events if events is None else events)
     decisions = [review.decision(e) for e in evs]
+    if events is None:
+        decisions += review.orphan_decisions()
     # Dismissals first, so an overlapping confirmed event keeps its rows.
     for dec in decisions:
         if dec.status == "dismissed":

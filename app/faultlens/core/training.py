@@ -39,6 +39,7 @@ Choices and why (evidence: benchmarks/RESULTS.md and benchmarks/TUNING.md):
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import platform
 import time
 from collections.abc import Generator, Sequence
@@ -59,7 +60,7 @@ from faultlens.core.evaluation import classification_metrics
 from faultlens.core.model import AttentionLSTM, ModelConfig, build_model
 from faultlens.core.options import TrainOptions
 from faultlens.core.progress import Cancelled, ShouldStop, never_stop
-from faultlens.core.recording import Recording
+from faultlens.core.recording import ImportOptions, Recording
 from faultlens.core.scan import decide
 from faultlens.core.training_batches import WindowSource, augment, level_offsets
 from faultlens.core.training_plan import TrainingPlan, plan_training
@@ -367,6 +368,42 @@ def _shifted_normal_scores(
     return torch.cat(out).cpu().numpy().astype(np.float64)
 
 
+def training_file_entry(recording: Recording) -> dict[str, Any]:
+    """What the model file records about one training recording: enough to find the file
+    again (its path and the file's own sha256), re-read it the same way (the import options)
+    and label it the same way (file labels, labels after review, or one class) - retraining
+    with reviewed labels starts from these (``faultlens.core.retrain``)."""
+    on_disk = str(recording.path) not in ("", "<memory>")
+    labels = recording.labels
+    one_class = recording.label_origin == "class" and labels is not None and len(labels) > 0
+    return {
+        "file": recording.path.name,
+        "sha256": recording.content_hash,  # of the rows and the labels trained on
+        "rows": recording.n_rows,
+        "path": str(recording.path.resolve()) if on_disk else None,
+        "file_sha256": recording.source_hash,
+        "labels": recording.label_origin,
+        "file_class": str(labels[0]) if one_class and labels is not None else "",
+        "import_options": import_options_dict(recording.options),
+    }
+
+
+def import_options_dict(options: ImportOptions) -> dict[str, Any]:
+    """ImportOptions as JSON (``import_options_from`` reads it back)."""
+    out = dataclasses.asdict(options)
+    out["channels"] = None if options.channels is None else list(options.channels)
+    return out
+
+
+def train_options_dict(options: TrainOptions) -> dict[str, Any]:
+    """The run's TrainOptions as JSON, without the per-path file classes (the training files'
+    entries carry those)."""
+    out = dataclasses.asdict(options)
+    out.pop("file_classes", None)
+    out["feature_scales"] = [int(v) for v in options.feature_scales]
+    return out
+
+
 def calibrate_threshold(normal_fault_probability: np.ndarray, budget: float) -> tuple[float, float]:
     """The decision threshold for a false-alarm budget: the lowest threshold >= 0.5 at which
     at most ``budget`` of these held-out normal windows' fault probabilities reach it
@@ -535,9 +572,8 @@ def train(
         stride=options.stride,
         label_column=options.label_column or recordings[0].label_column,
         seed=options.seed,
-        training_data=[
-            {"file": r.path.name, "sha256": r.content_hash, "rows": r.n_rows} for r in recordings
-        ],
+        training_data=[training_file_entry(r) for r in recordings],
+        train_options=train_options_dict(options),
         versions={
             "faultlens": faultlens.__version__,
             "torch": torch.__version__,
