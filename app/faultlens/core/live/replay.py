@@ -73,7 +73,7 @@ class ReplayProgress:
         if self.total_rows == 0:
             return 1.0
         done = self.rows_sent - self.passes * self.total_rows
-        return min(1.0, max(0.0, done / self.total_rows)) if done else float(self.passes > 0)
+        return min(1.0, max(0.0, done / self.total_rows))
 
 
 @dataclass(frozen=True)
@@ -375,7 +375,10 @@ class MqttTarget:
         if self.address.username is not None:
             client.username_pw_set(self.address.username, self.address.password)
         if self.tls:
-            client.tls_set(ca_certs=self.ca_file)
+            try:
+                client.tls_set(ca_certs=self.ca_file)
+            except (OSError, ValueError) as err:  # ssl.SSLError is an OSError
+                raise ReplayError(f"{self.ca_file or 'TLS'}: cannot set up TLS ({err})") from None
         client.on_connect = self._on_connect
         try:
             client.connect(self.address.host, self.address.port, keepalive=30)
