@@ -61,6 +61,7 @@ class SourceHealth:
     unknown_channels: int = 0  # values for channels the source does not record
     missing_values: int = 0  # channels absent from a message (NaN in the row)
     time_backwards: int = 0  # rows whose time is before the previous row's (kept as received)
+    missing_times: int = 0  # rows that should have carried their time and did not (arrival used)
     reconnects: int = 0
     last_error: str = ""
     notes: list[str] = field(default_factory=list)
@@ -74,6 +75,7 @@ class SourceHealth:
             + self.unknown_channels
             + self.missing_values
             + self.time_backwards
+            + self.missing_times
         )
 
 
