@@ -85,7 +85,7 @@ def resolve_columns(layout: Layout, options: ImportOptions) -> None:
                     v.size >= 2
                     and np.all(np.diff(v) > 0)
                     and np.all(v == np.round(v))
-                    and _epoch_unit(float(np.median(np.abs(v)))) is not None
+                    and epoch_unit(float(np.median(np.abs(v)))) is not None
                 ):
                     time_col = names[0]
     layout.time_column = time_col
@@ -177,7 +177,7 @@ def _resolve_time_kind(layout: Layout, options: ImportOptions, time_col: str) ->
                 unit = {"sec": "s", "µs": "us"}.get(m.group(1).lower(), m.group(1).lower())
         if unit is None:
             # No unit given or named: an epoch-sized value says its unit by its magnitude.
-            epoch = _epoch_unit(magnitude)
+            epoch = epoch_unit(magnitude)
             layout.time_unit = epoch or "s"
             layout.time_kind = "datetime" if epoch else "numeric"
             return
@@ -221,7 +221,9 @@ def _norm(name: str) -> str:
     return re.sub(r"[^0-9a-z]", "", name.lower())
 
 
-def _epoch_unit(magnitude: float) -> str | None:
+def epoch_unit(magnitude: float) -> str | None:
+    """The unit ("s", "ms", "us", "ns") of an epoch time stamp of this magnitude (a time
+    after 1973), None for a value too small to be one. Also the live MQTT source's rule."""
     for threshold, unit in _EPOCH_UNIT_BY_MAGNITUDE:
         if magnitude >= threshold:
             return unit
