@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pyqtgraph as pg
 import pytest
@@ -735,3 +737,169 @@ def test_tracks_break_at_time_gaps_like_the_signals(qtbot: QtBot) -> None:
     in_gap = (centres > t[199] + 1) & (centres < t[200] - 1)
     assert in_gap.any() and np.isnan(image[in_gap]).all()
     assert np.isfinite(image[~in_gap & ((centres < t[199]) | (centres > t[200]))]).all()
+
+
+def _evidence_recording(rows: int = 2000) -> Recording:
+    """Four channels; in rows 1000-1099 "flow" dips and "pressure" rises, both tiny next to
+    a start-up transient (rows 0-49) that sets the whole recording's y ranges."""
+    rng = np.random.default_rng(1)
+    data = rng.standard_normal((rows, 4)).astype(np.float32) * 0.01
+    data[:50] += 100.0  # the transient: the whole-recording ranges reach 100
+    data[1000:1100, 2] -= 1.0  # flow
+    data[1000:1100, 1] += 0.5  # pressure
+    return Recording.from_arrays(data, ["temp", "pressure", "flow", "speed"])
+
+
+def test_selecting_an_event_puts_its_evidence_where_the_eye_is(qtbot: QtBot, tmp_path) -> None:
+    """Issue 14: selecting an event zooms to it, fits each channel's y to what is in view,
+    stands its top channels first (by contribution) with their shares on the plot and in
+    the list; the rest follow in file order, hidden channels stay hidden, and clearing the
+    selection (or View > Channels in File Order, or the list's "File order") restores it."""
+    from faultlens.gui.main_window import MainWindow
+
+    rec = _evidence_recording()
+    result = _scan_with_events(rec, ("normal", "leak"), [(200, 249, "leak"), (1000, 1099, "leak")])
+    second = dataclasses.replace(
+        result.events[1], top_channels=("pressure", "flow"), channel_scores=(0.35, 0.41)
+    )
+    result.events[1] = second
+    win = MainWindow()
+    qtbot.addWidget(win)
+    entry = win.add_recording(rec)
+    win.scan_controller.apply(entry.id, result)
+    win.show()
+    qtbot.waitExposed(win)
+    view = win.signal_view
+    view.set_channel_visible("speed", False)
+    assert view.visible_channels() == ["temp", "pressure", "flow"]
+    assert view.plots["flow"].vb.viewRange()[1][1] > 90  # the whole recording's range
+
+    win.event_table.select_event(1)
+    # Top channels first, by share (flow 41 % before pressure 35 %), the rest in file order.
+    assert view.channel_order() == ["flow", "pressure", "temp", "speed"]
+    assert view.visible_channels() == ["flow", "pressure", "temp"]  # speed stays hidden
+    placed = sorted(
+        (cells[0][0], name)
+        for name, p in view.plots.items()
+        if (cells := view.graphics.ci.items.get(p))
+    )
+    assert [name for _row, name in placed] == ["flow", "pressure", "temp"]
+    assert view.plots["flow"].channel_name.mark == "41 %"
+    shown = view.plots["flow"].channel_name.item.toPlainText().replace("\xa0", " ")
+    assert shown == "flow  41 %"
+    assert view.plots["temp"].channel_name.mark == ""
+    assert view.channel_list.item("flow").text(0).endswith("41 %")
+    assert view.channel_list.order_bar.isVisibleTo(view.channel_list)
+    # Zoomed with context, and every channel's y fitted to the rows in view: the dip fills
+    # the flow plot instead of reading as a flat line under the transient's range.
+    x0, x1 = view.x_range()
+    assert x0 < 1000 and x1 > 1099 and x1 - x0 < 400
+    lo, hi = view.plots["flow"].vb.viewRange()[1]
+    assert -1.3 < lo < -1.0 and 0 < hi < 0.3
+    lo, hi = view.plots["temp"].vb.viewRange()[1]
+    assert hi - lo < 0.2
+
+    # Clearing the selection puts the file's order back and takes the marks away.
+    win.event_selection.clearSelection()
+    assert view.channel_order() == list(rec.channels)
+    assert view.plots["flow"].channel_name.mark == ""
+    assert view.channel_list.item("flow").text(0) == "flow"
+    assert not view.channel_list.order_bar.isVisibleTo(view.channel_list)
+    # Next event (N) does it again; View > Channels in File Order and the list's button undo.
+    win.next_event()
+    win.next_event()
+    assert view.evidence_event == second and view.channel_order()[0] == "flow"
+    win.actions["file_order"].trigger()
+    assert view.channel_order() == list(rec.channels) and view.evidence_event is None
+    win.event_table.select_event(1)
+    qtbot.mouseClick(view.channel_list.file_order_button, pg.QtCore.Qt.MouseButton.LeftButton)
+    assert view.channel_order() == list(rec.channels)
+    win.close()
+
+
+def _wheel(view: SignalView, point: pg.QtCore.QPoint, steps: int) -> None:
+    """``steps`` notches of the mouse wheel at ``point`` of the plots' viewport."""
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    viewport = view.graphics.viewport()
+    pos = QPointF(point)
+    event = QWheelEvent(
+        pos,
+        QPointF(viewport.mapToGlobal(point)),
+        pg.QtCore.QPoint(0, 0),
+        pg.QtCore.QPoint(0, 120 * steps),
+        pg.QtCore.Qt.MouseButton.NoButton,
+        pg.QtCore.Qt.KeyboardModifier.NoModifier,
+        pg.QtCore.Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(viewport, event)
+
+
+def _double_click(widget: pg.QtWidgets.QWidget, point: pg.QtCore.QPoint) -> None:
+    """A double-click as a mouse makes it: press, release, double-click, release (QTest's
+    mouseDClick adds a second press, which pyqtgraph's scene reads as a single click)."""
+    from PySide6.QtCore import QEvent, QPointF
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+
+    left = pg.QtCore.Qt.MouseButton.LeftButton
+    QTest.mousePress(widget, left, pos=point)
+    QTest.mouseRelease(widget, left, pos=point)
+    pos, screen = QPointF(point), QPointF(widget.mapToGlobal(point))
+    none = pg.QtCore.Qt.KeyboardModifier.NoModifier
+    double = QMouseEvent(QEvent.Type.MouseButtonDblClick, pos, screen, left, left, none)
+    QApplication.sendEvent(widget, double)
+    QTest.mouseRelease(widget, left, pos=point)
+
+
+def test_wheel_over_a_value_axis_zooms_that_channel_alone(qtbot: QtBot) -> None:
+    """Issue 14, point 4: the wheel over a channel's y axis zooms that channel only (time
+    and the other channels stay); the view's y-follow leaves it alone until a double-click
+    on the axis or its "Fit y to view" hands it back."""
+
+    rows = 4000
+    t = np.arange(rows, dtype=np.float64)
+    data = np.stack([np.sin(t / 50), 10 * np.cos(t / 70)], axis=1).astype(np.float32)
+    view = _view(qtbot, Recording.from_arrays(data, ["a", "b"]))
+    view.set_x_range(1000, 1400)
+    a_axis = view.plots["a"].getAxis("left")
+    centre = a_axis.mapToScene(a_axis.boundingRect().center())
+    point = view.graphics.mapFromScene(centre)
+    a_before = view.plots["a"].vb.viewRange()[1]
+    b_before = view.plots["b"].vb.viewRange()[1]
+    _wheel(view, point, 3)  # up: zoom in
+    a_after = view.plots["a"].vb.viewRange()[1]
+    assert a_after[1] - a_after[0] < 0.8 * (a_before[1] - a_before[0])
+    assert view.plots["b"].vb.viewRange()[1] == b_before
+    assert view.x_range() == pytest.approx((1000, 1400))
+    assert view.user_zoomed_channels() == {"a"}
+    # The wheel over the plot area still zooms time, for every plot, and never y.
+    inside = view.graphics.mapFromScene(view.plots["b"].vb.sceneBoundingRect().center())
+    _wheel(view, inside, -2)
+    x0, x1 = view.x_range()
+    assert x1 - x0 > 420
+    # Time moves on: b follows its data, a keeps the range the user gave it.
+    view.set_x_range(2500, 2600)
+    assert view.plots["a"].vb.viewRange()[1] == pytest.approx(a_after)
+    b_now = view.plots["b"].vb.viewRange()[1]
+    assert b_now != pytest.approx(b_before)
+    # A double-click on a's axis gives it back to the automatic fit of what is in view.
+    _double_click(view.graphics.viewport(), point)
+    qtbot.waitUntil(lambda: not view.user_zoomed_channels())
+    lo, hi = view.plots["a"].vb.viewRange()[1]
+    in_view = data[2499:2602, 0]
+    assert lo <= in_view.min() and hi >= in_view.max()
+    assert (in_view.max() - in_view.min()) > 0.7 * (hi - lo)
+    # Again by the wheel, then back by the axis's context menu.
+    _wheel(view, point, -3)
+    assert view.user_zoomed_channels() == {"a"}
+    menu = a_axis.context_menu()
+    (fit,) = [act for act in menu.actions() if act.text() == "Fit y to view"]
+    fit.trigger()
+    menu.close()
+    assert not view.user_zoomed_channels()
+    assert view.plots["a"].vb.viewRange()[1] == pytest.approx((lo, hi))

@@ -13,8 +13,10 @@ from __future__ import annotations
 import re
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QPushButton,
     QTreeWidget,
@@ -52,6 +54,7 @@ class ChannelList(QWidget):
     """Filter box, All/None/Only these, and the channels (grouped by prefix) to tick."""
 
     visibility_requested = Signal(object)  # dict[str, bool]: the channels to show or hide
+    file_order_requested = Signal()  # "File order": the plots back in the file's order
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -76,6 +79,22 @@ class ChannelList(QWidget):
         self.tree.setRootIsDecorated(True)
         self.tree.setToolTip("Tick a channel (or a group) to show it, untick to hide it")
         self.tree.itemChanged.connect(self._on_item_changed)
+        # While an event's evidence orders the plots: says so, with the way back.
+        self.order_note = QLabel("Event's channels first")
+        self.order_note.setToolTip(
+            "The selected event's top channels stand first, marked with their share of the "
+            "evidence; the others follow in the file's order"
+        )
+        self.file_order_button = QPushButton("File order")
+        self.file_order_button.setObjectName("file_order_button")
+        self.file_order_button.setToolTip("Put the channels back in the file's order")
+        self.file_order_button.clicked.connect(self.file_order_requested.emit)
+        self.order_bar = QWidget()
+        order_layout = QHBoxLayout(self.order_bar)
+        order_layout.setContentsMargins(0, 0, 0, 0)
+        order_layout.addWidget(self.order_note, 1)
+        order_layout.addWidget(self.file_order_button)
+        self.order_bar.setVisible(False)
 
         buttons = QHBoxLayout()
         buttons.setContentsMargins(0, 0, 0, 0)
@@ -89,13 +108,18 @@ class ChannelList(QWidget):
         layout.setSpacing(2)
         layout.addWidget(self.filter_edit)
         layout.addLayout(buttons)
+        layout.addWidget(self.order_bar)
         layout.addWidget(self.tree)
         self._items: dict[str, QTreeWidgetItem] = {}
+        self.marks: dict[str, str] = {}
         self._groups: list[QTreeWidgetItem] = []
 
     # ------------------------------------------------------------------ content
     def set_channels(self, names: list[str], hidden: set[str]) -> None:
-        """List ``names`` (grouped), ticked unless in ``hidden``; the filter stays."""
+        """List ``names`` (grouped), ticked unless in ``hidden``; the filter stays, the marks
+        go."""
+        self.marks = {}
+        self.order_bar.setVisible(False)
         self.tree.blockSignals(True)
         self.tree.clear()
         self._items.clear()
@@ -126,6 +150,21 @@ class ChannelList(QWidget):
 
     def item(self, name: str) -> QTreeWidgetItem:
         return self._items[name]
+
+    def set_marks(self, marks: dict[str, str], colour: str | None = None) -> None:
+        """Write ``marks`` ("41 %") after those channels' names, in ``colour`` (the theme's
+        mark colour), and show the "File order" bar while there are any; ``{}`` clears.
+        A hidden channel is marked too: the list is where one finds it."""
+        self.marks = dict(marks)
+        self.tree.blockSignals(True)
+        for name, item in self._items.items():
+            mark = marks.get(name, "")
+            item.setText(0, f"{name}   {mark}" if mark else name)
+            item.setForeground(0, QBrush(QColor(colour)) if mark and colour else QBrush())
+            if mark and item.parent() is not None:
+                item.parent().setExpanded(True)
+        self.tree.blockSignals(False)
+        self.order_bar.setVisible(bool(marks))
 
     def set_visible(self, name: str, visible: bool) -> None:
         """Tick or untick ``name`` to match the view (no request goes out)."""

@@ -17,9 +17,15 @@ from datetime import datetime, timezone
 import numpy as np
 import pyqtgraph as pg
 from pyqtgraph.GraphicsScene.mouseEvents import HoverEvent, MouseClickEvent, MouseDragEvent
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFontMetrics, QPainter
-from PySide6.QtWidgets import QGraphicsSceneResizeEvent, QStyleOptionGraphicsItem, QWidget
+from PySide6.QtWidgets import (
+    QGraphicsSceneResizeEvent,
+    QGraphicsSceneWheelEvent,
+    QMenu,
+    QStyleOptionGraphicsItem,
+    QWidget,
+)
 
 from faultlens.core.recording import Recording
 
@@ -27,6 +33,7 @@ LEFT_AXIS_WIDTH = 64  # px of every plot's value axis: channel plots and tracks 
 GAP_FACTOR = 3.0  # a step in time over this many sampling intervals is a gap: no line over it
 CURVE_PEN = pg.mkPen("#1f3b73", width=1)
 NAME_FILL = QColor(255, 255, 255, 191)  # white at 75 %: names over the trace, which shows through
+MARK_COLOUR = "#C2185B"  # an event's share on a channel's name: no class or curve colour
 
 
 def gap_starts(x: np.ndarray, step: float) -> np.ndarray:
@@ -141,14 +148,73 @@ class SecondsAxis(pg.AxisItem):
         return [clock_text(v, digits, with_hours) for v in values]
 
 
+Y_AXIS_TIP = (
+    "Wheel: zoom this channel's values; drag: move them. Double-click, or right-click > "
+    "Fit y to view: back to following the view"
+)
+
+
 class ValueAxis(pg.AxisItem):
     """A left axis whose labels never overlap on a narrow plot: no more ticks than labels fit
     its height (pyqtgraph always draws its coarsest level, two or more labels, even on a
-    plot 15 px high), and none that would spill over the plot's edge onto its neighbour's."""
+    plot 15 px high), and none that would spill over the plot's edge onto its neighbour's.
+
+    It is also the plot's own y control (as in PlotJuggler and asammdf, where the wheel over
+    a channel's axis zooms that channel alone): the wheel zooms this plot's y range around the
+    pointer and a drag moves it, although the plot area's own mouse stays x-only (a wheel
+    there zooms time for every plot). ``y_zoomed`` says the user set the range by hand;
+    a double-click or the context menu's "Fit y to view" emit ``y_fit_requested``.
+    """
+
+    y_zoomed = Signal()
+    y_fit_requested = Signal()
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self.setStyle(hideOverlappingLabels=True)
+        self.setToolTip(Y_AXIS_TIP)
+
+    def wheelEvent(self, event: QGraphicsSceneWheelEvent) -> None:
+        view = self.linkedView()
+        if view is None or view.sceneBoundingRect().contains(event.scenePos()):
+            event.ignore()
+            return
+        # ViewBox's own rule (1.02 per eighth of a degree, wheel up zooms in).
+        factor = 1.02 ** (event.delta() * view.state["wheelScaleFactor"])
+        centre = view.mapSceneToView(event.scenePos())
+        view.scaleBy(y=factor, center=QPointF(0.0, centre.y()))
+        event.accept()
+        self.y_zoomed.emit()
+
+    def mouseDragEvent(self, event: MouseDragEvent) -> None:
+        view = self.linkedView()
+        if view is None or event.button() != Qt.MouseButton.LeftButton:
+            event.ignore()
+            return
+        event.accept()
+        now = view.mapSceneToView(event.scenePos()).y()
+        before = view.mapSceneToView(event.lastScenePos()).y()
+        view.translateBy(y=before - now)  # the trace follows the pointer
+        self.y_zoomed.emit()
+
+    def mouseClickEvent(self, event: MouseClickEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton and event.double():
+            event.accept()
+            self.y_fit_requested.emit()
+        elif event.button() == Qt.MouseButton.RightButton:
+            event.accept()
+            self.context_menu().popup(event.screenPos().toPoint())
+        else:
+            event.ignore()
+
+    def context_menu(self) -> QMenu:
+        """The axis's menu (made on each right-click; it deletes itself once closed)."""
+        menu = QMenu()
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        fit = menu.addAction("Fit y to view")
+        fit.setToolTip("Fit this channel's values to what is in view, and follow the view again")
+        fit.triggered.connect(self.y_fit_requested.emit)
+        return menu
 
     def tickSpacing(self, minVal: float, maxVal: float, size: float) -> list[tuple[float, float]]:
         levels = super().tickSpacing(minVal, maxVal, size)
@@ -190,6 +256,7 @@ def channel_plot(name: str, bottom_axis: pg.AxisItem) -> tuple[pg.PlotItem, pg.P
     label = ChannelName(name)
     label.setParentItem(plot.vb)
     label.anchor(itemPos=(0, 0), parentPos=(0, 0), offset=(4, 0))
+    plot.channel_name = label  # type: ignore[attr-defined]
     curve = plot.plot(pen=CURVE_PEN)
     curve.setDownsampling(auto=True, method="peak")
     curve.setClipToView(True)
@@ -297,9 +364,31 @@ class ChannelName(pg.LabelItem):
     def __init__(self, name: str) -> None:
         # LabelItem renders HTML: a column named "<b>x</b>" must read as that text.
         super().__init__(html.escape(name), justify="left", size="8pt", color="#111", bold=True)
+        self.name = name
+        self.mark = ""  # e.g. "41 %": the channel's share of the selected event's evidence
+        self.mark_colour = MARK_COLOUR
         self.fill = QBrush(NAME_FILL)
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
         self.setAcceptHoverEvents(False)
+
+    def set_mark(self, mark: str, colour: str | None = None) -> None:
+        """Show ``mark`` after the name in ``colour`` (``""``: the name alone)."""
+        self.mark, self.mark_colour = mark, colour or self.mark_colour
+        self._render()
+
+    def set_colours(self, text: str, fill: QColor) -> None:
+        """The name's colour and its box's (the theme's)."""
+        self.opts["color"] = text
+        self.fill = QBrush(fill)
+        self._render()
+
+    def _render(self) -> None:
+        text = html.escape(self.name)
+        if self.mark:
+            mark = html.escape(self.mark).replace(" ", "&nbsp;")
+            text += f"&nbsp;&nbsp;<span style='color: {self.mark_colour}'>{mark}</span>"
+        self.setText(text)
+        self.update()
 
     def paint(self, p: QPainter, *args: object) -> None:
         p.fillRect(self.boundingRect(), self.fill)  # the text (a child) is drawn over it

@@ -19,6 +19,7 @@ plot. The shading (labelled stretches, flagged events) is one
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -36,6 +37,7 @@ from PySide6.QtWidgets import (
 from faultlens.core.events import FaultEvent
 from faultlens.core.recording import Recording
 from faultlens.core.session import Session, SessionChange
+from faultlens.gui import theme
 from faultlens.gui.channel_list import ChannelList
 from faultlens.gui.cursors import Cursors
 from faultlens.gui.peak_pyramid import Level, level_for, peak_pyramid
@@ -123,6 +125,17 @@ def envelope_range(values: np.ndarray) -> tuple[float, float] | None:
     return lo - pad, hi + pad
 
 
+def evidence_marks(event: FaultEvent) -> dict[str, str]:
+    """``{channel: mark}`` for the event's top channels, in the order of their contribution:
+    each one's share of the evidence ("41 %"), or its rank where the scan gave no shares."""
+    names = list(dict.fromkeys(event.top_channels))
+    scores = list(event.channel_scores)
+    if len(scores) >= len(names):
+        pairs = sorted(zip(names, scores, strict=False), key=lambda p: -p[1])
+        return {name: f"{100 * score:.0f} %" for name, score in pairs}
+    return {name: f"top {rank}" for rank, name in enumerate(names, start=1)}
+
+
 class SignalView(QWidget):
     """Stacked channel plots of one Recording plus the scan tracks, on a shared time axis;
     with a ``session``, those of its current recording."""
@@ -151,6 +164,11 @@ class SignalView(QWidget):
         self.legend_row: LegendRow | None = None
         self.legend: pg.LegendItem | None = None  # legend_row.legend
         self._hidden: set[str] = set()
+        self._user_y: set[str] = set()  # channels whose y range the user set on their axis
+        # The plots' order, top to bottom (file order, or an event's evidence first), and the
+        # marks on the names ("41 %": each top channel's share of the selected event).
+        self._order: list[str] = []
+        self.evidence_event: FaultEvent | None = None
         self._review: Review | None = None  # the session's review of the recording shown
         self._show_labels = True
         self._syncing = False
@@ -164,6 +182,7 @@ class SignalView(QWidget):
 
         self.channel_list = ChannelList()
         self.channel_list.visibility_requested.connect(self._on_channels_requested)
+        self.channel_list.file_order_requested.connect(self.show_file_order)
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.ci.setSpacing(0)
         self.graphics.ci.setContentsMargins(2, 2, 8, 2)
@@ -219,6 +238,8 @@ class SignalView(QWidget):
             self._show_current()
         elif change.kind == "review" and change.recording_id == self.session.current_id:
             self._follow_review()
+        elif change.kind == "rows" and change.recording_id == self.session.current_id:
+            self._follow_rows()
         elif change.kind == "model" or (
             change.kind == "scan" and change.recording_id == self.session.current_id
         ):
@@ -284,6 +305,9 @@ class SignalView(QWidget):
             return
         self.x = recording.time_axis()
         self._hidden &= set(recording.channels)
+        self._user_y.clear()
+        self._order = list(recording.channels)
+        self.evidence_event = None
         for index, name in enumerate(recording.channels):
             plot, curve = channel_plot(name, time_axis_item(recording))
             curve.setData(*self._drawn(self.x, recording.data[:, index], 1), connect="finite")
@@ -293,6 +317,9 @@ class SignalView(QWidget):
             self._full_y[name] = robust_range(recording.data[:, index])
             plot.setYRange(*self._full_y[name], padding=0)
             plot.vb.sigXRangeChanged.connect(self._on_plot_x_range_changed)
+            axis = plot.getAxis("left")
+            axis.y_zoomed.connect(lambda n=name: self._user_y.add(n))
+            axis.y_fit_requested.connect(lambda n=name: self.fit_channel_y(n))
             self.plots[name] = plot
             self.curves[name] = curve
         self.channel_list.set_channels(list(recording.channels), self._hidden)
@@ -336,7 +363,7 @@ class SignalView(QWidget):
             layout.addItem(self.legend_row, row=0, col=0)  # fixed height: no stretch
         first = 1  # the plots' first row
         items: list[pg.PlotItem] = [
-            self.plots[name] for name in self.plots if name not in self._hidden
+            self.plots[name] for name in self.channel_order() if name not in self._hidden
         ]
         if self.scan is not None:
             items += list(self._tracks().values())
@@ -367,6 +394,10 @@ class SignalView(QWidget):
         if self.recording is None:
             return
         self.scan = result
+        if self.evidence_event is not None and (
+            result is None or self.evidence_event not in result.events
+        ):
+            self._set_evidence(None)  # the event is gone: file order, no marks
         self.window = window
         assert self.fault_track and self.attention_strip and self.hotspot_track
         self.fault_track.set_scan(self.x, result, self._row_step())
@@ -498,7 +529,41 @@ class SignalView(QWidget):
             self.channel_visibility_changed.emit(name, show)
 
     def visible_channels(self) -> list[str]:
-        return [name for name in self.plots if name not in self._hidden]
+        """The shown channels, top to bottom."""
+        return [name for name in self.channel_order() if name not in self._hidden]
+
+    def channel_order(self) -> list[str]:
+        """Every channel, in the order the plots stand (hidden ones where they would be)."""
+        return [name for name in self._order if name in self.plots]
+
+    # ------------------------------------------------------------------ an event's evidence
+    def show_event_evidence(self, event: FaultEvent, context: float = 1.0) -> None:
+        """Put the evidence for ``event`` where the eye is: zoom to it with ``context`` × its
+        width either side, fit every channel's y range to what is in view (a hand-set range
+        too: this is a fresh look), and stand its top channels first, in the order of their
+        contribution, each marked with its share ("41 %"); the rest follow in file order.
+        Hidden channels stay hidden (the channel list marks them too)."""
+        self._set_evidence(event)
+        self._user_y.clear()
+        self.zoom_to_rows(event.start_row, event.end_row, context)
+        self._follow_y(self.x_range(), force=True)
+
+    def show_file_order(self) -> None:
+        """The channels in the file's order again, without the event's marks."""
+        self._set_evidence(None)
+
+    def _set_evidence(self, event: FaultEvent | None) -> None:
+        self.evidence_event = event
+        marks = evidence_marks(event) if event is not None else {}
+        marks = {name: mark for name, mark in marks.items() if name in self.plots}
+        first = list(marks)
+        if self.recording is not None:
+            self._order = first + [c for c in self.recording.channels if c not in marks]
+        colour = theme.current().mark
+        for name, plot in self.plots.items():
+            plot.channel_name.set_mark(marks.get(name, ""), colour)  # type: ignore[attr-defined]
+        self.channel_list.set_marks(marks, colour)
+        self._relayout()
 
     def _on_channels_requested(self, visible: dict[str, bool]) -> None:
         self.set_channels_visible(visible)
@@ -546,12 +611,18 @@ class SignalView(QWidget):
                 drawn = self._drawn(level_x, level_y, chosen)
             self.curves[name].setData(*drawn, connect="finite")
 
-    def _follow_y(self, x_range: tuple[float, float]) -> None:
-        """Fit each channel's y range to the envelope of its data in ``x_range``."""
+    def _follow_y(
+        self, x_range: tuple[float, float], force: bool = False, names: set[str] | None = None
+    ) -> None:
+        """Fit each channel's y range to the envelope of its data in ``x_range`` (``force``:
+        even one that holds it well enough; ``names``: only these). A channel whose range
+        the user set on its axis keeps it."""
         width = x_range[1] - x_range[0]
-        zoomed = not np.isclose(width, self._followed_width)
+        zoomed = force or not np.isclose(width, self._followed_width)
         self._followed_width = width
-        self._pending_y = {}
+        if names is None:
+            self._pending_y = {}
+        skip = self._user_y if names is None else set(self.plots) - (names - self._user_y)
         if self.recording is None or not self._lod:
             return
         x = self.x
@@ -559,7 +630,8 @@ class SignalView(QWidget):
         i1 = int(np.searchsorted(x, x_range[1], side="right"))
         if i0 <= 0 and i1 >= len(x):  # the whole recording: its own (robust) ranges
             for name, plot in self.plots.items():
-                self._set_y(plot, self._full_y[name])
+                if name not in skip:
+                    self._set_y(plot, self._full_y[name])
             return
         # A row either side: the line into the view from just outside it is drawn too.
         i0, i1 = max(i0 - 1, 0), min(i1 + 1, len(x))
@@ -577,6 +649,8 @@ class SignalView(QWidget):
             j0 = max(int(np.searchsorted(level_x, x[i0], side="right")) - 2, 0)
             j1 = int(np.searchsorted(level_x, x[i1 - 1], side="right"))
         for index, name in enumerate(self.recording.channels):
+            if name in skip:
+                continue
             if chosen == 1:
                 values = self.recording.data[i0:i1, index]
             else:
@@ -587,7 +661,7 @@ class SignalView(QWidget):
                 continue
             plot = self.plots[name]
             lo, hi = plot.vb.state["viewRange"][1]
-            if fitted[0] < lo or fitted[1] > hi or self._too_loose(plot, fitted):
+            if force or fitted[0] < lo or fitted[1] > hi or self._too_loose(plot, fitted):
                 if zoomed:
                     self._set_y(plot, fitted)
                 else:
@@ -605,8 +679,19 @@ class SignalView(QWidget):
     def _apply_pending_y(self) -> None:
         pending, self._pending_y = self._pending_y, {}
         for name, fitted in pending.items():
-            if name in self.plots:
+            if name in self.plots and name not in self._user_y:
                 self._set_y(self.plots[name], fitted)
+
+    def fit_channel_y(self, name: str) -> None:
+        """Give ``name`` back to the automatic y range, fitted to what is in view now (its
+        axis's double-click or "Fit y to view")."""
+        self._user_y.discard(name)
+        self._pending_y.pop(name, None)
+        self._follow_y(self.x_range(), force=True, names={name})
+
+    def user_zoomed_channels(self) -> set[str]:
+        """The channels whose y range the user set by hand (the view leaves them alone)."""
+        return set(self._user_y)
 
     @staticmethod
     def _set_y(plot: pg.PlotItem, y: tuple[float, float]) -> None:
@@ -692,10 +777,148 @@ class SignalView(QWidget):
         x0, x1 = self.x_range()
         i0, i1 = np.searchsorted(self.x, [x0, x1])
         i1 = max(i1, i0 + 1)
+        self._user_y -= set(self.visible_channels())  # the key asks for every shown channel
         for index, name in enumerate(self.recording.channels):
             if name not in self._hidden:
                 lo, hi = bulk_range(self.recording.data[i0:i1, index])
                 self.plots[name].setYRange(lo, hi, padding=0)
+
+    # ------------------------------------------------------------------ live recordings
+    # A live recording grows: its snapshot is replaced many times a second. Only the rows in
+    # view are handed to the curves and tracks (O(rows in view) a refresh, never all rows; no
+    # pyramid is kept for it), and while following, the view scrolls with the newest row.
+    following_changed = Signal(bool)  # follow mode of a live recording: True following
+    live_window = 600.0  # x units in view while following (seconds; rows without time)
+    following = True
+    _live: Recording | None = None  # the live snapshot shown last
+    _live_moving = False  # the view itself is scrolling to the newest row
+    _live_hooked = False
+    _live_range = (0.0, 0.0)  # the range the view scrolled to last
+
+    @property
+    def is_live(self) -> bool:
+        """Whether the recording shown is a live one (its snapshot came by ``extend_rows``)."""
+        return self.recording is not None and self.recording is self._live
+
+    def _follow_rows(self) -> None:
+        """The current recording's rows changed: a live one grew, or it ended and the session
+        holds the complete recording now (shown in its place, at the same time range)."""
+        assert self.session is not None
+        entry = self.session.current
+        if entry is None:
+            return
+        if entry.live is not None:
+            self.extend_rows(entry.recording, entry.scan)
+        elif entry.recording is not self.recording:
+            x_range = self.x_range()
+            self._live = None
+            self._show_current()
+            self.set_x_range(*x_range)
+
+    def extend_rows(self, recording: Recording, scan: ScanResult | None) -> None:
+        """Show ``recording``, a longer snapshot of the live recording shown (same channels),
+        with its live ``scan``; only the rows in view are drawn."""
+        if not self._live_hooked:
+            self._live_hooked = True
+            self.x_range_changed.connect(self._on_live_range_changed)
+        if self.recording is None or self.recording.channels != recording.channels:
+            self.set_recording(recording)
+            self.following = True
+        self.recording = recording
+        self.x = recording.time_axis()
+        self._live = recording
+        self._lod.clear()  # no pyramid of a growing recording: curves hold the rows in view
+        self._gaps.clear()
+        self.lod_rows_per_block = 1
+        before = self.scan
+        self.scan = scan
+        if scan is not None:
+            self.window = self._window_of(scan)
+            if self.fault_track is not None:
+                self.fault_track.threshold_line.setPos(scan.threshold)
+        if (before is None) != (scan is None):
+            self._relayout()  # the tracks come (or go) with the scan
+        if (before.events if before is not None else []) != (scan.events if scan else []):
+            self._shade_events()
+            self._fill_legend()
+        if self.following:
+            self._scroll_to_newest()
+        self._draw_live()
+
+    def set_following(self, follow: bool) -> None:
+        """Follow the newest rows of a live recording (scrolling) or stay where the view is."""
+        if follow == self.following:
+            return
+        self.following = follow
+        if follow and self.is_live:
+            self._scroll_to_newest()
+            self._draw_live()
+        self.following_changed.emit(follow)
+
+    def set_live_window(self, width: float) -> None:
+        """The width of the time range shown while following (x units)."""
+        self.live_window = max(float(width), 1e-9)
+        if self.following and self.is_live:
+            self._scroll_to_newest()
+            self._draw_live()
+
+    def _scroll_to_newest(self) -> None:
+        if len(self.x) == 0:
+            return
+        first, last = float(self.x[0]), float(self.x[-1])
+        # Until the window is full the rows start at its left edge and grow to the right.
+        x1 = max(last + self._row_step() / 2, first + self.live_window)
+        x0 = x1 - self.live_window
+        self._live_moving = True
+        try:
+            self.set_x_range(x0, x1)
+        finally:
+            self._live_moving = False
+        self._live_range = self.x_range()
+
+    def _on_live_range_changed(self, x0: float, x1: float) -> None:
+        if not self.is_live or self._live_moving:
+            return  # extend_rows draws once the view has moved
+        r0, r1 = self._live_range
+        tolerance = 1e-6 * max(r1 - r0, 1e-12)  # times since 1970 are large: compare to width
+        if self.following and max(abs(x0 - r0), abs(x1 - r1)) > tolerance:
+            # The user moved the view (pan, zoom, keys, an event): stay there.
+            self.following = False
+            self.following_changed.emit(False)
+        self._draw_live()
+
+    def _draw_live(self) -> None:
+        """Hand the curves and tracks the rows in view (and one either side)."""
+        recording, x = self.recording, self.x
+        if recording is None or len(x) == 0 or not self.curves:
+            return
+        x0, x1 = self.x_range()
+        i0 = max(int(np.searchsorted(x, x0, side="left")) - 1, 0)
+        i1 = min(int(np.searchsorted(x, x1, side="right")) + 1, len(x))
+        xs = x[i0:i1]
+        gaps = gap_starts(xs, self._row_step())
+        for index, name in enumerate(recording.channels):
+            ys = recording.data[i0:i1, index]
+            self.curves[name].setData(*break_at_gaps(xs, ys, gaps), connect="finite")
+            fitted = envelope_range(ys)
+            plot = self.plots[name]
+            if fitted is not None:
+                lo, hi = plot.vb.state["viewRange"][1]
+                if fitted[0] < lo or fitted[1] > hi or self._too_loose(plot, fitted):
+                    self._set_y(plot, fitted)
+        scan = self.scan
+        if scan is None or self.fault_track is None:
+            return
+        assert self.attention_strip is not None and self.hotspot_track is not None
+        j1 = min(i1, scan.n_rows)
+        if j1 - i0 < 2:
+            return
+        xs = x[i0:j1]
+        self.fault_track.curve.setData(xs, scan.fault_probability[i0:j1], connect="finite")
+        self.hotspot_track.curve.setData(xs, scan.hotspots[i0:j1], connect="finite")
+        self.hotspot_track.markers.clear()  # the strongest are chosen once the scan is final
+        in_view = dataclasses.replace(scan, attention=scan.attention[i0:j1])
+        self.attention_strip.set_scan(xs, in_view, self.window)
 
     # ------------------------------------------------------------------ downsampling note
     def _update_downsample_note(self) -> None:
