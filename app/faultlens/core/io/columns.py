@@ -34,8 +34,17 @@ LABEL_NAMES = (
     "condition",
     "status",
 )
-# Other annotation columns: never input channels unless named explicitly.
-ANNOTATION_NAMES = ("changepoint", "changepoints", "anomalyscore", "annotation", "comment", "note")
+# Other annotation columns: never input channels unless named explicitly. "predicted_class"
+# is the model's output a live recording holds (faultlens.core.live.recorder), not a sensor.
+ANNOTATION_NAMES = (
+    "changepoint",
+    "changepoints",
+    "anomalyscore",
+    "annotation",
+    "comment",
+    "note",
+    "predictedclass",
+)
 
 TIME_NAME_RE = re.compile(
     r"^(time|timestamp|timestamps|datetime|date|ts|t|epoch|unixtime|elapsed)"
