@@ -10,6 +10,11 @@
 
 Both read the row nearest to a cursor, so the times and values shown are a row's own. Off,
 neither has an item in any plot nor a connection to the mouse: a pan does no work for them.
+
+The readout is a strip under the plots, never over them (a box in a corner hid the first
+plots' data): one paragraph per cursor, its items ("flow 48.15") flowing across the width and
+wrapping between items only. It stays while a cursor is on, so the plots do not jump as the
+mouse comes and goes; it only grows while the same channels are shown.
 """
 
 from __future__ import annotations
@@ -24,14 +29,17 @@ from PySide6.QtCore import QEvent, QObject, QPointF, Qt
 from PySide6.QtWidgets import QLabel
 
 from faultlens.core.recording import Recording
+from faultlens.gui import theme
 from faultlens.gui.plot_items import clock_text, fraction_digits
 
 if TYPE_CHECKING:
     from faultlens.gui.signal_view import SignalView
 
-CROSSHAIR_PEN = pg.mkPen((90, 90, 90), width=1, style=Qt.PenStyle.DashLine)
 MEASURE_PENS = (pg.mkPen("#c0392b", width=2), pg.mkPen("#1e8449", width=2))
 CURSOR_Z = 30  # over the curves and the shading
+NBSP = "\u00a0"  # inside one readout item: the strip wraps between items, never inside one
+ITEM_GAP = "    "
+CROSSHAIR_HINT = "Crosshair: point at the plots to read the time and every channel's value"
 
 
 def time_digits(recording: Recording) -> int:
@@ -101,7 +109,8 @@ class Cursors(QObject):
         self._measure: tuple[dict[pg.PlotItem, pg.InfiniteLine], ...] = ({}, {})
         self.measure_x: list[float] = [0.0, 0.0]
         self._moving = False
-        self._readout: QLabel | None = None  # made when it first has something to show
+        self._readout: QLabel | None = None  # made when the view asks for it
+        self._readout_key: tuple[object, ...] = ()
         view.plots_rebuilt.connect(self._on_view_plots_rebuilt)
         view.channel_visibility_changed.connect(self._on_view_channel_visibility_changed)
         view.graphics.viewport().installEventFilter(self)
@@ -227,7 +236,8 @@ class Cursors(QObject):
         for plot in self.view._all_plots():
             line = self._crosshair.get(plot)
             if line is None:
-                line = pg.InfiniteLine(x, angle=90, movable=False, pen=CROSSHAIR_PEN)
+                pen = pg.mkPen(theme.current().crosshair, width=1, style=Qt.PenStyle.DashLine)
+                line = pg.InfiniteLine(x, angle=90, movable=False, pen=pen)
                 line.setZValue(CURSOR_Z)
                 plot.addItem(line, ignoreBounds=True)
                 self._crosshair[plot] = line
@@ -237,27 +247,23 @@ class Cursors(QObject):
         self._update_readout()
 
     # ------------------------------------------------------------------ the readout
-    def readout_text(self) -> str:
-        """What the readout shows (empty with no cursor on)."""
+    def readout_items(self) -> list[list[str]]:
+        """What the readout shows: per cursor on, its items (the time, then each visible
+        channel top to bottom); empty with no cursor on."""
         rec = self.view.recording
         if rec is None or len(self.view.x) == 0:
-            return ""
+            return []
         channels = self.view.visible_channels()
         index = {name: i for i, name in enumerate(rec.channels)}
-        width = max((len(c) for c in channels), default=0)
-        parts: list[str] = []
-        if self.crosshair_enabled and self.crosshair_row is not None:
-            row = self.crosshair_row
-            lines = [f"{time_text(rec, float(self.view.x[row]))}  (row {row})"]
-            lines += [
-                f"{name:<{width}}  {value_text(float(rec.data[row, index[name]]))}"
-                for name in channels
-            ]
-            parts.append("\n".join(lines))
+        parts: list[list[str]] = []  # one per cursor on
+        if self.crosshair_enabled and self.crosshair_row is None:
+            parts.append([CROSSHAIR_HINT])
+        elif self.crosshair_enabled and self.crosshair_row is not None:
+            parts.append(self._crosshair_items(self.crosshair_row))
         if self.measure_enabled:
             r1, r2 = (nearest_row(self.view.x, t) for t in self.measure_x)
             t1, t2 = float(self.view.x[r1]), float(self.view.x[r2])
-            lines = [
+            items = [
                 f"t1 {time_text(rec, t1)}",
                 f"t2 {time_text(rec, t2)}",
                 f"Δt {delta_text(rec, t2 - t1)}",
@@ -265,35 +271,73 @@ class Cursors(QObject):
             for name in channels:
                 v1, v2 = (value_text(float(rec.data[r, index[name]])) for r in (r1, r2))
                 change = value_text(float(v2) - float(v1)) if "–" not in (v1, v2) else "–"
-                lines.append(f"{name:<{width}}  {v1} → {v2}  Δ {change}")
-            parts.append("\n".join(lines))
-        return "\n\n".join(parts)
+                items.append(f"{name}  {v1} → {v2}  Δ {change}")
+            parts.append(items)
+        return parts
+
+    def _crosshair_items(self, row: int) -> list[str]:
+        view = self.view
+        rec = view.recording
+        assert rec is not None
+        index = {name: i for i, name in enumerate(rec.channels)}
+        items = [f"{time_text(rec, float(view.x[row]))}  (row {row})"]
+        items += [
+            f"{name}  {value_text(float(rec.data[row, index[name]]))}"
+            for name in view.visible_channels()
+        ]
+        return items
+
+    def readout_text(self) -> str:
+        """The readout's text: one line per cursor on, its items apart (empty: none on)."""
+        return "\n".join(ITEM_GAP.join(items) for items in self.readout_items())
 
     @property
     def readout(self) -> QLabel:
-        """The readout: a label over the plots' top right corner."""
+        """The readout: a strip under the plots (the view puts it in its layout)."""
         if self._readout is None:
-            self._readout = QLabel(self.view)
+            self._readout = QLabel()
             self._readout.setObjectName("cursor_readout")
-            self._readout.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
             self._readout.setTextFormat(Qt.TextFormat.PlainText)
-            self._readout.setStyleSheet(
-                "background: rgba(255, 255, 255, 225); border: 1px solid #999; padding: 3px;"
-                " font-family: monospace;"
-            )
+            self._readout.setWordWrap(True)
+            self._readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.set_style(theme.current())
+            self._readout.hide()
         return self._readout
 
+    def set_style(self, colours: theme.Theme) -> None:
+        """The strip's colours (the theme's), and the crosshair's."""
+        self.readout.setStyleSheet(
+            f"QLabel#cursor_readout {{ {colours.readout_css} padding: 2px 6px;"
+            " font-family: monospace; }"
+        )
+        pen = pg.mkPen(colours.crosshair, width=1, style=Qt.PenStyle.DashLine)
+        for line in self._crosshair.values():
+            line.setPen(pen)
+
     def _update_readout(self) -> None:
-        text = self.readout_text()
-        if not text:
+        parts = self.readout_items()
+        if not parts:
             if self._readout is not None:
                 self._readout.hide()
+                self._readout.setMinimumHeight(0)
             return
-        self.readout.setText(text)
-        self.readout.adjustSize()
-        # Top right of the plots, clear of the value axes on the left.
-        graphics = self.view.graphics
-        right = graphics.mapTo(self.view, graphics.rect().topRight())
-        self.readout.move(max(right.x() - self.readout.width() - 14, 0), right.y() + 24)
+        # Grow, never shrink, while the same channels show: the plots above do not jump. The
+        # hint (the mouse off the plots) is sized as the values will be, at the first row.
+        sizing = parts
+        if self.crosshair_enabled and self.crosshair_row is None:
+            sizing = [self._crosshair_items(0), *parts[1:]]
+        key = (tuple(len(items) for items in sizing), self.readout.width())
+        if key != self._readout_key:
+            self._readout_key = key
+            self.readout.setMinimumHeight(0)
+        width = max(self.readout.width(), 1)
+        self.readout.setText(_flowing(sizing))
+        height = self.readout.heightForWidth(width)
+        self.readout.setText(_flowing(parts))
+        self.readout.setMinimumHeight(max(self.readout.minimumHeight(), height))
         self.readout.show()
-        self.readout.raise_()
+
+
+def _flowing(parts: list[list[str]]) -> str:
+    """One line per cursor, its items kept whole: a wrap falls between items (NBSP inside)."""
+    return "\n".join(ITEM_GAP.join(i.replace(" ", NBSP) for i in items) for items in parts)

@@ -200,7 +200,13 @@ class SignalView(QWidget):
         self.plot_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.plot_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         self.plot_scroll.setWidget(self.graphics)
-        splitter.addWidget(self.plot_scroll)
+        # The plots, and under them the cursors' readout strip (never over the data).
+        plots_box = QWidget()
+        self._plots_layout = QVBoxLayout(plots_box)
+        self._plots_layout.setContentsMargins(0, 0, 0, 0)
+        self._plots_layout.setSpacing(0)
+        self._plots_layout.addWidget(self.plot_scroll, 1)
+        splitter.addWidget(plots_box)
         splitter.setStretchFactor(0, 0)
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([200, 1000])
@@ -216,6 +222,7 @@ class SignalView(QWidget):
         self._note_timer.timeout.connect(self._apply_pending_y)
         # The crosshair readout and the measurement cursors (both off until switched on).
         self.cursors = Cursors(self)
+        self._plots_layout.addWidget(self.cursors.readout)
 
         if session is not None:
             self._subscriptions = Subscriptions(self)
