@@ -57,7 +57,7 @@ def test_values_equal_the_scan_forward_pass_of_each_window(members: int) -> None
     model, rec = tiny_model(members), recording()
     t, n = model.window, rec.n_rows
     result = run_to_end(scan(model, rec, ScanOptions(device="cpu", stride=1)))
-    exps = explain_rows(model, rec, list(range(t - 1, n)), hotspot_channels=False)
+    exps = explain_rows(model, rec, list(range(t - 1, n)), detail=False)
     for e in exps:
         np.testing.assert_allclose(e.probabilities, result.probabilities[e.row], atol=1e-6)
         assert e.fault_probability == pytest.approx(float(result.fault_probability[e.row]))
@@ -114,30 +114,44 @@ def test_a_channel_at_its_training_mean_gets_no_hotspot_share_or_contribution() 
     assert (e.contribution[2] == 0).all() and np.abs(e.contribution[:2]).sum() > 0
 
 
-def test_contribution_is_the_fault_probability_gradient_times_the_change() -> None:
-    """contribution[c, t] = d fault-probability along (input - reference) at channel c,
-    step t: checked against central finite differences of the real model."""
-    model, rec = tiny_model(), recording()
-    row, before = 34, 20
-    e = explain(model, rec, row, before=before)
+def fault_probability(model: TrainedModel, windows: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        logits = model.module(torch.from_numpy(windows.astype(np.float32))).logits
+    return 1.0 - torch.softmax(logits.double(), dim=1)[:, 0].numpy()
+
+
+def test_contribution_sits_where_the_window_differs_from_its_reference() -> None:
+    """A window identical to its reference window but for channel b at one step: only
+    that cell can contribute (occluding any other cell changes nothing)."""
+    model = tiny_model()
     t = model.window
+    base = np.random.default_rng(5).normal(size=(t, 3)).astype(np.float32)
+    data = np.concatenate([base, base, base])  # the window before repeats exactly
+    data[2 * t + 5, 1] += 4.0  # but b jumps at step 5 of the last window
+    rec = Recording.from_arrays(data, CHANNELS)
+    e = explain(model, rec, 3 * t - 1, before=2 * t)
+    assert abs(e.contribution[1, 5]) > 1e-4
+    others = np.ones_like(e.contribution, dtype=bool)
+    others[1, 5] = False
+    assert (e.contribution[others] == 0).all()
+
+
+def test_contribution_is_the_fault_probability_drop_when_one_cell_is_occluded() -> None:
+    model, rec = tiny_model(), recording()
+    row, before = 34, 12
+    e = explain(model, rec, row, before=before)
     data = model.select_channels(rec)
     medians = model.input_medians(data)
+    t = model.window
     x = model.model_input(data[row - t + 1 : row + 1], medians)
     ref = model.model_input(data[before - t : before], medians)
-
-    def fault(inp: np.ndarray) -> float:
-        with torch.no_grad():
-            logits = model.module(torch.from_numpy(inp[None].astype(np.float32))).logits
-        return 1.0 - float(torch.softmax(logits.double(), dim=1)[0, 0])
-
-    eps = 1e-2
-    for c, step in [(1, t - 1), (0, 3), (2, t // 2)]:
-        direction = np.zeros_like(x)
-        for col in (c, c + 3):  # level and deviation columns of channel c
-            direction[step, col] = x[step, col] - ref[step, col]
-        numeric = (fault(x + eps * direction) - fault(x - eps * direction)) / (2 * eps)
-        assert e.contribution[c, step] == pytest.approx(numeric, rel=0.05, abs=1e-5)
+    for c, step in [(1, t - 1), (0, 3), (2, 0)]:
+        occluded = x.copy()
+        occluded[step, [c, c + 3]] = ref[step, [c, c + 3]]  # level and deviation columns
+        drop = np.diff(fault_probability(model, np.stack([occluded, x])))[0]
+        assert e.contribution[c, step] == pytest.approx(drop, abs=1e-5)
+    assert np.abs(e.contribution).max() > 1e-3  # the checks mean something
+    assert "occlusion" in e.contribution_method
 
 
 def test_channel_attribution_is_event_occlusion_for_a_one_row_stretch() -> None:
