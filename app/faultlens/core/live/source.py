@@ -63,6 +63,7 @@ class SourceHealth:
     time_backwards: int = 0  # rows whose time is before the previous row's (kept as received)
     missing_times: int = 0  # rows that should have carried their time and did not (arrival used)
     reconnects: int = 0
+    duplicates: int = 0  # messages sent again after a reconnect and already received: dropped
     last_error: str = ""
     notes: list[str] = field(default_factory=list)
 
