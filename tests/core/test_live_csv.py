@@ -14,6 +14,7 @@ import pytest
 
 from faultlens.core.io import load_recording
 from faultlens.core.live.csv_source import CsvFollower
+from faultlens.core.live.open_source import open_source
 from faultlens.core.live.source import Source, SourceChunk, SourceError
 
 # Appends rows "t,a,b" (+ argv[4]) to argv[1], each written in two halves with a flush
@@ -163,12 +164,12 @@ def test_writer_process_with_split_lines(
     assert src.health().problems == 0
 
 
-def test_from_end_hands_over_only_new_rows(
-    tmp_path: Path, follow: Callable[..., CsvFollower]
-) -> None:
+def test_from_end_hands_over_only_new_rows(tmp_path: Path, request: pytest.FixtureRequest) -> None:
     path = tmp_path / "e.csv"
     _write(path, "t,a,b\n" + _rows(0, 40) + "20,2")  # an unfinished row at the end
-    src = follow(path, from_start=False)
+    src = open_source(str(path), from_start=False)
+    assert isinstance(src, CsvFollower)
+    request.addfinalizer(src.close)
     src.start()
     assert src.channels == ("a", "b")
     assert "from the end" in src.description
@@ -293,6 +294,10 @@ def test_missing_file_or_unreadable_head_raises(
 ) -> None:
     with pytest.raises(SourceError, match="file not found"):
         follow(tmp_path / "nope.csv").start()
+    with pytest.raises(SourceError, match="file not found"):
+        open_source(tmp_path / "nope.csv").start()
+    with pytest.raises(SourceError, match="does not apply to a CSV file"):
+        open_source(tmp_path / "nope.csv", topics=("#",))
     binary = tmp_path / "bin.csv"
     binary.write_bytes(bytes(range(256)) * 400)
     with pytest.raises(SourceError, match="binary"):

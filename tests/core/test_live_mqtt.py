@@ -15,6 +15,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from broker import Broker, BrokerUnavailable, remove, start_broker
 from faultlens.core.live.mqtt_source import MqttSource
+from faultlens.core.live.open_source import open_source
 from faultlens.core.live.source import Source, SourceError
 
 
@@ -230,6 +231,23 @@ def test_password_broker(sources: list[MqttSource]) -> None:
         src = _source(sources, broker, username="eng", password="s3cret")
         assert src.health().connection == "connected"
         src.close()  # (before its broker goes)
+        # The same from a URL: user, escaped password, port and an escaped "#" parsed.
+        src = open_source(f"mqtt://eng:s%33cret@{broker.host}:{broker.port}/plant/%23")
+        assert isinstance(src, MqttSource)
+        sources.append(src)
+        src.start()
+        pub = Client(CallbackAPIVersion.VERSION2)
+        pub.username_pw_set("eng", "s3cret")
+        pub.connect(broker.host, broker.port)
+        pub.loop_start()
+        try:
+            pub.publish("plant/a/b", json.dumps({"x": 7}), qos=1).wait_for_publish(timeout=5)
+        finally:
+            pub.disconnect()
+            pub.loop_stop()
+        _t, v = _collect(src, 1)
+        assert v.tolist() == [[7.0]]
+        src.close()
     finally:
         remove(broker)
 
@@ -264,3 +282,23 @@ def test_close_forgets_a_generated_session_and_keeps_a_named_one(
     named.close()
     assert not _session_present(mqtt_broker, made.client_id)
     assert _session_present(mqtt_broker, "faultlens-test-named")
+
+
+def test_open_source_reads_mqtt_urls() -> None:
+    src = open_source("mqtt://broker.local/plant/+/pump,lab/#", time_source="arrival")
+    assert isinstance(src, MqttSource)
+    assert src.description == "mqtt://broker.local:1883/plant/+/pump,lab/#"
+    assert open_source("MQTTS://[::1]/x%2Cy").description == "mqtts://::1:8883/x,y"
+    assert open_source("mqtt://h:1999").description == "mqtt://h:1999/#"
+    for bad, why in (
+        ("http://h/x", "not supported"),
+        ("mqtt://:1883/x", "no broker host"),
+        ("mqtt://h:port/x", "Port could not be cast"),
+        ("", "no source given"),
+    ):
+        with pytest.raises(SourceError, match=why):
+            open_source(bad)
+    with pytest.raises(SourceError, match="does not apply to an MQTT source"):
+        open_source("mqtt://h/x", from_start=False)
+    with pytest.raises(SourceError, match="time_source must be"):
+        open_source("mqtt://h/x", time_source="payload time")
