@@ -247,7 +247,7 @@ def test_buffer_reader_thread_sees_consistent_rows() -> None:
     thread = threading.Thread(target=reader)
     thread.start()
     try:
-        for start in range(0, 60_000, 7):
+        for start in range(0, 30_000, 7):
             rows = np.arange(start, start + 7, dtype=np.float64)
             buffer.append(rows, rows[:, None].astype(np.float32))
     finally:
@@ -384,6 +384,22 @@ def test_start_reference_model_waits_for_its_rows_then_is_exact(tmp_path: Path) 
     monitor.stop()
     _, expected = offline(model, tmp_path / "s.csv")
     assert_outputs_equal(live, expected)
+
+
+def test_start_reference_model_stopped_before_its_reference_rows(tmp_path: Path) -> None:
+    """Stopped with fewer than 256 rows, the reference is the median of the rows there are,
+    as the offline scan of so short a file takes it."""
+    model = random_model(relative=True, reference="start")
+    data = signal(100, seed=14) + 5.0
+    source = ListSource()
+    monitor = LiveMonitor(source, model, tmp_path / "e.csv", LiveOptions(ScanOptions(device="cpu")))
+    monitor.start()
+    assert feed(monitor, source, np.arange(100.0), data, [40])[-1].scored_rows == 0
+    result = monitor.stop()
+    _, expected = offline(model, tmp_path / "e.csv")
+    assert result.scan is not None
+    assert_outputs_equal(result.scan, expected)
+    assert_outputs_equal(monitor.outputs(), expected)  # scored live at stop, not rescanned
 
 
 def test_median_reference_model_is_provisional_live_and_exact_at_stop(tmp_path: Path) -> None:
@@ -629,3 +645,60 @@ def test_source_channels_in_another_order_and_channels_learned_late(tmp_path: Pa
         scan(model, Recording.from_arrays(data, CHANNELS), ScanOptions(stride=1, device="cpu"))
     )
     assert_outputs_equal(live, expected)
+
+
+def test_recorded_values_read_back_as_the_same_float32(tmp_path: Path) -> None:
+    """The shortest text of each float32 reads back bit for bit (the exactness of a
+    session rests on it); NaN and inf become empty cells (missing)."""
+    values = np.array(
+        [
+            [1e-30, 123456.79, -0.0],
+            [3.4e38, -1.17549435e-38, 0.1],
+            [np.nan, np.inf, 7.0],
+            [np.float32(1) / 3, 2.5e-7, -98765.4321],
+        ],
+        dtype=np.float32,
+    )
+    source = ListSource()
+    monitor = LiveMonitor(source, None, tmp_path / "v.csv")
+    monitor.start()
+    feed(monitor, source, np.arange(4, dtype=np.float64) * 0.1, values, [4])
+    result = monitor.stop()
+    expected = values.copy()
+    expected[2, 1] = np.nan  # inf is no measurement
+    np.testing.assert_array_equal(result.recording.data, expected)
+    np.testing.assert_array_equal(monitor.arrays()[1], expected)  # the buffer agrees
+    assert (tmp_path / "v.csv").read_text().splitlines()[3] == "0.2,,,7.0"
+
+
+def test_importer_never_takes_a_predicted_class_column_as_a_channel(tmp_path: Path) -> None:
+    """Class names that are numbers would otherwise make ``predicted_class`` a channel."""
+    path = tmp_path / "p.csv"
+    path.write_text("time,a,b,predicted_class\n0,1.5,2,\n1,1.6,2,0\n2,1.7,2,1\n")
+    rec = load_recording(path)
+    assert rec.channels == ("a", "b") and rec.label_column is None
+    assert rec.quality is not None and "predicted_class" in rec.quality.excluded_columns
+
+
+def test_stop_without_rows_or_after_a_channel_mismatch(tmp_path: Path) -> None:
+    """A session that received nothing stops into an empty recording (the file holds its
+    header); one whose model did not fit the channels stops without a file."""
+    source = ListSource()
+    monitor = LiveMonitor(source, random_model(), tmp_path / "empty.csv")
+    monitor.start()
+    assert monitor.poll().new_rows == 0
+    result = monitor.stop()
+    assert result.recording.n_rows == 0 and result.events == []
+    assert result.scan is not None and result.scan.n_rows == 0
+    assert (tmp_path / "empty.csv").read_text() == "time,a,b,c,predicted_class\n"
+    assert monitor.stop() is result  # idempotent
+
+    late = ListSource(channels=None)
+    monitor = LiveMonitor(late, random_model(), tmp_path / "never.csv")
+    monitor.start()
+    late._channels = ("a", "z")
+    with pytest.raises(ChannelMismatchError):
+        monitor.poll()
+    result = monitor.stop()
+    assert late.closed and result.record_path is None and result.recording.n_rows == 0
+    assert not (tmp_path / "never.csv").exists()

@@ -118,6 +118,8 @@ class LiveMonitor:
         self._events: list[FaultEvent] = []
         self._open: tuple[FaultEvent, ...] = ()
         self._notes: list[str] = []
+        self._interval: float | None = None  # sampling interval for live events' durations
+        self._interval_rows = 0  # rows it was measured on
         self._started = False
         self._result: LiveResult | None = None
 
@@ -164,17 +166,17 @@ class LiveMonitor:
         """Everything received so far as a Recording (views of the buffer; rows received
         later are not in it). Its ``content_hash`` is of these rows' values."""
         time, data, _ = self.arrays()
-        channels = self._channels or ()
-        if data.shape[1] != len(channels):
-            data = np.zeros((0, len(channels)), dtype=np.float32)
         return self._snapshot(time, data)
 
     def _snapshot(self, time: np.ndarray, data: np.ndarray, hashed: bool = True) -> Recording:
+        channels = self._channels or ()
+        if data.shape[1] != len(channels):  # no rows yet (no buffer before the channels)
+            time, data = np.zeros(0), np.zeros((0, len(channels)), dtype=np.float32)
         digest = hashlib.sha256(np.ascontiguousarray(data).tobytes()) if hashed else None
         return Recording(
             path=self.record_to or Path(self.source.description),
             data=data,
-            channels=self._channels or (),
+            channels=channels,
             time=None if self._time_kind == "index" else time,
             time_kind=self._time_kind,
             content_hash="" if digest is None else digest.hexdigest(),
@@ -265,7 +267,10 @@ class LiveMonitor:
         closed: list[FaultEvent] = []
         scored = n
         if scanner is not None and tracker is not None and n:
-            scanner.advance(data, max_windows) if max_windows is not None else scanner.finish(data)
+            if max_windows is None:
+                scanner.finish(data)
+            else:
+                scanner.advance(data, max_windows)
             scored = scanner.scored_rows
             opened_rows, closed_rows = tracker.update(scanner.outputs(n).fault_probability, scored)
             if max_windows is None:
@@ -298,6 +303,13 @@ class LiveMonitor:
         if opened_rows or closed_rows or tracker.current is not None:
             outputs = scanner.outputs(len(data))
             recording = self._snapshot(time, data, hashed=False)
+            # Event durations count one sampling interval: the median step of the rows so
+            # far, recomputed when they have doubled (amortised O(1) per row, not O(N) per
+            # poll while an event is open; stop's events use the whole recording's).
+            if self._interval_rows * 2 <= len(data) or self._interval is None:
+                self._interval = recording.sampling_interval
+                self._interval_rows = len(data)
+            recording.__dict__["sampling_interval"] = self._interval  # the cached_property
             scan = self.options.scan
 
             def make(stretches: list[Stretch], attribute: bool) -> list[FaultEvent]:
@@ -366,7 +378,10 @@ class LiveMonitor:
         if self._result is not None:
             return self._result
         try:
-            if self._started:
+            if self._started and self._channels is None:
+                self._setup()  # channels never seen yet: the last chance to check them
+            # A setup that failed (the model did not fit) raised at a poll: no rows, no file.
+            if self._started and self._buffer is not None:
                 # Drain: what the source still holds (bounded, in case it never runs dry).
                 for _ in range(1000):
                     _, new = self._read()
@@ -388,7 +403,7 @@ class LiveMonitor:
         if recorder is None or n == 0:
             scan = self._final_scan(live_recording, live_recording)
             events = [] if scan is None else list(scan.events)
-            return LiveResult(live_recording, scan, events, self.record_to)
+            return LiveResult(live_recording, scan, events, recorder and recorder.path)
 
         from faultlens.core.io import load_recording
 
