@@ -403,7 +403,8 @@ class LiveMonitor:
         if recorder is None or n == 0:
             scan = self._final_scan(live_recording, live_recording)
             events = [] if scan is None else list(scan.events)
-            return LiveResult(live_recording, scan, events, recorder and recorder.path)
+            record_path = None if recorder is None else recorder.path
+            return LiveResult(live_recording, scan, events, record_path)
 
         from faultlens.core.io import load_recording
 
