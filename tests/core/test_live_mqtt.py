@@ -152,13 +152,16 @@ def test_bad_input_is_counted_never_raised(
     publisher.send("plant/b", {"time": base + "2", "flow": "high", "p": None})
     publisher.send("plant/b", {"time": base + "3", "p": "7.5"})  # flow missing, p as text
     publisher.send("plant/b", {"time": base + "0", "flow": 1, "p": 1})  # backwards
+    publisher.send("plant/b", {"time": 10**400, "flow": -(10**400), "p": 1e300})  # beyond float64
     publisher.send("plant/b", {"time": "yesterday", "flow": 2, "p": 2})  # bad time
-    t, v = _collect(src, 5)
-    np.testing.assert_array_equal(v, [[1, 2], [np.nan, np.nan], [np.nan, 7.5], [1, 1], [2, 2]])
+    t, v = _collect(src, 6)
+    np.testing.assert_array_equal(
+        v, [[1, 2], [np.nan, np.nan], [np.nan, 7.5], [1, 1], [-np.inf, np.inf], [2, 2]]
+    )
     health = src.health()
     assert health.malformed == 3
     assert health.unknown_channels == 1
-    assert health.bad_values == 2  # "high" and the time "yesterday"
+    assert health.bad_values == 3  # "high", the times 10**400 and "yesterday"
     assert health.missing_values == 2  # p: null, flow absent
     assert health.time_backwards == 1
     assert "yesterday" in health.last_error and "arrival time" in health.last_error

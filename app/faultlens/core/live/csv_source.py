@@ -81,6 +81,7 @@ class CsvFollower:
         self._at_file_start = False  # a new file's preamble and header still to be skipped
         self._start_size = 0  # the file's size at start(), where from_start=False begins
         self._started_at = 0.0
+        self._failed_size = -1  # the size at which detection last failed: wait for a change
         self._last_time = -math.inf
         self._next_index = 0  # the running row number for files without a time column
         self._health = SourceHealth()
@@ -160,11 +161,14 @@ class CsvFollower:
         elif st.st_size == self._read_pos and self._layout is not None:
             return None  # nothing new: one stat
         if self._layout is None:
+            if st.st_size == self._failed_size:
+                return None
             try:
                 if not self._detect():
                     return None
             except RecordingError as err:
-                self._set_error(f"{err} (retried when the file grows)")
+                self._failed_size = st.st_size
+                self._set_error(f"{err} (tried again when the file changes)")
                 return None
         rows += self._new_rows(final=False)
         return self._chunk(rows)

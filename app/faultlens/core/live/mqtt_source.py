@@ -373,7 +373,8 @@ class MqttSource:
                 stamps.append(obj.get(self._time_key) if self._time_source == "payload" else None)
         if rows:
             t = self._times(arrivals, stamps, c)
-            values = np.asarray(rows, dtype=np.float64).astype(np.float32)
+            with np.errstate(over="ignore"):  # beyond float32's range -> +-inf, as imported
+                values = np.asarray(rows, dtype=np.float64).astype(np.float32)
         with self._lock:
             h = self._health
             h.malformed += c.malformed
@@ -429,13 +430,8 @@ class MqttSource:
                 c.missing_times += 1
             elif isinstance(stamp, str):
                 texts.append(i)
-            elif isinstance(stamp, int | float) and not isinstance(stamp, bool):
-                unit = epoch_unit(abs(float(stamp)))
-                if unit is None:
-                    c.bad_values += 1
-                    c.error = _bad_time(self._time_key, stamp)
-                else:
-                    t[i] = float(stamp) * UNIT_SECONDS[unit]
+            elif (seconds := _epoch_seconds(stamp)) is not None:
+                t[i] = seconds
             else:
                 c.bad_values += 1
                 c.error = _bad_time(self._time_key, stamp)
@@ -482,7 +478,10 @@ def _number(value: object) -> float | None:
     if isinstance(value, bool):
         return float(value)
     if isinstance(value, int | float):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer beyond float64, as a CSV cell would read
+            return math.inf if value > 0 else -math.inf
     if value is None:
         return math.nan
     if isinstance(value, str):
@@ -492,6 +491,18 @@ def _number(value: object) -> float | None:
         if NUMBER_RE.match(text):
             return float(text)
     return None
+
+
+def _epoch_seconds(stamp: object) -> float | None:
+    """Epoch seconds of a number time stamp, its unit told by its magnitude as for a CSV's
+    epoch column (seconds ~1.7e9, milliseconds ~1.7e12, ...); None for anything else."""
+    if isinstance(stamp, bool) or not isinstance(stamp, int | float):
+        return None
+    value = _number(stamp)
+    if value is None or not math.isfinite(value):
+        return None
+    unit = epoch_unit(abs(value))
+    return None if unit is None else value * UNIT_SECONDS[unit]
 
 
 def _bad_time(key: str, value: object) -> str:
