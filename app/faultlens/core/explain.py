@@ -30,10 +30,14 @@ How each piece is computed (one forward pass as the scan runs it, plus a few che
   60 on a busy 2-core CPU (one batch on a GPU), fine for one window at a time; reports
   explain only their first events (``faultlens.core.report``).
 - ``hotspot_channels``: for each max-pool feature, the gradient of its pooled value (its
-  value at its winning step) with respect to the window's inputs, times the inputs
-  (normalised, so relative to the training mean), in absolute value and summed per sensor
-  channel over the window; each feature's vector is made to sum to 1 and the features that
-  won step t are averaged. One batched backward pass over H copies of the window.
+  value at its winning step) with respect to the window's inputs, times the inputs' change
+  from the reference window, in absolute value and summed per sensor channel over the
+  window; each feature's vector is made to sum to 1 and the features that won step t are
+  averaged. One batched backward pass over H copies of the window. Why the change, not the
+  input itself (relative to the training mean): a channel that sits away from its training
+  mean all along (the demo's motor speed) took most of every feature that way, whatever
+  the fault; against the reference the demo's first cavitation hotspots go to suction
+  pressure and vibration, the channels a cavitation moves.
 
 The reference window ("how the channels looked before"): the ``T`` rows before ``before``
 (default: before the window itself; an event's start for an event, as event attribution
@@ -63,7 +67,7 @@ if TYPE_CHECKING:
     from faultlens.core.checkpoint import TrainedModel
     from faultlens.core.model import AttentionLSTM, EnsembleLSTM
 
-CONTRIBUTION_METHOD = "occlusion per channel and step (by the reference window's value)"
+CONTRIBUTION_METHOD = "occlusion per channel and step"
 # Windows per forward pass of the occluded variants.
 OCCLUSION_BATCH = 512
 
@@ -95,10 +99,26 @@ class Explanation:
     contribution: np.ndarray  # (C, T) float32 signed push of channel c at step t on the
     # fault probability (CONTRIBUTION_METHOD)
     contribution_method: str
+    # Occlusion's reference: the T rows before this row (its values stand in for a
+    # channel's); below T, the training mean. An event's start for an event.
+    before: int = -1
 
     @property
     def window(self) -> int:
         return int(self.rows.shape[0])
+
+    def reference_text(self, recording: Recording | None = None) -> str:
+        """What occlusion compares with, in words."""
+        t = self.window
+        if self.before < t:
+            return "occluded values: the channel's training mean (no earlier rows)"
+        first = self.before - t
+        where = (
+            f"{recording.format_time(first)} – {recording.format_time(self.before - 1)}"
+            if recording is not None
+            else f"rows {first}–{self.before - 1}"
+        )
+        return f"occluded values: the {t} rows before row {self.before} ({where})"
 
     def top_channels(self, n: int = 3) -> list[int]:
         """Indices of the ``n`` channels that drove the decision most: by occlusion share,
@@ -128,6 +148,7 @@ class Explanation:
             "channel_attribution": _rounded(self.channel_attribution),
             "contribution": _rounded(self.contribution),
             "contribution_method": self.contribution_method,
+            "before": self.before,
         }
 
 
@@ -238,7 +259,10 @@ def explain_rows(
         if detail:
             with _gradients():
                 feature_channels = np.concatenate(
-                    [_feature_channels(m, x, cols_of, n_ch, torch_device) for m in members],
+                    [
+                        _feature_channels(m, x, x - reference, cols_of, n_ch, torch_device)
+                        for m in members
+                    ],
                     axis=1,
                 )  # (B, members * H, C)
     out_list = []
@@ -273,6 +297,7 @@ def explain_rows(
                 channel_attribution=attribution[i],
                 contribution=contribution[i],
                 contribution_method=CONTRIBUTION_METHOD,
+                before=int(befores_arr[i]),
             )
         )
     return out_list
@@ -366,7 +391,12 @@ def _contribution(
 
 
 def _feature_channels(
-    member: AttentionLSTM, x: np.ndarray, cols_of: np.ndarray, n_ch: int, device: torch.device
+    member: AttentionLSTM,
+    x: np.ndarray,
+    delta: np.ndarray,
+    cols_of: np.ndarray,
+    n_ch: int,
+    device: torch.device,
 ) -> np.ndarray:
     """(B, H, C): per window and max-pool feature, the share of each sensor channel in
     |d(pooled feature) / d(input) x input| over the window."""
@@ -381,7 +411,7 @@ def _feature_channels(
     per_feature = a[torch.arange(b_n * hidden, device=device), :, feature]  # (B * H, T)
     pooled = per_feature.max(dim=1).values  # each copy's own feature at its winning step
     (grad,) = torch.autograd.grad(pooled.sum(), xt)
-    gx = np.abs(grad.cpu().numpy() * np.repeat(x, hidden, axis=0)).sum(axis=1)  # (B*H, I)
+    gx = np.abs(grad.cpu().numpy() * np.repeat(delta, hidden, axis=0)).sum(axis=1)  # (B*H, I)
     per_channel = np.zeros((b_n * hidden, n_ch), dtype=np.float64)
     np.add.at(per_channel.T, cols_of, gx.T)
     total = per_channel.sum(axis=1, keepdims=True)
