@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from faultlens import __version__
-from faultlens.cli import evaluate, gui, inspect, replay, report, scan, train
+from faultlens.cli import evaluate, explain, gui, inspect, monitor, replay, report, scan, train
 from faultlens.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_CANCELLED,
@@ -27,7 +27,7 @@ from faultlens.cli.common import (
 from faultlens.core.errors import FaultLensError
 
 # In the order ``faultlens --help`` lists them.
-COMMAND_MODULES = (inspect, train, scan, evaluate, report, replay, gui)
+COMMAND_MODULES = (inspect, train, scan, evaluate, explain, report, monitor, replay, gui)
 
 
 def build_parser() -> argparse.ArgumentParser:
