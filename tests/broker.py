@@ -44,6 +44,7 @@ class Broker:
     command: list[str]
     username: str | None = None
     password: str | None = None
+    ca_file: Path | None = None  # the CA that signed a TLS broker's certificate
     _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -91,9 +92,13 @@ class Broker:
         return self._proc is not None and self._proc.poll() is None
 
 
-def start_broker(username: str | None = None, password: str | None = None) -> Broker:
+def start_broker(
+    username: str | None = None, password: str | None = None, tls: bool = False
+) -> Broker:
     """A broker listening on 127.0.0.1 on a free port; with ``username``/``password`` it
-    accepts only that user (mosquitto only). Raises ``BrokerUnavailable``."""
+    accepts only that user; with ``tls`` it speaks TLS only, with a certificate for
+    127.0.0.1 and localhost signed by a CA made for it (``Broker.ca_file``; openssl makes
+    them). Those two need mosquitto. Raises ``BrokerUnavailable``."""
     folder = Path(tempfile.mkdtemp(prefix="faultlens-broker-"))
     port = _free_port()
     wanted = os.environ.get("FAULTLENS_TEST_BROKER", "")  # "amqtt": skip mosquitto
@@ -104,7 +109,11 @@ def start_broker(username: str | None = None, password: str | None = None) -> Br
             None,
         )
     if mosquitto is not None:
-        broker = _mosquitto(mosquitto, folder, port, username, password)
+        try:
+            broker = _mosquitto(mosquitto, folder, port, username, password, tls)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
     else:
         amqtt = shutil.which("amqtt") or _beside_python("amqtt")
         if amqtt is None:
@@ -112,9 +121,9 @@ def start_broker(username: str | None = None, password: str | None = None) -> Br
             raise BrokerUnavailable(
                 "no MQTT broker: install mosquitto (apt-get install mosquitto) or amqtt"
             )
-        if username is not None:
+        if username is not None or tls:
             shutil.rmtree(folder, ignore_errors=True)
-            raise BrokerUnavailable("a broker with a password needs mosquitto")
+            raise BrokerUnavailable("a broker with a password or TLS needs mosquitto")
         broker = _amqtt(amqtt, folder, port)
     try:
         broker.start()
@@ -132,7 +141,7 @@ def remove(broker: Broker) -> None:
 
 
 def _mosquitto(
-    program: str, folder: Path, port: int, username: str | None, password: str | None
+    program: str, folder: Path, port: int, username: str | None, password: str | None, tls: bool
 ) -> Broker:
     lines = [
         f"listener {port} 127.0.0.1",
@@ -156,11 +165,36 @@ def _mosquitto(
         lines += ["allow_anonymous false", f"password_file {passwords}"]
     else:
         lines.append("allow_anonymous true")
+    ca_file = None
+    if tls:
+        ca_file, certfile, keyfile = _certificates(folder)
+        lines += [f"cafile {ca_file}", f"certfile {certfile}", f"keyfile {keyfile}"]
     config = folder / "mosquitto.conf"
     config.write_text("\n".join(lines) + "\n")
-    return Broker(
-        "mosquitto", "127.0.0.1", port, folder, [program, "-c", str(config)], username, password
-    )
+    command = [program, "-c", str(config)]
+    return Broker("mosquitto", "127.0.0.1", port, folder, command, username, password, ca_file)
+
+
+def _certificates(folder: Path) -> tuple[Path, Path, Path]:
+    """A CA and a server certificate for 127.0.0.1 and localhost signed by it (P-256 keys:
+    made in milliseconds), valid for two days."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        raise BrokerUnavailable("a TLS broker needs openssl to make its certificates")
+    ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+    (folder / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    ca = "/CN=FaultLens test CA"
+    steps = [
+        f"req -x509 {ec} -keyout ca.key -out ca.crt -days 2",
+        f"req {ec} -keyout server.key -out server.csr",
+        "x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt "
+        "-days 2 -extfile san.ext",
+    ]
+    subjects = [["-subj", ca], ["-subj", "/CN=localhost"], []]
+    for step, subject in zip(steps, subjects, strict=True):
+        command = [openssl, *step.split(), *subject]
+        subprocess.run(command, cwd=folder, check=True, capture_output=True)
+    return folder / "ca.crt", folder / "server.crt", folder / "server.key"
 
 
 def _passwd_program() -> str:

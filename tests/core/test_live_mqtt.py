@@ -305,3 +305,34 @@ def test_open_source_reads_mqtt_urls() -> None:
         open_source("mqtt://h/x", from_start=False)
     with pytest.raises(SourceError, match="time_source must be"):
         open_source("mqtt://h/x", time_source="payload time")
+
+
+def test_tls_broker(sources: list[MqttSource]) -> None:
+    try:
+        broker = start_broker(tls=True)
+    except BrokerUnavailable as err:
+        pytest.skip(str(err))
+    assert broker.ca_file is not None
+    try:
+        unverified = MqttSource(broker.host, broker.port, tls=True)  # the system's CAs
+        sources.append(unverified)
+        with pytest.raises(SourceError, match="CERTIFICATE_VERIFY_FAILED"):
+            unverified.start()
+        src = open_source(f"mqtts://localhost:{broker.port}/plant/#", ca_file=str(broker.ca_file))
+        assert isinstance(src, MqttSource)
+        sources.append(src)
+        src.start()
+        pub = Client(CallbackAPIVersion.VERSION2)
+        pub.tls_set(ca_certs=str(broker.ca_file))
+        pub.connect("localhost", broker.port)
+        pub.loop_start()
+        try:
+            pub.publish("plant/x", json.dumps({"v": 1.5}), qos=1).wait_for_publish(timeout=5)
+        finally:
+            pub.disconnect()
+            pub.loop_stop()
+        _t, v = _collect(src, 1)
+        assert v.tolist() == [[1.5]]
+        src.close()
+    finally:
+        remove(broker)
