@@ -1,0 +1,249 @@
+"""Live monitoring: sustained ingest without loss, and latency from a sample's publication to
+its fault probability, against the plain offline ``scan`` of the same rows.
+
+For each load (default: 10 Hz x 20 channels for 30 s, and 1 kHz x 8 channels for 20 s):
+
+- a model of the product's default size (window 32, hidden 64, 4 heads; levels input, so
+  rows are scored from the first full window on; a model with relative inputs waits for its
+  reference's first 256 rows, then behaves the same) is trained for one epoch on synthetic
+  rows with that many channels: its weights do not matter here, its cost does;
+- a publisher process (``faultlens replay --stamp now``) sends the rows at the load's rate,
+  each stamped with its publication time: into a local mosquitto (MQTT, one JSON object per
+  row, QoS 1) when one is installed, else (or with ``--transport csv``) appending to a CSV;
+- this process runs a ``LiveMonitor`` on the source (as ``faultlens monitor`` does: poll,
+  sleep 50 ms when idle) and records to a CSV. After each poll, every row newly scored gets
+  its latency: now minus its publication time. Rows published before the monitor ran are
+  left out (none with MQTT; with a CSV the publisher starts after the monitor too).
+
+Printed per load and transport: rows sent and recorded (and whether the recorded values are
+the published ones, exactly: "lost 0"), the rate sustained, the monitor's most rows behind,
+latency p50/p99/max, the time spent inside ``poll()`` (reading, scoring, writing, events),
+and the reference: the offline ``scan`` of the same rows (stride 1), timed in this process,
+with the ratio poll time / offline scan time (the cost of doing it live, in small batches,
+as rows arrive) and the offline scan's throughput against the load's rate (the headroom).
+
+Usage: python benchmarks/bench_live.py [--transport auto|mqtt|csv|both] [--seconds S]
+       [--only 10x20|1000x8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from faultlens.core.checkpoint import TrainedModel
+from faultlens.core.live.monitor import LiveMonitor, LiveOptions
+from faultlens.core.live.open_source import open_source
+from faultlens.core.live.replay import CsvTarget, replay
+from faultlens.core.options import ScanOptions, TrainOptions
+from faultlens.core.progress import run_to_end
+from faultlens.core.recording import Recording
+from faultlens.core.scan import scan
+from faultlens.core.training import train
+
+LOADS = {"10x20": (10.0, 20, 30.0), "1000x8": (1000.0, 8, 20.0)}
+POLL_IDLE_S = 0.05  # as faultlens monitor
+
+
+def synthetic(rows: int, channels: int, hz: float, seed: int = 0) -> Recording:
+    """Noisy sines with a step fault on channel 1 in every fifth block (labels for training)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(rows) / hz
+    phase = rng.uniform(0, 2 * np.pi, channels)
+    wave = np.sin(2 * np.pi * np.arange(rows)[:, None] / 200 + phase)
+    data = wave + 0.1 * rng.normal(size=(rows, channels))
+    labels = np.full(rows, "normal", dtype=object)
+    block = max(50, rows // 20)
+    for start in range(2 * block, rows - block, 5 * block):
+        data[start : start + block, 1] += 2.0
+        labels[start : start + block] = "step"
+    names = [f"sensor_{i:02d}" for i in range(channels)]
+    return Recording.from_arrays(data.astype(np.float32), names, labels=labels, time=t)
+
+
+def tiny_trained_model(channels: int) -> TrainedModel:
+    rec = synthetic(3000, channels, 10.0, seed=1)
+    options = TrainOptions(epochs=1, device="cpu", relative_inputs=False, seed=0)
+    return run_to_end(train([rec], options)).model
+
+
+@contextlib.contextmanager
+def mosquitto() -> Iterator[int | None]:
+    """A mosquitto on a free local port, or None when none is installed."""
+    exe = shutil.which("mosquitto")
+    if exe is None:
+        yield None
+        return
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    proc = subprocess.Popen(
+        [exe, "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError("mosquitto did not start")
+            time.sleep(0.05)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def run_load(
+    name: str, hz: float, seconds: float, model: TrainedModel, transport: str, port: int | None
+) -> dict[str, float | int | str | bool]:
+    folder = Path(tempfile.mkdtemp(prefix=f"bench_live_{name}_"))
+    rows = int(hz * seconds)
+    rec = synthetic(rows, len(model.channels), hz, seed=2)
+    data_csv = folder / "rows.csv"
+    run_to_end(replay(rec, CsvTarget(data_csv), rate=1e9))  # the publisher's input file
+    if transport == "mqtt":
+        spec = f"mqtt://127.0.0.1:{port}/bench/{name}"
+        source = open_source(spec, channels=tuple(model.channels), time_source="payload")
+    else:
+        spec = str(folder / "logger.csv")
+        Path(spec).touch()  # the follower waits for the header; the publisher writes it
+        source = open_source(spec, from_start=True)
+    monitor = LiveMonitor(
+        source, model, record_to=folder / "recorded.csv", options=LiveOptions(ScanOptions())
+    )
+    monitor.start()
+    started = time.time()
+    publisher = subprocess.Popen(
+        [sys.executable, "-m", "faultlens.cli", "replay", str(data_csv), "--to", spec,
+         "--rate", f"{hz:g}", "--stamp", "now"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    latencies: list[np.ndarray] = []
+    poll_s = 0.0
+    polls = most_behind = scored_before = 0
+    deadline = None
+    while True:
+        t0 = time.perf_counter()
+        update = monitor.poll()
+        poll_s += time.perf_counter() - t0
+        polls += 1
+        now = time.time()
+        most_behind = max(most_behind, update.behind_rows)
+        if update.scored_rows > scored_before:
+            times, _, _ = monitor.arrays()
+            published = times[scored_before : update.scored_rows]
+            latencies.append(now - published[published >= started])
+            scored_before = update.scored_rows
+        if publisher.poll() is not None:
+            deadline = deadline or time.monotonic() + 10.0
+            if monitor.n_rows >= rows or time.monotonic() > deadline:
+                break
+        if update.new_rows == 0 and update.behind_rows == 0:
+            time.sleep(POLL_IDLE_S)
+    if publisher.returncode != 0:
+        raise RuntimeError(
+            f"publisher failed: {publisher.stderr.read() if publisher.stderr else ''}"
+        )
+    t0 = time.perf_counter()
+    result = monitor.stop()
+    stop_s = time.perf_counter() - t0
+    recorded = result.recording
+    exact = recorded.n_rows == rows and np.array_equal(recorded.data, rec.data, equal_nan=True)
+
+    # Reference: the plain offline scan of the same rows, stride 1, in this process.
+    t0 = time.perf_counter()
+    run_to_end(scan(model, rec, ScanOptions(stride=1, device="cpu")))
+    offline_s = time.perf_counter() - t0
+    lat = np.concatenate(latencies) if latencies else np.zeros(0)
+    shutil.rmtree(folder, ignore_errors=True)
+    return {
+        "load": f"{hz:g} Hz x {len(model.channels)} ch",
+        "transport": transport,
+        "sent": rows,
+        "recorded": recorded.n_rows,
+        "exact": exact,
+        "rate": rows / seconds,
+        "most_behind": most_behind,
+        "latency_n": len(lat),
+        "p50_ms": float(np.percentile(lat, 50) * 1e3) if len(lat) else float("nan"),
+        "p99_ms": float(np.percentile(lat, 99) * 1e3) if len(lat) else float("nan"),
+        "max_ms": float(lat.max() * 1e3) if len(lat) else float("nan"),
+        "poll_s": poll_s,
+        "polls": polls,
+        "stop_s": stop_s,
+        "offline_s": offline_s,
+        "health_problems": monitor.health().problems,
+    }
+
+
+def report(r: dict[str, float | int | str | bool]) -> None:
+    lost = int(r["sent"]) - int(r["recorded"])
+    print(
+        f"{r['load']:>18} via {r['transport']:<4}: sent {r['sent']}, recorded {r['recorded']} "
+        f"(lost {lost}, values {'exact' if r['exact'] else 'DIFFER'}, input problems "
+        f"{r['health_problems']}), {r['rate']:.0f} rows/s sustained, at most "
+        f"{r['most_behind']} rows behind"
+    )
+    print(
+        f"{'':>18}       latency publication -> fault probability: p50 {r['p50_ms']:.0f} ms, "
+        f"p99 {r['p99_ms']:.0f} ms, max {r['max_ms']:.0f} ms ({r['latency_n']} rows)"
+    )
+    offline = float(r["offline_s"])
+    headroom = int(r["sent"]) / offline / float(r["rate"])
+    print(
+        f"{'':>18}       live poll() time {r['poll_s']:.2f} s in {r['polls']} polls (+ stop "
+        f"{r['stop_s']:.2f} s) vs offline scan of the same rows {offline:.2f} s: ratio "
+        f"{float(r['poll_s']) / offline:.2f}; offline scans "
+        f"{int(r['sent']) / offline:.0f} rows/s = {headroom:.0f}x the load"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--transport", choices=("auto", "mqtt", "csv", "both"), default="auto")
+    parser.add_argument("--seconds", type=float, help="seconds per load (default 30 / 20)")
+    parser.add_argument("--only", choices=tuple(LOADS), help="run one load")
+    args = parser.parse_args()
+    import torch
+
+    with mosquitto() as port:
+        if args.transport in ("mqtt", "both") and port is None:
+            raise SystemExit("mosquitto is not installed: use --transport csv")
+        if args.transport == "auto":
+            transports = ["mqtt"] if port is not None else ["csv"]
+            if port is None:
+                print("mosquitto not installed: measuring through the CSV follower instead")
+        else:
+            transports = ["mqtt", "csv"] if args.transport == "both" else [args.transport]
+        print(
+            f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU, {os.cpu_count()} "
+            f"cores; load average {os.getloadavg()[0]:.1f} (other work on the machine slows "
+            "every figure below)"
+        )
+        for name, (hz, channels, seconds) in LOADS.items():
+            if args.only and name != args.only:
+                continue
+            t0 = time.perf_counter()
+            model = tiny_trained_model(channels)
+            print(f"{name}: model trained in {time.perf_counter() - t0:.1f} s (1 epoch)")
+            for transport in transports:
+                r = run_load(name, hz, args.seconds or seconds, model, transport, port)
+                report(r)
+        print(f"load average at the end {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
