@@ -132,3 +132,41 @@ def unused_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def test_mqtt_replay_publishes_one_json_object_per_row(mqtt_broker) -> None:
+    import json
+    import threading
+
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    rec = small_recording(n=30)
+    got: list[dict] = []
+    subscribed, done = threading.Event(), threading.Event()
+
+    def on_message(client, userdata, message) -> None:  # paho's thread
+        got.append(json.loads(message.payload))
+        if len(got) == rec.n_rows:
+            done.set()
+
+    listener = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2)
+    listener.on_connect = lambda c, *_: c.subscribe("plant/#", qos=1)
+    listener.on_subscribe = lambda *_: subscribed.set()
+    listener.on_message = on_message
+    listener.connect(mqtt_broker.host, mqtt_broker.port)
+    listener.loop_start()
+    try:
+        assert subscribed.wait(10), "the listener did not subscribe"
+        url = f"mqtt://{mqtt_broker.host}:{mqtt_broker.port}/plant/pump"
+        result = run_to_end(replay(rec, open_target(url), rate=500))
+        assert result.rows_sent == rec.n_rows
+        assert done.wait(10), f"{len(got)} of {rec.n_rows} messages arrived"
+    finally:
+        listener.loop_stop()
+        listener.disconnect()
+    assert list(got[0]) == ["time", "a", "b", "c"]
+    assert got[0]["time"] == "2024-03-04T06:00:00+00:00"  # UTC said, never guessed
+    assert got[3]["b"] is None  # the missing value
+    values = np.array([[np.nan if m[c] is None else m[c] for c in "abc"] for m in got])
+    np.testing.assert_array_equal(values.astype(np.float32), rec.data)  # float32 exact
