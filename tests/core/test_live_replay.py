@@ -102,6 +102,8 @@ def test_addresses_and_targets_say_what_is_wrong(tmp_path: Path) -> None:
     assert (address.username, address.password) == ("user", "p@ss")
     assert "p@ss" not in str(address)  # never printed
     assert parse_mqtt_url("mqtt://h/t").port == 1883
+    secure = parse_mqtt_url("mqtts://h/t")
+    assert secure.tls and secure.port == 8883 and str(secure) == "mqtts://h:8883/t"
     for bad, words in [
         ("mqtt://host", "no topic"),
         ("mqtt://:1883/t", "no broker host"),

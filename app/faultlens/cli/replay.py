@@ -126,7 +126,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--to",
         required=True,
         metavar="mqtt://HOST[:PORT]/TOPIC | OUT.csv",
-        help="where the rows go: an MQTT topic (port 1883 when not given; "
+        help="where the rows go: an MQTT topic (port 1883 when not given; mqtts:// for TLS, "
+        "port 8883; "
         "mqtt://USER@HOST/TOPIC with --password-env for a broker that wants a login) "
         "or a CSV file",
     )

@@ -15,6 +15,7 @@ was sent stays sent), so it returns rather than raising ``Cancelled``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import threading
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 # receiver stamps arrival).
 Stamp = Literal["recorded", "now", "none"]
 
-MQTT_DEFAULT_PORT = 1883
+DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}  # as open_source reads an address
 CONNECT_TIMEOUT_S = 10.0
 # Longest sleep between two checks of should_stop, and the most rows sent in one batch (so
 # progress and stopping stay prompt when a slow target makes rows pile up).
@@ -290,30 +291,32 @@ class CsvTarget:
 
 @dataclass(frozen=True)
 class MqttAddress:
-    """``mqtt://[user[:password]@]HOST[:PORT]/TOPIC`` taken apart."""
+    """``mqtt[s]://[user[:password]@]HOST[:PORT]/TOPIC`` taken apart."""
 
     host: str
     port: int
     topic: str
     username: str | None = None
     password: str | None = None
+    tls: bool = False
 
     def __str__(self) -> str:
         user = f"{self.username}@" if self.username else ""
-        return f"mqtt://{user}{self.host}:{self.port}/{self.topic}"
+        return f"{'mqtts' if self.tls else 'mqtt'}://{user}{self.host}:{self.port}/{self.topic}"
 
 
 def parse_mqtt_url(url: str) -> MqttAddress:
-    """An ``mqtt://`` URL's parts; ``ReplayError`` naming what is wrong otherwise. The topic
-    is everything after the first slash, taken as written (it may hold slashes, ``+``, and
-    ``#``, which a URL parser would take for a fragment)."""
+    """An ``mqtt://`` (``mqtts://``: TLS) URL's parts, read as ``open_source`` reads a
+    source's; ``ReplayError`` naming what is wrong otherwise. The topic is everything after
+    the first slash, taken as written (it may hold slashes, and ``#``, which a URL parser
+    would take for a fragment); ``%XX`` escapes are undone."""
     scheme, sep, rest = url.partition("://")
-    if scheme != "mqtt" or not sep:
+    if scheme.lower() not in DEFAULT_PORTS or not sep:
         raise ReplayError(f"{url}: not an mqtt:// address (mqtt://HOST[:PORT]/TOPIC)")
     netloc, _, topic = rest.partition("/")
     parts = urlsplit(f"mqtt://{netloc}")
     try:
-        port = parts.port or MQTT_DEFAULT_PORT
+        port = parts.port or DEFAULT_PORTS[scheme.lower()]
     except ValueError:
         raise ReplayError(f"{url}: the port is not a number from 1 to 65535") from None
     if not parts.hostname:
@@ -326,6 +329,7 @@ def parse_mqtt_url(url: str) -> MqttAddress:
         topic=unquote(topic),
         username=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password else None,
+        tls=scheme.lower() == "mqtts",
     )
 
 
@@ -348,7 +352,7 @@ class MqttTarget:
         if address.topic.endswith("#") or "+" in address.topic:
             raise ReplayError(f"{address}: a topic to publish to cannot hold a wildcard")
         self.address = address
-        self.tls = tls or ca_file is not None
+        self.tls = tls or address.tls or ca_file is not None
         self.ca_file = None if ca_file is None else str(ca_file)
         self.qos = qos
         self.close_timeout_s = close_timeout_s
@@ -438,11 +442,12 @@ def open_target(
     tls: bool = False,
     ca_file: str | Path | None = None,
 ) -> ReplayTarget:
-    """``mqtt://...`` -> ``MqttTarget``; anything else is a CSV file path -> ``CsvTarget``."""
-    if spec.startswith("mqtt://") or "://" in spec:
+    """``mqtt[s]://...`` -> ``MqttTarget``; anything else is a CSV file path -> ``CsvTarget``.
+    ``username``/``password`` stand in for a login the URL does not hold."""
+    if "://" in spec:
         address = parse_mqtt_url(spec)
         if username is not None:
-            address = MqttAddress(address.host, address.port, address.topic, username, password)
+            address = dataclasses.replace(address, username=username, password=password)
         return MqttTarget(address, tls=tls, ca_file=ca_file)
     path = Path(spec)
     if path.suffix.lower() not in (".csv", ".txt"):
