@@ -301,3 +301,21 @@ def test_bad_input_is_counted_and_told_never_a_crash(tmp_path: Path) -> None:
     assert "1 problem(s) in the input (not a number 1)" in err and "last error:" in err
     recorded = load_recording(tmp_path / "r.csv")
     assert np.isnan(recorded.data[25, 0]) and recorded.data[25, 1] == 1.0
+
+
+def test_replay_into_a_csv_and_its_bad_arguments(demo: Path, tmp_path: Path) -> None:
+    out = tmp_path / "logger.csv"
+    code, _, err = run(["replay", demo, "--to", out, "--rate", 50000])
+    assert code == 0, err
+    assert f"replay done: {ROWS} rows" in err
+    np.testing.assert_array_equal(load_recording(out).data, load_recording(demo).data)
+    for argv, expected in [
+        (["--to", tmp_path / "x.json"], ".csv"),
+        (["--to", "mqtt://127.0.0.1:1/t"], "cannot connect to the broker"),
+        (["--to", "mqtt://h/t", "--password-env", "FAULTLENS_NO_SUCH_VAR"], "--username"),
+    ]:
+        code, _, err = run(["replay", demo, *argv])
+        assert code == 2 and expected in err and "Traceback" not in err, err
+    with contextlib.redirect_stderr(io.StringIO()), pytest.raises(SystemExit) as info:
+        cli.main(["replay", str(demo), "--to", str(out), "--speed", "0"])
+    assert info.value.code == 2

@@ -119,6 +119,9 @@ def test_addresses_and_targets_say_what_is_wrong(tmp_path: Path) -> None:
     with pytest.raises(ReplayError, match="does not exist"):
         run_to_end(replay(small_recording(), open_target(str(tmp_path / "no" / "x.csv"))))
     assert isinstance(open_target(str(tmp_path / "x.csv")), CsvTarget)
+    login = open_target("mqtt://op@h/t", password="secret")
+    assert isinstance(login, MqttTarget) and login.address.username == "op"
+    assert login.address.password == "secret"
 
 
 def test_a_broker_that_is_not_there_is_a_clear_error(unused_port: int) -> None:

@@ -77,8 +77,8 @@ def run_replay(args: argparse.Namespace) -> int:
 def _password(args: argparse.Namespace) -> str | None:
     if args.password_env is None:
         return None
-    if args.username is None:
-        raise FaultLensError("--password-env: give --username too")
+    if args.username is None and "@" not in args.to:
+        raise FaultLensError("--password-env: give --username (or USER@ in the --to address)")
     value = os.environ.get(args.password_env)
     if value is None:
         raise FaultLensError(f"--password-env {args.password_env}: no such environment variable")

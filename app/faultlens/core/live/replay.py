@@ -446,8 +446,12 @@ def open_target(
     ``username``/``password`` stand in for a login the URL does not hold."""
     if "://" in spec:
         address = parse_mqtt_url(spec)
-        if username is not None:
-            address = dataclasses.replace(address, username=username, password=password)
+        if username is not None or password is not None:
+            address = dataclasses.replace(
+                address,
+                username=username or address.username,
+                password=password if password is not None else address.password,
+            )
         return MqttTarget(address, tls=tls, ca_file=ca_file)
     path = Path(spec)
     if path.suffix.lower() not in (".csv", ".txt"):
