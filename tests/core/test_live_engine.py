@@ -356,6 +356,23 @@ def test_live_equals_offline_in_uneven_chunks(tmp_path: Path) -> None:
     assert [e.start_row for e in live_opened] == [e.start_row for e in offline_events]
     assert_events_equal(live_closed, offline_events[: len(live_closed)])
     assert len(live_closed) + len(still_open) == len(offline_events)
+    # Each event opened in the poll that scored the row where its stretch reached the
+    # minimum duration, and closed in the poll that scored the merge gap's last row after it.
+    flagged = expected.fault_probability >= threshold
+    gap = max(options.scan.merge_gap_rows, 1)
+    spans = [
+        (0 if i == 0 else updates[i - 1].scored_rows, u.scored_rows) for i, u in enumerate(updates)
+    ]
+    for event in offline_events:
+        s, e = event.start_row, event.end_row
+        reach = next(r for r in range(s, e + 1) if flagged[r] and r - s + 1 >= 3)
+        (opened_in,) = [i for i, u in enumerate(updates) for x in u.opened if x.start_row == s]
+        assert spans[opened_in][0] <= reach < spans[opened_in][1]
+        closed_in = [i for i, u in enumerate(updates) for x in u.closed if x.start_row == s]
+        if closed_in:
+            assert spans[closed_in[0]][0] < e + 1 + gap <= spans[closed_in[0]][1]
+        else:
+            assert 900 - (e + 1) < gap  # still running at the end: too few rows after it
     # The predicted column holds each row's class name (empty before the first window).
     with open(path, newline="") as fh:
         rows = list(csv.reader(fh))
