@@ -31,7 +31,7 @@ from faultlens.core.report import export_report, write_report
 from faultlens.core.report.figures import EventFigure, event_view, peak_decimate, report_style
 from faultlens.core.report.mpl_compat import png_bytes
 from faultlens.core.report.pdf import (
-    EVENTS_PER_PDF_PAGE,
+    INSPECTED_EVENTS_PER_PDF_PAGE,
     PDF_FIGURE_DPI,
     render_pdf,
     summary_page_count,
@@ -175,8 +175,8 @@ def test_html_report_is_self_contained_and_escapes_hostile_strings(
     parser.feed(text)
     parser.close()
     imgs = [attrs for tag, attrs in parser.tags if tag == "img"]
-    # The whole-recording timeline, then one figure per event.
-    assert [a.get("class") for a in imgs] == ["timeline"] + [None] * len(events)
+    # The whole-recording timeline, then per event its figure and its inspector view.
+    assert [a.get("class") for a in imgs] == ["timeline"] + [None, "inspector"] * len(events)
     for attrs in imgs:
         src = attrs["src"] or ""
         assert src.startswith("data:image/png;base64,")
@@ -219,15 +219,15 @@ def test_pdf_report_pages_and_literal_text(
     text_pages = 1 + texts.count(f"Fault report: {recording.name} (continued)")
     summary_pages = summary_page_count(len(events))
     review_pages = 1  # the hand-drawn region
-    event_pages = math.ceil(len(events) / EVENTS_PER_PDF_PAGE)
+    event_pages = math.ceil(len(events) / INSPECTED_EVENTS_PER_PDF_PAGE)  # with the model
     assert pages == text_pages + summary_pages + review_pages + event_pages
 
-    # Many events: the page count grows with the events, two per page.
+    # Many events: the page count grows with the events, one a page with the inspector view.
     many = make_events(recording, 13)
     out2 = tmp_path / "many.pdf"
     export_report(out2, recording, result, model, None, events=many)
     pages2 = len(re.findall(rb"/Type\s*/Page\b", out2.read_bytes()))
-    assert pages2 == text_pages + summary_page_count(13) + 7
+    assert pages2 == text_pages + summary_page_count(13) + 13
 
 
 def test_report_without_events_model_or_review(
@@ -620,9 +620,10 @@ def test_pdf_first_page_flows_with_many_warnings_and_a_long_model_card(
     # The sections after them, which a full first page used to drop.
     validation = "Validation per class (precision / recall / F1 / support)"
     assert texts.index(validation) < texts.index("Scan") < texts.index("Events flagged")
-    # Pages: the text pages, one summary page, one event page.
+    # Pages: the text pages, one summary page, the event pages (one each with the model).
     text_pages = 1 + texts.count(f"{title} (continued)")
-    assert _pdf_pages(blob) == text_pages + 1 + math.ceil(len(events) / EVENTS_PER_PDF_PAGE)
+    event_pages = math.ceil(len(events) / INSPECTED_EVENTS_PER_PDF_PAGE)
+    assert _pdf_pages(blob) == text_pages + 1 + event_pages
     # What render_pdf counts is what it wrote.
     buf = io.BytesIO()
     pages = run_to_end(
@@ -764,3 +765,62 @@ def test_event_figures_mark_the_rows_the_file_labels_as_a_fault() -> None:
     assert np.isnan(xs[2::3]).all() and (ys[~np.isnan(ys)] == 1.0).all()
     unlabelled = Recording.from_arrays(np.zeros((3, 1)), ["a"])
     assert _label_bar(unlabelled, 0, 3, x[:3])[0].size == 0
+
+
+# ---------------------------------------------------------------- the inspector view (issue 13)
+def test_each_event_shows_the_decision_at_its_peak_row(
+    tmp_path: Path, recording: Recording, result: ScanResult, model: TrainedModel
+) -> None:
+    from faultlens.core.explain import explain
+    from faultlens.core.report.inspector import REPORT_DETAILED_EVENTS, explain_events, peak_row
+
+    events = make_events(recording, REPORT_DETAILED_EVENTS + 2)
+    exps = explain_events(model, recording, result, events)
+    for event, exp in zip(events, exps, strict=True):
+        assert exp is not None
+        fp = result.fault_probability[event.start_row : event.end_row + 1]
+        assert exp.row == peak_row(result, event, model.window)
+        assert exp.row == max(event.start_row + int(np.nanargmax(fp)), model.window - 1)
+        assert exp.before == event.start_row  # compared with the rows before the event
+        # The same decision explain gives for that row.
+        alone = explain(model, recording, exp.row, before=event.start_row)
+        np.testing.assert_allclose(exp.probabilities, alone.probabilities, atol=1e-6)
+    # The contribution (C x T + 1 windows an event) for the first events only.
+    assert all(e is not None and e.contribution.any() for e in exps[:REPORT_DETAILED_EVENTS])
+    assert all(e is not None and not e.contribution.any() for e in exps[REPORT_DETAILED_EVENTS:])
+    assert explain_events(None, recording, result, events) == [None] * len(events)
+
+    out = tmp_path / "inspected.html"
+    export_report(out, recording, result, model, None, events=events)
+    text = out.read_text(encoding="utf-8")
+    assert text.count('<img class="inspector"') == len(events)
+    assert text.count("Below the figure: the decision at the peak row") == len(events)
+    assert text.count(f"is drawn for the first {REPORT_DETAILED_EVENTS} events") == 2
+
+
+def test_inspector_strip_paints_attention_and_contribution(
+    recording: Recording, model: TrainedModel
+) -> None:
+    """The band's colour follows the attention each step received, the heatmap's the
+    contribution: read back from the pixels, column by column."""
+    from faultlens.core.explain import explain
+    from faultlens.core.report.inspector import BAND_LUT, HEAT_LUT, InspectorStrip
+
+    exp = explain(model, recording, 400, before=380)
+    with report_style():
+        strip = InspectorStrip(recording, model.window)
+        pixels = strip.rgba(exp)
+        _, layout = strip._layout(True)
+    assert pixels.shape == (round(2.4 * 90), round(7.4 * 90), 4)
+    att = exp.attention_received
+    rows, cols, steps = layout.cells[id(layout.panels[-1])]
+    bottom = pixels[rows.stop - 1, cols, :3]  # the panel's lowest row: band only, mostly
+    expected = BAND_LUT[np.clip(np.round(att / att.max() * 255), 0, 255).astype(int)][steps]
+    assert (bottom == expected).all(axis=1).mean() > 0.8
+    top = exp.top_channels(3)
+    rows, cols, steps = layout.cells[id(layout.heat)]
+    grid = exp.contribution[top[-1]]  # the last heatmap row: the third top channel
+    lim = float(np.abs(exp.contribution[top]).max())
+    colours = HEAT_LUT[np.clip(np.round((grid + lim) / (2 * lim) * 255), 0, 255).astype(int)]
+    lowest = pixels[rows.stop - 1, cols, :3]
+    assert (lowest == colours[steps]).all(axis=1).mean() > 0.8

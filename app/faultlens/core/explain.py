@@ -111,7 +111,7 @@ class Explanation:
         """What occlusion compares with, in words."""
         t = self.window
         if self.before < t:
-            return "occluded values: the channel's training mean (no earlier rows)"
+            return "occluded values: the training mean of each channel (no earlier rows)"
         first = self.before - t
         where = (
             f"{recording.format_time(first)} – {recording.format_time(self.before - 1)}"
@@ -124,9 +124,9 @@ class Explanation:
         """Indices of the ``n`` channels that drove the decision most: by occlusion share,
         then by the positive contribution summed over the window (ties and all-zero
         attribution, e.g. a normal window, fall back to it)."""
-        push = np.clip(self.contribution, 0.0, None).sum(axis=1)
-        order = np.lexsort((-push, -self.channel_attribution))
-        return [int(i) for i in order[:n]]
+        push = np.clip(self.contribution, 0.0, None).sum(axis=1).tolist()
+        share = self.channel_attribution.tolist()
+        return sorted(range(len(share)), key=lambda i: (-share[i], -push[i]))[:n]
 
     def to_dict(self) -> dict[str, object]:
         """Plain lists and numbers (JSON)."""

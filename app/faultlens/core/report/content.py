@@ -20,6 +20,7 @@ from faultlens.core.review import current_user
 
 if TYPE_CHECKING:
     from faultlens.core.checkpoint import TrainedModel
+    from faultlens.core.explain import Explanation
     from faultlens.core.review import EventDecision, Review
     from faultlens.core.scan import ScanResult
 
@@ -282,3 +283,21 @@ def event_details(en: EventEntry) -> list[tuple[str, str]]:
     if d is not None and d.reviewer and d.status != "unreviewed":
         rows.append(("Reviewed by", f"{d.reviewer}, {d.changed}"))
     return rows
+
+
+def inspector_caption(exp: Explanation, recording: Recording, detailed_events: int) -> str:
+    """The line under an event's inspector view: which decision it shows, against what, and
+    (where the contribution was not computed) how to get it."""
+    text = (
+        f"Below the figure: the decision at the peak row {exp.row} of the event "
+        f"({recording.format_time(exp.row)}), from the {exp.window} rows up to it: "
+        f"{exp.predicted}, fault probability {exp.fault_probability:.2f}. "
+        f"{exp.reference_text(recording).capitalize()}."
+    )
+    if not exp.contribution.any():
+        text += (
+            f" The contribution per channel and step is drawn for the first {detailed_events} "
+            f"events; for this one: faultlens explain {recording.name} --model MODEL "
+            f"--at {exp.row} --before {exp.before} --png OUT.png."
+        )
+    return text

@@ -23,6 +23,7 @@ from faultlens.core.report.content import (
     channels_text,
     event_details,
     event_entries,
+    inspector_caption,
     model_rows,
     per_class_rows,
     quality_rows,
@@ -40,6 +41,12 @@ from faultlens.core.report.figures import (
     event_view,
     report_style,
     timeline_png,
+)
+from faultlens.core.report.inspector import (
+    CONTRIBUTION_NOTE,
+    REPORT_DETAILED_EVENTS,
+    InspectorStrip,
+    explain_events,
 )
 from faultlens.core.report.mpl_compat import png_bytes
 
@@ -136,7 +143,13 @@ def _legend_html() -> str:
     return (
         f'<p class="legend sub">{spans}<br>The shaded band is the flagged event; the dashed '
         "line the detection threshold; a grey bar on top of the fault probability marks the "
-        "rows the file itself labels as a fault. Time runs from the event's start.</p>"
+        "rows the file itself labels as a fault. Time runs from the event's start.<br>Under "
+        "it, the model's decision at the event's peak row, from the window of rows up to it: "
+        "the window's top channels with the attention each step received (orange band) and "
+        "the max-pool hotspots (circles, area: how many features peaked there; filled: on the "
+        "channel those features responded to most), how much each of those channels at each "
+        "step moved the fault probability (red: up, blue: down), and the attention matrix "
+        "(which steps each step attended to).</p>"
     )
 
 
@@ -227,19 +240,27 @@ def render_html(
     if entries:
         out.append("<h2>Events</h2>")
         out.append(_legend_html())
+        yield Progress(0, total, "Explaining each event's peak")
+    explanations = explain_events(model, recording, result, [en.event for en in entries],
+                                  should_stop)  # fmt: skip
     # Deflating a PNG releases the GIL: a second thread does it while the next figure is
     # drawn. At most PNG_QUEUE figures wait, so memory stays flat for any number of events.
-    pending: deque[tuple[int, str, Future[bytes]]] = deque()
+    pending: deque[tuple[int, str, Future[bytes]]] = deque()  # (slot, img attributes, PNG)
 
     def settle(keep: int) -> None:
         while len(pending) > keep:
-            slot, alt, png = pending.popleft()
+            slot, attributes, png = pending.popleft()
             b64 = base64.b64encode(png.result()).decode("ascii")
-            out[slot] = f'<img alt="{_e(alt)}" src="data:image/png;base64,{b64}">'
+            out[slot] = f'<img {attributes} src="data:image/png;base64,{b64}">'
 
     with report_style(), ThreadPoolExecutor(1, thread_name_prefix="report-png") as pool:
         figure = EventFigure(recording, result, result.threshold)
-        for en in entries:
+        strip = (
+            InspectorStrip(recording, model.window, contribution_note=CONTRIBUTION_NOTE)
+            if model is not None
+            else None
+        )
+        for en, exp in zip(entries, explanations, strict=True):
             if should_stop():
                 raise Cancelled()
             yield Progress(en.index, total, f"Drawing event {en.index} of {len(entries)}")
@@ -252,7 +273,17 @@ def render_html(
             )
             alt = f"Event {en.index}: {', '.join(view.channels)} with the model's evidence"
             out.append("")  # the <img>, once its PNG is made
-            pending.append((len(out) - 1, alt, pool.submit(png_bytes, pixels[..., :3])))
+            pending.append(
+                (len(out) - 1, f'alt="{_e(alt)}"', pool.submit(png_bytes, pixels[..., :3]))
+            )
+            if exp is not None and strip is not None:
+                out.append("")  # the inspector's <img>
+                alt = f"Event {en.index}: the model's decision at its peak row {exp.row}"
+                rgb = strip.rgba(exp)[..., :3]
+                attributes = f'class="inspector" alt="{_e(alt)}"'
+                pending.append((len(out) - 1, attributes, pool.submit(png_bytes, rgb)))
+                caption = inspector_caption(exp, recording, REPORT_DETAILED_EVENTS)
+                out.append(f'<p class="sub">{_e(caption)}</p>')
             out.append(_kv_table(event_details(en)))
             if en.note:
                 out.append(_note_html(en.note))

@@ -17,16 +17,23 @@ Plain ``Figure`` objects with mathtext off (names from files are drawn as writte
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.transforms import IdentityTransform
 
+from faultlens.core.progress import ShouldStop, never_stop
 from faultlens.core.report.figures import report_style
 
 if TYPE_CHECKING:
+    from faultlens.core.checkpoint import TrainedModel
+    from faultlens.core.events import FaultEvent
     from faultlens.core.explain import Explanation
     from faultlens.core.recording import Recording
+    from faultlens.core.scan import ScanResult
 
 INSPECTOR_CHANNELS = 4  # channel panels: the decision's top channels
 CONTRIBUTION_ROWS = 12  # channels in the contribution heatmap (most contributing first)
@@ -208,3 +215,348 @@ def inspector_png(
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()
+
+
+# ---------------------------------------------------------------- the report's strip
+STRIP_PANELS = 3  # channel panels (and contribution rows) per event in a report
+NAME_FONT_PT = 6.5
+
+
+def _lut(cmap_name: str, low: float = 0.0, high: float = 1.0) -> np.ndarray:
+    """(256, 3) uint8 colours of ``cmap_name`` between ``low`` and ``high`` of its range."""
+    from matplotlib import colormaps
+
+    rgb = colormaps[cmap_name](np.linspace(low, high, 256))[:, :3]
+    return np.round(rgb * 255).astype(np.uint8)
+
+
+_BREAK = np.full((1, 2), np.nan)  # a gap between the panels' parts of one line
+BAND_LUT = _lut(BAND_COLOUR, 0.0, 0.62)  # attention band: white to orange, never dark
+HEAT_LUT = _lut("RdBu_r")
+MATRIX_LUT = _lut("viridis")
+
+
+def _levels(values: np.ndarray, low: float, high: float) -> np.ndarray:
+    """Indices 0..255 into a LUT for ``values`` scaled from ``low..high``."""
+    span = (high - low) or 1.0
+    scaled = np.nan_to_num((values - low) / span, nan=0.5)
+    return np.clip(np.round(scaled * 255), 0, 255).astype(np.intp)
+
+
+class InspectorStrip:
+    """The inspector view for reports, fast: for each event, its peak row's decision
+    (``Explanation``) as the window's top channels with the attention band and hotspot
+    circles, the contribution rows of those channels, and the mean attention matrix.
+
+    Drawn as ``EventFigure`` draws (``faultlens.core.report.figures``): the static parts
+    (frames, ticks, axis labels, colour bars) once per layout, kept as pixels; per event the
+    band, heatmap and matrix are painted into the pixels from colour tables (an AxesImage
+    resamples and converts on every draw), then only the traces and hotspot circles are
+    drawn by matplotlib, and the texts stamped. ``rgba(exp)`` gives (H, W, 4) uint8.
+
+    Events without a contribution (``Explanation.contribution`` all zero, the report
+    computes it for its first events only) get a layout whose heatmap says so.
+    """
+
+    def __init__(
+        self,
+        recording: Recording,
+        window: int,
+        *,
+        contribution_note: str = "",
+        width_in: float = 7.4,
+        height_in: float = 2.4,
+        dpi: int = 90,
+    ) -> None:
+        from faultlens.core.report.mpl_compat import TextStamps
+
+        self.recording = recording
+        self.window = int(window)
+        self.width_in, self.height_in, self.dpi = width_in, height_in, dpi
+        self.contribution_note = contribution_note
+        if recording.time is None:
+            self.step, self.xlabel = 1.0, "rows before the decision"
+        else:
+            self.step, self.xlabel = float(recording.sampling_interval), "s before the decision"
+        self._layouts: dict[bool, tuple[Any, _StripLayout, Any]] = {}
+        self._names = TextStamps(NAME_FONT_PT, dpi, "#222222")
+        self._title = TextStamps(7.5, dpi, "#222222")
+
+    def _layout(self, with_contribution: bool) -> tuple[Any, _StripLayout]:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        if with_contribution not in self._layouts:
+            fig = Figure(figsize=(self.width_in, self.height_in), dpi=self.dpi)
+            canvas = FigureCanvasAgg(fig)
+            note = "" if with_contribution else self.contribution_note
+            layout = _StripLayout(fig, self.window, self.step, self.xlabel, note)
+            for artist in layout.dynamic:
+                artist.set_animated(True)
+            canvas.draw()
+            layout.measure()
+            self._layouts[with_contribution] = (canvas, layout, canvas.copy_from_bbox(fig.bbox))
+        canvas, layout, background = self._layouts[with_contribution]
+        canvas.restore_region(background)
+        return canvas, layout
+
+    def rgba(self, exp: Explanation, title: str = "") -> np.ndarray:
+        """The strip for ``exp`` as (H, W, 4) uint8 pixels (a copy)."""
+        has = bool(np.any(exp.contribution))
+        canvas, layout = self._layout(has)
+        rgba = np.asarray(canvas.buffer_rgba())
+        top = exp.top_channels(STRIP_PANELS)
+        layout.paint(rgba, exp, top, has)
+        layout.update(exp, top)
+        for artist in layout.dynamic:
+            layout.fig.draw_artist(artist)
+        height = rgba.shape[0]
+        # Names and shares only: value ranges differ per event, and each new string costs a
+        # FreeType rendering (the event figure above gives the ranges).
+        for (x, y), c in zip(layout.name_anchors, top, strict=False):
+            share = f"  occlusion {exp.channel_attribution[c]:.0%}"
+            self._names.draw(rgba, x, height - y, (exp.channels[c], share), "left", 1.0)
+        if has:
+            for (x, y), c in zip(layout.heat_anchors, top, strict=False):
+                self._names.draw(rgba, x, height - y, (exp.channels[c],), "left", 1.0)
+            lim = float(np.abs(exp.contribution[top]).max())
+            x, y = layout.heat_scale_anchor
+            self._names.draw(rgba, x, height - y, (f"±{lim:.2g}",), "left", 1.0)
+        x, y = layout.matrix_scale_anchor
+        self._names.draw(rgba, x, height - y, (f"{float(exp.attention.mean(axis=0).max()):.2f}",),
+                         "left")  # fmt: skip
+        if title:
+            self._title.draw(rgba, 4, 3, (title,), "left")
+        return rgba.copy()
+
+
+class _StripLayout:
+    """Axes and artists of the report's inspector strip (``InspectorStrip``)."""
+
+    def __init__(self, fig: Figure, window: int, step: float, xlabel: str, note: str) -> None:
+        from matplotlib import colormaps
+        from matplotlib.cm import ScalarMappable
+        from matplotlib.colors import Normalize
+
+        self.fig, self.window = fig, window
+        x = (np.arange(window) - (window - 1)) * step  # step centres
+        self.x = x
+        self.x0, self.x1 = float(x[0] - step / 2), float(x[-1] + step / 2)
+        left, right = 0.12, 0.6
+        panel_top, panel_bottom, gap = 0.88, 0.50, 0.012
+        unit = (panel_top - panel_bottom - gap * (STRIP_PANELS - 1)) / STRIP_PANELS
+        self.panels = []
+        for k in range(STRIP_PANELS):
+            y0 = panel_top - (k + 1) * unit - k * gap
+            ax = fig.add_axes((left, y0, right - left, unit))
+            ax.set_xlim(self.x0, self.x1)
+            ax.set_ylim(0, 1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            self.panels.append(ax)
+        self.heat = fig.add_axes((left, 0.2, right - left, 0.24))
+        self.heat.set_xlim(self.x0, self.x1)
+        self.heat.set_ylim(STRIP_PANELS, 0)
+        self.heat.set_yticks([])
+        self.heat.tick_params(labelsize=6.5, length=2)
+        self.heat.set_xlabel(xlabel, fontsize=7, labelpad=1)
+        hb = self.heat.get_position()
+        self.heat_title = fig.text(
+            hb.x0, hb.y1 + 0.015, "contribution to the fault probability, per channel and "
+            "step (occlusion): red up, blue down", fontsize=6.5, va="bottom",
+        )  # fmt: skip
+        self.note = note
+        if note:
+            self.heat.text(0.5, 0.5, note, transform=self.heat.transAxes, ha="center",
+                           va="center", fontsize=6.5, color="#555555", wrap=True)  # fmt: skip
+        self.panels[0].set_title(
+            "band: attention received · circles: max-pool hotspots (filled: on this channel)",
+            fontsize=6.5, loc="left", pad=2,
+        )  # fmt: skip
+        side = 0.68 * fig.get_figheight() / fig.get_figwidth()  # a square matrix
+        mx = fig.add_axes((0.69, 0.2, side, 0.68))
+        mx.set_xlim(self.x0, self.x1)
+        mx.set_ylim(self.x1, self.x0)
+        mx.tick_params(labelsize=6, length=2)
+        mx.set_xlabel("key (" + xlabel.split(" ")[0] + ")", fontsize=6.5, labelpad=1)
+        mx.set_ylabel("query", fontsize=6.5, labelpad=1)
+        mx.set_title("attention (mean of heads)", fontsize=6.5, pad=2)
+        self.matrix = mx
+        box = mx.get_position()
+        cax = fig.add_axes((box.x1 + 0.01, box.y0, 0.01, box.height))
+        bar = fig.colorbar(ScalarMappable(Normalize(0, 1), colormaps["viridis"]), cax=cax)
+        bar.set_ticks([0, 1], labels=["0", ""])
+        bar.ax.tick_params(labelsize=6, length=2)
+        self.cax = cax
+        # The traces and circles of all panels are one artist each, in display pixels
+        # (update transforms the data): an artist costs more in its set-up than its points.
+        pixels = IdentityTransform()
+        self.line = Line2D([], [], color=TRACE_COLOUR, lw=0.9, transform=pixels)
+        fig.add_artist(self.line)
+        self.hollow = self.panels[0].scatter(
+            [], [], s=[], facecolors="none", edgecolors=HOT_COLOUR, linewidths=0.7, clip_on=False
+        )
+        self.filled = self.panels[0].scatter([], [], s=[], color=HOT_COLOUR, alpha=0.8,
+                                             clip_on=False)  # fmt: skip
+        for circles in (self.hollow, self.filled):
+            circles.set_offset_transform(pixels)
+        self.dynamic: list[Any] = [self.line, self.hollow, self.filled]
+        self.name_anchors: list[tuple[float, float]] = []
+        self.heat_anchors: list[tuple[float, float]] = []
+        self.heat_scale_anchor = (0.0, 0.0)
+        self.matrix_scale_anchor = (0.0, 0.0)
+        self.cells: dict[int, tuple[slice, slice, np.ndarray]] = {}
+
+    def measure(self) -> None:
+        """Pixel anchors of the stamped texts (after the first draw)."""
+
+        def px(transform: Any, xy: tuple[float, float]) -> tuple[float, float]:
+            x, y = transform.transform(xy)
+            return float(x), float(y)
+
+        self.name_anchors = [px(ax.transAxes, (0.005, 0.97)) for ax in self.panels]
+        self.heat_anchors = [
+            (x + 3, y)
+            for x, y in (px(self.heat.transData, (self.x0, k + 0.08)) for k in range(STRIP_PANELS))
+        ]
+        self.heat_scale_anchor = px(self.heat.transAxes, (0.9, 0.97))
+        bar = self.cax.get_window_extent()
+        self.matrix_scale_anchor = (bar.x1 + 2, bar.y1 + 4)
+        self.cells = {id(ax): self._cells(ax) for ax in [*self.panels, self.heat, self.matrix]}
+
+    def _cells(self, ax: Any) -> tuple[slice, slice, np.ndarray]:
+        """Rows and columns of ``ax``'s inside in the pixel buffer, and the window step of
+        each column."""
+        height = self.fig.bbox.height
+        b = ax.bbox
+        r0, r1 = round(height - b.y1) + 1, round(height - b.y0) - 1
+        c0, c1 = round(b.x0) + 1, round(b.x1) - 1
+        cols = np.arange(c0, c1) + 0.5
+        xs = ax.transData.inverted().transform(np.column_stack([cols, np.zeros_like(cols)]))[:, 0]
+        steps = np.clip(np.floor((xs - self.x0) / (self.x1 - self.x0) * self.window), 0,
+                        self.window - 1).astype(np.intp)  # fmt: skip
+        return slice(r0, r1), slice(c0, c1), steps
+
+    def paint(self, rgba: np.ndarray, exp: Explanation, top: list[int], has: bool) -> None:
+        """The attention band, the contribution heatmap and the attention matrix, painted."""
+        att = exp.attention_received
+        band = BAND_LUT[_levels(att, 0.0, float(att.max()) or 1.0)]  # (T, 3)
+        for ax in self.panels:
+            rows, cols, steps = self.cells[id(ax)]
+            rgba[rows, cols, :3] = band[steps][None, :, :]
+        if has:
+            rows, cols, steps = self.cells[id(self.heat)]
+            grid = exp.contribution[top]  # (n, T)
+            lim = float(np.abs(grid).max()) or 1.0
+            colours = HEAT_LUT[_levels(grid, -lim, lim)]  # (n, T, 3)
+            n_rows = rows.stop - rows.start
+            which = np.minimum(np.arange(n_rows) * STRIP_PANELS // max(n_rows, 1), len(top) - 1)
+            rgba[rows, cols, :3] = colours[which][:, steps]
+        rows, cols, steps = self.cells[id(self.matrix)]
+        mean = exp.attention.mean(axis=0)  # (T, T)
+        colours = MATRIX_LUT[_levels(mean, 0.0, float(mean.max()) or 1.0)]  # (T, T, 3)
+        n_rows = rows.stop - rows.start
+        query = np.minimum(np.arange(n_rows) * self.window // max(n_rows, 1), self.window - 1)
+        rgba[rows, cols, :3] = colours[query][:, steps]
+
+    def update(self, exp: Explanation, top: list[int]) -> None:
+        """Traces and hotspot circles of ``exp``'s top channels."""
+        hot = exp.hotspot_counts
+        steps = np.flatnonzero(hot > 0)
+        size = 6.0 + 90.0 * hot[steps] / max(float(hot.max()), 1.0)
+        # Without hotspot channels (not computed) no circle is filled.
+        dominant = np.where(
+            exp.hotspot_channels.any(axis=1), np.argmax(exp.hotspot_channels, axis=1), -1
+        )[steps]
+        lines, hollow, filled, hollow_size, filled_size = [], [], [], [], []
+        for k, c in enumerate(top[:STRIP_PANELS]):
+            v = exp.values[:, c].astype(np.float64)
+            finite = v[np.isfinite(v)]
+            lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+            y = 0.12 + 0.62 * (v - lo) / ((hi - lo) or 1.0)  # room above for the name
+            to_pixels = self.panels[k].transData.transform
+            lines += [to_pixels(np.column_stack([self.x, y])), _BREAK]
+            mine = dominant == c
+            points = to_pixels(np.column_stack([self.x[steps], np.nan_to_num(y[steps], nan=0.5)]))
+            hollow.append(points[~mine])
+            hollow_size.append(size[~mine])
+            filled.append(points[mine])
+            filled_size.append(size[mine])
+        self.line.set_data(*np.concatenate(lines or [_BREAK]).T)
+        self.hollow.set_offsets(np.concatenate(hollow or [np.empty((0, 2))]))
+        self.hollow.set_sizes(np.concatenate(hollow_size or [np.empty(0)]))
+        self.filled.set_offsets(np.concatenate(filled or [np.empty((0, 2))]))
+        self.filled.set_sizes(np.concatenate(filled_size or [np.empty(0)]))
+
+
+# Events whose strip shows the contribution per channel and step: it costs C x T + 1 forward
+# passes an event (290 for the demo's 9 channels), the rest of the strip C + 2; with 200
+# events the contribution for all would take a report from seconds to most of a minute.
+REPORT_DETAILED_EVENTS = 10
+CONTRIBUTION_NOTE = (
+    f"contribution per channel and step: drawn for the first {REPORT_DETAILED_EVENTS} events"
+)
+EXPLAIN_CHUNK = 50  # events explained per batch between cancel checks
+
+
+def peak_row(result: ScanResult, event: FaultEvent, window: int) -> int:
+    """The event's row of highest fault probability (its first on ties), at least
+    ``window - 1`` (the first row with a decision)."""
+    fp = result.fault_probability[event.start_row : event.end_row + 1]
+    offset = int(np.nanargmax(fp)) if np.isfinite(fp).any() else 0
+    return max(event.start_row + offset, window - 1)
+
+
+def explain_events(
+    model: TrainedModel | None,
+    recording: Recording,
+    result: ScanResult,
+    events: Sequence[FaultEvent],
+    should_stop: ShouldStop = never_stop,
+) -> list[Explanation | None]:
+    """Each event's decision at its peak row, compared with the rows before the event (as its
+    channel attribution is); the contribution for the first ``REPORT_DETAILED_EVENTS`` only.
+    All None without a model or when the model cannot read the recording (the report still
+    has everything else). Raises ``Cancelled`` when ``should_stop()`` turns True."""
+    from faultlens.core.errors import FaultLensError
+    from faultlens.core.explain import explain_rows
+    from faultlens.core.progress import Cancelled
+
+    out: list[Explanation | None] = [None] * len(events)
+    if model is None or not events or recording.n_rows < model.window:
+        return out
+    try:
+        medians = model.input_medians(model.select_channels(recording))
+    except FaultLensError:
+        return out
+    rows = [peak_row(result, e, model.window) for e in events]
+    befores = [e.start_row for e in events]
+    device = result.device or "cpu"
+    n, first = len(events), min(REPORT_DETAILED_EVENTS, len(events))
+    spans = [(lo, min(lo + EXPLAIN_CHUNK, first), True) for lo in range(0, first, EXPLAIN_CHUNK)]
+    spans += [(lo, min(lo + EXPLAIN_CHUNK, n), False) for lo in range(first, n, EXPLAIN_CHUNK)]
+    for lo, hi, detail in spans:
+        if should_stop():
+            raise Cancelled()
+        out[lo:hi] = explain_rows(
+            model, recording, rows[lo:hi], device=device, medians=medians,
+            befores=befores[lo:hi], detail=detail,
+        )  # fmt: skip
+    return out
+
+
+def stack_inspector(
+    figure: np.ndarray, strip: InspectorStrip | None, exp: Explanation | None
+) -> np.ndarray:
+    """An event figure's pixels (H, W, 4) with the strip for ``exp`` under it (the PDF's event
+    image); white where there is no explanation, so every event image has one shape."""
+    if strip is None:
+        return figure
+    if exp is None:
+        height = round(strip.height_in * strip.dpi)
+        below = np.full((height, figure.shape[1], 4), 255, dtype=np.uint8)
+    else:
+        below = strip.rgba(exp)
+    if below.shape[1] != figure.shape[1]:  # different dpi: take the strip at the figure's width
+        cols = np.linspace(0, below.shape[1] - 1, figure.shape[1]).round().astype(np.intp)
+        below = below[:, cols]
+    return np.concatenate([figure, below], axis=0)

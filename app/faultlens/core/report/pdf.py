@@ -25,6 +25,7 @@ from faultlens.core.report.content import (
     EventEntry,
     channels_text,
     event_entries,
+    inspector_caption,
     model_rows,
     per_class_rows,
     quality_rows,
@@ -33,6 +34,13 @@ from faultlens.core.report.content import (
     title_rows,
 )
 from faultlens.core.report.figures import EventFigure, draw_timeline, event_view, report_style
+from faultlens.core.report.inspector import (
+    CONTRIBUTION_NOTE,
+    REPORT_DETAILED_EVENTS,
+    InspectorStrip,
+    explain_events,
+    stack_inspector,
+)
 from faultlens.core.report.mpl_compat import (
     PageImage,
     fast_image_encoding,
@@ -50,17 +58,23 @@ from faultlens.core.report.pdf_layout import (
 
 if TYPE_CHECKING:
     from faultlens.core.checkpoint import TrainedModel
+    from faultlens.core.explain import Explanation
     from faultlens.core.review import Review
     from faultlens.core.scan import ScanResult
 
 
 EVENTS_PER_PDF_PAGE = 2
+# With the model, each event also shows the inspector view at its peak row under its figure
+# (issue 13): one event a page.
+INSPECTED_EVENTS_PER_PDF_PAGE = 1
 PDF_FIGURE_DPI = 100
 PDF_LEGEND = (
     "Blue: signal of the top channels of the event (value range in brackets) · red: fault "
     "probability · orange: attention,\nscaled to the strongest row shown · purple triangles "
     "and circles: max-pool hotspots · red band: the flagged event · dashed: detection threshold"
-    " · grey bar: rows the file labels as a fault"
+    " · grey bar: rows the file labels as a fault\nBelow it: the decision at the peak row of "
+    "the event (band: attention received, circles: max-pool hotspots; contribution per channel "
+    "and step; attention matrix)"
 )
 # Rows of the flagged-events table a page holds (6.5 pt text, 1.6 line spacing: ~0.011 of the
 # page a row; 38 left the lower half of every page empty).
@@ -148,13 +162,13 @@ def _pdf_note(note: str, see_page: int = 0) -> str:
 
 
 def _notes_in_full(
-    entries: Sequence[EventEntry], first_page: int
+    entries: Sequence[EventEntry], first_page: int, per_page: int = EVENTS_PER_PDF_PAGE
 ) -> tuple[list[list[TextInk]], dict[int, int]]:
     """The "Notes in full" pages for the events whose note is cut under their figure, laid
     out, and the page each of those notes starts on, by event index (none: no pages).
 
     Each note under its event's number, class and start time as its page shows them, and
-    the page of its figure (events from page ``first_page``, EVENTS_PER_PDF_PAGE a page).
+    the page of its figure (events from page ``first_page``, ``per_page`` a page).
     """
     cut = [(k, en) for k, en in enumerate(entries) if en.note and _note_cut(en.note)]
     if not cut:
@@ -163,7 +177,7 @@ def _notes_in_full(
         (
             f"Event {en.index}: {en.event.class_name}",
             f"Starts {en.event.start_time} · {en.status} · figure on page "
-            f"{first_page + k // EVENTS_PER_PDF_PAGE}\n{en.note}",
+            f"{first_page + k // per_page}\n{en.note}",
         )
         for k, en in cut
     ]
@@ -259,6 +273,7 @@ def _event_pages(
     entries: Sequence[EventEntry],
     first_page: int,
     should_stop: ShouldStop,
+    explanations: Sequence[Explanation | None] = (),
 ) -> Generator[Progress, None, int]:
     """The event pages from page ``first_page`` on (``EVENTS_PER_PDF_PAGE`` slots of figure
     and details), then the cut notes in full; yields Progress per event, returns how many
@@ -271,11 +286,17 @@ def _event_pages(
     total = len(entries) + 1
     painter = EventFigure(recording, result, result.threshold, dpi=PDF_FIGURE_DPI)
     img_w_in = 0.88 * A4[0]
-    img_h = img_w_in * painter.height_in / painter.width_in / A4[1]
-    slot_h = 0.9 / EVENTS_PER_PDF_PAGE
+    strip = None
+    if any(e is not None for e in explanations):
+        strip = InspectorStrip(recording, next(e for e in explanations if e).window,
+                               contribution_note=CONTRIBUTION_NOTE, dpi=PDF_FIGURE_DPI)  # fmt: skip
+    img_h = img_w_in * (painter.height_in + (strip.height_in if strip else 0.0))
+    img_h /= painter.width_in * A4[1]
+    per_page = EVENTS_PER_PDF_PAGE if strip is None else INSPECTED_EVENTS_PER_PDF_PAGE
+    slot_h = 0.9 / per_page
     fig = Figure(figsize=A4)
     titles, details, images = [], [], []  # per slot
-    for s in range(EVENTS_PER_PDF_PAGE):
+    for s in range(per_page):
         top = 0.965 - s * slot_h
         titles.append(
             fig.text(0.06, top, "", fontsize=10, weight="bold", va="top", parse_math=False)
@@ -290,13 +311,13 @@ def _event_pages(
         )  # fmt: skip
     fig.text(0.5, 0.03, PDF_LEGEND, ha="center", fontsize=6.5, color="#444444")
     footer = fig.text(0.5, 0.015, "", ha="center", fontsize=7, color="#777777")
-    n_pages = math.ceil(len(entries) / EVENTS_PER_PDF_PAGE)
+    n_pages = math.ceil(len(entries) / per_page)
     # Laid out first: a cut note's preview says on which page it goes on.
-    notes_pages, notes_at = _notes_in_full(entries, first_page)
+    notes_pages, notes_at = _notes_in_full(entries, first_page, per_page)
     notes_first = first_page + n_pages
     for p in range(n_pages):
-        for s in range(EVENTS_PER_PDF_PAGE):
-            k = p * EVENTS_PER_PDF_PAGE + s
+        for s in range(per_page):
+            k = p * per_page + s
             if k >= len(entries):
                 titles[s].set_text("")
                 details[s].set_text("")
@@ -307,10 +328,15 @@ def _event_pages(
             en = entries[k]
             yield Progress(en.index, total, f"Drawing event {en.index} of {len(entries)}")
             view = event_view(en.index, en.event, recording)
-            images[s].pixels = painter.rgba(view)
+            exp = explanations[k] if k < len(explanations) else None
+            images[s].pixels = stack_inspector(painter.rgba(view), strip, exp)
             images[s].set_visible(True)
             titles[s].set_text(f"Event {en.index}: {en.event.class_name} — {en.status}")
             lines = _pdf_event_lines(en)
+            if exp is not None:
+                lines += textwrap.wrap(
+                    inspector_caption(exp, recording, REPORT_DETAILED_EVENTS), 150
+                )
             if en.note:
                 lines.append(_pdf_note(en.note, notes_first + notes_at.get(en.index, 0)))
             details[s].set_text("\n".join(lines))
@@ -364,6 +390,9 @@ def render_pdf(
         )
         pages += _summary_pages(pdf, recording, result, entries)
         pages += _review_pages(pdf, recording, review)
-        pages += yield from _event_pages(pdf, recording, result, entries, pages + 1, should_stop)
+        explanations = explain_events(model, recording, result, events, should_stop)
+        pages += yield from _event_pages(
+            pdf, recording, result, entries, pages + 1, should_stop, explanations
+        )
     yield Progress(total, total, "Done")
     return pages
