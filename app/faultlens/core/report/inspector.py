@@ -73,9 +73,9 @@ def draw_inspector(
     strength = np.abs(exp.contribution).sum(axis=1)
     heat_rows = [int(i) for i in np.argsort(-strength, kind="stable")[:CONTRIBUTION_ROWS]]
     when = recording.format_time(exp.row) if recording is not None else f"{exp.times[-1]:g}"
-    p_text = f"fault probability {exp.fault_probability:.2f}"
+    p_text = f"fault probability {exp.fault_probability:.3f}"
     if threshold is not None:
-        p_text += f" (threshold {threshold:.2f})"
+        p_text += f" (threshold {threshold:.3f})"
     fig.suptitle(
         title or f"Row {exp.row} · {when} · decision: {exp.predicted} · {p_text}",
         x=0.01, ha="left", fontsize=10, weight="bold",
