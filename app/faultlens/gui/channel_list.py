@@ -161,6 +161,7 @@ class ChannelList(QWidget):
             mark = marks.get(name, "")
             item.setText(0, f"{name}   {mark}" if mark else name)
             item.setForeground(0, QBrush(QColor(colour)) if mark and colour else QBrush())
+            item.setToolTip(0, f"{name}: {mark} of the selected event's evidence" if mark else "")
             if mark and item.parent() is not None:
                 item.parent().setExpanded(True)
         self.tree.blockSignals(False)

@@ -28,12 +28,10 @@ from PySide6.QtWidgets import (
 )
 
 from faultlens.core.recording import Recording
+from faultlens.gui import theme
 
 LEFT_AXIS_WIDTH = 64  # px of every plot's value axis: channel plots and tracks line up
 GAP_FACTOR = 3.0  # a step in time over this many sampling intervals is a gap: no line over it
-CURVE_PEN = pg.mkPen("#1f3b73", width=1)
-NAME_FILL = QColor(255, 255, 255, 191)  # white at 75 %: names over the trace, which shows through
-MARK_COLOUR = "#C2185B"  # an event's share on a channel's name: no class or curve colour
 
 
 def gap_starts(x: np.ndarray, step: float) -> np.ndarray:
@@ -257,7 +255,7 @@ def channel_plot(name: str, bottom_axis: pg.AxisItem) -> tuple[pg.PlotItem, pg.P
     label.setParentItem(plot.vb)
     label.anchor(itemPos=(0, 0), parentPos=(0, 0), offset=(4, 0))
     plot.channel_name = label  # type: ignore[attr-defined]
-    curve = plot.plot(pen=CURVE_PEN)
+    curve = plot.plot(pen=pg.mkPen(theme.current().curve, width=1))
     curve.setDownsampling(auto=True, method="peak")
     curve.setClipToView(True)
     return plot, curve
@@ -363,11 +361,15 @@ class ChannelName(pg.LabelItem):
 
     def __init__(self, name: str) -> None:
         # LabelItem renders HTML: a column named "<b>x</b>" must read as that text.
-        super().__init__(html.escape(name), justify="left", size="8pt", color="#111", bold=True)
+        colours = theme.current()
+        super().__init__(
+            html.escape(name), justify="left", size="8pt", color=colours.name_text, bold=True
+        )
         self.name = name
         self.mark = ""  # e.g. "41 %": the channel's share of the selected event's evidence
-        self.mark_colour = MARK_COLOUR
-        self.fill = QBrush(NAME_FILL)
+        self.mark_colour = colours.mark  # no class or curve colour: it reads as a mark
+        # The theme's background at 75-80 %: names over the trace, which shows through.
+        self.fill = QBrush(colours.name_fill)
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
         self.setAcceptHoverEvents(False)
 

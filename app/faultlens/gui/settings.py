@@ -116,6 +116,16 @@ def set_view_option(name: str, value: bool) -> None:
     settings().setValue(f"view/{name}", bool(value))
 
 
+def theme_choice() -> str:
+    """View > Theme as last chosen: "system", "light" or "dark" ("system" when unset)."""
+    value = str(settings().value("view/theme", "system"))
+    return value if value in ("system", "light", "dark") else "system"
+
+
+def set_theme_choice(name: str) -> None:
+    settings().setValue("view/theme", name)
+
+
 def training_option(name: str, default: T) -> T:
     """The training panel's setting ``name`` as last used, or ``default`` (also for a value
     that no longer reads as ``default``'s type)."""

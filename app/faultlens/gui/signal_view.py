@@ -57,6 +57,7 @@ from faultlens.gui.tracks import (
     HotspotTrack,
     class_colour,
     plain_tooltip,
+    set_track_colours,
 )
 
 if TYPE_CHECKING:
@@ -64,7 +65,6 @@ if TYPE_CHECKING:
     from faultlens.core.scan import ScanResult
 
 
-GROUND_TRUTH_BRUSH = QColor(120, 120, 120, 45)
 EVENT_ALPHA = 70
 DISMISSED_ALPHA = 150  # of the hatch lines only: lighter than a filled event
 LABEL_BAND = 0.14  # the file's labels: a band this share of the plot's height, at its top
@@ -223,6 +223,8 @@ class SignalView(QWidget):
         # The crosshair readout and the measurement cursors (both off until switched on).
         self.cursors = Cursors(self)
         self._plots_layout.addWidget(self.cursors.readout)
+        # View > Theme: the colours of our own (curves, names, shading) follow at once.
+        theme.notifier().changed.connect(self._on_theme_changed)
 
         if session is not None:
             self._subscriptions = Subscriptions(self)
@@ -493,13 +495,31 @@ class SignalView(QWidget):
         spans = [
             (
                 *self.row_span_x(start, end),
-                GROUND_TRUTH_BRUSH,
+                theme.current().label_colour,
                 plain_tooltip(f"labelled '{label}' in the file (ground truth)"),
             )
             for start, end, label in rec.fault_label_runs
         ]
         for shading in self.label_shading.values():
             shading.set_spans(spans)
+
+    # ------------------------------------------------------------------ theme
+    def _on_theme_changed(self, colours: theme.Theme) -> None:
+        """Recolour what the view made in the theme before (pyqtgraph's own background and
+        axes were recoloured by ``theme.set_theme``)."""
+        self.graphics.setBackground(colours.background)
+        pen = pg.mkPen(colours.curve, width=1)
+        for name, plot in self.plots.items():
+            self.curves[name].setPen(pen)
+            label = plot.channel_name  # type: ignore[attr-defined]
+            label.mark_colour = colours.mark
+            label.set_colours(colours.name_text, colours.name_fill)
+        for track in self._tracks().values():
+            set_track_colours(track, colours)
+        self._draw_label_regions()
+        if self.channel_list.marks:
+            self.channel_list.set_marks(self.channel_list.marks, colours.mark)
+        self.cursors.set_style(colours)
 
     # ------------------------------------------------------------------ channels
     def set_channel_visible(self, name: str, visible: bool) -> None:

@@ -24,6 +24,7 @@ from PySide6.QtGui import QColor
 
 from faultlens.core.events import FaultEvent
 from faultlens.core.recording import Recording
+from faultlens.gui import theme
 from faultlens.gui.plot_items import LEFT_AXIS_WIDTH, break_at_gaps, gap_starts
 
 if TYPE_CHECKING:
@@ -81,7 +82,7 @@ def _track_plot(item: pg.PlotItem, title: str, axis_items: dict | None = None) -
     item.setMouseEnabled(x=True, y=False)
     item.hideButtons()
     item.setMenuEnabled(False)
-    label = pg.LabelItem(title, justify="left", size="8pt", color="#333")
+    label = pg.LabelItem(title, justify="left", size="8pt", color=theme.current().track_text)
     label.setParentItem(item.vb)
     label.anchor(itemPos=(0, 0), parentPos=(0, 0), offset=(4, 0))
     item.title_label = label  # type: ignore[attr-defined]
@@ -95,7 +96,7 @@ class FaultProbabilityTrack(pg.PlotItem):
         _track_plot(self, "fault probability")
         self.setYRange(0.0, 1.0, padding=0.05)
         self.getAxis("left").setTicks([[(0.0, "0"), (0.5, ".5"), (1.0, "1")]])
-        self.curve = pg.PlotDataItem(pen=pg.mkPen("#222", width=1))
+        self.curve = pg.PlotDataItem(pen=pg.mkPen(theme.current().track_curve, width=1))
         self.curve.setDownsampling(auto=True, method="peak")
         self.curve.setClipToView(True)
         self.addItem(self.curve)
@@ -222,6 +223,14 @@ class HotspotTrack(pg.PlotItem):
         )
         tips = [hotspot_tip(recording, result, row, levels) for row in rows]
         self.markers.setData(x=x[rows], y=hot[rows], data=tips)
+
+
+def set_track_colours(track: pg.PlotItem, colours: theme.Theme) -> None:
+    """A track's title (and the fault probability's line) in the theme's colours."""
+    label = track.title_label  # type: ignore[attr-defined]
+    label.setText(label.text, color=colours.track_text)
+    if isinstance(track, FaultProbabilityTrack):
+        track.curve.setPen(pg.mkPen(colours.track_curve, width=1))
 
 
 def strongest_hotspots(
