@@ -39,10 +39,10 @@ from PySide6.QtCore import (
     QSortFilterProxyModel,
     Qt,
 )
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QBrush, QColor, QFont
 
 from faultlens.core.review import EventDecision, Review, ReviewChange, event_key
-from faultlens.core.session import Session, SessionChange
+from faultlens.core.session import LiveState, Session, SessionChange
 from faultlens.gui.subscriptions import Subscriptions
 from faultlens.gui.tracks import class_colour
 
@@ -57,6 +57,7 @@ START, END, DURATION, CLASS, PEAK, CHANNELS, STATUS, NOTE, NUMBER = range(len(CO
 EVENT_ROLE = Qt.ItemDataRole.UserRole  # the event's index in the scan's events
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1  # the value a column sorts by (rows, not text)
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 2  # the review status: "unreviewed", "confirmed", ...
+LIVE_COLOURS = {"alarm": QColor(255, 190, 190), "running": QColor(255, 232, 170)}
 
 
 def status_text(decision: EventDecision) -> str:
@@ -109,6 +110,23 @@ class EventsModel(QAbstractTableModel):
             entry = self.session.current
             self._follow_review(entry.review if entry is not None else None)
             self._rows_changed(range(len(self._events)))
+        elif change.kind == "live" and change.recording_id == current:
+            self._rows_changed(range(len(self._events)))  # running / alarm highlights
+
+    def _live(self) -> LiveState | None:
+        entry = self.session.current
+        return entry.live if entry is not None else None
+
+    def live_mark(self, row: int) -> str:
+        """ "alarm" (opened, not yet acknowledged), "running" (still open) or "" for event
+        ``row`` of a live recording; "" for every event of an ordinary one."""
+        live = self._live()
+        if live is None:
+            return ""
+        start = self._events[row].start_row
+        if start in live.alarms:
+            return "alarm"
+        return "running" if start in live.running else ""
 
     def _reload(self) -> None:
         entry = self.session.current
@@ -190,6 +208,14 @@ class EventsModel(QAbstractTableModel):
             return None
         if role == Qt.ItemDataRole.TextAlignmentRole and col in (DURATION, PEAK):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role in (Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.FontRole):
+            mark = self.live_mark(row)
+            if mark and role == Qt.ItemDataRole.FontRole:
+                font = QFont()
+                font.setBold(True)
+                return font
+            if mark:  # the whole row: an alarm red until acknowledged, a running event amber
+                return QBrush(LIVE_COLOURS[mark])
         if role == Qt.ItemDataRole.BackgroundRole and col == PEAK:
             # Redder for more confident events: the eye finds the sure ones first.
             level = int(255 - 90 * max(0.0, min(1.0, event.peak_probability)))
@@ -200,6 +226,9 @@ class EventsModel(QAbstractTableModel):
         if col == START:
             return event.start_time
         if col == END:
+            live = self._live()
+            if live is not None and event.start_row in live.running:
+                return f"{event.end_time} (running)"
             return event.end_time
         if col == DURATION:
             return event.duration_text
