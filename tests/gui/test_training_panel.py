@@ -396,3 +396,143 @@ def test_the_question_keeps_the_loaded_model_unless_told(qtbot: QtBot) -> None:
     QTimer.singleShot(0, lambda: press("Use the New Model"))
     assert ask_use_new_model(panel, model) is True
     assert "trained on pump_seed1.csv" in seen[0] and "Save Model… keeps the new one" in seen[0]
+
+
+# ---------------------------------------------------------------- retrain with reviewed labels
+def _write_run(path: Path, seed: int, rows: int = 240) -> Path:
+    rng = np.random.default_rng(seed)
+    lines = ["time,a,b,label"]
+    for i in range(rows):
+        leak = 100 <= i < 140
+        b = rng.normal() + (3.0 if leak else 0.0)
+        lines.append(f"{i * 0.1:.1f},{rng.normal():.4f},{b:.4f},{'leak' if leak else 'normal'}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def retrain_setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A tiny model trained on run1 and run2 (saved, loaded as from its file), run1 open,
+    scanned with it and reviewed (a region drawn)."""
+    import torch
+
+    from faultlens.core import review_file
+    from faultlens.core.checkpoint import load_model, save_model
+    from faultlens.core.io import load_recording
+    from faultlens.core.options import ScanOptions, TrainOptions
+    from faultlens.core.progress import run_to_end
+    from faultlens.core.scan import scan
+    from faultlens.core.training import train
+
+    monkeypatch.setenv(review_file.REVIEW_DIR_ENV, str(tmp_path / "user-data"))
+    torch.set_num_threads(1)
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    first = load_recording(_write_run(runs / "run1.csv", 1))
+    second = load_recording(_write_run(runs / "run2.csv", 2))
+    tiny = TrainOptions(
+        window=8, stride=4, epochs=1, hidden=8, heads=2, classifier_hidden=8,
+        feature_scales=(), device="cpu", alarm_budget=None, patience=1,
+    )  # fmt: skip
+    path = tmp_path / "pump.flmodel"
+    save_model(run_to_end(train([first, second], tiny)).model, path)
+    loaded = load_model(path)
+    session = Session()
+    entry = session.add(first)
+    session.set_model(loaded)
+    session.set_scan(entry.id, run_to_end(scan(loaded, first, ScanOptions(min_duration_rows=1))))
+    review, _ = session.open_review(entry.id)
+    review.add_region(20, 39, "valve", "seen on site")
+    return session, entry, loaded, second
+
+
+@pytest.mark.slow
+def test_retrain_extends_the_training_set_and_replaces_after_a_rescan(
+    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch, retrain_setup
+) -> None:
+    """The reproduction of issue 14 point 7: the retrain trains on the loaded model's
+    recordings too, asks before replacing it, keeps it loadable, never clears the scan."""
+    from faultlens.core.checkpoint import load_model
+    from faultlens.gui import training_panel
+
+    session, entry, loaded, _second = retrain_setup
+    asked: list[object] = []
+    monkeypatch.setattr(
+        training_panel,
+        "ask_replace_or_keep",
+        lambda _p, old, saved: asked.append((old, saved)) or True,
+    )
+    no_scan_while_listed: list[int] = []
+
+    def watch(_change: object) -> None:
+        e = session.get(entry.id)
+        if e.scan is None and e.review is not None and e.review.events:
+            no_scan_while_listed.append(1)
+
+    session.subscribe(watch)
+    panel = _panel(qtbot, session)
+    assert panel.retrain_with_reviewed_labels(entry.id) is not None
+    qtbot.waitUntil(lambda: session.model is not loaded, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(
+        lambda: (
+            not panel.is_running() and not panel.tasks.is_running(training_panel.RESCAN_TASK_KIND)
+        ),
+        timeout=TIMEOUT_MS,
+    )
+    new = session.model
+    assert new is panel.result.model
+    saved = loaded.path.with_name("pump-retrained.flmodel")
+    assert asked == [(loaded, saved)] and new.path == saved
+    # Trained on the loaded model's recordings plus the review (run1 once, reviewed).
+    entries = {d["file"]: d["labels"] for d in load_model(saved).training_data}
+    assert entries == {"run2.csv": "file", "run1.csv": "reviewed"}
+    assert "valve" in new.class_names
+    assert load_model(loaded.path).fingerprint == loaded.fingerprint  # the old one stays
+    # The reviewed recording was rescanned with the new model; its scan never went away.
+    assert session.get(entry.id).scan is not None and session.get(entry.id).scan.model is new
+    assert no_scan_while_listed == []
+    assert "rescanned" in panel.status.text()
+
+
+@pytest.mark.slow
+def test_retrain_names_missing_recordings_and_keeps_both_when_told(
+    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch, retrain_setup, tmp_path: Path
+) -> None:
+    from PySide6.QtWidgets import QFileDialog
+
+    from faultlens.core.checkpoint import load_model
+    from faultlens.gui import training_panel
+
+    session, entry, loaded, second = retrain_setup
+    moved = tmp_path / "moved.csv"
+    second.path.rename(moved)
+    choices = ["locate", "cancel"]
+    missing_names: list[list[str]] = []
+
+    def about_missing(_parent: object, missing: list, total: int) -> str:
+        missing_names.append([m.problem for m in missing])
+        assert total == 2
+        return choices.pop(0)
+
+    monkeypatch.setattr(training_panel, "ask_about_missing", about_missing)
+    monkeypatch.setattr(training_panel, "ask_replace_or_keep", lambda *_a: False)
+    # The user first picks a wrong file, is told so, and is asked again; then cancels.
+    picks = [str(entry.recording.path)]
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *_a, **_k: (picks.pop(0), ""))
+    panel = _panel(qtbot, session)
+    assert panel.retrain_with_reviewed_labels(entry.id) is not None
+    qtbot.waitUntil(lambda: len(missing_names) == 2, timeout=TIMEOUT_MS)
+    assert missing_names[0] == [f"run2.csv: not found at {second.path.resolve()}"]
+    assert "holds other data than the model was trained on" in missing_names[1][0]
+    assert "other data" in panel.last_error and "cancelled" in panel.status.text()
+    assert panel.result is None and session.model is loaded
+
+    # Again: located by hand this time; Keep Both.
+    choices[:] = ["locate"]
+    picks[:] = [str(moved)]
+    assert panel.retrain_with_reviewed_labels(entry.id) is not None
+    qtbot.waitUntil(lambda: panel.result is not None and not panel.is_running(), timeout=TIMEOUT_MS)
+    assert session.model is loaded and session.get(entry.id).scan.model is loaded
+    saved = loaded.path.with_name("pump-retrained.flmodel")
+    assert {d["file"] for d in load_model(saved).training_data} == {"run1.csv", "moved.csv"}
+    assert "loaded model stays in use" in panel.status.text()

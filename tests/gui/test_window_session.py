@@ -115,7 +115,9 @@ def test_review_dock_menu_and_reviewed_labels_through_the_session(
     rid = controller.draw_region()
     assert rid is not None and len(controller.overlay.items) == len(window.signal_view.plots)
 
-    # Train with Reviewed Labels: this recording alone, its role names the reviewed labels.
+    # Train with Reviewed Labels without a loaded model: this recording alone, its role
+    # names the reviewed labels (with one loaded it retrains that model: test_training_panel).
+    window.set_model(None)
     controller.actions["train"].trigger()
     assert window.session.get(entry.id).training == TrainingRole(True, "reviewed", "")
     assert not window.session.get(other.id).training.use

@@ -24,7 +24,7 @@ Rules the session enforces, so every view sees the same thing:
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -214,12 +214,22 @@ class Session:
     def model(self) -> TrainedModel | None:
         return self._model
 
-    def set_model(self, model: TrainedModel | None) -> None:
-        """Use ``model`` from now on; every scan (made with the previous model) is dropped."""
+    def set_model(
+        self, model: TrainedModel | None, scans: Mapping[int, ScanResult] | None = None
+    ) -> None:
+        """Use ``model`` from now on; every scan (made with the previous model) is dropped,
+        except that ``scans`` (recording id -> a scan made with ``model``) take their
+        recordings' places in the same step, so no view sees those recordings unscanned."""
         self._model = model
+        kept = {i: s for i, s in (scans or {}).items() if i in self._entries}
         for entry in self._entries.values():
-            entry.scan = None
+            entry.scan = kept.get(entry.id)
         self._notify("model")
+        for recording_id, result in kept.items():
+            self._notify("scan", recording_id)
+            review = self._entries[recording_id].review
+            if review is not None:
+                _attach(review, result)
 
     def set_scan(self, recording_id: int, result: ScanResult | None) -> None:
         """Keep ``result`` as the recording's scan and give its events to the open review.

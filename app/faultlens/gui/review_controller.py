@@ -219,10 +219,18 @@ class ReviewController(QObject):
 
     # ------------------------------------------------------------------ training
     def _on_train_requested(self) -> None:
-        """Train on this recording alone, with its reviewed labels: its role says so in the
-        session (the training panel shows it), and the Training dock comes up."""
+        """With a model loaded: retrain it on its own training recordings plus this one with
+        its reviewed labels (the training panel asks what it must). Without: train on this
+        recording alone, with its reviewed labels: its role says so in the session (the
+        training panel shows it), and the Training dock comes up."""
         entry = self.session.current
         if entry is None:
+            return
+        if self.session.model is not None:
+            dock = self.window.docks["Training"]
+            dock.show()
+            dock.raise_()
+            self.window.training_panel.retrain_with_reviewed_labels(entry.id)
             return
         for other in self.session:
             if other.id != entry.id and other.training.use:

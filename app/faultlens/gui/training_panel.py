@@ -9,18 +9,26 @@ which training never mutates, and a frozen TrainOptions); the trained model beco
 session's model, or, when a model is loaded, only if the user says so (it stays savable).
 Stop ends the run keeping its best epoch so far; Cancel throws it away. The options are
 kept in the settings between sessions.
+
+Retraining with reviewed labels (``retrain_with_reviewed_labels``) extends the loaded model's
+own training set (``faultlens.core.retrain``): its recordings are looked for off the GUI thread
+(missing ones are named: locate them or go on without), the run uses the loaded model's
+options, the new model is saved beside the loaded file under a new name, and the user picks
+Replace (the reviewed recording is rescanned with the new model first, so its scan is never
+cleared while the Review panel lists its events) or Keep Both.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Generator
+from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
+from typing import Literal, TypeVar
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QSignalBlocker, Qt, Signal
+from PySide6.QtCore import QSignalBlocker, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -42,9 +50,20 @@ from PySide6.QtWidgets import (
 from faultlens.core.checkpoint import TrainedModel, save_model
 from faultlens.core.errors import FaultLensError
 from faultlens.core.evaluation import alarm_rule_text
-from faultlens.core.options import INPUT_CHOICES, TrainOptions
-from faultlens.core.progress import ShouldStop
+from faultlens.core.options import INPUT_CHOICES, ScanOptions, TrainOptions
+from faultlens.core.progress import Progress, ShouldStop
 from faultlens.core.recording import Recording
+from faultlens.core.retrain import (
+    Located,
+    check_file,
+    locate,
+    retrain_options,
+    retrained_model_path,
+    retraining_set,
+    training_files,
+)
+from faultlens.core.review_labels import recording_with_reviewed_labels
+from faultlens.core.scan import ScanResult, scan
 from faultlens.core.session import OpenRecording, Session, SessionChange
 from faultlens.core.training import EpochReport, TrainResult, train
 from faultlens.gui import app as gui_app
@@ -55,6 +74,23 @@ from faultlens.gui.validation_summary import TABLE_MIN_HEIGHT, ValidationSummary
 EACH_FILES_OWN = "__own__"
 ONE_CLASS_PER_FILE = "__file__"
 TASK_KIND = "training"
+# The reviewed recording scanned with a retrained model before it replaces the loaded one.
+RESCAN_TASK_KIND = "retrain-scan"
+RECORDING_FILTER = "Recordings (*.csv *.tsv *.txt *.dat);;All files (*)"
+R = TypeVar("R")
+
+
+@dataclasses.dataclass
+class RetrainRun:
+    """A retrain with reviewed labels in progress: what it started from."""
+
+    loaded: TrainedModel
+    recording_id: int
+    reviewed: Recording
+    found: list[Located] = dataclasses.field(default_factory=list)
+    saved_to: Path | None = None
+
+
 ID_ROLE = Qt.ItemDataRole.UserRole
 # The least height the plots keep (the tables: TABLE_MIN_HEIGHT); a short dock scrolls.
 PLOT_MIN_HEIGHT = 120
@@ -91,6 +127,7 @@ class TrainingPanel(QWidget):
         self.result: TrainResult | None = None
         self.reports: list[EpochReport] = []
         self.last_error = ""
+        self.retrain: RetrainRun | None = None
         defaults = TrainOptions()
 
         self.recording_table = QTableWidget(0, 3)
@@ -467,11 +504,18 @@ class TrainingPanel(QWidget):
         except FaultLensError as err:
             self._fail(str(err), "")
             return None
+        self.retrain = None
+        return self._start_run(lambda: recordings, options, f"{len(recordings)} recording(s)")
 
+    def _start_run(
+        self, recordings: Callable[[], Sequence[Recording]], options: TrainOptions, what: str
+    ) -> Task | None:
+        """Train on what ``recordings()`` gives (called on the task's thread: it may read
+        files) with ``options``."""
         finish = self._finish = threading.Event()  # one per run, read on its thread
 
         def factory(should_stop: ShouldStop) -> Generator[EpochReport, None, TrainResult]:
-            return train(recordings, options, should_stop, finish.is_set)
+            return train(recordings(), options, should_stop, finish.is_set)
 
         self.result = None
         self.reports = []
@@ -480,7 +524,7 @@ class TrainingPanel(QWidget):
             curve.setData([], [])
         self.validation.clear()
         self.progress.setValue(0)
-        self.status.setText(f"Starting on {len(recordings)} recording(s)…")
+        self.status.setText(f"Starting on {what}…")
         return self.tasks.start(
             TASK_KIND,
             factory,
@@ -545,6 +589,9 @@ class TrainingPanel(QWidget):
         self.validation.show_metrics(
             model.metrics, model.class_names, result.notes, alarm_rule_text(model)
         )
+        if self.retrain is not None:
+            self._on_retrained(self.retrain, model, trained)
+            return
         loaded = self.session.model
         # A loaded model (and the scans and review made with it) is replaced only when the
         # user says so; the new model stays savable either way.
@@ -558,14 +605,165 @@ class TrainingPanel(QWidget):
         self.model_trained.emit(model)
 
     def _on_training_failed(self, message: str, details: str) -> None:
+        self.retrain = None
         self.status.setText("Training failed")
         self._fail(message, details)
+
+    # ------------------------------------------------------------------ retraining
+    def retrain_with_reviewed_labels(self, recording_id: int) -> Task | None:
+        """Retrain the loaded model on its own training recordings plus recording
+        ``recording_id`` with its reviewed labels (module docstring). First finds the
+        recordings, off the GUI thread; None (with the reason shown) when it cannot start."""
+        loaded = self.session.model
+        if loaded is None or self.is_running():
+            return None
+        entry = self.session.get(recording_id)
+        try:
+            review = entry.review or self.session.open_review(recording_id)[0]
+            reviewed = recording_with_reviewed_labels(review, entry.recording)
+            loaded.check_channels(entry.recording)
+        except FaultLensError as err:
+            self._fail(str(err), "")
+            return None
+        files = training_files(loaded)
+        open_recordings = [e.recording for e in self.session]
+        self.retrain = RetrainRun(loaded, recording_id, reviewed)
+        self.result = None
+        self.status.setText(
+            f"Looking for the {len(files)} recording(s) the loaded model was trained on…"
+        )
+        located: list[list[Located]] = []
+
+        def done() -> None:
+            # The search counts as running until its done is handled: train after that.
+            if located:
+                QTimer.singleShot(0, self, lambda: self._on_located(located[0]))
+
+        return self.tasks.start(
+            TASK_KIND,
+            _once(lambda: locate(files, open_recordings)),
+            "Finding the model's training recordings",
+            finished=located.append,
+            failed=self._on_training_failed,
+            done=done,
+        )
+
+    def _on_located(self, found: list[Located]) -> None:
+        run = self.retrain
+        if run is None or self.is_running():
+            return
+        while True:
+            missing = [f for f in found if not f.found]
+            if not missing:
+                break
+            choice = ask_about_missing(self, missing, len(found))
+            if choice == "cancel":
+                self.retrain = None
+                self.status.setText("Retraining cancelled; nothing was trained")
+                return
+            if choice == "without":
+                break
+            # Those still missing afterwards are asked about again.
+            found = [self._locate_by_hand(f) if not f.found else f for f in found]
+        run.found = [f for f in found if f.found]
+        options = retrain_options(run.loaded, device=self.device_combo.currentText())
+        reviewed, kept = run.reviewed, run.found
+        n = len(retraining_names(reviewed, kept))
+        # Called when the training task starts: the files are read on its thread.
+        self._start_run(
+            lambda: retraining_set(reviewed, kept),
+            options,
+            f"{n} recording(s): the loaded model's and {reviewed.name} with its reviewed labels",
+        )
+
+    def _locate_by_hand(self, located: Located) -> Located:
+        """Ask where a missing training file is; the file picked must hold the same data."""
+        file = located.file
+        start = str(file.path.parent) if file.path is not None else ""
+        chosen, _ = QFileDialog.getOpenFileName(
+            self,
+            f"Where is {file.name}? (the loaded model was trained on it)",
+            start,
+            RECORDING_FILTER,
+        )
+        if not chosen:
+            return located
+        checked = check_file(file, Path(chosen))
+        if not checked.found:
+            self._fail(checked.problem, "")
+        return checked
+
+    def _on_retrained(self, run: RetrainRun, model: TrainedModel, trained: str) -> None:
+        """Save the new model beside the loaded one, then Replace (rescan first) or Keep
+        Both, as the user says."""
+        self.retrain = None
+        note = ""
+        if run.loaded.path is not None:
+            try:
+                target = retrained_model_path(run.loaded.path)
+                save_model(model, target)
+                run.saved_to = target
+                self.model_saved.emit(str(target))
+            except (FaultLensError, OSError) as err:
+                note = f" It could not be saved beside the loaded model ({err}): Save Model…"
+        saved = f" Saved as {run.saved_to}." if run.saved_to is not None else note
+        if self.session.model is not run.loaded:  # another model was loaded meanwhile
+            self.status.setText(f"{trained}{saved} Another model is in use now; it stays.")
+            self._show_running()
+            return
+        if not ask_replace_or_keep(self, run.loaded, run.saved_to):
+            self.status.setText(
+                f"{trained}{saved} The loaded model stays in use"
+                + ("; both are model files." if run.saved_to is not None else ".")
+            )
+            self._show_running()
+            return
+        self._replace_after_rescan(run, model, f"{trained}{saved}")
+
+    def _replace_after_rescan(self, run: RetrainRun, model: TrainedModel, done: str) -> None:
+        """Scan the reviewed recording with ``model``, then make it the session's model and
+        that scan the recording's, in one step: its events never vanish in between."""
+        if run.recording_id not in self.session.ids:
+            self._use(model)
+            return
+        recording = self.session.get(run.recording_id).recording
+        self.status.setText(f"{done} Rescanning {recording.name} with the new model…")
+
+        def factory(should_stop: ShouldStop) -> Generator[Progress, None, ScanResult]:
+            return scan(model, recording, ScanOptions(), should_stop)
+
+        def finished(result: ScanResult) -> None:
+            if self.session.model is not run.loaded:
+                return  # another model was loaded meanwhile: it stays
+            try:
+                self._use(model, {run.recording_id: result})
+            except FaultLensError as err:  # the review could not take the events
+                self._fail(str(err), "")
+            n = len(result.events)
+            self.status.setText(
+                f"{done} The new model is in use; {recording.name} rescanned: {n} event(s)."
+            )
+
+        self.tasks.start(
+            RESCAN_TASK_KIND,
+            factory,
+            f"Rescanning {recording.name}",
+            finished=finished,
+            failed=self._on_training_failed,
+        )
+
+    def _use(self, model: TrainedModel, scans: dict[int, ScanResult] | None = None) -> None:
+        try:
+            self.session.set_model(model, scans)
+        finally:
+            self.model_trained.emit(model)
 
     def _fail(self, message: str, details: str) -> None:
         self.last_error = message
         gui_app.show_error(self, "Training", message, details)
 
     def _on_training_cancelled(self) -> None:
+        self.retrain = None
         self.progress.setValue(0)
         self.status.setText("Training cancelled; no model was made")
 
@@ -613,6 +811,75 @@ def ask_use_new_model(parent: QWidget, loaded: TrainedModel) -> bool:
     box.setEscapeButton(keep)
     box.exec()
     return box.clickedButton() is use
+
+
+def ask_about_missing(
+    parent: QWidget, missing: list[Located], total: int
+) -> Literal["locate", "without", "cancel"]:
+    """Some of the loaded model's training recordings were not found: locate them, train
+    without them, or cancel."""
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Warning)
+    box.setWindowTitle("Retrain with Reviewed Labels")
+    box.setText(
+        f"{len(missing)} of the {total} recording(s) the loaded model was trained on "
+        "could not be found."
+    )
+    box.setInformativeText(
+        "\n".join(f"• {m.problem}" for m in missing)
+        + "\n\nLocate them, or retrain without them (on the others and the reviewed recording)."
+    )
+    locate_button = box.addButton("Locate…", QMessageBox.ButtonRole.ActionRole)
+    without = box.addButton("Train Without Them", QMessageBox.ButtonRole.AcceptRole)
+    cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+    box.setDefaultButton(locate_button)
+    box.setEscapeButton(cancel)
+    box.exec()
+    clicked = box.clickedButton()
+    if clicked is locate_button:
+        return "locate"
+    return "without" if clicked is without else "cancel"
+
+
+def ask_replace_or_keep(parent: QWidget, loaded: TrainedModel, saved_to: Path | None) -> bool:
+    """Ask whether the retrained model replaces the loaded one; True: Replace."""
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Question)
+    box.setWindowTitle("Retraining finished")
+    box.setText("Replace the loaded model with the retrained one?")
+    old = loaded.path.name if loaded.path is not None else "the loaded model (not saved)"
+    where = (
+        f"The retrained model is saved as {saved_to.name} beside {old}, which stays as it is."
+        if saved_to is not None
+        else "The retrained model is not saved yet: Save Model… keeps it."
+    )
+    box.setInformativeText(
+        f"{where}\n\nReplace: the recording under review is rescanned with the new model "
+        "(its decisions are kept). Keep Both: the loaded model stays in use; Model > Load "
+        "Model… switches later."
+    )
+    replace = box.addButton("Replace", QMessageBox.ButtonRole.AcceptRole)
+    keep = box.addButton("Keep Both", QMessageBox.ButtonRole.RejectRole)
+    box.setDefaultButton(keep)
+    box.setEscapeButton(keep)
+    box.exec()
+    return box.clickedButton() is replace
+
+
+def retraining_names(reviewed: Recording, found: Sequence[Located]) -> list[str]:
+    """The names of what a retrain trains on, in order (without reading anything)."""
+    names = [f.file.name for f in found if f.file.file_sha256 != reviewed.source_hash]
+    return [*names, reviewed.name]
+
+
+def _once(fn: Callable[[], R]) -> Callable[[ShouldStop], Generator[None, None, R]]:
+    """A task factory for one call without progress (the task runner runs generators)."""
+
+    def factory(_should_stop: ShouldStop) -> Generator[None, None, R]:
+        return fn()
+        yield  # makes this a generator: the call runs on the task's thread
+
+    return factory
 
 
 def _input_key(value: tuple[tuple[int, ...], bool | None]) -> str:
