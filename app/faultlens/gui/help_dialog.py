@@ -21,6 +21,12 @@ SHORTCUTS: tuple[tuple[str, str], ...] = (
     ("Y", "Fit each channel's y axis tightly to the data in view (a lone spike may run off)"),
     ("N / P", "Next / previous fault event (zooms to it)"),
     ("M", "Measure: two cursors to drag, with the time between them and each channel's change"),
+    (
+        "I",
+        "Inspector: why the model decided what it did at a row. Click a moment on the signals "
+        "(or select an event); with the Inspector focused, Left / Right step one row, "
+        "Shift+Left / Right one window",
+    ),
     ("F1 or ?", "This help"),
 )
 

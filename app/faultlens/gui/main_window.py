@@ -54,6 +54,7 @@ from faultlens.gui.event_model import EventsModel, SortedEvents
 from faultlens.gui.event_table import EventTable
 from faultlens.gui.help_dialog import HelpDialog
 from faultlens.gui.import_dialog import ImportDialog
+from faultlens.gui.inspector import InspectedMarker, Inspector
 from faultlens.gui.model_info import ModelInfo, channel_mismatch
 from faultlens.gui.recording_list import RecordingList
 from faultlens.gui.scan_controller import ScanController
@@ -125,6 +126,16 @@ class MainWindow(QMainWindow):
         self.add_dock(
             self.model_info, "Model", Qt.DockWidgetArea.RightDockWidgetArea, tabify_with="Training"
         )
+        # The decision at one row, explained: a click on the signals or an event's peak.
+        # Its own task runner: an explain (~40 ms) is nothing to ask about when closing.
+        self.inspector = Inspector(self.session)
+        self.inspected_marker = InspectedMarker(self.signal_view)
+        self.inspected_marker.row_clicked.connect(self.inspect_row)
+        self.inspector.inspected.connect(self._on_inspected)
+        self.add_dock(
+            self.inspector, "Inspector", Qt.DockWidgetArea.RightDockWidgetArea, "Training"
+        )
+        self._inspector_sized = False
         self.docks["Model"].raise_()
         self._sized_docks = False
         self._restored_state = False
@@ -265,6 +276,13 @@ class MainWindow(QMainWindow):
         crosshair.setCheckable(True)
         crosshair.setChecked(True)
         sv.cursors.set_crosshair_enabled(True)
+        self._action(
+            "inspector",
+            "&Inspect Decision",
+            self.show_inspector,
+            ("I",),
+            "Why the model decided what it did at a row: click a moment on the signals",
+        )
         self._action("next_event", "Next event", self.next_event, ("N",))
         self._action("previous_event", "Previous event", self.previous_event, ("P",))
         self._action("load_model", "&Load Model…", self._on_load_model_triggered, ("Ctrl+L",))
@@ -294,6 +312,7 @@ class MainWindow(QMainWindow):
         view.addSeparator()
         view.addAction(a["next_event"])
         view.addAction(a["previous_event"])
+        view.addAction(a["inspector"])
         view.addSeparator()
         view.addAction(a["crosshair"])
         view.addAction(a["measure"])
@@ -552,11 +571,43 @@ class MainWindow(QMainWindow):
             return
         event = result.events[index]
         self.signal_view.zoom_to_rows(event.start_row, event.end_row, context=1.0)
+        self.inspector.inspect_event(event)
         self.statusBar().showMessage(
             f"Event {index + 1}/{len(result.events)}: {event.class_name}, "
             f"{event.start_time} – {event.end_time}, peak p={event.peak_probability:.2f}",
             8000,
         )
+
+    def show_inspector(self) -> None:
+        """Show and raise the Inspector dock (wider the first time: it needs the room)."""
+        dock = self.docks["Inspector"]
+        dock.show()
+        dock.raise_()
+        if not self._inspector_sized:
+            self._inspector_sized = True
+            self.resizeDocks([dock], [max(dock.width(), 640)], Qt.Orientation.Horizontal)
+
+    def inspect_row(self, row: int) -> None:
+        """Explain the decision at ``row`` in the Inspector (a click on the signals);
+        Left/Right then step it."""
+        if self.session.model is None or self.session.current is None:
+            self.statusBar().showMessage("Load a model to inspect its decisions", 5000)
+            return
+        self.show_inspector()
+        self.inspector.inspect(row)
+        self.inspector.setFocus()
+
+    def _on_inspected(self, _row: int) -> None:
+        """Mark the inspected window on the signals, and keep its row in view."""
+        ex = self.inspector.explanation
+        if ex is None:
+            self.inspected_marker.set_window(None, None)
+            return
+        self.inspected_marker.set_window(int(ex.rows[0]), int(ex.rows[-1]))
+        sv = self.signal_view
+        x, (x0, x1) = float(sv.x[ex.row]), sv.x_range()
+        if not x0 <= x <= x1:
+            sv.set_x_range(x - (x1 - x0) / 2, x + (x1 - x0) / 2)
 
     def _step_event(self, step: int) -> None:
         result = self.current_scan
@@ -620,6 +671,7 @@ class MainWindow(QMainWindow):
                 event.ignore()
                 return
         self.tasks.shutdown()
+        self.inspector.tasks.shutdown()
         self.statusBar().clearMessage()  # and its timer: a closed window shows no message
         for dialog in list(self.import_dialogs):
             dialog.reject()
