@@ -719,3 +719,45 @@ def test_stop_without_rows_or_after_a_channel_mismatch(tmp_path: Path) -> None:
     result = monitor.stop()
     assert late.closed and result.record_path is None and result.recording.n_rows == 0
     assert not (tmp_path / "never.csv").exists()
+
+
+@pytest.mark.slow
+def test_outputs_and_arrays_read_from_another_thread_while_polling() -> None:
+    """What a view thread reads is consistent: rows counted as scored hold their outputs
+    (the arrays grow while it reads), and arrays() covers at least the rows outputs has."""
+    model = random_model()
+    source = ListSource()
+    monitor = LiveMonitor(source, model, None, LiveOptions(ScanOptions(device="cpu")))
+    monitor.start()
+    data = signal(1500, seed=15)  # the arrays grow at 1024 rows
+    done = threading.Event()
+    problems: list[str] = []
+    reads = 0
+
+    def reader() -> None:
+        nonlocal reads
+        # Paced like a view's refresh: a loop that never lets go of the GIL would make each
+        # of the poll's forward passes wait for it (the test would take a minute).
+        while not done.wait(0.0005):
+            out = monitor.outputs()
+            time, values, n = monitor.arrays()
+            if out is None:
+                continue
+            reads += 1
+            scored = out.scored_rows
+            fp = out.fault_probability[model.window - 1 : scored]
+            if np.isnan(fp).any():
+                problems.append(f"NaN among {scored} scored rows")
+            if len(out.fault_probability) > n or len(time) != n or len(values) != n:
+                problems.append(f"{len(out.fault_probability)} outputs, {n} rows")
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        feed(monitor, source, np.arange(1500, dtype=np.float64), data, [1, 5, 230, 17])
+    finally:
+        done.set()
+        thread.join()
+    monitor.stop()
+    assert not problems, problems[:3]
+    assert reads > 0
