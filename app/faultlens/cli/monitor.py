@@ -356,7 +356,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "missing); exit 1: the source cannot be opened.",
     )
     p.add_argument(
-        "source", metavar="SOURCE", help="CSV file path, or mqtt://[USER@]HOST[:PORT]/TOPIC"
+        "source",
+        metavar="SOURCE",
+        help="CSV file path, or mqtt://[USER@]HOST[:PORT]/TOPIC (mqtts:// for TLS; several "
+        "topics separated by commas)",
     )
     p.add_argument(
         "--model",
@@ -426,8 +429,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     s.add_argument(
         "--channels",
-        help="comma-separated channels to record (default: the model's; without a model, "
-        "a CSV's columns or the first MQTT message's keys)",
+        help="comma-separated channels to record (default: a CSV's numeric columns; MQTT: "
+        "the model's, without a model the first message's numeric keys)",
     )
     s.add_argument("--username", help="MQTT user name")
     s.add_argument(
