@@ -206,3 +206,18 @@ def test_row_at_reads_rows_offsets_and_times() -> None:
     assert row_at(plain, "+5") == 5
     with pytest.raises(ValueError, match="no time column"):
         row_at(plain, "+5s")
+
+
+def test_to_dict_is_plain_json_with_missing_values_as_null() -> None:
+    import json
+
+    model, rec = tiny_model(), recording()
+    data = rec.data.copy()
+    data[25, 0] = np.nan  # a gap in the window
+    rec = Recording.from_arrays(data, CHANNELS, time=rec.time)
+    e = explain(model, rec, 30)
+    d = json.loads(json.dumps(e.to_dict(), allow_nan=False))
+    assert d["values"][25 - 23][0] is None  # row 25 is step 2 of the window 23..30
+    assert d["row"] == 30 and len(d["rows"]) == model.window
+    assert np.asarray(d["attention"]).shape == e.attention.shape
+    assert d["hotspot_features"] == [list(f) for f in e.hotspot_features]

@@ -153,7 +153,9 @@ class Explanation:
 
 
 def _rounded(a: np.ndarray) -> list[object]:
-    out: list[object] = np.round(a.astype(np.float64), 6).tolist()
+    """Nested lists of 6-decimal floats; missing values (NaN) as None, which JSON has."""
+    values = np.round(a.astype(np.float64), 6)
+    out: list[object] = np.where(np.isfinite(values), values, None).tolist()
     return out
 
 
