@@ -155,7 +155,9 @@ class Explanation:
 def _rounded(a: np.ndarray) -> list[object]:
     """Nested lists of 6-decimal floats; missing values (NaN) as None, which JSON has."""
     values = np.round(a.astype(np.float64), 6)
-    out: list[object] = np.where(np.isfinite(values), values, None).tolist()
+    boxed = values.astype(object)
+    boxed[~np.isfinite(values)] = None
+    out: list[object] = boxed.tolist()
     return out
 
 
