@@ -192,6 +192,19 @@ class Session:
         if moved:
             self._notify("current", self._current)
 
+    def replace_recording(self, recording_id: int, recording: Recording) -> None:
+        """The recording's file was read again (File > Reload: it grew on disk). The entry
+        keeps its id, place and training role; its scan (of the old rows) is dropped and its
+        review is opened again on the new rows when next asked for, from its sidecar (saved
+        on every change), which keeps the decisions while the rows reviewed are unchanged."""
+        entry = self.get(recording_id)
+        entry.recording = recording
+        entry.scan = None
+        entry.review = None
+        self._notify("recordings", recording_id)
+        self._notify("rows", recording_id)
+        self._notify("scan", recording_id)
+
     # ------------------------------------------------------------------ current
     @property
     def current_id(self) -> int | None:

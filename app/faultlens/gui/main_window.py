@@ -246,6 +246,13 @@ class MainWindow(QMainWindow):
             ("Ctrl+W",),
             "Close the current recording (its review is already saved)",
         )
+        self._action(
+            "reload",
+            "&Reload Recording",
+            lambda: self.reload_recording(),
+            ("F5",),
+            "Read the current recording's file again (it grew on disk); its review is kept",
+        )
         self._action("quit", "&Quit", self.close, ("Ctrl+Q",))
         self._action("scroll_left", "Scroll back", lambda: sv.scroll(-0.25), ("Left",))
         self._action("scroll_right", "Scroll forward", lambda: sv.scroll(0.25), ("Right",))
@@ -302,6 +309,7 @@ class MainWindow(QMainWindow):
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self._fill_recent_menu()
         file_menu.addAction(a["close_recording"])
+        file_menu.addAction(a["reload"])
         file_menu.addSeparator()
         file_menu.addAction(a["quit"])
         view = self.menu("View")
@@ -428,13 +436,21 @@ class MainWindow(QMainWindow):
             dialog.open()  # a queued import failed: its dialog shows the message
 
     def _select_if_open(self, path: Path) -> bool:
-        """Select the open recording of ``path`` when the file has not changed since."""
+        """Select the open recording of ``path`` when the file has not changed since; reload
+        it when the file grew (it starts with the bytes read), rather than open it twice. A
+        file changed otherwise is imported as another recording."""
         candidates = [e for e in self.session if e.recording.path.resolve() == path.resolve()]
         if not candidates or not path.is_file():
             return False
         entry = self.session.find_open(path, _file_sha256(path))
         if entry is None:
-            return False
+            grown = [e for e in candidates if e.live is None and _grown_from(path, e.recording)]
+            if not grown:
+                return False
+            current = self.session.current
+            chosen = current if current in grown else grown[0]
+            self.session.set_current(chosen.id)
+            return self.reload_recording(chosen.id) is not None
         self.session.set_current(entry.id)
         self.statusBar().showMessage(
             f"{self.session.display_name(entry.id)} is already open: selected it", 8000
@@ -464,6 +480,44 @@ class MainWindow(QMainWindow):
             gui_settings.add_recent_file(recording.path)
         return self.session.add(recording)
 
+    def reload_recording(self, recording_id: int | None = None) -> Task | None:
+        """File > Reload (F5): read the recording's file again, the same way, in the
+        background, and put it in place of the one open (same entry, review kept while the
+        reviewed rows are unchanged; the model rescans it). None when it cannot start."""
+        from faultlens.core.io import import_recording
+
+        entry = self.session.current if recording_id is None else self.session.get(recording_id)
+        if entry is None or entry.live is not None or self.tasks.is_running(RELOAD_TASK):
+            return None
+        path, options, entry_id = entry.recording.path, entry.recording.options, entry.id
+        if not path.is_file():
+            self.report_error(f"{path}: the file is gone; it cannot be read again")
+            return None
+        before = entry.recording.n_rows
+
+        def finished(recording: Recording) -> None:
+            if entry_id not in self.session.ids:
+                return  # closed meanwhile
+            self.session.replace_recording(entry_id, recording)
+            grown = recording.n_rows - before
+            change = f"{grown:+d} rows" if grown else "same number of rows"
+            self.statusBar().showMessage(
+                f"Reloaded {self.session.display_name(entry_id)}: {recording.n_rows} rows "
+                f"({change})",
+                10000,
+            )
+            if self.session.model is not None and self.session.current_id == entry_id:
+                self.scan_controller.start()
+
+        self.statusBar().showMessage(f"Reloading {path.name}…")
+        return self.tasks.start(
+            RELOAD_TASK,
+            lambda should_stop: import_recording(path, options, should_stop),
+            f"Reloading {path.name}",
+            finished=finished,
+            failed=self.report_error,
+        )
+
     def close_recording(self) -> None:
         """Close the current recording (File > Close Recording, Ctrl+W)."""
         entry = self.session.current
@@ -490,6 +544,8 @@ class MainWindow(QMainWindow):
             self.session.current is not None and self.session.model is not None and not scanning
         )
         self.actions["cancel_scan"].setEnabled(scanning)
+        current = self.session.current
+        self.actions["reload"].setEnabled(current is not None and current.live is None)
         # A scan's result goes to the recording it was started for: keep them all open.
         self.actions["close_recording"].setEnabled(
             self.session.current is not None and not scanning
@@ -700,6 +756,20 @@ class MainWindow(QMainWindow):
         QApplication.processEvents()
         if not self.grab().save(str(path)):
             raise FaultLensError(f"{path}: could not write the screenshot; check the folder")
+
+
+RELOAD_TASK = "reload"
+
+
+def _grown_from(path: Path, recording: Recording) -> bool:
+    """Whether the file at ``path`` starts with the bytes ``recording`` was read from."""
+    from faultlens.core.review_file import file_prefix_sha256
+
+    n_bytes = recording.content_bytes
+    try:
+        return n_bytes is not None and file_prefix_sha256(path, n_bytes) == recording.content_hash
+    except OSError:
+        return False
 
 
 def _file_sha256(path: Path) -> str:
