@@ -22,19 +22,22 @@ correlation over the channels; and for integrated gradients how far the sum of a
 contributions is from the change in fault probability (reference -> window), which it
 should equal.
 
-Measured (2-core box shared with other jobs, load 2-4; timings vary 2-5x between runs):
+Measured (2-core box shared with other jobs, load 2-4; timings vary 2-5x between runs, and
+under heavier load torch's two threads fight the other jobs and everything takes 5-20x):
 
-====  ==========  ======  ========  ==========  (ms per window)
-C     explain()   IG      gradient  occl./step
-====  ==========  ======  ========  ==========
-8     154-535     49      13        176-220
-20    466-529     32      13        679-881
-60    368-739     52      9-11      1106-5124
-====  ==========  ======  ========  ==========
+====  ======  ========  ==========  (ms per window; the candidates alone)
+C     IG      gradient  occl./step
+====  ======  ========  ==========
+8     7-49    3-13      20-220
+20    11-32   4-13      122-881
+60    18-52   4-11      1106-5124
+====  ======  ========  ==========
+
+The whole ``explain`` (forward pass, occlusion by channel and per step, hotspot gradients)
+on the demo model (9 channels, hidden 64): 30-60 ms a window at light load.
 
 Agreement, 29 events: occlusion per step 22/29, median Spearman 0.82; integrated gradients
 20/29, 0.42 (sum off the change by a median 0.020, at worst 0.184); gradient 11/29, 0.25.
-
 
 Example: ``.venv/bin/python benchmarks/bench_explain.py``
 """
