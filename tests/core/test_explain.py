@@ -221,3 +221,17 @@ def test_to_dict_is_plain_json_with_missing_values_as_null() -> None:
     assert d["row"] == 30 and len(d["rows"]) == model.window
     assert np.asarray(d["attention"]).shape == e.attention.shape
     assert d["hotspot_features"] == [list(f) for f in e.hotspot_features]
+
+
+def test_channels_are_read_by_name_in_the_model_order() -> None:
+    model, rec = tiny_model(), recording()
+    shuffled = Recording.from_arrays(
+        np.column_stack([rec.data[:, 2], rec.data[:, 0], -rec.data[:, 0], rec.data[:, 1]]),
+        ("c", "a", "extra", "b"),
+        time=rec.time,
+    )
+    e, f = explain(model, rec, 30), explain(model, shuffled, 30)
+    assert f.channels == CHANNELS
+    np.testing.assert_array_equal(f.values, e.values)
+    np.testing.assert_allclose(f.probabilities, e.probabilities, atol=1e-6)
+    np.testing.assert_allclose(f.contribution, e.contribution, atol=1e-6)
