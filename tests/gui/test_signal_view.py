@@ -771,6 +771,7 @@ def test_selecting_an_event_puts_its_evidence_where_the_eye_is(qtbot: QtBot, tmp
     qtbot.waitExposed(win)
     view = win.signal_view
     view.set_channel_visible("speed", False)
+    view.channel_list.set_filter("e")  # the list shows temp, pressure, speed
     assert view.visible_channels() == ["temp", "pressure", "flow"]
     assert view.plots["flow"].vb.viewRange()[1][1] > 90  # the whole recording's range
 
@@ -789,6 +790,10 @@ def test_selecting_an_event_puts_its_evidence_where_the_eye_is(qtbot: QtBot, tmp
     assert shown == "flow  41 %"
     assert view.plots["temp"].channel_name.mark == ""
     assert view.channel_list.item("flow").text(0).endswith("41 %")
+    # The user's filter stays as it was: a marked channel it leaves out stays out of the list.
+    assert view.channel_list.filter_edit.text() == "e"
+    assert view.channel_list.item("flow").isHidden()
+    assert not view.channel_list.item("pressure").isHidden()
     assert view.channel_list.order_bar.isVisibleTo(view.channel_list)
     # Zoomed with context, and every channel's y fitted to the rows in view: the dip fills
     # the flow plot instead of reading as a flat line under the transient's range.
@@ -903,3 +908,20 @@ def test_wheel_over_a_value_axis_zooms_that_channel_alone(qtbot: QtBot) -> None:
     menu.close()
     assert not view.user_zoomed_channels()
     assert view.plots["a"].vb.viewRange()[1] == pytest.approx((lo, hi))
+    # A drag down the axis moves the trace down with the pointer (the range goes up).
+    from PySide6.QtTest import QTest
+
+    viewport = view.graphics.viewport()
+    left = pg.QtCore.Qt.MouseButton.LeftButton
+    per_pixel = (hi - lo) / view.plots["a"].vb.height()
+    QTest.mousePress(viewport, left, pos=point)
+    # Steps past pyqtgraph's drag distance (its scene drops moves closer than 10 ms apart;
+    # the release delivers the rest of the way).
+    for i in (1, 2, 3):
+        QTest.mouseMove(viewport, point + pg.QtCore.QPoint(0, 10 * i))
+    QTest.mouseRelease(viewport, left, pos=point + pg.QtCore.QPoint(0, 30))
+    qtbot.waitUntil(lambda: view.user_zoomed_channels() == {"a"})
+    moved = view.plots["a"].vb.viewRange()[1]
+    assert moved[0] - lo == pytest.approx(moved[1] - hi)
+    assert 20 * per_pixel < moved[0] - lo < 31 * per_pixel
+    assert view.x_range() == pytest.approx((2500, 2600))  # time stays where it was

@@ -375,7 +375,10 @@ class ChannelName(pg.LabelItem):
 
     def set_mark(self, mark: str, colour: str | None = None) -> None:
         """Show ``mark`` after the name in ``colour`` (``""``: the name alone)."""
-        self.mark, self.mark_colour = mark, colour or self.mark_colour
+        colour = colour or self.mark_colour
+        if (mark, colour) == (self.mark, self.mark_colour):
+            return  # stepping through events re-marks only the channels that change
+        self.mark, self.mark_colour = mark, colour
         self._render()
 
     def set_colours(self, text: str, fill: QColor) -> None:

@@ -584,13 +584,15 @@ class SignalView(QWidget):
         marks = evidence_marks(event) if event is not None else {}
         marks = {name: mark for name, mark in marks.items() if name in self.plots}
         first = list(marks)
+        before = self._order
         if self.recording is not None:
             self._order = first + [c for c in self.recording.channels if c not in marks]
         colour = theme.current().mark
         for name, plot in self.plots.items():
             plot.channel_name.set_mark(marks.get(name, ""), colour)  # type: ignore[attr-defined]
         self.channel_list.set_marks(marks, colour)
-        self._relayout()
+        if self._order != before:  # a relayout of 200 plots takes half a second
+            self._relayout()
 
     def _on_channels_requested(self, visible: dict[str, bool]) -> None:
         self.set_channels_visible(visible)
