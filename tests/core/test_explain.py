@@ -173,6 +173,8 @@ def test_a_row_without_a_full_window_or_a_missing_channel_is_a_clear_error() -> 
     with pytest.raises(ValueError, match=r"choose a row from 7 to 19"):
         explain(model, rec, 20)
     assert explain(model, rec, 7).row == 7 and explain(model, rec, 19).row == 19
+    with pytest.raises(ValueError, match="must start at a row from 0 to 10"):
+        explain(model, rec, 10, before=11)
     other = Recording.from_arrays(rec.data, ("a", "b", "zzz"))
     with pytest.raises(ChannelMismatchError, match=r"needs channel\(s\) c "):
         explain(model, other, 10)

@@ -216,6 +216,12 @@ def explain_rows(
         befores_arr = np.asarray(befores, dtype=np.int64)
         if befores_arr.shape != rows_arr.shape:
             raise ValueError(f"{len(befores_arr)} 'before' rows for {len(rows_arr)} rows")
+        for r, b in zip(rows_arr, befores_arr, strict=True):
+            if not 0 <= b <= r:
+                raise ValueError(
+                    f"before={b}: the stretch explained at row {r} must start at a row from 0 "
+                    f"to {r} (the channels are compared with the rows before it)"
+                )
     if len(rows_arr) == 0:
         return []
     index = {name: i for i, name in enumerate(recording.channels)}
