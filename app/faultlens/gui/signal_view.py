@@ -438,7 +438,9 @@ class SignalView(QWidget):
             if self._review is not None and any(
                 self._review.status(e) == "dismissed" for e in self.scan.events
             ):
-                hatch = QBrush(QColor(80, 80, 80, DISMISSED_ALPHA), Qt.BrushStyle.BDiagPattern)
+                ink = QColor(theme.current().foreground)  # grey on either background
+                ink.setAlpha(DISMISSED_ALPHA)
+                hatch = QBrush(ink, Qt.BrushStyle.BDiagPattern)
                 sample = pg.PlotDataItem([], [], pen=None, fillLevel=0, brush=hatch)
                 self.legend.addItem(sample, "dismissed in review")
         if self.legend_row is not None:
@@ -517,6 +519,7 @@ class SignalView(QWidget):
         for track in self._tracks().values():
             set_track_colours(track, colours)
         self._draw_label_regions()
+        self._fill_legend()
         if self.channel_list.marks:
             self.channel_list.set_marks(self.channel_list.marks, colours.mark)
         self.cursors.set_style(colours)
