@@ -18,7 +18,7 @@ How each piece is computed (one forward pass as the scan runs it, plus a few che
   of the decision class's probability as a share of all positive drops. C + 1 windows.
 - ``contribution`` (C, T): occlusion per (channel, step): channel c at step t alone set to
   its value in the reference window, and the fault probability's drop (positive: the
-  value there pushed the fault probability up). C x T + 1 windows in one batched pass.
+  value there pushed the fault probability up). C x T + 1 windows, batched.
   Why occlusion, measured on the demo's 29 events (``benchmarks/bench_explain.py``):
   summed over the steps it ranks the channels as occlusion by channel (what the event
   table shows) does: same top channel 22/29, median Spearman 0.82, against 20/29 and 0.42
@@ -26,9 +26,9 @@ How each piece is computed (one forward pass as the scan runs it, plus a few che
   gradients fail here for a reason in the model: the feature front-end takes the logarithm
   of trailing ranges and spreads, whose gradient spikes wherever a range crosses 0 on the
   way from the reference to the window, and a confident decision saturates the softmax.
-  The cost: 4-30x integrated gradients, 0.2 s a window for 8 channels and about 1 s for
-  60 on a busy 2-core CPU (one batch on a GPU), fine for one window at a time; reports
-  explain only their first events (``faultlens.core.report``).
+  The cost: 4-30x integrated gradients, 0.02-0.2 s a window for 8 channels and 1-5 s for
+  60 on a shared 2-core CPU (a few batches on a GPU), fine for one window at a time;
+  reports draw it for their first events only (``faultlens.core.report.inspector``).
 - ``hotspot_channels``: for each max-pool feature, the gradient of its pooled value (its
   value at its winning step) with respect to the window's inputs, times the inputs' change
   from the reference window, in absolute value and summed per sensor channel over the
