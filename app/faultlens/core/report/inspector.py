@@ -537,7 +537,7 @@ def explain_events(
         return out
     rows = [peak_row(result, e, model.window) for e in events]
     befores = [e.start_row for e in events]
-    device = result.device or "cpu"
+    device = "auto"  # not the scan's: a result may come from another machine
     n, first = len(events), min(REPORT_DETAILED_EVENTS, len(events))
     spans = [(lo, min(lo + EXPLAIN_CHUNK, first), True) for lo in range(0, first, EXPLAIN_CHUNK)]
     spans += [(lo, min(lo + EXPLAIN_CHUNK, n), False) for lo in range(first, n, EXPLAIN_CHUNK)]
