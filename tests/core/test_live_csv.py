@@ -179,6 +179,9 @@ def test_from_end_hands_over_only_new_rows(tmp_path: Path, request: pytest.Fixtu
     # The row being written at start() is new data: it is handed over whole.
     assert got.time.tolist() == [20.0, 20.5, 21.0]
     assert got.data[0].tolist() == [25.0, -40.0]
+    _write(path, "21.5\n", "a")
+    assert src.read() is None
+    assert "e.csv line 45: has 1 fields" in src.health().last_error  # a true file line
 
 
 def test_bad_lines_are_counted_with_their_line_numbers(
