@@ -13,7 +13,9 @@ the rest of the old one is read, with a note; a file that goes away makes the so
 "disconnected" until it is back. A poll that finds nothing new costs one ``stat``.
 
 Lines end with ``\\n`` or ``\\r\\n`` (a lone ``\\r`` is no line break here). A quoted field
-may hold line breaks: its row waits until the quote closes.
+may hold line breaks: its row waits until the quote closes. The file stays open between
+polls, which is what lets a rotated file be read to its end; on Windows, where an open file
+cannot be replaced, a logger that rotates by renaming over it would fail while followed.
 """
 
 from __future__ import annotations
