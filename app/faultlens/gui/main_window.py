@@ -113,6 +113,10 @@ class MainWindow(QMainWindow):
         self.event_selection = QItemSelectionModel(self.sorted_events, self)
         self.event_table = EventTable(self.sorted_events, self.event_selection)
         self.event_table.event_activated.connect(self.show_event)
+        # No event selected any more: the channels go back to the file's order.
+        self.event_selection.selectionChanged.connect(
+            lambda *_: self.event_selection.hasSelection() or self.signal_view.show_file_order()
+        )
         self.training_panel = TrainingPanel(self.session, self.tasks)
         self.model_info = ModelInfo(self.session)
 
@@ -152,6 +156,10 @@ class MainWindow(QMainWindow):
         from faultlens.gui.review_controller import ReviewController
 
         self.review_controller = ReviewController(self, self.session)
+        # File > Monitor Live Source, the Live menu and toolbar, the live status (issue 15).
+        from faultlens.gui.live_controller import LiveController
+
+        self.live_controller = LiveController(self, self.session, self.tasks)
         self.signal_view.downsample_note_changed.connect(self.downsample_label.setText)
         self.setAcceptDrops(True)
         self.resize(1600, 1000)
@@ -290,6 +298,12 @@ class MainWindow(QMainWindow):
             ("I",),
             "Why the model decided what it did at a row: click a moment on the signals",
         )
+        self._action(
+            "file_order",
+            "Channels in &File Order",
+            sv.show_file_order,
+            tip="Put the channels back in the file's order (an event puts its own first)",
+        )
         self._action("next_event", "Next event", self.next_event, ("N",))
         self._action("previous_event", "Previous event", self.previous_event, ("P",))
         self._action("load_model", "&Load Model…", self._on_load_model_triggered, ("Ctrl+L",))
@@ -320,11 +334,13 @@ class MainWindow(QMainWindow):
         view.addSeparator()
         view.addAction(a["next_event"])
         view.addAction(a["previous_event"])
+        view.addAction(a["file_order"])
         view.addAction(a["inspector"])
         view.addSeparator()
         view.addAction(a["crosshair"])
         view.addAction(a["measure"])
         view.addAction(a["show_labels"])
+        self._build_theme_menu(view.addMenu("&Theme"))
         self._panels_menu = view.addMenu("Panels")
         for dock in self.docks.values():
             self._panels_menu.addAction(dock.toggleViewAction())
@@ -337,6 +353,32 @@ class MainWindow(QMainWindow):
         help_menu = self.menu("Help")
         help_menu.addAction(a["help"])
         help_menu.addAction(a["about"])
+
+    def _build_theme_menu(self, menu: QMenu) -> None:
+        """View > Theme: System / Light / Dark, applied at once and remembered."""
+        from PySide6.QtGui import QActionGroup
+
+        from faultlens.gui import theme
+
+        group = QActionGroup(self)
+        chosen = gui_settings.theme_choice()
+        for name in theme.CHOICES:
+            action = menu.addAction(name.capitalize())
+            action.setCheckable(True)
+            action.setChecked(name == chosen)
+            action.triggered.connect(lambda _checked=False, n=name: self.set_theme(n))
+            group.addAction(action)
+            self.actions[f"theme_{name}"] = action
+        if theme.choice() != chosen or theme.current() is not theme.resolve(chosen):
+            theme.set_theme(chosen)
+
+    def set_theme(self, name: str) -> None:
+        """Use the theme ``name`` ("system", "light", "dark") now and in later sessions."""
+        from faultlens.gui import theme
+
+        theme.set_theme(name)
+        gui_settings.set_theme_choice(name)
+        self.actions[f"theme_{name}"].setChecked(True)
 
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()
@@ -540,15 +582,20 @@ class MainWindow(QMainWindow):
 
     def _update_actions(self, *_args: object) -> None:
         scanning = self.scan_controller.is_running()
+        # A live recording is scanned as it arrives; Stop Monitoring ends (and closes) it.
+        live = self.session.current is not None and self.session.current.live is not None
         self.actions["scan"].setEnabled(
-            self.session.current is not None and self.session.model is not None and not scanning
+            self.session.current is not None
+            and self.session.model is not None
+            and not scanning
+            and not live
         )
         self.actions["cancel_scan"].setEnabled(scanning)
         current = self.session.current
         self.actions["reload"].setEnabled(current is not None and current.live is None)
         # A scan's result goes to the recording it was started for: keep them all open.
         self.actions["close_recording"].setEnabled(
-            self.session.current is not None and not scanning
+            self.session.current is not None and not scanning and not live
         )
         self.recording_list.closing_allowed = not scanning
 
@@ -626,7 +673,8 @@ class MainWindow(QMainWindow):
         if result is None or not 0 <= index < len(result.events):
             return
         event = result.events[index]
-        self.signal_view.zoom_to_rows(event.start_row, event.end_row, context=1.0)
+        # Zoomed with context, y fitted, its top channels first with their shares marked.
+        self.signal_view.show_event_evidence(event, context=1.0)
         self.inspector.inspect_event(event)
         self.statusBar().showMessage(
             f"Event {index + 1}/{len(result.events)}: {event.class_name}, "
@@ -786,6 +834,8 @@ def stop_question(running: list[Task]) -> str:
     what = ", ".join(task.label for task in running)
     training = any(task.kind == TRAINING_TASK for task in running)
     lost = " An unsaved model is lost." if training else ""
+    if any(task.kind == "live" for task in running):
+        lost += " Monitoring stops; everything received is saved to its recording file."
     return f"Still running: {what}. Stop and quit?{lost}"
 
 
