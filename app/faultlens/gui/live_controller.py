@@ -356,6 +356,9 @@ class LiveController(QObject):
         self._rates.append((now, n))
         while self._rates and now - self._rates[0][0] > RATE_SPAN_S:
             self._rates.popleft()
+        outputs = monitor.outputs()
+        if outputs is not None:  # as of now: the last report may be older than a long poll
+            self.behind_rows = max(n - outputs.scored_rows, 0)
         if channels is not None and n >= 2:
             self._show_rows(monitor, source, channels, times, data, n)
         self.status.set_health(self.last_health, n, self.rate(), self.behind_rows)
@@ -397,6 +400,19 @@ class LiveController(QObject):
         self.session.update_live(self.entry_id, recording, scan, events_changed=changed)
         self.session.set_live_state(self.entry_id, state)
         self._show_alarm()
+        if changed and scan is not None and self.session.current_id == self.entry_id:
+            self._reveal_newest(scan)
+
+    def _reveal_newest(self, scan: ScanResult) -> None:
+        """Scroll the event table to the newest event (without selecting it: a selection
+        zooms the view to the event, which would stop following)."""
+        from faultlens.gui.event_model import index_of_event
+
+        if scan.events:
+            newest = max(range(len(scan.events)), key=lambda i: scan.events[i].start_row)
+            index = index_of_event(self.window.sorted_events, newest)
+            if index.isValid():
+                self.window.event_table.scrollTo(index)
 
     def rate(self) -> float:
         """Rows per second over the last few seconds."""

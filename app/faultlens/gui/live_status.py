@@ -19,6 +19,7 @@ FOLLOWING_COLOUR = "#1a7f37"
 PAUSED_COLOUR = "#9a6700"
 STOPPING_COLOUR = "#57606a"
 ALARM_STYLE = "padding: 0 8px; font-weight: bold; color: white; background: #cf222e;"
+BEHIND_SHOWN = 10  # rows waiting for their score: fewer is the normal lag of one poll
 CONNECTION_TEXT = {
     "connecting": "connecting…",
     "connected": "connected",
@@ -30,7 +31,7 @@ CONNECTION_TEXT = {
 def health_text(health: SourceHealth, rows: int, rate: float, behind: int) -> str:
     """One line: rows received, rate, rows still to score, problems and the connection."""
     parts = [f"{rows:,} rows", f"{rate:.1f} rows/s"]
-    if behind:
+    if behind > BEHIND_SHOWN:
         parts.append(f"scoring {behind:,} behind")
     parts.append(f"{health.problems:,} problem{'s' if health.problems != 1 else ''}")
     parts.append(CONNECTION_TEXT.get(health.connection, health.connection))
