@@ -193,3 +193,25 @@ def test_the_readout_sits_under_the_plots_and_covers_no_data(qtbot: QtBot) -> No
     QTest.mouseMove(view.graphics.viewport(), _viewport_point(view, plot, 20.0))
     qtbot.waitUntil(lambda: cursors.crosshair_row == 40)
     assert cursors.readout.height() == height  # the plots above do not jump
+
+
+def test_with_many_channels_the_readout_lists_those_in_sight(qtbot: QtBot) -> None:
+    """Hundreds of channels would make the strip taller than the window: it lists the channels whose
+    plots are in sight, says how many are scrolled away, and follows the scrolling."""
+    names = [f"c{i:03d}" for i in range(30)]
+    data = np.tile(np.arange(30, dtype=np.float32), (100, 1))  # channel i reads i
+    view = _view(qtbot, Recording.from_arrays(data, names))
+    cursors = view.cursors
+    cursors.set_measure_enabled(True)
+    qtbot.waitUntil(lambda: view.graphics.height() > view.plot_scroll.viewport().height())
+    in_sight = view.channels_in_sight()
+    assert in_sight[0] == "c000" and 3 < len(in_sight) < 30
+    text = _shown(cursors)
+    assert f"(+{30 - len(in_sight)} channels scrolled out of sight)" in text
+    assert "c000  0 → 0" in text and "c029" not in text
+    # Scrolled to the bottom: the last channels are read instead.
+    bar = view.plot_scroll.verticalScrollBar()
+    bar.setValue(bar.maximum())
+    qtbot.waitUntil(lambda: "c029  29 → 29" in _shown(cursors))
+    assert "c000 " not in _shown(cursors)
+    assert cursors.readout.height() < view.height() / 3

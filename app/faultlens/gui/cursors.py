@@ -13,8 +13,10 @@ neither has an item in any plot nor a connection to the mouse: a pan does no wor
 
 The readout is a strip under the plots, never over them (a box in a corner hid the first
 plots' data): one paragraph per cursor, its items ("flow 48.15") flowing across the width and
-wrapping between items only. It stays while a cursor is on, so the plots do not jump as the
-mouse comes and goes; it only grows while the same channels are shown.
+wrapping between items only. It lists the channels whose plots are in sight (with many, the
+plots scroll) and says how many are scrolled away, so 200 channels never fill the window.
+It stays while a cursor is on, so the plots do not jump as the mouse comes and goes; it only
+grows while the same channels are shown.
 """
 
 from __future__ import annotations
@@ -113,7 +115,10 @@ class Cursors(QObject):
         self._readout_key: tuple[object, ...] = ()
         view.plots_rebuilt.connect(self._on_view_plots_rebuilt)
         view.channel_visibility_changed.connect(self._on_view_channel_visibility_changed)
+        # Scrolling the plots changes which channels are in sight: the readout follows.
+        view.plot_scroll.verticalScrollBar().valueChanged.connect(self._on_plots_scrolled)
         view.graphics.viewport().installEventFilter(self)
+        view.plot_scroll.viewport().installEventFilter(self)  # its height: channels in sight
 
     @property
     def view(self) -> SignalView:
@@ -207,9 +212,19 @@ class Cursors(QObject):
     def _on_view_channel_visibility_changed(self, _name: str, _visible: bool) -> None:
         self._update_readout()
 
+    def _on_plots_scrolled(self, _value: int) -> None:
+        if self.crosshair_enabled or self.measure_enabled:
+            self._update_readout()
+
     # ------------------------------------------------------------------ the mouse
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.Leave and self.crosshair_enabled:
+        if (
+            event.type() == QEvent.Type.Resize
+            and watched is self.view.plot_scroll.viewport()
+            and (self.crosshair_enabled or self.measure_enabled)
+        ):
+            self._update_readout()
+        elif event.type() == QEvent.Type.Leave and self.crosshair_enabled:
             self._show_crosshair(None)
         return False
 
@@ -253,7 +268,7 @@ class Cursors(QObject):
         rec = self.view.recording
         if rec is None or len(self.view.x) == 0:
             return []
-        channels = self.view.visible_channels()
+        channels = self.view.channels_in_sight()
         index = {name: i for i, name in enumerate(rec.channels)}
         parts: list[list[str]] = []  # one per cursor on
         if self.crosshair_enabled and self.crosshair_row is None:
@@ -272,7 +287,7 @@ class Cursors(QObject):
                 v1, v2 = (value_text(float(rec.data[r, index[name]])) for r in (r1, r2))
                 change = value_text(float(v2) - float(v1)) if "–" not in (v1, v2) else "–"
                 items.append(f"{name}  {v1} → {v2}  Δ {change}")
-            parts.append(items)
+            parts.append(items + self._out_of_sight(channels))
         return parts
 
     def _crosshair_items(self, row: int) -> list[str]:
@@ -281,11 +296,15 @@ class Cursors(QObject):
         assert rec is not None
         index = {name: i for i, name in enumerate(rec.channels)}
         items = [f"{time_text(rec, float(view.x[row]))}  (row {row})"]
-        items += [
-            f"{name}  {value_text(float(rec.data[row, index[name]]))}"
-            for name in view.visible_channels()
-        ]
-        return items
+        channels = view.channels_in_sight()
+        items += [f"{name}  {value_text(float(rec.data[row, index[name]]))}" for name in channels]
+        return items + self._out_of_sight(channels)
+
+    def _out_of_sight(self, listed: list[str]) -> list[str]:
+        """An item saying how many shown channels are scrolled out of the plot area (the
+        readout lists those in sight: 200 channels would fill the window)."""
+        hidden = len(self.view.visible_channels()) - len(listed)
+        return [f"(+{hidden} channels scrolled out of sight)"] if hidden > 0 else []
 
     def readout_text(self) -> str:
         """The readout's text: one line per cursor on, its items apart (empty: none on)."""
@@ -326,7 +345,10 @@ class Cursors(QObject):
         sizing = parts
         if self.crosshair_enabled and self.crosshair_row is None:
             sizing = [self._crosshair_items(0), *parts[1:]]
-        key = (tuple(len(items) for items in sizing), self.readout.width())
+        # Not the channels in sight: the strip's height sets how many are, and a key that
+        # followed them could make the two chase each other; growing only, they settle.
+        shown = len(self.view.visible_channels())
+        key = (self.crosshair_enabled, self.measure_enabled, shown, self.readout.width())
         if key != self._readout_key:
             self._readout_key = key
             self.readout.setMinimumHeight(0)

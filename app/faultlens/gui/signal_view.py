@@ -562,6 +562,22 @@ class SignalView(QWidget):
         """The shown channels, top to bottom."""
         return [name for name in self.channel_order() if name not in self._hidden]
 
+    def channels_in_sight(self) -> list[str]:
+        """The shown channels whose plots the scroll area shows now (all of them when the
+        plots fit), top to bottom: what the cursors' readout lists."""
+        shown = self.visible_channels()
+        viewport = self.plot_scroll.viewport()
+        if self.graphics.height() <= viewport.height():
+            return shown
+        top = -self.graphics.y()  # the graphics widget scrolls up as the area scrolls down
+        bottom = top + viewport.height()
+        in_sight = []
+        for name in shown:
+            rect = self.graphics.mapFromScene(self.plots[name].sceneBoundingRect()).boundingRect()
+            if rect.bottom() > top and rect.top() < bottom:
+                in_sight.append(name)
+        return in_sight
+
     def channel_order(self) -> list[str]:
         """Every channel, in the order the plots stand (hidden ones where they would be)."""
         return [name for name in self._order if name in self.plots]
