@@ -169,3 +169,16 @@ def test_cli_screenshot_with_the_inspector_open(
     with pytest.raises(FaultLensError, match="--inspect yesterday"):
         cli_gui.run_gui(pump_csv, trained_model_path, tmp_path / "no.png", "yesterday")
     assert not (tmp_path / "no.png").exists()
+
+
+def test_hotspot_density_is_relative_to_the_usual_count() -> None:
+    from faultlens.gui.tracks import hotspot_density
+
+    counts = np.full(200, 2.0, dtype=np.float32)
+    np.testing.assert_allclose(hotspot_density(counts, 16), 1.0)
+    counts[100] = 2.0 + 16 * 4.0  # one row where many more features peak
+    counts[150] = np.nan
+    density = hotspot_density(counts, 16)
+    assert np.isnan(density[150])
+    assert density[100] > 1.5 and abs(density[20] - density[180]) < 1e-6
+    assert np.nanmean(density) == pytest.approx(1.0, abs=0.05)

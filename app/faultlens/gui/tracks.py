@@ -1,15 +1,31 @@
 """The model's evidence as plot tracks under the signals, sharing their time axis.
 
 - :class:`FaultProbabilityTrack`: 1 - P(normal) per row, with the detection threshold.
-- :class:`AttentionStrip`: how much attention each row received, as a one-row heatmap.
-- :class:`HotspotTrack`: how many feature dimensions took their max-pool maximum at each row,
-  with markers on the strongest hotspots (hover: time and channels involved).
+- :class:`AttentionStrip`: how much attention each row received relative to uniform, as a
+  one-row heatmap on a log scale centred on "as much as any row" (white).
+- :class:`HotspotTrack`: how often the hidden features peak (max-pool maximum) at each row
+  relative to an ordinary row, with markers on the strongest hotspots (hover: time and
+  channels involved).
 
 The attention strip shows ONE row (the mean over heads and queries), not one row per head:
 an engineer asks "where did the model look", not "what did head 3 do"; per-head rows split
 the same evidence four ways and invite reading meaning into head numbering. The value is
 shown relative to uniform attention (value × window length): 1 means "an ordinary row",
 3 means "three times the attention of an ordinary row", which reads the same for any window.
+
+Why this drawing (screenshots of the demo at the zoom of one event and of the whole recording,
+issue 13): per row, attention is spiky (demo: median 0.6×, 99th percentile 6×) and event rows
+get about as much as others on average (1.03× vs 1.00× over a window), so what there is to see
+is WHERE the spikes are. The strip used to colour the raw values scaled to their 2..99.5th
+percentile and let Qt shrink 16k columns into a few hundred pixels by picking one: a uniform
+purple barcode. Now the values are × uniform on a fixed diverging scale (0× blue, 1× white,
+2× and more red: saturated, so one spike cannot wash out the rest), and zoomed out the image
+is averaged per pixel (``autoDownsample``: the mean of the rows under a pixel), so a stretch
+that draws more than its share shows warm and an ordinary one pale. (A log scale was tried:
+the geometric mean of spiky rows is below 1×, and the whole recording turned blue.) Zoomed in
+to an event, each row is its own column and single spikes show as red lines. The hotspot
+track likewise shows a density, the features peaking per row over the usual H/T, smoothed
+over one window and mean-downsampled, as a line around a dashed 1× (usual).
 """
 
 from __future__ import annotations
@@ -34,6 +50,9 @@ if TYPE_CHECKING:
 FAULT_COLOURS = ("#D55E00", "#0072B2", "#CC79A7", "#009E73", "#E69F00", "#56B4E9", "#F0E442")
 # Image columns of the attention strip at most; more rows than this are peak-binned.
 MAX_STRIP_BINS = 16384
+# The attention strip's scale: × uniform, white at 1×, saturating at 0× and 2×.
+ATTENTION_LEVELS = (0.0, 2.0)
+ATTENTION_TICKS = [(0.0, "0×"), (0.5, "½×"), (1.0, "1×"), (1.5, "1½×"), (2.0, "≥2×")]
 
 
 def class_colour(class_names: tuple[str, ...], name: str) -> QColor:
@@ -134,18 +153,20 @@ class AttentionStrip(pg.PlotItem):
             "relative to uniform: 1 = an ordinary row, 3 = three times as much"
         )
         self.setYRange(0.0, 1.0, padding=0)
-        self.image = pg.ImageItem(axisOrder="row-major")
+        # Zoomed out, each pixel shows the mean of its rows (not one row picked by Qt).
+        self.image = pg.ImageItem(axisOrder="row-major", autoDownsample=True)
         self.addItem(self.image)
         self.colour_bar = pg.ColorBarItem(
-            values=(0.0, 3.0),
+            values=ATTENTION_LEVELS,
             label="× uniform",
-            colorMap=pg.colormap.get("inferno"),
+            colorMap=pg.colormap.get("CET-D1A"),
             interactive=False,
             width=10,
             colorMapMenu=False,
         )
         self.colour_bar.setImageItem(self.image)
         self.colour_bar.getAxis("right").setStyle(tickFont=None)
+        self.colour_bar.getAxis("right").setTicks([ATTENTION_TICKS])
         self.relative: np.ndarray | None = None  # (N,) attention × window, for tests/tooltips
 
     def set_scan(self, x: np.ndarray, result: ScanResult | None, window: int | None) -> None:
@@ -161,29 +182,35 @@ class AttentionStrip(pg.PlotItem):
         left, right, binned = bin_peak(x, relative, n_bins)
         self.image.setImage(binned[np.newaxis, :], autoLevels=False)  # (1, bins)
         self.image.setRect(QRectF(left, 0.0, right - left, 1.0))
-        # Scale to the bulk of the data (2nd..99.5th percentile): attention varies by tens of
-        # percent around 1, and a 0-based scale would paint every row the same colour.
-        lo, hi = (float(v) for v in np.nanpercentile(relative, [2.0, 99.5]))
-        if hi - lo < 0.05:
-            lo, hi = lo - 0.05, hi + 0.05
-        self.colour_bar.setLevels((lo, hi))
+        self.colour_bar.setLevels(ATTENTION_LEVELS)
 
 
 class HotspotTrack(pg.PlotItem):
-    """Max-pool hotspot count per row, with markers at the strongest hotspots."""
+    """How often the hidden features peak at each row relative to an ordinary row (a
+    density: H features over T steps make H/T per row usual), with markers at the
+    strongest hotspots."""
 
     MARKERS_PER_EVENT = 1
     MARKERS_WITHOUT_EVENTS = 10
 
     def __init__(self, axis_items: dict | None = None) -> None:
         super().__init__(axisItems=axis_items)
-        _track_plot(self, "max-pool hotspots (feature maxima per row)")
-        self.curve = pg.PlotDataItem(
-            pen=pg.mkPen("#0072B2", width=1), fillLevel=0, brush=QColor(0, 114, 178, 60)
+        _track_plot(self, "hotspots: hidden features peaking here, × usual")
+        self.getAxis("left").setToolTip(
+            "Where the model's hidden features reach their maximum in the windows covering "
+            "a row (what its max-pool reads), relative to an ordinary row: 2 = twice as many "
+            "as usual peak here. Smoothed over one window"
         )
-        self.curve.setDownsampling(auto=True, method="peak")
+        self.curve = pg.PlotDataItem(pen=pg.mkPen("#0072B2", width=1))
+        # Mean, not peak: zoomed out a density, not the envelope of row-to-row noise.
+        self.curve.setDownsampling(auto=True, method="mean")
         self.curve.setClipToView(True)
         self.addItem(self.curve)
+        self.usual_line = pg.InfiniteLine(
+            pos=1.0, angle=0, movable=False, pen=pg.mkPen("#666", style=Qt.PenStyle.DashLine)
+        )
+        self.addItem(self.usual_line, ignoreBounds=True)
+        self.density: np.ndarray | None = None  # (N,) × usual, as drawn
         self.markers = pg.ScatterPlotItem(
             size=11,
             symbol="t",
@@ -211,7 +238,12 @@ class HotspotTrack(pg.PlotItem):
             return
         hot = result.hotspots.astype(np.float32)
         gaps = gap_starts(x, recording.sampling_interval)  # the signals' gap rule
-        self.curve.setData(*break_at_gaps(x, hot, gaps), connect="finite")
+        density = hotspot_density(hot, result.window)
+        self.density = density
+        self.curve.setData(*break_at_gaps(x, density, gaps), connect="finite")
+        finite = density[np.isfinite(density)]
+        top = float(np.percentile(finite, 99.9)) if finite.size else 2.0
+        self.setYRange(0.0, max(top, 2.0), padding=0.05)
         rows = strongest_hotspots(hot, result.events, recording)
         self.marker_rows = rows
         if not rows:
@@ -222,7 +254,22 @@ class HotspotTrack(pg.PlotItem):
             else None
         )
         tips = [hotspot_tip(recording, result, row, levels) for row in rows]
-        self.markers.setData(x=x[rows], y=hot[rows], data=tips)
+        self.markers.setData(x=x[rows], y=density[rows], data=tips)
+
+
+def hotspot_density(hotspots: np.ndarray, window: int) -> np.ndarray:
+    """Hotspot counts per row over their usual value (their mean: H features over T steps),
+    smoothed by a centred mean over one window; NaN rows stay NaN."""
+    finite = np.isfinite(hotspots)
+    usual = float(np.mean(hotspots[finite])) if finite.any() else 0.0
+    if usual <= 0:
+        return np.full(hotspots.shape, np.nan, dtype=np.float32)
+    kernel = np.ones(max(int(window), 1))
+    sums = np.convolve(np.where(finite, hotspots, 0.0), kernel, mode="same")
+    counts = np.convolve(finite.astype(np.float64), kernel, mode="same")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        smoothed = sums / counts / usual
+    return np.where(finite, smoothed, np.nan).astype(np.float32)
 
 
 def set_track_colours(track: pg.PlotItem, colours: theme.Theme) -> None:
@@ -274,9 +321,11 @@ def hotspot_tip(
         z = np.abs(recording.data[row] - median) / spread  # (C,)
         top = [recording.channels[i] for i in np.argsort(np.nan_to_num(z, nan=-1.0))[::-1][:3]]
         source = "furthest from usual level: " + ", ".join(top)
+    usual = float(np.nanmean(result.hotspots)) if np.isfinite(result.hotspots).any() else 0.0
     return (
         f"{recording.format_time(row)} (row {row})\n"
-        f"{int(result.hotspots[row])} feature maxima here\n{source}"
+        f"{result.hotspots[row]:.0f} of the model's hidden features peak at this row "
+        f"(usual: {usual:.1f}); click it to see which inputs they responded to\n{source}"
     )
 
 
