@@ -3,6 +3,7 @@ follows it through the real source, monitor, task runner, session and views."""
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from PySide6.QtCore import QElapsedTimer, QTimer
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
+from broker import Broker
 from faultlens.core.io import load_recording
 from faultlens.core.live.csv_source import CsvFollower
 from faultlens.core.options import ScanOptions
@@ -301,6 +303,9 @@ def test_window_stays_responsive_and_counts_malformed_lines(
         gaps.append(clock.restart())
 
     heartbeat.timeout.connect(beat)
+    # The heartbeat covers the streaming: the plots are built once when the first rows show
+    # (as for any recording opened), before it starts.
+    qtbot.waitUntil(lambda: _live_entry(window) is not None, timeout=TIMEOUT_MS)
     clock.start()
     heartbeat.start()
     writer.start()
@@ -419,3 +424,47 @@ def test_closing_the_window_while_live_asks_stops_and_keeps_every_row(
     assert "saved to its recording file" in asked[0]
     assert not live.is_running()
     assert load_recording(record).n_rows == 300
+
+
+def test_mqtt_topic_monitored_from_the_dialog(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path, mqtt_broker: Broker
+) -> None:
+    from paho.mqtt.client import Client
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    dialog = window.live_controller.show_dialog()
+    qtbot.addWidget(dialog)
+    dialog.tabs.setCurrentIndex(1)
+    dialog.host.setText(mqtt_broker.host)
+    dialog.port.setValue(mqtt_broker.port)
+    dialog.topics.setText("plant/+/values")
+    assert dialog.channels_from.currentData() is False  # no model: the first message's keys
+    assert Path(dialog.record_to.text()).name.startswith("mqtt_127_0_0_1_")
+    record = tmp_path / "mqtt.csv"
+    dialog.record_to.setText(str(record))
+    with qtbot.waitSignal(dialog.accepted, timeout=TIMEOUT_MS):
+        assert dialog.start()
+    live = window.live_controller
+    publisher = Client(CallbackAPIVersion.VERSION2, client_id="test-live-gui-publisher")
+    publisher.connect(mqtt_broker.host, mqtt_broker.port)
+    publisher.loop_start()
+    try:
+        for i in range(60):
+            payload = {"time": f"2024-05-01T08:{i // 60:02d}:{i % 60:02d}Z", "p": i, "q": -i}
+            publisher.publish("plant/pump1/values", json.dumps(payload), qos=1).wait_for_publish(5)
+            if i % 20 == 0:
+                publisher.publish("plant/pump1/values", "{not json", qos=1).wait_for_publish(5)
+    finally:
+        publisher.disconnect()
+        publisher.loop_stop()
+    qtbot.waitUntil(lambda: live.rows == 60, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: live.last_health.malformed == 3, timeout=TIMEOUT_MS)
+    live.refresh()
+    entry = window.session.current
+    assert entry.live is not None and entry.recording.channels == ("p", "q")
+    assert "connected" in live.status.health_label.text()
+    assert "3 problems" in live.status.health_label.text()
+    _stop(qtbot, live)
+    entry = window.session.current
+    assert entry.live is None and entry.recording.n_rows == 60
+    np.testing.assert_array_equal(entry.recording.data[:, 0], np.arange(60, dtype=np.float32))
