@@ -23,6 +23,7 @@ from faultlens.core.progress import run_to_end
 from faultlens.core.scan import scan
 from faultlens.core.session import OpenRecording
 from faultlens.gui import settings as gui_settings
+from faultlens.gui.cursors import delta_text, value_text
 from faultlens.gui.event_model import END
 from faultlens.gui.live_controller import LiveController
 from faultlens.gui.live_dialog import LiveDialog
@@ -165,6 +166,14 @@ def test_follow_pause_resume_and_stop(
             timeout=TIMEOUT_MS,
         )
         assert view.x_range() == paused_range
+        # The cursors keep working while rows arrive: measure between two rows in view.
+        view.cursors.set_measure_enabled(True)
+        r1, r2 = paused_rows - 40, paused_rows - 5
+        view.cursors.set_measure_positions(float(view.x[r1]), float(view.x[r2]))
+        v1, v2 = (value_text(float(view.recording.data[r, 2])) for r in (r1, r2))
+        assert f"flow  {v1} → {v2}" in view.cursors.readout_text()
+        assert f"Δt {delta_text(view.recording, 35.0)}" in view.cursors.readout_text()
+        view.cursors.set_measure_enabled(False)
         arrived = live.rows - live.paused_at_rows
         qtbot.waitUntil(lambda: "PAUSED" in live.status.mode_label.text(), timeout=TIMEOUT_MS)
         shown = int(
@@ -276,6 +285,9 @@ def test_events_open_raise_an_alarm_and_the_final_scan_is_the_offline_one(
         (e.start_row, e.end_row, e.class_name) for e in offline.events
     ]
     assert len(entry.scan.events) >= 2  # every fault stretch after the first too
+    # Review and report as for any recording: the review holds the final events.
+    assert entry.review is not None and list(entry.review.events) == entry.scan.events
+    assert window.review_controller.exporter.action.isEnabled()
     # The table holds the final events, none marked running any more.
     assert window.events.rowCount() == len(offline.events)
     for row in range(window.events.rowCount()):

@@ -58,6 +58,11 @@ EVENT_ROLE = Qt.ItemDataRole.UserRole  # the event's index in the scan's events
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1  # the value a column sorts by (rows, not text)
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 2  # the review status: "unreviewed", "confirmed", ...
 LIVE_COLOURS = {"alarm": QColor(255, 190, 190), "running": QColor(255, 232, 170)}
+LIVE_ROLES = (
+    Qt.ItemDataRole.BackgroundRole,
+    Qt.ItemDataRole.FontRole,
+    Qt.ItemDataRole.ForegroundRole,
+)
 
 
 def status_text(decision: EventDecision) -> str:
@@ -208,12 +213,14 @@ class EventsModel(QAbstractTableModel):
             return None
         if role == Qt.ItemDataRole.TextAlignmentRole and col in (DURATION, PEAK):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role in (Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.FontRole):
+        if role in LIVE_ROLES:
             mark = self.live_mark(row)
             if mark and role == Qt.ItemDataRole.FontRole:
                 font = QFont()
                 font.setBold(True)
                 return font
+            if mark and role == Qt.ItemDataRole.ForegroundRole:
+                return QBrush(QColor("black"))  # on the light tint, in the dark theme too
             if mark:  # the whole row: an alarm red until acknowledged, a running event amber
                 return QBrush(LIVE_COLOURS[mark])
         if role == Qt.ItemDataRole.BackgroundRole and col == PEAK:
