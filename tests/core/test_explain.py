@@ -237,3 +237,18 @@ def test_channels_are_read_by_name_in_the_model_order() -> None:
     np.testing.assert_array_equal(f.values, e.values)
     np.testing.assert_allclose(f.probabilities, e.probabilities, atol=1e-6)
     np.testing.assert_allclose(f.contribution, e.contribution, atol=1e-6)
+
+
+def test_many_rows_at_once_explain_each_as_alone() -> None:
+    """explain_rows shares forward passes between windows (reports): each row's values are
+    those it gets alone."""
+    model, rec = tiny_model(), recording()
+    rows, befores = [20, 25, 31, 39], [10, 25, 20, 30]
+    together = explain_rows(model, rec, rows, befores=befores)
+    for e, row, before in zip(together, rows, befores, strict=True):
+        alone = explain(model, rec, row, before=before)
+        assert e.row == row and e.before == before
+        np.testing.assert_allclose(e.contribution, alone.contribution, atol=1e-6)
+        np.testing.assert_allclose(e.channel_attribution, alone.channel_attribution, atol=1e-5)
+        np.testing.assert_allclose(e.hotspot_channels, alone.hotspot_channels, atol=1e-5)
+        assert e.hotspot_features == alone.hotspot_features

@@ -69,7 +69,7 @@ if TYPE_CHECKING:
 
 CONTRIBUTION_METHOD = "occlusion per channel and step"
 # Windows per forward pass of the occluded variants.
-OCCLUSION_BATCH = 512
+OCCLUSION_BATCH = 1024
 
 
 @dataclass(frozen=True)
@@ -379,24 +379,29 @@ def _contribution(
     module: torch.nn.Module, x: np.ndarray, reference: np.ndarray, n_ch: int, device: torch.device
 ) -> np.ndarray:
     """(B, C, T): the fault probability's drop with channel c at step t alone set to the
-    reference's value there. The window itself is scored in the same batch, so a cell
-    whose value equals the reference's scores exactly 0."""
+    reference's value there. Each window is scored in the batch of its variants, so a cell
+    whose value equals the reference's scores exactly 0; small windows' variants share a
+    forward pass (under a busy CPU each pass costs more than its size)."""
     import torch
 
     b_n, t_win, _ = x.shape
     out = np.empty((b_n, n_ch, t_win), dtype=np.float32)
     cells = [(c, t) for c in range(n_ch) for t in range(t_win)]
-    for i in range(b_n):
-        variants = np.repeat(x[i][None], len(cells) + 1, axis=0)  # (1 + C * T, T, I)
-        for k, (c, t) in enumerate(cells, start=1):
-            variants[k, t, c::n_ch] = reference[i, t, c::n_ch]
+    per_window = len(cells) + 1
+    together = max(1, OCCLUSION_BATCH // per_window)  # windows whose variants share a pass
+    for lo in range(0, b_n, together):
+        group = range(lo, min(lo + together, b_n))
+        variants = np.repeat(x[lo : group.stop], per_window, axis=0)  # (G * (1 + C * T), T, I)
+        for g, i in enumerate(group):
+            for k, (c, t) in enumerate(cells, start=g * per_window + 1):
+                variants[k, t, c::n_ch] = reference[i, t, c::n_ch]
         fault = []
         with torch.inference_mode():
-            for lo in range(0, len(variants), OCCLUSION_BATCH):
-                logits = forward(module, variants[lo : lo + OCCLUSION_BATCH], device).logits
+            for at in range(0, len(variants), OCCLUSION_BATCH):
+                logits = forward(module, variants[at : at + OCCLUSION_BATCH], device).logits
                 fault.append(1.0 - torch.softmax(logits.float(), dim=1)[:, 0].cpu().numpy())
-        p = np.concatenate(fault)
-        out[i] = (p[0] - p[1:]).reshape(n_ch, t_win)
+        p = np.concatenate(fault).reshape(len(group), per_window)
+        out[lo : group.stop] = (p[:, :1] - p[:, 1:]).reshape(len(group), n_ch, t_win)
     return out
 
 
