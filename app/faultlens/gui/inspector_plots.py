@@ -28,9 +28,9 @@ if TYPE_CHECKING:
     from faultlens.core.recording import Recording
 
 AXIS_WIDTH = 128  # left axes: room for a channel name in the heatmap, same for every plot
-TRACE_HEIGHT = 52
+TRACE_HEIGHT = 36  # px a trace keeps at least (fixed with more than four channels)
 HOTSPOT_HEIGHT = 30
-HEATMAP_ROW = 16  # px per channel in the contribution heatmap
+HEATMAP_ROW = 20  # px per channel in the contribution heatmap (a name label fits)
 TRACE_PEN = pg.mkPen("#1f3b73", width=1.5)
 # Attention behind the traces: white (no attention) to deep orange, light enough for the
 # trace to stay readable on top.
@@ -200,7 +200,10 @@ class WindowPlots:
         if n:
             layout.addItem(self.band_bar, row=1, col=1, rowspan=n)
         contribution = _fixed_plot({"bottom": time_axis_item(recording)})
-        contribution.getAxis("left").setStyle(hideOverlappingLabels=False)
+        # Channel names in a smaller font: a label wider than the axis is not drawn at all.
+        small = QFont()
+        small.setPointSize(8)
+        contribution.getAxis("left").setStyle(hideOverlappingLabels=False, tickFont=small)
         contribution.setFixedHeight(max(n, 1) * HEATMAP_ROW + 62)
         self.contribution_image = pg.ImageItem(axisOrder="row-major")
         contribution.addItem(self.contribution_image)
@@ -251,7 +254,7 @@ class WindowPlots:
         plot.getAxis("left").setTicks(
             [[(n - 1 - i + 0.5, ex.channels[c]) for i, c in enumerate(shown)]]
         )
-        plot.setTitle("contribution: red towards a fault, blue away", size="8pt", color="#333")
+        plot.setTitle("contribution (red: towards a fault)", size="8pt", color="#333")
         plot.getAxis("left").setToolTip(
             "How much each channel at each step pushed the fault probability of this "
             f"window, by {ex.contribution_method}"
@@ -276,7 +279,7 @@ def _bar_plot(title: str, axis_width: int) -> pg.PlotItem:
     axis = plot.getAxis("left")
     axis.setWidth(axis_width)
     font = QFont()
-    font.setPointSize(8)
+    font.setPointSize(7)
     axis.setStyle(tickFont=font, hideOverlappingLabels=False)
     plot.hideAxis("bottom")
     return plot
@@ -294,9 +297,13 @@ class DecisionPlots:
         self.matrix_plot: pg.PlotItem | None = None
         self.matrix_image = pg.ImageItem(axisOrder="row-major")
         self.matrix_bar = _colour_bar(MATRIX_MAP, "weight")
-        self.probability_plot = _bar_plot("class probabilities", 120)
+        self.probability_plot = _bar_plot("probabilities", 110)
         self.probability_plot.setXRange(0.0, 1.0, padding=0.02)
-        self.attribution_plot = _bar_plot("attribution (occlusion)", AXIS_WIDTH + 30)
+        self.attribution_plot = _bar_plot("attribution", AXIS_WIDTH)
+        self.attribution_plot.getAxis("left").setToolTip(
+            "Each channel's share of this window's fault probability, by occlusion (the "
+            "channel replaced by its reference level), as for events"
+        )
         self.probability_bars: pg.BarGraphItem | None = None
         self.attribution_bars: pg.BarGraphItem | None = None
         self.head: int | None = None  # the head in the matrix, None: the mean
@@ -358,8 +365,8 @@ class DecisionPlots:
         self.matrix_image.setRect(QRectF(x0, x0, x1 - x0, x1 - x0))
         self.matrix_bar.setLevels((0.0, top or 1.0))
         self.matrix_plot.setRange(xRange=(x0, x1), yRange=(x0, x1), padding=0)
-        which = "mean of the heads" if head is None else f"head {head + 1}"
-        self.matrix_plot.setTitle(f"attention, {which}", size="8pt", color="#333")
+        which = "mean" if head is None else f"head {head + 1}"
+        self.matrix_plot.setTitle(f"attention ({which})", size="8pt", color="#333")
 
     def show_bars(self, ex: Explanation) -> None:
         probs = np.nan_to_num(np.asarray(ex.probabilities, dtype=np.float64))

@@ -687,9 +687,12 @@ class MainWindow(QMainWindow):
         dock = self.docks["Inspector"]
         dock.show()
         dock.raise_()
+        # Its plots need about 600 px; once per session (a restored layout may be narrower),
+        # after that the user's width stands.
         if not self._inspector_sized:
             self._inspector_sized = True
-            self.resizeDocks([dock], [max(dock.width(), 640)], Qt.Orientation.Horizontal)
+            width = max(dock.width(), min(640, self.width() // 2))
+            self.resizeDocks([dock], [width], Qt.Orientation.Horizontal)
 
     def inspect_row(self, row: int) -> None:
         """Explain the decision at ``row`` in the Inspector (a click on the signals);
