@@ -480,3 +480,42 @@ def test_mqtt_topic_monitored_from_the_dialog(
     entry = window.session.current
     assert entry.live is None and entry.recording.n_rows == 60
     np.testing.assert_array_equal(entry.recording.data[:, 0], np.arange(60, dtype=np.float32))
+
+
+def test_a_long_window_is_drawn_as_block_extremes_kept_while_scrolling(qtbot: QtBot) -> None:
+    from faultlens.core.session import LiveState, Session
+    from faultlens.gui.live_controller import snapshot
+    from faultlens.gui.signal_view import SignalView
+
+    session = Session()
+    view = SignalView(session)
+    qtbot.addWidget(view)
+    view.resize(1000, 600)
+    view.show()
+    rows, channels = 60_000, ("a", "b")
+    times = 1.7e9 + np.arange(rows) * 0.01  # 100 Hz
+    data = np.random.default_rng(3).standard_normal((rows, 2)).astype(np.float32)
+    data[1234, 0] = np.nan
+    data[20_000:20_400, 1] = np.nan  # a whole block of NaN stays NaN (a break in the line)
+    path = Path("live.csv")
+    entry = session.add(snapshot(path, channels, "datetime", times, data, 1000), live=LiveState())
+    view.set_live_window(300.0)  # 30,000 rows in view: blocks of rows, not every row
+    for n in range(20_000, rows + 1, 2_500):  # scrolling: the blocks kept are reused
+        session.update_live(entry.id, snapshot(path, channels, "datetime", times, data, n), None)
+        assert view.following and view.lod_rows_per_block > 1
+        k = view.lod_rows_per_block
+        x0, x1 = view.x_range()
+        i0 = max(int(np.searchsorted(times[:n], x0)) - 1, 0)
+        i1 = min(int(np.searchsorted(times[:n], x1, side="right")) + 1, n)
+        first, last = i0 // k, i1 // k
+        expected_lo = np.fmin.reduce(data[first * k : last * k, 1].reshape(-1, k), axis=1)
+        expected_hi = np.fmax.reduce(data[first * k : last * k, 1].reshape(-1, k), axis=1)
+        drawn_x, drawn_y = view.curves["b"].xData, view.curves["b"].yData
+        finite = np.isfinite(drawn_x)  # a NaN point breaks the line at the NaN block
+        drawn_x, drawn_y = drawn_x[finite], drawn_y[finite]
+        blocks = len(expected_lo)
+        np.testing.assert_array_equal(drawn_y[0 : 2 * blocks : 2], expected_lo)
+        np.testing.assert_array_equal(drawn_y[1 : 2 * blocks : 2], expected_hi)
+        np.testing.assert_array_equal(drawn_x[0 : 2 * blocks : 2], times[first * k : last * k : k])
+        assert drawn_x[-1] == times[last * k] or last * k == i1  # the block still filling
+    assert "Downsampled" in view.compute_downsample_note()

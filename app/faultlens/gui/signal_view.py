@@ -136,6 +136,43 @@ def evidence_marks(event: FaultEvent) -> dict[str, str]:
     return {name: f"top {rank}" for rank, name in enumerate(names, start=1)}
 
 
+# A live view draws the raw rows in view up to this many a pixel, else blocks' min and max.
+LIVE_RAW_PER_PIXEL = 3
+
+
+def peak_blocks(
+    x: np.ndarray, values: np.ndarray, i0: int, i1: int, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows ``[i0, i1)`` of ``x`` and ``values`` ((N,) or (N, C)) as drawn: as they are for
+    ``k <= 1``, else the min and max (NaN-ignoring) of each block of ``k`` rows, blocks
+    starting at multiples of ``k`` (the last one may be partial), each at its first row's x
+    twice (min, max). O(rows in view), a few reductions."""
+    if k <= 1:
+        return x[i0:i1], values[i0:i1]
+    a = i0 - i0 % k
+    blocks = (i1 - a) // k
+    end = a + blocks * k
+    shaped = values[a:end].reshape((blocks, k, *values.shape[1:]))
+    lo, hi = np.fmin.reduce(shaped, axis=1), np.fmax.reduce(shaped, axis=1)
+    starts = x[a:end:k]
+    if end < i1:  # the newest rows: a block still filling
+        lo = np.concatenate([lo, np.fmin.reduce(values[end:i1], axis=0)[np.newaxis]])
+        hi = np.concatenate([hi, np.fmax.reduce(values[end:i1], axis=0)[np.newaxis]])
+        starts = np.append(starts, x[end])
+    drawn = np.empty((2 * len(lo), *lo.shape[1:]), dtype=values.dtype)
+    drawn[0::2], drawn[1::2] = lo, hi
+    return np.repeat(starts, 2), drawn
+
+
+def block_extremes(rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """NaN-ignoring min and max of each block of ``k`` rows of ``rows`` ((B*k, C)): each
+    (B, C). The channels go innermost-contiguous first: a reduction over the middle axis of
+    (B, k, C) is several times slower than over a contiguous last axis."""
+    blocks = len(rows) // k
+    shaped = np.ascontiguousarray(rows[: blocks * k].reshape(blocks, k, -1).transpose(0, 2, 1))
+    return np.fmin.reduce(shaped, axis=2), np.fmax.reduce(shaped, axis=2)
+
+
 class SignalView(QWidget):
     """Stacked channel plots of one Recording plus the scan tracks, on a shared time axis;
     with a ``session``, those of its current recording."""
@@ -842,6 +879,9 @@ class SignalView(QWidget):
     _live_moving = False  # the view itself is scrolling to the newest row
     _live_hooked = False
     _live_range = (0.0, 0.0)  # the range the view scrolled to last
+    # (rows per block, first block, min, max (blocks, C)) of whole blocks of the live rows:
+    # rows never change once received, so a scroll reduces only the blocks new in view.
+    _live_blocks: tuple[int, int, np.ndarray, np.ndarray] | None = None
 
     @property
     def is_live(self) -> bool:
@@ -869,9 +909,11 @@ class SignalView(QWidget):
         if not self._live_hooked:
             self._live_hooked = True
             self.x_range_changed.connect(self._on_live_range_changed)
-        if self.recording is None or self.recording.channels != recording.channels:
-            self.set_recording(recording)
+        shown = self.recording
+        if shown is None or (shown.path, shown.channels) != (recording.path, recording.channels):
+            self.set_recording(recording)  # another live recording (each records a new file)
             self.following = True
+            self._live_blocks = None
         self.recording = recording
         self.x = recording.time_axis()
         self._live = recording
@@ -936,17 +978,24 @@ class SignalView(QWidget):
         self._draw_live()
 
     def _draw_live(self) -> None:
-        """Hand the curves and tracks the rows in view (and one either side)."""
+        """Hand the curves and tracks the rows in view (and one either side): raw while they
+        fit the plot's pixels, else the min and max of blocks of rows (about one block a
+        pixel, aligned to whole blocks so the picture does not shimmer as it scrolls)."""
         recording, x = self.recording, self.x
         if recording is None or len(x) == 0 or not self.curves:
             return
         x0, x1 = self.x_range()
         i0 = max(int(np.searchsorted(x, x0, side="left")) - 1, 0)
         i1 = min(int(np.searchsorted(x, x1, side="right")) + 1, len(x))
-        xs = x[i0:i1]
-        gaps = gap_starts(xs, self._row_step())
+        pixels = max(
+            (int(p.vb.width()) for p in self.plots.values() if p.vb.width() > 0), default=1000
+        )
+        k = (i1 - i0) // pixels if i1 - i0 > LIVE_RAW_PER_PIXEL * pixels else 1
+        self.lod_rows_per_block = max(k, 1)
+        xs, values = self._live_data_blocks(i0, i1, k)
+        gaps = gap_starts(xs, self._row_step() * max(k, 1))
         for index, name in enumerate(recording.channels):
-            ys = recording.data[i0:i1, index]
+            ys = values[:, index]
             self.curves[name].setData(*break_at_gaps(xs, ys, gaps), connect="finite")
             fitted = envelope_range(ys)
             plot = self.plots[name]
@@ -961,12 +1010,49 @@ class SignalView(QWidget):
         j1 = min(i1, scan.n_rows)
         if j1 - i0 < 2:
             return
-        xs = x[i0:j1]
-        self.fault_track.curve.setData(xs, scan.fault_probability[i0:j1], connect="finite")
-        self.hotspot_track.curve.setData(xs, scan.hotspots[i0:j1], connect="finite")
+        xs, fault = peak_blocks(x, scan.fault_probability, i0, j1, k)
+        self.fault_track.curve.setData(xs, fault, connect="finite")
+        _xs, hot = peak_blocks(x, scan.hotspots, i0, j1, k)
+        self.hotspot_track.curve.setData(xs, hot, connect="finite")
         self.hotspot_track.markers.clear()  # the strongest are chosen once the scan is final
-        in_view = dataclasses.replace(scan, attention=scan.attention[i0:j1])
-        self.attention_strip.set_scan(xs, in_view, self.window)
+        # The strip shows the peak attention per bin: the blocks' maxima, once per block.
+        in_view = dataclasses.replace(scan, attention=peak_blocks(x, scan.attention, i0, j1, k)[1])
+        step = 2 if k > 1 else 1
+        self.attention_strip.set_scan(
+            xs[::step],
+            dataclasses.replace(in_view, attention=in_view.attention[step - 1 :: step]),
+            self.window,
+        )
+
+    def _live_data_blocks(self, i0: int, i1: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """``peak_blocks`` of the live rows ``[i0, i1)``, whole blocks kept between calls."""
+        assert self.recording is not None
+        data, x = self.recording.data, self.x
+        if k <= 1:
+            return peak_blocks(x, data, i0, i1, k)
+        first, last = i0 // k, i1 // k  # whole blocks in view: [first, last)
+        cached = self._live_blocks
+        if cached is None or cached[0] != k or not cached[1] <= first <= cached[1] + len(cached[2]):
+            lo, hi = block_extremes(data[first * k : last * k], k)
+            cached = (k, first, lo, hi)
+        else:
+            have = cached[1] + len(cached[2])
+            lo, hi = cached[2][first - cached[1] :], cached[3][first - cached[1] :]
+            if last > have:
+                more_lo, more_hi = block_extremes(data[have * k : last * k], k)
+                lo, hi = np.concatenate([lo, more_lo]), np.concatenate([hi, more_hi])
+            cached = (k, first, lo, hi)
+        self._live_blocks = cached
+        lo, hi = lo[: last - first], hi[: last - first]
+        starts = x[first * k : last * k : k]
+        if last * k < i1:  # the newest rows: a block still filling
+            tail = data[last * k : i1]
+            lo = np.concatenate([lo, np.fmin.reduce(tail, axis=0)[np.newaxis]])
+            hi = np.concatenate([hi, np.fmax.reduce(tail, axis=0)[np.newaxis]])
+            starts = np.append(starts, x[last * k])
+        drawn = np.empty((2 * len(lo), data.shape[1]), dtype=data.dtype)
+        drawn[0::2], drawn[1::2] = lo, hi
+        return np.repeat(starts, 2), drawn
 
     # ------------------------------------------------------------------ downsampling note
     def _update_downsample_note(self) -> None:
