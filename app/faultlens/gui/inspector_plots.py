@@ -299,7 +299,7 @@ class DecisionPlots:
         self.matrix_bar = _colour_bar(MATRIX_MAP, "weight")
         self.probability_plot = _bar_plot("probabilities", 110)
         self.probability_plot.setXRange(0.0, 1.0, padding=0.02)
-        self.attribution_plot = _bar_plot("attribution", AXIS_WIDTH)
+        self.attribution_plot = _bar_plot("attribution", AXIS_WIDTH + 20)
         self.attribution_plot.getAxis("left").setToolTip(
             "Each channel's share of this window's fault probability, by occlusion (the "
             "channel replaced by its reference level), as for events"
