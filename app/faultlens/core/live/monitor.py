@@ -55,6 +55,9 @@ __all__ = [
 
 @dataclass(frozen=True)
 class LiveOptions:
+    """How a live session scans and records. ``scan`` as for an offline scan, but the
+    stride is always 1 (each row its own prediction, as soon as it arrives)."""
+
     scan: ScanOptions = ScanOptions()  # threshold, min duration, merge gap (as offline)
     # Windows scored per poll at most, so one poll stays short; a backlog catches up over
     # several polls (2048 windows: ~0.1-1 s on a CPU for the default model size).
@@ -159,7 +162,7 @@ class LiveMonitor:
         return self._open
 
     def events(self) -> tuple[FaultEvent, ...]:
-        """The events closed so far, in order."""
+        """The events closed so far, in order; after ``stop`` the final scan's events."""
         return tuple(self._events)
 
     def recording(self) -> Recording:
@@ -261,6 +264,7 @@ class LiveMonitor:
         return first, new
 
     def _work(self, first: int, new: int, max_windows: int | None) -> LiveUpdate:
+        """Score (at most ``max_windows``; None: everything, at stop), find events, write."""
         time, data, n = self.arrays()
         scanner, tracker = self._scanner, self._tracker
         opened: list[FaultEvent] = []
@@ -277,7 +281,9 @@ class LiveMonitor:
                 more_opened, more_closed = tracker.finish()
                 opened_rows += more_opened
                 closed_rows += more_closed
-            opened, closed = self._make_events(time, data, opened_rows, closed_rows)
+            # At stop the final events (with their channels) come from the final scan.
+            attribute = max_windows is not None
+            opened, closed = self._make_events(time, data, opened_rows, closed_rows, attribute)
         self._write(time, data, scored)
         return LiveUpdate(
             first_row=first,
@@ -295,6 +301,7 @@ class LiveMonitor:
         data: np.ndarray,
         opened_rows: list[Stretch],
         closed_rows: list[Stretch],
+        attribute: bool = True,
     ) -> tuple[list[FaultEvent], list[FaultEvent]]:
         scanner, tracker = self._scanner, self._tracker
         assert scanner is not None and tracker is not None
@@ -325,7 +332,7 @@ class LiveMonitor:
 
             # An open event's channels wait for its end (occlusion over its whole course).
             opened = make(opened_rows, attribute=False)
-            closed = make(closed_rows, attribute=True)
+            closed = make(closed_rows, attribute=attribute)
             running = tracker.current
             self._open = tuple(make([running], attribute=False)) if running else ()
         self._events.extend(closed)
@@ -394,6 +401,8 @@ class LiveMonitor:
         if self._recorder is not None:
             self._recorder.close()
         self._result = self._final()
+        if self._result.scan is not None:
+            self._events = list(self._result.events)  # the final events, channels included
         return self._result
 
     def _final(self) -> LiveResult:
@@ -422,8 +431,8 @@ class LiveMonitor:
             assert outputs is not None
             if self._unscored_written or not np.array_equal(outputs.predicted[:n], final):
                 recorder.rewrite(time, data, final)
+                # Same rows and times (only the predicted column changed): same events.
                 recording = load_recording(recorder.path, recorder.import_options())
-                scan.events = detect_events(scan, recording, scan.options)
         events = [] if scan is None else list(scan.events)
         return LiveResult(recording, scan, events, recorder.path)
 
