@@ -25,7 +25,7 @@ from faultlens.core.io import load_recording
 from faultlens.core.live.buffer import RowBuffer
 from faultlens.core.live.live_events import LiveEventTracker
 from faultlens.core.live.monitor import LiveMonitor, LiveOptions, LiveUpdate
-from faultlens.core.live.source import Source, SourceChunk, SourceHealth
+from faultlens.core.live.source import Source, SourceChunk, SourceError, SourceHealth
 from faultlens.core.model import AttentionLSTM, ModelConfig
 from faultlens.core.options import ScanOptions
 from faultlens.core.progress import run_to_end
@@ -813,3 +813,13 @@ def test_an_ensemble_with_features_and_a_start_reference_live_equals_offline(
     offline_events = detect_events(expected, rec, expected.options)
     assert offline_events
     assert_events_equal(result.events, offline_events)
+
+
+def test_a_recording_that_cannot_be_written_is_a_clear_source_error(tmp_path: Path) -> None:
+    source = ListSource()
+    target = tmp_path / "no such folder" / "rec.csv"
+    monitor = LiveMonitor(source, None, target)
+    with pytest.raises(SourceError, match=r"no such folder.*cannot create the recording"):
+        monitor.start()
+    result = monitor.stop()
+    assert source.closed and result.record_path is None and not target.exists()

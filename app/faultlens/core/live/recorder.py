@@ -15,16 +15,18 @@ empty cell), so the re-imported recording holds exactly the rows the live scan s
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
 import numpy as np
 
 from faultlens.core.atomic import atomic_open
+from faultlens.core.live.source import SourceError
 from faultlens.core.recording import ImportOptions, TimeKind
 
 TIME_COLUMN = "time"
@@ -97,9 +99,24 @@ class CsvRecorder:
         self.rows_written = 0
         self._dirty = False
         self.last_flush = self._clock()
-        self._fh: IO[str] | None = open(self.path, "w", encoding="utf-8", newline="")  # noqa: SIM115
-        self._fh.write(self._header())
-        self._sync()
+        self._fh: IO[str] | None = None
+        with self._writing("create"):
+            self._fh = open(self.path, "w", encoding="utf-8", newline="")  # noqa: SIM115
+            self._fh.write(self._header())
+            self._sync()
+
+    @contextlib.contextmanager
+    def _writing(self, what: str) -> Iterator[None]:
+        """An OSError (no such folder, no permission, disk full) as a ``SourceError`` that
+        says which file and what to do; rows not written stay in the monitor's buffer."""
+        try:
+            yield
+        except OSError as err:
+            reason = err.strerror or str(err)
+            raise SourceError(
+                f"{self.path}: cannot {what} the recording ({reason}); free space or choose "
+                "another file"
+            ) from None
 
     def _header(self) -> str:
         names = [
@@ -130,7 +147,8 @@ class CsvRecorder:
         if self._fh is None:
             raise ValueError(f"{self.path}: the recording is closed")
         if len(values):
-            self._fh.write(self._lines(time, values, predicted))
+            with self._writing("write"):
+                self._fh.write(self._lines(time, values, predicted))
             self.rows_written += len(values)
             self._dirty = True
 
@@ -144,28 +162,32 @@ class CsvRecorder:
     def flush(self) -> None:
         """Everything written so far to disk (flushed and synced)."""
         if self._fh is not None:
-            self._sync()
+            with self._writing("write"):
+                self._sync()
 
     def flush_due(self, interval_s: float) -> bool:
         """Flush when rows were written and ``interval_s`` has passed since the last flush;
         whether it did."""
         if self._fh is None or not self._dirty or self._clock() - self.last_flush < interval_s:
             return False
-        self._sync()
+        with self._writing("write"):
+            self._sync()
         return True
 
     def close(self) -> None:
         """Flush and close; idempotent."""
         if self._fh is not None:
-            self._sync()
-            self._fh.close()
-            self._fh = None
+            fh, self._fh = self._fh, None
+            with self._writing("close"):
+                fh.flush()
+                os.fsync(fh.fileno())
+                fh.close()
 
     def rewrite(self, time: np.ndarray, values: np.ndarray, predicted: np.ndarray | None) -> None:
         """Replace the closed file's content with these rows at once (atomically), e.g. to
         fill in predictions that were not known when rows were first written."""
         self.close()
-        with atomic_open(self.path, "w", encoding="utf-8") as fh:
+        with self._writing("rewrite"), atomic_open(self.path, "w", encoding="utf-8") as fh:
             fh.write(self._header())
             for i in range(0, len(values), 65536):
                 part = slice(i, i + 65536)
