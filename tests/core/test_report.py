@@ -34,7 +34,6 @@ from faultlens.core.report.pdf import (
     INSPECTED_EVENTS_PER_PDF_PAGE,
     PDF_FIGURE_DPI,
     render_pdf,
-    summary_page_count,
 )
 from faultlens.core.report.pdf_layout import A4, TEXT_LINE, TEXT_PAGE_BOTTOM
 from faultlens.core.review import Review
@@ -217,17 +216,22 @@ def test_pdf_report_pages_and_literal_text(
     texts = [t for _, t in _pdf_text_lines(blob)]
     assert texts[:2] == [f"Fault report: {recording.name}", "Summary"]
     text_pages = 1 + texts.count(f"Fault report: {recording.name} (continued)")
-    summary_pages = summary_page_count(len(events))
-    review_pages = 1  # the hand-drawn region
     event_pages = math.ceil(len(events) / INSPECTED_EVENTS_PER_PDF_PAGE)  # with the model
-    assert pages == text_pages + summary_pages + review_pages + event_pages
+    # The timeline with the events table, and the review (the hand-drawn region), go on
+    # under the model card's last lines: each used to start a page, leaving pages half
+    # empty (issue 14, point 10).
+    assert pages == text_pages + event_pages
+    by_page = [[t for _, _, t in page] for page in _pdf_page_texts(blob)]
+    last_text = by_page[text_pages - 1]
+    assert f"Flagged events: {len(events)}" in last_text and "Review" in last_text
+    assert last_text.index("Flagged events: 5") < last_text.index("Regions marked by hand")
 
     # Many events: the page count grows with the events, one a page with the inspector view.
     many = make_events(recording, 13)
     out2 = tmp_path / "many.pdf"
     export_report(out2, recording, result, model, None, events=many)
     pages2 = len(re.findall(rb"/Type\s*/Page\b", out2.read_bytes()))
-    assert pages2 == text_pages + summary_page_count(13) + 13
+    assert pages2 == text_pages + 13
 
 
 def test_report_without_events_model_or_review(
@@ -541,23 +545,26 @@ def test_pdf_review_page_flows_onto_continuation_pages(
     out = tmp_path / "review.pdf"
     export_report(out, recording, result, None, review, events=[])
     blob = out.read_bytes()
-    # The text pages: all but the events page (2nd), whose timeline is a figure.
-    lines = [(y, t) for i, page in enumerate(_pdf_page_texts(blob)) if i != 1 for _, y, t in page]
+    # Every page: the review starts on the 2nd, under the timeline and the events table.
+    lines = [(y, t) for page in _pdf_page_texts(blob) for _, y, t in page]
     texts = [t for _, t in lines]
     # Every region's note, in order.
     at = [next(k for k, t in enumerate(texts) if t.endswith(note)) for note in notes]
     assert at == sorted(at)
-    # The review takes more than one page now: page 1, the summary, the review pages.
-    review_pages = _pdf_pages(blob) - 2
+    # The review takes more than one page now: page 1, then the summary page, on which the
+    # review starts, then the review's own pages.
+    review_pages = _pdf_pages(blob) - 1
     assert review_pages >= 2
     assert texts[texts.index("Regions marked by hand") - 1] == "Review"
     assert texts.count("Review (continued)") == review_pages - 1
     assert texts.count("Regions marked by hand (continued)") == review_pages - 1
     # The section after the regions still comes, after the last one.
     assert texts.index("Review entries without a matching event (earlier scan)") > at[-1]
-    # No line sits in the bottom margin (y is the baseline in points, from the page's foot).
+    # No line sits in the bottom margin (y is the baseline in points, from the page's foot;
+    # the 2nd page's timeline places its tick labels otherwise).
     bottom = (TEXT_PAGE_BOTTOM - TEXT_LINE) * A4[1] * 72
-    assert min(y for y, _ in lines) > bottom
+    pages = _pdf_page_texts(blob)
+    assert min(y for i, page in enumerate(pages) if i != 1 for _, y, _ in page) > bottom
 
 
 def test_pdf_text_pages_print_long_notes_in_full(
@@ -585,8 +592,11 @@ def test_pdf_text_pages_print_long_notes_in_full(
     long_lines = value("Rows 20–25", "Rows 30–35")
     assert " ".join(long_lines[:-119]).endswith("by tester. Line 1 of the log")
     assert long_lines[-119:] == [f"Line {i} of the log" for i in range(2, 121)]
-    # The long note goes over two page breaks, its key again on each page.
-    assert texts.count("Rows 20–25 (continued)") == texts.count("Review (continued)") == 2
+    # The long note goes over page breaks (two or more), its key again on each page.
+    assert texts.count("Rows 20–25 (continued)") >= 2
+    # The review starts under the (empty) events table on page 2; every page after says
+    # it goes on.
+    assert texts.count("Review (continued)") == _pdf_pages(out.read_bytes()) - 2
     assert "by tester. Last one" in " ".join(texts[texts.index("Rows 30–35") + 1 :])
     assert not any("…" in t for t in texts)
 
@@ -620,10 +630,11 @@ def test_pdf_first_page_flows_with_many_warnings_and_a_long_model_card(
     # The sections after them, which a full first page used to drop.
     validation = "Validation per class (precision / recall / F1 / support)"
     assert texts.index(validation) < texts.index("Scan") < texts.index("Events flagged")
-    # Pages: the text pages, one summary page, the event pages (one each with the model).
+    # Pages: the text pages (the timeline and events table under their last lines), the
+    # event pages (one each with the model).
     text_pages = 1 + texts.count(f"{title} (continued)")
     event_pages = math.ceil(len(events) / INSPECTED_EVENTS_PER_PDF_PAGE)
-    assert _pdf_pages(blob) == text_pages + 1 + event_pages
+    assert _pdf_pages(blob) == text_pages + event_pages
     # What render_pdf counts is what it wrote.
     buf = io.BytesIO()
     pages = run_to_end(
@@ -824,3 +835,37 @@ def test_inspector_strip_paints_attention_and_contribution(
     colours = HEAT_LUT[np.clip(np.round((grid + lim) / (2 * lim) * 255), 0, 255).astype(int)]
     lowest = pixels[rows.stop - 1, cols, :3]
     assert (lowest == colours[steps]).all(axis=1).mean() > 0.8
+
+
+def test_pdf_pages_before_the_events_are_filled(
+    tmp_path: Path, recording: Recording, result: ScanResult
+) -> None:
+    """Issue 14, point 10: pages 2-4 of a PDF were nearly empty (each part - the facts, the
+    timeline and events table, the review - started a page of its own). Now each part goes
+    on under the one before where it fits: the table fills its pages to the foot and the
+    review shares the table's last page (4 pages before the events became 3)."""
+    events = make_events(recording, 90)  # a table longer than a page
+    review = _review_with_regions(tmp_path, recording, ["Seen on site"] * 3)
+    review.set_events(events, class_names=CLASSES)
+    out = tmp_path / "filled.pdf"
+    export_report(out, recording, result, None, review, events=events)
+    pages = _pdf_page_texts(out.read_bytes())
+    first_event = next(
+        i for i, page in enumerate(pages) if any(t.startswith("Event 1:") for _, _, t in page)
+    )
+    before = pages[:first_event]
+    texts = [[t for _, _, t in page] for page in before]
+    # The facts (no room under them for the timeline); the timeline and the table; the rest
+    # of the table with the review under it.
+    assert len(before) == 3
+    assert "Flagged events: 90 (page 1 of 2)" in texts[1]
+    assert "Flagged events: 90 (page 2 of 2)" in texts[2] and "Review" in texts[2]
+    assert texts[2].index("Flagged events: 90 (page 2 of 2)") < texts[2].index("Review")
+    # The table's rows (their numbers, in the first column), in order, each once; the first
+    # table page filled to its foot (y: points from the page's foot).
+    numbers = [
+        [(y, int(t)) for x, y, t in page if t.isdigit() and abs(x - 0.05 * A4[0] * 72) < 1]
+        for page in before
+    ]
+    assert [n for page in numbers for _, n in page] == list(range(1, 91))
+    assert min(y for y, _ in numbers[1]) < 0.1 * A4[1] * 72

@@ -5,6 +5,10 @@ figures) and runs headless without Qt. The event figures are the same blitted ra
 the HTML (at print resolution); text is text, in the PDF's built-in Helvetica where it has
 the letters (``faultlens.core.report.mpl_compat.save_pdf_page``). Text pages are laid out
 by ``faultlens.core.report.pdf_layout``. Strings from files are drawn with mathtext off.
+
+The parts before the events flow into each other: the timeline and the events table start
+under the last lines of the report's facts when they fit there, and the review's regions
+under the table, so no page is left half empty between them. Each event page starts fresh.
 """
 
 from __future__ import annotations
@@ -49,10 +53,13 @@ from faultlens.core.report.mpl_compat import (
 )
 from faultlens.core.report.pdf_layout import (
     A4,
+    FLOW_GAP,
+    TEXT_PAGE_BOTTOM,
     TextInk,
     draw_text_pages,
+    draw_texts,
+    lay_text_flow,
     lay_text_pages,
-    pdf_text_pages,
     wrap_lines,
 )
 
@@ -76,17 +83,23 @@ PDF_LEGEND = (
     "the event (band: attention received, circles: max-pool hotspots; contribution per channel "
     "and step; attention matrix)"
 )
-# Rows of the flagged-events table a page holds (6.5 pt text, 1.6 line spacing: ~0.011 of the
-# page a row; 38 left the lower half of every page empty).
+# Rows of the flagged-events table a page holds (6.5 pt text, 1.6 line spacing: ~0.0123 of
+# the page a row; 38 left the lower half of every page empty).
 SUMMARY_ROWS_PER_PDF_PAGE = 70
-# The first events page opens with the whole-recording timeline, so it holds fewer rows.
-SUMMARY_ROWS_UNDER_TIMELINE = 56
+TABLE_ROW = 0.01234  # of the page's height: 6.5 pt x 1.6
+TABLE_HEAD = 0.016  # the header line above the rows
+TABLE_BOTTOM = 0.035  # the lowest a row's top goes
+# The part "Flagged events": its heading at the top, the timeline's axes from TIMELINE_AXES
+# below it (bottom, height), the table from TIMELINE_BLOCK below it.
+TIMELINE_AXES = (0.18, 0.1)
+TIMELINE_BLOCK = 0.24
+# Rows the table shows at least where the part starts below other text (else a fresh page).
+MIN_FLOWED_ROWS = 5
 
 
-def summary_page_count(events: int) -> int:
-    """Pages of the flagged-events table (the first one under the timeline)."""
-    rest = max(events - SUMMARY_ROWS_UNDER_TIMELINE, 0)
-    return 1 + -(-rest // SUMMARY_ROWS_PER_PDF_PAGE)
+def table_rows_fitting(top: float) -> int:
+    """Rows of the events table that fit from ``top`` (its header's top) down."""
+    return max(int((top - TABLE_HEAD - TABLE_BOTTOM) / TABLE_ROW + 1e-9), 0)
 
 
 def _clip(text: str, width: int) -> str:
@@ -192,11 +205,21 @@ SUMMARY_WIDTHS = (0.035, 0.21, 0.08, 0.11, 0.055, 0.23, 0.085, 0.105)  # of the 
 
 
 def _summary_pages(
-    pdf: PdfPages, recording: Recording, result: ScanResult, entries: Sequence[EventEntry]
-) -> int:
-    """The whole-recording timeline, then the table of flagged events
-    (``SUMMARY_ROWS_UNDER_TIMELINE`` rows under it, ``SUMMARY_ROWS_PER_PDF_PAGE`` a page
-    after); how many pages."""
+    pdf: PdfPages,
+    recording: Recording,
+    result: ScanResult,
+    entries: Sequence[EventEntry],
+    begun: Sequence[TextInk] = (),
+    begun_y: float = 0.0,
+) -> tuple[int, Figure, float]:
+    """The whole-recording timeline, then the table of flagged events, as many rows a page
+    as fit (``SUMMARY_ROWS_PER_PDF_PAGE`` on a page of their own).
+
+    ``begun`` is a text page not yet drawn, whose text ends at ``begun_y``: the part starts
+    under it when the heading, the timeline and ``MIN_FLOWED_ROWS`` rows fit there, else
+    that page is drawn as it is. Returns how many pages were written and the last page,
+    not yet written (what follows may go on it), with where its content ends.
+    """
     rows = [
         [
             str(en.index),
@@ -210,37 +233,64 @@ def _summary_pages(
         ]
         for en in entries
     ]
-    first = SUMMARY_ROWS_UNDER_TIMELINE
+    written = 0
+    head = begun_y - FLOW_GAP
+    wanted = min(len(rows), MIN_FLOWED_ROWS) if rows else 0
+    flows = bool(begun) and (
+        table_rows_fitting(head - TIMELINE_BLOCK) >= max(wanted, 1)
+        if recording.n_rows
+        else head - 0.06 >= TEXT_PAGE_BOTTOM
+    )
+    if begun and not flows:
+        written += draw_text_pages(pdf, [begun])
+    if not flows:
+        head = 0.96
+    # Rows per page: the first under the timeline (and maybe under other text), then full.
+    first = table_rows_fitting(head - TIMELINE_BLOCK) if recording.n_rows else len(rows)
     chunks = [rows[:first]] + [
         rows[i : i + SUMMARY_ROWS_PER_PDF_PAGE]
         for i in range(first, len(rows), SUMMARY_ROWS_PER_PDF_PAGE)
     ]
+    fig = Figure(figsize=A4)
+    end = head
     for n, chunk in enumerate(chunks):
-        fig = Figure(figsize=A4)
+        if n:
+            save_pdf_page(pdf, fig)
+            written += 1
+            fig, head = Figure(figsize=A4), 0.96
+        elif flows:
+            draw_texts(fig, begun)
         part = f" (page {n + 1} of {len(chunks)})" if len(chunks) > 1 else ""
         fig.text(
-            0.05, 0.96, f"Flagged events: {len(entries)}{part}", fontsize=13, weight="bold",
+            0.05, head, f"Flagged events: {len(entries)}{part}", fontsize=13, weight="bold",
             va="top",
         )  # fmt: skip
-        top = 0.93
+        top = head - 0.03
         if n == 0 and recording.n_rows:
+            bottom, height = TIMELINE_AXES
             draw_timeline(
-                fig, (0.1, 0.78, 0.85, 0.1), recording, result, [en.event for en in entries]
-            )
-            top = 0.72
+                fig, (0.1, head - bottom, 0.85, height), recording, result,
+                [en.event for en in entries],
+            )  # fmt: skip
+            top = head - TIMELINE_BLOCK
         if not entries:
             fig.text(0.05, top - 0.01, "The scan flagged no events.", fontsize=9, va="top")
+            end = top - 0.03
         else:
             _pdf_table(fig, 0.05, top, SUMMARY_HEADER, chunk, SUMMARY_WIDTHS)
-        save_pdf_page(pdf, fig)
-    return len(chunks)
+            end = top - TABLE_HEAD - len(chunk) * TABLE_ROW
+    return written, fig, end
 
 
-def _review_pages(pdf: PdfPages, recording: Recording, review: Review | None) -> int:
+def _review_pages(
+    pdf: PdfPages, recording: Recording, review: Review | None, begun: Figure, begun_y: float
+) -> int:
     """The regions marked by hand and the review's entries for events this scan did not
-    flag; how many pages (none when there are neither)."""
+    flag, starting under the content of the page ``begun`` (not yet written) when they fit
+    there; how many pages were written, ``begun`` included."""
     if review is None or not (review.regions or review.orphan_decisions()):
-        return 0
+        save_pdf_page(pdf, begun)
+        return 1
     region_rows = [
         (
             f"Rows {r.start_row}–{r.end_row}",
@@ -253,8 +303,7 @@ def _review_pages(pdf: PdfPages, recording: Recording, review: Review | None) ->
         (f"Rows {d.start_row}–{d.end_row}", f"{d.class_name}: {d.status} {d.relabel}. {d.note}")
         for d in review.orphan_decisions()
     ]
-    return pdf_text_pages(
-        pdf,
+    pages, _starts, _end = lay_text_flow(
         "Review",
         [
             ("Regions marked by hand", region_rows or [("", "none")]),
@@ -263,7 +312,11 @@ def _review_pages(pdf: PdfPages, recording: Recording, review: Review | None) ->
                 orphan_rows or [("", "none")],
             ),
         ],
+        start_y=begun_y - FLOW_GAP,
     )
+    draw_texts(begun, pages[0])
+    save_pdf_page(pdf, begun)
+    return 1 + draw_text_pages(pdf, pages[1:])
 
 
 def _event_pages(
@@ -373,8 +426,7 @@ def render_pdf(
     ):
         fast_image_encoding(pdf)
         # Page 1: what was analysed, with what, and how good the data and the model are.
-        pages = pdf_text_pages(
-            pdf,
+        text_pages, _starts, text_end = lay_text_flow(
             title,
             [
                 ("Summary", summary_rows(recording, model, entries)),
@@ -388,8 +440,13 @@ def render_pdf(
                 ("Scan", scan_rows(result, entries)),
             ],
         )
-        pages += _summary_pages(pdf, recording, result, entries)
-        pages += _review_pages(pdf, recording, review)
+        # The timeline and table go on under its last lines, and the review under them.
+        pages = draw_text_pages(pdf, text_pages[:-1])
+        written, last, end = _summary_pages(
+            pdf, recording, result, entries, text_pages[-1], text_end
+        )
+        pages += written
+        pages += _review_pages(pdf, recording, review, last, end)
         explanations = explain_events(model, recording, result, events, should_stop)
         pages += yield from _event_pages(
             pdf, recording, result, entries, pages + 1, should_stop, explanations

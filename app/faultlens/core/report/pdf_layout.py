@@ -4,6 +4,10 @@ they take.
 A page is a list of texts with their places (``TextInk``), laid out before anything is
 drawn, so the event pages can say on which page a cut note goes on. Positions are
 fractions of the A4 page, as matplotlib's figure coordinates.
+
+Text flows: a part that starts below another on a page already begun (``start_y``) goes on
+there, and says where it ended, so the next part fills the rest of that page instead of
+leaving it half empty.
 """
 
 from __future__ import annotations
@@ -103,6 +107,23 @@ def _fits(y: float, lines: Sequence[tuple[str, str]]) -> bool:
 def lay_text_pages(
     title: str, sections: Sequence[tuple[str, Sequence[tuple[str, str]]]]
 ) -> tuple[list[list[TextInk]], list[int]]:
+    """``lay_text_flow`` on fresh pages: the texts of each page and the page each row starts
+    on."""
+    pages, starts, _end = lay_text_flow(title, sections)
+    return pages, starts
+
+
+# Room a part needs below another on a begun page: its title, a heading and two lines.
+FLOW_MIN_ROOM = 0.04 + 0.026 + 2 * TEXT_LINE
+# Where text may start again below a figure or a table drawn on the same page.
+FLOW_GAP = 0.025
+
+
+def lay_text_flow(
+    title: str,
+    sections: Sequence[tuple[str, Sequence[tuple[str, str]]]],
+    start_y: float | None = None,
+) -> tuple[list[list[TextInk]], list[int], float]:
     """Lay key/value sections out top to bottom, each under its heading ("": none), on as
     many pages as they take: the texts of each page, and the page (from 0) each row starts
     on, for rows in order (sections without rows have none).
@@ -114,14 +135,20 @@ def lay_text_pages(
     title and the section's heading with " (continued)"; a row of up to ``TEXT_KEEP`` lines
     moves there whole, a longer one (a long note) splits, its key repeated. Keys too long for
     their column wrap in it.
+
+    With ``start_y``, the first page is one begun already (by another part): its texts start
+    there, under ``title`` set as a smaller heading, when the title, a heading and two lines
+    fit; else that page gets nothing (an empty first list) and the text starts on a page of
+    its own. Also returns where the last page's text ended (the top of what may follow).
     """
     pages: list[list[TextInk]] = []
     starts: list[int] = []
     y = 0.0
+    begun = start_y is not None
 
     def new_page(heading: str) -> None:
         nonlocal y
-        more = CONTINUED if pages else ""
+        more = CONTINUED if pages and (pages[-1] or len(pages) > 1) else ""
         pages.append([(0.07, TEXT_PAGE_TOP, title + more, 15, "bold")])
         y = TEXT_PAGE_TOP - 0.045
         if heading:
@@ -132,7 +159,13 @@ def lay_text_pages(
         pages[-1].append((0.07, y, heading, 11, "bold"))
         y -= 0.026
 
-    new_page("")
+    if start_y is not None and start_y - FLOW_MIN_ROOM >= TEXT_PAGE_BOTTOM:
+        pages.append([(0.07, start_y, title, 13, "bold")])
+        y = start_y - 0.04
+    else:
+        if begun:
+            pages.append([])  # the begun page has no room: nothing goes on it
+        new_page("")
     for heading, rows in sections:
         if not rows:
             continue
@@ -170,15 +203,20 @@ def lay_text_pages(
                 y -= _line_step(i, lines[i])
                 i += 1
         y -= 0.012
-    return pages, starts
+    return pages, starts, y
+
+
+def draw_texts(fig: Figure, texts: Sequence[TextInk]) -> None:
+    """Draw laid-out texts on ``fig`` (a page)."""
+    for x, y, text, size, weight in texts:
+        fig.text(x, y, text, fontsize=size, weight=weight, va="top", parse_math=False)
 
 
 def draw_text_pages(pdf: PdfPages, pages: Sequence[Sequence[TextInk]]) -> int:
     """Add the pages ``lay_text_pages`` laid out to ``pdf``; return how many."""
     for texts in pages:
         fig = Figure(figsize=A4)
-        for x, y, text, size, weight in texts:
-            fig.text(x, y, text, fontsize=size, weight=weight, va="top", parse_math=False)
+        draw_texts(fig, texts)
         save_pdf_page(pdf, fig)
     return len(pages)
 
