@@ -330,7 +330,7 @@ class LiveDialog(QDialog):
         self._update_record_default()
         controller.started.connect(self._on_started)
         controller.start_failed.connect(self._on_start_failed)
-        self.resize(620, 460)
+        self.resize(640, self.sizeHint().height())
 
     # ------------------------------------------------------------------ values
     def settings(self) -> LiveSettings:
@@ -361,6 +361,7 @@ class LiveDialog(QDialog):
     def _update_record_default(self, *_args: object) -> None:
         if not self._record_edited:
             self.record_to.setText(str(default_record_path(self.settings())))
+        self.record_to.setToolTip(self.record_to.text())
 
     def _on_record_edited(self, _text: str) -> None:
         self._record_edited = True
@@ -425,6 +426,13 @@ class LiveDialog(QDialog):
         self.message.setText(f"Starting {source.description}…")
         self.start_button.setEnabled(False)
         return True
+
+    def reject(self) -> None:
+        """Cancel: a source still starting (a broker slow to answer) is stopped too."""
+        if self._starting:
+            self._starting = False
+            self.controller.stop()
+        super().reject()
 
     def _on_started(self) -> None:
         if self._starting:

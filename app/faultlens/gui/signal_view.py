@@ -934,6 +934,7 @@ class SignalView(QWidget):
         if self.following:
             self._scroll_to_newest()
         self._draw_live()
+        self._update_downsample_note()  # the settle timer restarts at every scroll
 
     def set_following(self, follow: bool) -> None:
         """Follow the newest rows of a live recording (scrolling) or stay where the view is."""
