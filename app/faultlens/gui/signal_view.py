@@ -1000,7 +1000,7 @@ class SignalView(QWidget):
             self.curves[name].setData(*break_at_gaps(xs, ys, gaps), connect="finite")
             fitted = envelope_range(ys)
             plot = self.plots[name]
-            if fitted is not None:
+            if fitted is not None and name not in self._user_y:  # a hand-zoomed y stays
                 lo, hi = plot.vb.state["viewRange"][1]
                 if fitted[0] < lo or fitted[1] > hi or self._too_loose(plot, fitted):
                     self._set_y(plot, fitted)
