@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
+    QScrollArea,
     QSplitter,
     QToolButton,
     QVBoxLayout,
@@ -160,7 +161,13 @@ class Inspector(QWidget):
         self.window_plots = WindowPlots()
         self.decision_plots = DecisionPlots()
         splitter = QSplitter(Qt.Orientation.Vertical)
-        splitter.addWidget(self.window_plots.widget)
+        # "Show all channels" can need more height than the dock has: it scrolls.
+        self.window_scroll = QScrollArea()
+        self.window_scroll.setWidgetResizable(True)
+        self.window_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.window_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.window_scroll.setWidget(self.window_plots.widget)
+        splitter.addWidget(self.window_scroll)
         splitter.addWidget(self.decision_plots.widget)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
@@ -482,3 +489,28 @@ class InspectedMarker(QObject):
             band, line = self._items[plot]
             band.setRegion((x0, x1))
             line.setPos(float(view.x[last]))
+
+
+def _demo_widget(recording: Recording, model: TrainedModel | None, scan: object) -> Inspector:
+    """The inspector alone on the demo, at the first event's peak (also for ``python -m``)."""
+    from faultlens.core.scan import ScanResult
+
+    session = Session()
+    entry = session.add(recording)
+    session.set_model(model)
+    result = scan if isinstance(scan, ScanResult) else None
+    if result is not None:
+        session.set_scan(entry.id, result)
+    inspector = Inspector(session)
+    inspector.resize(640, 760)
+    if result is not None and result.events:
+        inspector.inspect(event_peak_row(result.fault_probability, result.events[0]))
+    elif model is not None:
+        inspector.inspect(recording.n_rows - 1)
+    return inspector
+
+
+if __name__ == "__main__":
+    from faultlens.gui._demo import demo_main
+
+    demo_main(_demo_widget)

@@ -20,7 +20,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF
 from PySide6.QtGui import QColor, QFont
 
-from faultlens.gui.plot_items import ChannelName, time_axis_item
+from faultlens.gui.plot_items import ChannelName, ValueAxis, time_axis_item
 from faultlens.gui.tracks import class_colour, plain_tooltip
 
 if TYPE_CHECKING:
@@ -177,10 +177,10 @@ class WindowPlots:
         layout.addItem(hot, row=0, col=0)
         self.hotspot_plot = hot
         for i in range(n):
-            plot = _fixed_plot()
+            # ValueAxis: no more value labels than fit a short trace (never overlapping).
+            plot = _fixed_plot({"left": ValueAxis(orientation="left")})
             plot.setFixedHeight(TRACE_HEIGHT) if n > 4 else plot.setMinimumHeight(TRACE_HEIGHT)
             plot.hideAxis("bottom")
-            plot.getAxis("left").setStyle(hideOverlappingLabels=True)
             band = pg.ImageItem(axisOrder="row-major")
             band.setColorMap(BAND_MAP)
             band.setZValue(-10)
@@ -213,6 +213,9 @@ class WindowPlots:
         self.contribution_bar = _colour_bar(CONTRIBUTION_MAP, "→ fault")
         self.contribution_bar.setImageItem(self.contribution_image)
         layout.addItem(self.contribution_bar, row=1 + n, col=1)
+        # Every channel at once does not fit a dock: the inspector scrolls instead.
+        needed = HOTSPOT_HEIGHT + n * TRACE_HEIGHT + max(n, 1) * HEATMAP_ROW + 62 + 8
+        self.widget.setMinimumHeight(max(220, needed))
 
     @staticmethod
     def _tip(x: float, y: float, data: object) -> str:
