@@ -519,3 +519,27 @@ def test_a_long_window_is_drawn_as_block_extremes_kept_while_scrolling(qtbot: Qt
         np.testing.assert_array_equal(drawn_x[0 : 2 * blocks : 2], times[first * k : last * k : k])
         assert drawn_x[-1] == times[last * k] or last * k == i1  # the block still filling
     assert "Downsampled" in view.compute_downsample_note()
+
+
+def test_a_model_without_the_files_channels_is_refused_before_anything_opens(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path, trained_model_path: Path
+) -> None:
+    assert window.load_model_file(trained_model_path)
+    logger = tmp_path / "other.csv"
+    logger.write_text(
+        "time,speed,torque\n"
+        + "".join(f"2024-05-01T08:00:{i:02d},{i},{2 * i}\n" for i in range(30)),
+        encoding="utf-8",
+    )
+    dialog = window.live_controller.show_dialog()
+    qtbot.addWidget(dialog)
+    dialog.tabs.setCurrentIndex(0)
+    dialog.csv_path.setText(str(logger))
+    dialog.from_start.setChecked(True)
+    assert dialog.scan.isChecked()
+    assert dialog.start()
+    qtbot.waitUntil(lambda: "Could not start" in dialog.message.text(), timeout=TIMEOUT_MS)
+    assert "pressure" in dialog.message.text()  # the channels the model needs are named
+    qtbot.waitUntil(lambda: not window.live_controller.is_running(), timeout=TIMEOUT_MS)
+    assert window.session.current is None and dialog.isVisible()
+    dialog.reject()

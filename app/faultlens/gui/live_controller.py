@@ -84,8 +84,14 @@ def live_loop(
     """
     try:
         monitor.start()
-    except SourceError as err:
-        raise FaultLensError(str(err)) from None
+    except BaseException as err:
+        # The source may have opened (the file, the connection) before the monitor refused
+        # it (channels the model does not have): release it, nothing else was made.
+        with contextlib.suppress(Exception):
+            monitor.source.close()
+        if isinstance(err, SourceError):
+            raise FaultLensError(str(err)) from None
+        raise
     try:
         yield STARTED
         pending: LiveUpdate | None = None
