@@ -118,3 +118,20 @@ class LiveStatus(QWidget):
     @property
     def alarm_text(self) -> str:
         return self.alarm_label.text() if self.alarm_label.isVisibleTo(self) else ""
+
+
+def _demo_widget(_recording: object, _model: object, _scan: object) -> LiveStatus:
+    """The status as ``python -m`` opens it: following, with a problem and an alarm."""
+    status = LiveStatus()
+    status.set_mode("● LIVE  following", FOLLOWING_COLOUR)
+    health = SourceHealth(connection="connected", rows=12345, malformed=2)
+    health.last_error = "line 1207: 3 fields, the header has 10"
+    status.set_health(health, 12345, 10.0, 0)
+    status.set_alarm("⚠ ALARM  cavitation at 2024-03-04T06:07:11")
+    return status
+
+
+if __name__ == "__main__":
+    from faultlens.gui._demo import demo_main
+
+    demo_main(_demo_widget)
