@@ -823,3 +823,19 @@ def test_a_recording_that_cannot_be_written_is_a_clear_source_error(tmp_path: Pa
         monitor.start()
     result = monitor.stop()
     assert source.closed and result.record_path is None and not target.exists()
+
+
+def test_rows_without_a_time_take_the_previous_one_so_the_file_reads_back(
+    tmp_path: Path,
+) -> None:
+    source = ListSource()
+    monitor = LiveMonitor(source, None, tmp_path / "nt.csv")
+    monitor.start()
+    time = np.array([np.nan, 1.0, np.nan, np.nan, 4.0, np.inf])
+    updates = feed(monitor, source, time, signal(6, seed=19), [2, 4])
+    assert updates[-1].health.bad_values == 4
+    assert any("without a time" in note for note in updates[-1].health.notes)
+    expected = [1.0, 1.0, 1.0, 1.0, 4.0, 4.0]
+    np.testing.assert_array_equal(monitor.arrays()[0], expected)
+    result = monitor.stop()
+    np.testing.assert_array_equal(result.recording.time, expected)

@@ -118,6 +118,7 @@ class LiveMonitor:
         self._unscored_written = False  # rows went to the file before they were scored
         self._last_time = np.nan  # time of the last row received
         self._time_backwards = 0
+        self._missing_times = 0  # rows that came without a time (given the previous one)
         self._events: list[FaultEvent] = []
         self._open: tuple[FaultEvent, ...] = ()
         self._notes: list[str] = []
@@ -256,12 +257,34 @@ class LiveMonitor:
             # inf is no measurement: the file holds an empty cell, so the buffer holds NaN.
             values = np.where(np.isfinite(values), values, np.float32(np.nan))
         time = np.asarray(chunk.time, dtype=np.float64)
+        if self._time_kind != "index" and not np.isfinite(time).all():
+            time = self._fill_times(time)
         steps = np.diff(np.concatenate([[self._last_time], time]))
         self._time_backwards += int(np.count_nonzero(steps < 0))
         self._last_time = float(time[-1])
         first, new = buffer.append(time, values)
         self._arrivals.append((first + new, self._clock()))
         return first, new
+
+    def _fill_times(self, time: np.ndarray) -> np.ndarray:
+        """Rows without a time take the previous row's (the first rows the first time
+        there is): the file must have a time in every row to read back."""
+        ok = np.isfinite(time)
+        if np.isfinite(self._last_time):
+            start = self._last_time
+        elif ok.any():
+            start = float(time[ok][0])
+        else:
+            start = _time.time() if self._time_kind == "datetime" else 0.0
+        index = np.maximum.accumulate(np.where(ok, np.arange(len(time)), -1))
+        filled = np.where(index >= 0, time[np.maximum(index, 0)], start)
+        missing = int(np.count_nonzero(~ok))
+        if not self._missing_times:
+            self._notes.append(
+                "rows without a time take the previous row's time (counted as bad values)"
+            )
+        self._missing_times += missing
+        return filled
 
     def _work(self, first: int, new: int, max_windows: int | None) -> LiveUpdate:
         """Score (at most ``max_windows``; None: everything, at stop), find events, write."""
@@ -370,9 +393,11 @@ class LiveMonitor:
     def health(self) -> SourceHealth:
         """The source's counters and notes plus the monitor's own: rows whose time went
         backwards as the monitor saw them (the larger of the two counts, so a source that
-        does not count them is covered) and the monitor's notes."""
+        does not count them is covered), rows without a time (as bad values) and the
+        monitor's notes."""
         health = self.source.health()
         health.time_backwards = max(health.time_backwards, self._time_backwards)
+        health.bad_values += self._missing_times
         health.notes = [*health.notes, *self._notes]
         return health
 
