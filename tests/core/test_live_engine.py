@@ -839,3 +839,16 @@ def test_rows_without_a_time_take_the_previous_one_so_the_file_reads_back(
     np.testing.assert_array_equal(monitor.arrays()[0], expected)
     result = monitor.stop()
     np.testing.assert_array_equal(result.recording.time, expected)
+
+
+def test_a_single_channel_without_time_keeps_rows_of_missing_values(tmp_path: Path) -> None:
+    """One channel, no clock, no model: a missing value is written as NaN, not as a blank
+    line the importer would skip."""
+    source = ListSource(channels=("only",), time_kind="index")
+    monitor = LiveMonitor(source, None, tmp_path / "one.csv")
+    monitor.start()
+    values = np.array([[1.5], [np.nan], [2.5]], dtype=np.float32)
+    feed(monitor, source, np.arange(3.0), values, [3])
+    result = monitor.stop()
+    assert (tmp_path / "one.csv").read_text() == "only\n1.5\nNaN\n2.5\n"
+    np.testing.assert_array_equal(result.recording.data, values)

@@ -139,7 +139,8 @@ class CsvRecorder:
             codes = np.full(n, -1, dtype=np.int64) if predicted is None else predicted
             parts.append(self._class_cells[np.asarray(codes, dtype=np.int64)][:, None])
         table = np.concatenate([p.astype(object) for p in parts], axis=1)
-        return "".join(",".join(row) + "\n" for row in table.tolist())
+        # A line of one missing value would be blank, which readers skip: write it as NaN.
+        return "".join((",".join(row) or "NaN") + "\n" for row in table.tolist())
 
     def write(self, time: np.ndarray, values: np.ndarray, predicted: np.ndarray | None) -> None:
         """Append rows (time (n,), values (n, C), predicted (n,) class index, -1 = none;
