@@ -18,6 +18,7 @@ from faultlens.core.io import load_recording
 from faultlens.core.progress import run_to_end
 from faultlens.core.recording import Recording
 from faultlens.core.scan import scan
+from faultlens.gui import inspector as inspector_module
 from faultlens.gui.inspector import event_peak_row
 from faultlens.gui.main_window import MainWindow
 
@@ -138,8 +139,10 @@ def test_selecting_an_event_inspects_its_peak(
     assert shown[: len(event.top_channels)] == list(event.top_channels)
 
 
-def test_head_combo_changes_the_matrix(
-    qtbot: QtBot, opened: tuple[MainWindow, Recording, TrainedModel]
+def test_head_combo_and_all_channels(
+    qtbot: QtBot,
+    opened: tuple[MainWindow, Recording, TrainedModel],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     win, _recording, _model = opened
     win.inspect_row(250)
@@ -155,8 +158,20 @@ def test_head_combo_changes_the_matrix(
     assert plots.head == 1
     np.testing.assert_allclose(plots.matrix_image.image, ex.attention[1], rtol=1e-6)
     assert not np.allclose(plots.matrix_image.image, mean)
+    # "Show all channels": every model channel as a trace, and as a heatmap row, in order.
+    # (The pump has three channels, the default count: show one by default here.)
+    monkeypatch.setattr(inspector_module, "DEFAULT_CHANNELS", 1)
+    win.inspector._draw()
+    assert len(win.inspector.window_plots.traces) == 1
+    win.inspector.all_channels.setChecked(True)
+    shown = win.inspector.shown_channels()
+    assert sorted(shown) == list(range(len(ex.channels)))
+    assert win.inspector.window_plots.channels == [ex.channels[c] for c in shown]
+    image = win.inspector.window_plots.contribution_image.image
+    np.testing.assert_allclose(image[::-1], ex.contribution[shown], rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_cli_screenshot_with_the_inspector_open(
     qtbot: QtBot, tmp_path: Path, pump_csv: Path, trained_model_path: Path
 ) -> None:
