@@ -121,6 +121,7 @@ class LiveMonitor:
         self._missing_times = 0  # rows that came without a time (given the previous one)
         self._events: list[FaultEvent] = []
         self._open: tuple[FaultEvent, ...] = ()
+        self._open_rows: Stretch | None = None  # the rows self._open was built from
         self._notes: list[str] = []
         self._interval: float | None = None  # sampling interval for live events' durations
         self._interval_rows = 0  # rows it was measured on
@@ -330,7 +331,8 @@ class LiveMonitor:
         assert scanner is not None and tracker is not None
         opened: list[FaultEvent] = []
         closed: list[FaultEvent] = []
-        if opened_rows or closed_rows or tracker.current is not None:
+        running = tracker.current
+        if opened_rows or closed_rows or self._refresh_running(running):
             outputs = scanner.outputs(len(data))
             recording = self._snapshot(time, data, hashed=False)
             # Event durations count one sampling interval: the median step of the rows so
@@ -356,10 +358,21 @@ class LiveMonitor:
             # An open event's channels wait for its end (occlusion over its whole course).
             opened = make(opened_rows, attribute=False)
             closed = make(closed_rows, attribute=attribute)
-            running = tracker.current
             self._open = tuple(make([running], attribute=False)) if running else ()
+            self._open_rows = running
         self._events.extend(closed)
         return opened, closed
+
+    def _refresh_running(self, running: Stretch | None) -> bool:
+        """Whether the running event's ``FaultEvent`` needs building again: when it grew,
+        but for a long one only once it grew by 1 % (building reads all its rows, so this
+        keeps a poll O(new rows) during an event of hours)."""
+        if running is None or running == self._open_rows:
+            return running is None and self._open_rows is not None
+        if self._open_rows is None or self._open_rows[0] != running[0]:
+            return True
+        built, length = self._open_rows[1] - running[0] + 1, running[1] - running[0] + 1
+        return length <= 10_000 or length - built >= built // 100
 
     def _write(self, time: np.ndarray, data: np.ndarray, scored: int) -> None:
         """Rows scored since the last write go to the file with their predicted class; rows
