@@ -20,6 +20,7 @@ inspected window and row on the signal view. Drawing is in :mod:`faultlens.gui.i
 
 from __future__ import annotations
 
+import html
 import time
 from collections.abc import Generator
 from typing import TYPE_CHECKING
@@ -380,7 +381,7 @@ class Inspector(QWidget):
         entry = self.session.current
         self._update_controls()
         if ex is None or entry is None:
-            self.title.setText(self.message or HINT)
+            self.title.setText(html.escape(self.message) if self.message else HINT)
             self.window_plots.clear()
             self.decision_plots.clear()
             self.inspected.emit(-1 if self.row is None or self.message else self.row)
@@ -417,8 +418,7 @@ class Inspector(QWidget):
 
 def title_html(ex: Explanation, recording: Recording) -> str:
     """The header: row, time, the window's span, and what was decided with what confidence."""
-    from html import escape
-
+    escape = html.escape
     first, last = int(ex.rows[0]), int(ex.rows[-1])
     span = f"{escape(recording.format_time(first))} – {escape(recording.format_time(last))}"
     verdict = escape(ex.predicted)
