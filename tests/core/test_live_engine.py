@@ -569,7 +569,12 @@ def test_datetime_source_writes_iso_times_that_read_back(tmp_path: Path) -> None
     monitor.start()
     updates = feed(monitor, source, time, data, [13])
     opened = [e for u in updates for e in u.opened]
+    # The running event follows the rows as they are scored.
+    (running,) = monitor.open_events()
+    assert (running.start_row, running.end_row) == (model.window - 1, n - 1)
+    assert running.end_time == monitor.recording().format_time(n - 1)
     result = monitor.stop()
+    assert monitor.open_events() == ()
     with open(tmp_path / "d.csv", newline="") as fh:
         first = list(csv.reader(fh))[1]
     assert first[0] == "2025-12-06T05:46:40.000000"
