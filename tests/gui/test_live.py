@@ -48,6 +48,7 @@ class Writer:
         pause_s: float = 0.01,
         bad_every: int = 0,
         seed: int = 2,
+        hold_at: int | None = None,
     ) -> None:
         source = make_csv(path.with_name(f"source_{path.name}"), rows=rows, seed=seed)
         lines = source.read_text(encoding="utf-8").splitlines(keepends=True)
@@ -63,6 +64,7 @@ class Writer:
         path.write_text(self.header + "".join(self.rows[:head]), encoding="utf-8")
         self._stop = threading.Event()
         self._hold = threading.Event()  # set: write nothing for now
+        self.hold_at = hold_at  # hold by itself once this many rows are written
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def start(self) -> Writer:
@@ -82,10 +84,17 @@ class Writer:
                 handle.write("".join(part))
                 handle.flush()
                 self.written += len(part)
+                if self.hold_at is not None and self.written >= self.hold_at:
+                    self.hold_at = None
+                    self._hold.set()
                 self._stop.wait(self.pause_s)
 
     def hold(self, held: bool) -> None:
         (self._hold.set if held else self._hold.clear)()
+
+    @property
+    def held(self) -> bool:
+        return self._hold.is_set()
 
     @property
     def done(self) -> bool:
@@ -227,7 +236,11 @@ def test_events_open_raise_an_alarm_and_the_final_scan_is_the_offline_one(
 ) -> None:
     assert window.load_model_file(trained_model_path)
     model = window.session.model
-    writer = Writer(make_pump_csv, tmp_path / "logger.csv", rows=480, per_write=8, pause_s=0.01)
+    # The writer stops inside the last fault (rows 400-447, a level shift; the model scores
+    # from row 256 on, once its reference rows are in).
+    writer = Writer(
+        make_pump_csv, tmp_path / "logger.csv", rows=480, per_write=8, pause_s=0.01, hold_at=424
+    )
     record = tmp_path / "recorded.csv"
     live = window.live_controller
     beeps: list[int] = []
@@ -238,12 +251,11 @@ def test_events_open_raise_an_alarm_and_the_final_scan_is_the_offline_one(
     QApplication.beep = staticmethod(lambda: beeps.append(1))  # type: ignore[method-assign]
     writer.start()
     try:
-        # The first fault (rows 80-127, a level shift) opens an event: row, alarm, beep.
+        # The first fault opens an event: a table row, the alarm, a beep; it is running.
         qtbot.waitUntil(lambda: bool(live.alarms), timeout=TIMEOUT_MS)
-        writer.hold(True)  # let the window catch up with what was written so far
 
         def caught_up() -> None:
-            assert live.rows == writer.written and live.behind_rows == 0
+            assert writer.held and live.rows == writer.written and live.behind_rows == 0
             live.refresh()
             assert window.events.rowCount() >= len(live.alarms)
 
@@ -253,6 +265,12 @@ def test_events_open_raise_an_alarm_and_the_final_scan_is_the_offline_one(
         assert "ALARM" in live.status.alarm_text and latest.start_time in live.status.alarm_text
         marks = [window.events.live_mark(r) for r in range(window.events.rowCount())]
         assert marks.count("alarm") == len(live.alarms)
+        # A running event's row follows it as it grows (its end, duration).
+        assert writer.written == 424 and len(live.monitor.open_events()) == 1
+        for event in live.monitor.open_events():
+            row = [e.start_row for e in window.events.events].index(event.start_row)
+            end = window.events.index(row, END).data()
+            assert end == f"{event.end_time} (running)"
         assert beeps and window.actions["live_acknowledge"].isEnabled()
         # The tracks grow with the signals.
         assert window.signal_view.scan is not None

@@ -117,6 +117,26 @@ class EventsModel(QAbstractTableModel):
             self._rows_changed(range(len(self._events)))
         elif change.kind == "live" and change.recording_id == current:
             self._rows_changed(range(len(self._events)))  # running / alarm highlights
+        elif change.kind == "rows" and change.recording_id == current:
+            self._follow_running()
+
+    def _follow_running(self) -> None:
+        """A live recording grew: a running event's end, duration and peak grow with it. Only
+        those rows change (events opening or closing come as "scan" and reset the model)."""
+        entry = self.session.current
+        scan = entry.scan if entry is not None else None
+        if scan is None or len(scan.events) != len(self._events):
+            return
+        changed = [
+            (row, old.start_row == new.start_row)
+            for row, (old, new) in enumerate(zip(self._events, scan.events, strict=True))
+            if old != new
+        ]
+        grown = [row for row, same_start in changed if same_start]
+        if grown and len(grown) == len(changed):
+            self._events = tuple(scan.events)
+            self._row_of_key = {event_key(e): row for row, e in enumerate(self._events)}
+            self._rows_changed(grown)
 
     def _live(self) -> LiveState | None:
         entry = self.session.current
