@@ -837,6 +837,7 @@ def test_inspector_strip_paints_attention_and_contribution(
     assert (lowest == colours[steps]).all(axis=1).mean() > 0.8
 
 
+@pytest.mark.slow
 def test_pdf_pages_before_the_events_are_filled(
     tmp_path: Path, recording: Recording, result: ScanResult
 ) -> None:
