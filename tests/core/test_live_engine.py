@@ -460,11 +460,13 @@ def test_catch_up_scores_a_backlog_over_several_capped_polls(tmp_path: Path) -> 
         before = monitor._scanner.windows  # type: ignore[union-attr]
         updates.append(monitor.poll())
         assert monitor._scanner.windows - before <= 700  # type: ignore[union-attr]
-        assert len(updates) < 20
-    assert updates[0].new_rows == n and updates[0].scored_rows == 700 + model.window - 1
+        assert len(updates) < 200
+    assert updates[0].new_rows == n
+    assert model.window - 1 < updates[0].scored_rows <= 700 + model.window - 1
     behind = [u.behind_rows for u in updates]
     assert behind == sorted(behind, reverse=True) and behind[-1] == 0
-    assert len(updates) == -(-(n - model.window + 1) // 700)
+    # 700 windows a poll, fewer when the poll's scoring time ran out first (busy machine).
+    assert len(updates) >= -(-(n - model.window + 1) // 700)
     live = monitor.outputs()
     monitor.stop()
     _, expected = offline(model, tmp_path / "c.csv")

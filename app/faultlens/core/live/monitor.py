@@ -2,7 +2,8 @@
 
 ``LiveMonitor`` is what the GUI's live worker and ``faultlens monitor`` drive: one thread
 calls ``poll()`` over and over (each call reads what arrived, appends it to the buffer,
-scores at most ``max_windows_per_poll`` windows, writes the recording and reports the
+scores at most ``max_windows_per_poll`` windows (and batches for at most ``POLL_SCORING_S``
+seconds), writes the recording and reports the
 events that opened or closed), other threads read ``arrays()`` / ``outputs()`` for the view.
 A poll stays short however much arrived at once: a backlog is scored over several polls
 (``LiveUpdate.behind_rows``) in batched forward passes, so the scan catches up instead of
@@ -43,6 +44,11 @@ from faultlens.core.scan import ScanResult
 
 if TYPE_CHECKING:
     from faultlens.core.checkpoint import TrainedModel
+
+# Seconds of forward passes a poll makes at most (whole batches, at least one) besides the
+# window cap: on a busy CPU 2048 windows of the default model can take seconds, and the view
+# and the alarms should not wait that long for the rows that arrived meanwhile.
+POLL_SCORING_S = 0.5
 
 __all__ = [
     "LiveMonitor",
@@ -298,7 +304,7 @@ class LiveMonitor:
             if max_windows is None:
                 scanner.finish(data)
             else:
-                scanner.advance(data, max_windows)
+                scanner.advance(data, max_windows, POLL_SCORING_S)
             scored = scanner.scored_rows
             opened_rows, closed_rows = tracker.update(scanner.outputs(n).fault_probability, scored)
             if max_windows is None:

@@ -162,10 +162,13 @@ class LiveScanner:
             cover=grown(a.cover, n),
         )
 
-    def advance(self, data: np.ndarray, max_windows: int | None) -> int:
+    def advance(
+        self, data: np.ndarray, max_windows: int | None, max_seconds: float | None = None
+    ) -> int:
         """Score up to ``max_windows`` (None: all) windows that end on rows of ``data`` (the
-        rows received so far, (n, C) in the source's channels) not scored yet; returns how
-        many. The reference of relative inputs is taken once its rows are there."""
+        rows received so far, (n, C) in the source's channels) not scored yet, and no more
+        batches once ``max_seconds`` have passed (at least one batch); returns how many.
+        The reference of relative inputs is taken once its rows are there."""
         n = int(data.shape[0])
         self._rows = n
         self._reserve(n)
@@ -174,7 +177,7 @@ class LiveScanner:
                 return 0
             self._medians = channel_reference(self._select(data[:REFERENCE_ROWS]), "start")
             self._ready = True
-        return self._score(data, max_windows)
+        return self._score(data, max_windows, max_seconds)
 
     def finish(self, data: np.ndarray) -> int:
         """Score every remaining window (at stop). A relative model still waiting for its
@@ -189,7 +192,11 @@ class LiveScanner:
             self._ready = True
         return self._score(data, None)
 
-    def _score(self, data: np.ndarray, max_windows: int | None) -> int:
+    def _score(
+        self, data: np.ndarray, max_windows: int | None, max_seconds: float | None = None
+    ) -> int:
+        import time
+
         import torch
 
         from faultlens.core.inference import module_on
@@ -205,6 +212,8 @@ class LiveScanner:
         x = self.model.model_input(self._select(data[lo : last + 1]), self._medians)
         ends = np.arange(first, last + 1, dtype=np.int64)
         a = self._arrays
+        started = time.monotonic()
+        done = 0
         with module_on(self.model.module, self.device), torch.inference_mode():
             rows = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(self.device)
             steps = torch.arange(t_win, device=self.device)  # (T,)
@@ -218,6 +227,10 @@ class LiveScanner:
                 )
                 a.probabilities[batch_ends] = probs
                 add_window_rows(starts, t_win, received, hot, a.head_sum, a.hot_sum, a.cover)
+                done += len(batch_ends)
+                if max_seconds is not None and time.monotonic() - started > max_seconds:
+                    break
+        last = first + done - 1
         span = slice(first, last + 1)
         a.fault_probability[span] = 1.0 - a.probabilities[span, 0]
         a.predicted[span] = decide(a.probabilities[span], a.fault_probability[span], self.threshold)
@@ -229,8 +242,8 @@ class LiveScanner:
         a.attention[touched] = attention
         a.hotspots[touched] = hotspots
         self._next_end = last + 1
-        self.windows += len(ends)
-        return len(ends)
+        self.windows += done
+        return done
 
     def outputs(self, n_rows: int | None = None) -> LiveOutputs:
         """The per-row outputs of the first ``n_rows`` rows (default: as of the last
