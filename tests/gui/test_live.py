@@ -48,10 +48,10 @@ class Writer:
         pause_s: float = 0.01,
         bad_every: int = 0,
         seed: int = 2,
-        hold_at: int | None = None,
     ) -> None:
         source = make_csv(path.with_name(f"source_{path.name}"), rows=rows, seed=seed)
         lines = source.read_text(encoding="utf-8").splitlines(keepends=True)
+        self.source = source
         self.header, self.rows = lines[0], lines[1:]
         self.path, self.per_write, self.pause_s, self.bad_every = (
             path,
@@ -64,7 +64,8 @@ class Writer:
         path.write_text(self.header + "".join(self.rows[:head]), encoding="utf-8")
         self._stop = threading.Event()
         self._hold = threading.Event()  # set: write nothing for now
-        self.hold_at = hold_at  # hold by itself once this many rows are written
+        self.hold_when: Callable[[], bool] | None = None  # hold by itself once this is True
+        self.slow_after = len(self.rows)  # from this row on, one row a write
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def start(self) -> Writer:
@@ -77,15 +78,16 @@ class Writer:
                 if self._hold.is_set():
                     self._stop.wait(self.pause_s)
                     continue
-                part = self.rows[self.written : self.written + self.per_write]
+                per_write = 1 if self.written >= self.slow_after else self.per_write
+                part = self.rows[self.written : self.written + per_write]
                 if self.bad_every and (self.written // self.per_write) % self.bad_every == 0:
                     handle.write("this line,is not,a row,of numbers,at all,really\n")
                     self.bad += 1
                 handle.write("".join(part))
                 handle.flush()
                 self.written += len(part)
-                if self.hold_at is not None and self.written >= self.hold_at:
-                    self.hold_at = None
+                if self.hold_when is not None and self.hold_when():
+                    self.hold_when = None
                     self._hold.set()
                 self._stop.wait(self.pause_s)
 
@@ -236,13 +238,13 @@ def test_events_open_raise_an_alarm_and_the_final_scan_is_the_offline_one(
 ) -> None:
     assert window.load_model_file(trained_model_path)
     model = window.session.model
-    # The writer stops inside the last fault (rows 400-447, a level shift; the model scores
-    # from row 256 on, once its reference rows are in).
-    writer = Writer(
-        make_pump_csv, tmp_path / "logger.csv", rows=480, per_write=8, pause_s=0.01, hold_at=424
-    )
-    record = tmp_path / "recorded.csv"
+    writer = Writer(make_pump_csv, tmp_path / "logger.csv", rows=480, per_write=8, pause_s=0.01)
     live = window.live_controller
+    # The writer stops while an event is running: from row 256 on (the model scores once its
+    # reference rows are in) one row at a time, holding as soon as the monitor has one open.
+    writer.slow_after = 256
+    writer.hold_when = lambda: live.monitor is not None and bool(live.monitor.open_events())
+    record = tmp_path / "recorded.csv"
     beeps: list[int] = []
     live.start(CsvFollower(writer.path, from_start=True), model=model, record_to=record, beep=True)
     from PySide6.QtWidgets import QApplication
@@ -266,7 +268,7 @@ def test_events_open_raise_an_alarm_and_the_final_scan_is_the_offline_one(
         marks = [window.events.live_mark(r) for r in range(window.events.rowCount())]
         assert marks.count("alarm") == len(live.alarms)
         # A running event's row follows it as it grows (its end, duration).
-        assert writer.written == 424 and len(live.monitor.open_events()) == 1
+        assert writer.held and len(live.monitor.open_events()) == 1
         for event in live.monitor.open_events():
             row = [e.start_row for e in window.events.events].index(event.start_row)
             end = window.events.index(row, END).data()

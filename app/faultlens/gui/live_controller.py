@@ -20,6 +20,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import dataclasses
+import gc
 import threading
 import time
 from collections.abc import Generator
@@ -184,7 +185,9 @@ class LiveController(QObject):
         self._stop = threading.Event()
         self._has_started = False
         self._stopping = False
-        self._events_changed = False
+        self._frozen = False  # gc.freeze() while live (see _show_rows)
+        self._events_seen: set[int] = set()  # start rows of every event shown so far
+        self._events_key: tuple[int, tuple[int, ...]] = (0, ())  # closed count, running starts
         self._rates: collections.deque[tuple[float, int]] = collections.deque()
 
         self.status = LiveStatus()
@@ -304,7 +307,9 @@ class LiveController(QObject):
         self.alarms = {}
         self.last_health = SourceHealth()
         self.behind_rows = 0
-        self._has_started = self._stopping = self._events_changed = False
+        self._has_started = self._stopping = False
+        self._events_seen = set()
+        self._events_key = (0, ())
         self._rates.clear()
         self._stop = threading.Event()
         self.window.signal_view.live_window = float(window_s)
@@ -339,15 +344,11 @@ class LiveController(QObject):
             self._update_actions()
             self.started.emit()
             return
+        # Events are read from the monitor at the refresh (the same state as the rows shown),
+        # not from the reports, which may arrive later than the rows they describe.
         update: LiveUpdate = report  # type: ignore[assignment]
         self.last_health = update.health
         self.behind_rows = update.behind_rows
-        if update.opened or update.closed:
-            self._events_changed = True
-        for event in update.opened:
-            self.alarms[event.start_row] = event
-        if update.opened and self.beep:
-            QApplication.beep()
         if not self._refresh_timer.isActive():
             self._refresh_timer.start()
 
@@ -381,14 +382,15 @@ class LiveController(QObject):
         n: int,
     ) -> None:
         path = self.record_to if self.record_to is not None else Path(source.description)
-        running = monitor.open_events()
+        running, closed = monitor.open_events(), monitor.events()
         scan = None
         outputs = monitor.outputs()
         if self.model is not None and outputs is not None:
             # Rows the scanner has seen (a poll appends, then scores): one poll behind at most.
             n = min(n, len(outputs.fault_probability))
-            events = sorted([*monitor.events(), *running], key=lambda e: e.start_row)
+            events = sorted([*closed, *running], key=lambda e: e.start_row)
             scan = live_scan(self.model, outputs, events, n)
+            self._raise_alarms(events)
         if n < 2:
             return
         recording = snapshot(path, channels, monitor.time_kind, times, data, n)
@@ -397,12 +399,21 @@ class LiveController(QObject):
             frozenset(e.start_row for e in running),
             frozenset(self.alarms),
         )
+        key = (len(closed), tuple(e.start_row for e in running))
+        changed, self._events_key = key != self._events_key, key
         if self.entry_id is None:
             self.entry_id = self.session.add(recording, live=state).id
-            self._events_changed = True
+            changed = True
+            if not self._frozen:
+                # A live session allocates all the time, and each full collection walked every
+                # object of the app (Qt wrappers, pyqtgraph items, torch modules): ~150 ms on
+                # a busy 2-core machine, a stall about every second while a backlog was read.
+                # What exists now (the window, the new plots) is left out of collections while
+                # live (gc.freeze); _on_done hands it back.
+                gc.freeze()
+                self._frozen = True
         elif self.entry_id not in self.session.ids:
             return  # closed by the user: stopping
-        changed, self._events_changed = self._events_changed, False
         self.session.update_live(self.entry_id, recording, scan, events_changed=changed)
         self.session.set_live_state(self.entry_id, state)
         self._show_alarm()
@@ -419,6 +430,17 @@ class LiveController(QObject):
             index = index_of_event(self.window.sorted_events, newest)
             if index.isValid():
                 self.window.event_table.scrollTo(index)
+
+    def _raise_alarms(self, events: list[FaultEvent]) -> None:
+        """An alarm for every event not seen before (running or already closed: a short one
+        may open and close between two refreshes); kept current until acknowledged."""
+        new = [e for e in events if e.start_row not in self._events_seen]
+        for event in events:
+            if event.start_row in self.alarms or event in new:
+                self.alarms[event.start_row] = event
+        self._events_seen.update(e.start_row for e in new)
+        if new and self.beep:
+            QApplication.beep()
 
     def rate(self) -> float:
         """Rows per second over the last few seconds."""
@@ -527,6 +549,9 @@ class LiveController(QObject):
 
     def _on_done(self) -> None:
         self._refresh_timer.stop()
+        if self._frozen:
+            gc.unfreeze()
+            self._frozen = False
         if self.entry_id is not None and self.entry_id in self.session.ids:
             entry = self.session.get(self.entry_id)
             if entry.live is not None:  # failed or cancelled: keep what arrived, as received

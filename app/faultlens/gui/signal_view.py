@@ -20,6 +20,7 @@ plot. The shading (labelled stretches, flagged events) is one
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -991,7 +992,11 @@ class SignalView(QWidget):
         pixels = max(
             (int(p.vb.width()) for p in self.plots.values() if p.vb.width() > 0), default=1000
         )
-        k = (i1 - i0) // pixels if i1 - i0 > LIVE_RAW_PER_PIXEL * pixels else 1
+        # Rows per block: a power of two, so it stays put while the window fills or scrolls
+        # (the blocks kept are reused) and changes only when the rows in view double.
+        k = 1
+        if i1 - i0 > LIVE_RAW_PER_PIXEL * pixels:
+            k = 1 << math.ceil(math.log2((i1 - i0) / pixels))
         self.lod_rows_per_block = max(k, 1)
         xs, values = self._live_data_blocks(i0, i1, k)
         gaps = gap_starts(xs, self._row_step() * max(k, 1))
