@@ -249,6 +249,10 @@ class LiveController(QObject):
         file_menu = window.menu("File")
         file_menu.insertAction(window.actions["close_recording"], self.monitor_action)
         live = window.menu("Live")
+        if "Help" in window.menus:  # Help stays last
+            bar = window.menuBar()
+            bar.removeAction(live.menuAction())
+            bar.insertMenu(window.menus["Help"].menuAction(), live)
         for act in (self.pause_action, self.acknowledge_action, self.stop_action):
             live.addAction(act)
         self.toolbar = QToolBar("Live", window)
