@@ -319,3 +319,25 @@ def test_replay_into_a_csv_and_its_bad_arguments(demo: Path, tmp_path: Path) -> 
     with contextlib.redirect_stderr(io.StringIO()), pytest.raises(SystemExit) as info:
         cli.main(["replay", str(demo), "--to", str(out), "--speed", "0"])
     assert info.value.code == 2
+
+
+def test_stop_closes_running_events_once() -> None:
+    import dataclasses
+
+    from faultlens.cli.monitor import EventLines
+
+    first = FaultEvent(10, 20, "a", "b", 11.0, "leak", 0.9, 0.8, ("flow",), (1.0,))
+    running = dataclasses.replace(first, start_row=40, end_row=60)
+    out = io.StringIO()
+    lines = EventLines(out, "rec.csv")
+    lines.write("opened", first)
+    lines.write("closed", first)
+    lines.write("opened", running)
+    # At stop: the offline scan's events; the first one's duration from the whole file's
+    # sampling interval differs in the last digits from the live one.
+    lines.final([dataclasses.replace(first, duration_s=11.000001), running])
+    written = event_lines(out.getvalue())
+    assert [(x["event"], x["start_row"]) for x in written] == [
+        ("opened", 10), ("closed", 10), ("opened", 40), ("closed", 40)
+    ]  # fmt: skip
+    assert all(x["recording"] == "rec.csv" for x in written)
