@@ -168,8 +168,8 @@ def test_follow_pause_resume_and_stop(
         assert "following" in live.status.mode_label.text()
 
         # Pause: the range stays while rows keep arriving, and the counter says how many.
-        window.actions["live_pause"].trigger()
-        assert not view.following and window.actions["live_pause"].text() == "&Resume"
+        live.actions["live_pause"].trigger()
+        assert not view.following and live.actions["live_pause"].text() == "&Resume"
         paused_range = view.x_range()
         paused_rows = window.session.current.recording.n_rows
         qtbot.waitUntil(
@@ -198,7 +198,7 @@ def test_follow_pause_resume_and_stop(
         view.set_x_range(*paused_range)
 
         # Resume: back to now.
-        window.actions["live_pause"].trigger()
+        live.actions["live_pause"].trigger()
         assert view.following
         assert view.x_range()[1] >= view.x[-1]
         assert view.x_range()[0] > paused_range[0]
@@ -273,16 +273,16 @@ def test_events_open_raise_an_alarm_and_the_final_scan_is_the_offline_one(
             row = [e.start_row for e in window.events.events].index(event.start_row)
             end = window.events.index(row, END).data()
             assert end == f"{event.end_time} (running)"
-        assert beeps and window.actions["live_acknowledge"].isEnabled()
+        assert beeps and live.actions["live_acknowledge"].isEnabled()
         # The tracks grow with the signals.
         assert window.signal_view.scan is not None
         assert np.isfinite(window.signal_view.fault_track.curve.yData).any()
 
-        window.actions["live_acknowledge"].trigger()
+        live.actions["live_acknowledge"].trigger()
         assert not live.alarms and live.status.alarm_text == ""
         marks = [window.events.live_mark(r) for r in range(window.events.rowCount())]
         assert "alarm" not in marks
-        assert not window.actions["live_acknowledge"].isEnabled()
+        assert not live.actions["live_acknowledge"].isEnabled()
         writer.hold(False)
         qtbot.waitUntil(lambda: writer.done, timeout=TIMEOUT_MS)
         qtbot.waitUntil(lambda: live.rows == len(writer.rows), timeout=TIMEOUT_MS)

@@ -207,6 +207,7 @@ class LiveController(QObject):
     # ------------------------------------------------------------------ actions
     def _build_actions(self) -> None:
         window = self.window
+        self.actions: dict[str, QAction] = {}
 
         def action(key: str, text: str, slot: object, shortcut: str = "", tip: str = "") -> QAction:
             act = QAction(text, window)
@@ -218,8 +219,8 @@ class LiveController(QObject):
                     f"{text.replace('&', '').rstrip('…')} ({shortcut})" if shortcut else tip
                 )
             act.triggered.connect(slot)
-            window.addAction(act)
-            window.actions[key] = act
+            window.addAction(act)  # active with the menu closed; Help lists it from there
+            self.actions[key] = act
             return act
 
         self.monitor_action = action(
