@@ -158,11 +158,17 @@ class EventLines:
         """The events of the stopped session (the offline scan's): those still running close
         now. One that already closed live over the same rows as the same class is not
         repeated, even where a figure of it differs in the last digits (a duration from the
-        sampling interval measured so far): a reader takes a closed line as the last word."""
+        sampling interval measured so far): a reader takes a closed line as the last word.
+        One that opened only while the stop scored the backlog gets its "opened" line first,
+        so every "closed" line follows an "opened" line for the same start row."""
         done = {(e.start_row, e.end_row, e.class_name) for e in self.closed}
+        announced = {e.start_row for e in self.opened}
         for event in events:
-            if (event.start_row, event.end_row, event.class_name) not in done:
-                self.write("closed", event)
+            if (event.start_row, event.end_row, event.class_name) in done:
+                continue
+            if event.start_row not in announced:
+                self.write("opened", event)
+            self.write("closed", event)
 
 
 class StatusLine:
