@@ -95,4 +95,11 @@ def demo_main(
     if os.environ.get("FAULTLENS_DEMO_QUIT"):
         # Smoke tests: prove the module opens, then leave the event loop at once.
         QTimer.singleShot(0, app.quit)
-    sys.exit(app.exec())
+    code = app.exec()
+    # Delete the widget now, while every Python object it uses is alive: left to the
+    # interpreter's exit, PySide destroys the QApplication first and pyqtgraph's scenes
+    # then clear items whose Python side is already gone (a segfault at exit).
+    import shiboken6
+
+    shiboken6.delete(widget)
+    sys.exit(code)

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayo
 SHORTCUTS: tuple[tuple[str, str], ...] = (
     ("Ctrl+O", "Open a recording"),
     ("Ctrl+W", "Close the current recording"),
+    ("F5", "Reload the current recording from its file (a logger's file that has grown)"),
     ("Ctrl+L", "Load a model"),
     ("Ctrl+R", "Scan the current recording with the model"),
     ("Ctrl+T", "Show the training panel"),

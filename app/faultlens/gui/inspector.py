@@ -149,6 +149,12 @@ class Inspector(QWidget):
         self.head_combo = QComboBox()
         self.head_combo.setToolTip("Attention matrix: the mean over the heads, or one head")
         self.head_combo.currentIndexChanged.connect(lambda _i: self._draw_matrix())
+        # Sized to "head 4", not to "mean of 4 heads": the dock stays narrow enough to share
+        # a 1280-px screen with the signals (the popup still shows whole entries).
+        self.head_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.head_combo.setMinimumContentsLength(7)
 
         controls = QHBoxLayout()
         controls.setContentsMargins(0, 0, 0, 0)
