@@ -243,6 +243,8 @@ class EventsModel(QAbstractTableModel):
                 return QBrush(QColor("black"))  # on the light tint, in the dark theme too
             if mark:  # the whole row: an alarm red until acknowledged, a running event amber
                 return QBrush(LIVE_COLOURS[mark])
+        if role == Qt.ItemDataRole.ForegroundRole and col == PEAK:
+            return QBrush(QColor("black"))  # on its light tint, in the dark theme too
         if role == Qt.ItemDataRole.BackgroundRole and col == PEAK:
             # Redder for more confident events: the eye finds the sure ones first.
             level = int(255 - 90 * max(0.0, min(1.0, event.peak_probability)))

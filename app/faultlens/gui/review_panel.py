@@ -22,7 +22,7 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QBrush, QColor, QIcon
+from PySide6.QtGui import QBrush, QColor, QIcon, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QGroupBox,
@@ -70,8 +70,7 @@ STATUS_COLOURS = {
     "confirmed": QColor("#d4f4dd"),
     "dismissed": QColor("#e5e7eb"),
     "relabelled": QColor("#dbeafe"),
-    "unreviewed": QColor("#ffffff"),
-}
+}  # unreviewed rows keep the table's own colours (light or dark theme)
 DEFAULT_REGION_CLASS = "fault"
 SHOWN_COLUMNS = (NUMBER, START, CLASS, STATUS, NOTE)  # in this order
 
@@ -83,7 +82,11 @@ class _StatusTint(QStyledItemDelegate):
         self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
     ) -> None:
         super().initStyleOption(option, index)
-        option.backgroundBrush = QBrush(STATUS_COLOURS.get(index.data(STATUS_ROLE), QColor()))
+        tint = STATUS_COLOURS.get(index.data(STATUS_ROLE))
+        if tint is not None:
+            option.backgroundBrush = QBrush(tint)
+            # Dark text on the light tints, whatever the theme's text colour.
+            option.palette.setColor(QPalette.ColorRole.Text, QColor("black"))
         # The class swatch belongs to the Fault events dock.
         option.features &= ~QStyleOptionViewItem.ViewItemFeature.HasDecoration
         option.icon = QIcon()
@@ -412,7 +415,10 @@ class ReviewPanel(QWidget):
             cells = (start, dec.class_name, status_text(dec), dec.note)
             for column, text in enumerate(cells):
                 item = _item(text)
-                item.setBackground(QBrush(STATUS_COLOURS.get(dec.status, QColor())))
+                tint = STATUS_COLOURS.get(dec.status)
+                if tint is not None:
+                    item.setBackground(QBrush(tint))
+                    item.setForeground(QBrush(QColor("black")))
                 item.setToolTip(f"{span} (rows {dec.start_row} – {dec.end_row}), {dec.reviewer}")
                 table.setItem(row, column, item)
         self.earlier_box.setTitle(f"Decisions from an earlier scan ({len(decisions)})")
