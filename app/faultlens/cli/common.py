@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Generator, Sequence
@@ -285,3 +286,30 @@ def run_with_progress(
             display.update(report.fraction, text, force=bool(milestone and milestone(report)))
     finally:
         display.close()
+
+
+class StopOnSignal:
+    """Ctrl+C (SIGINT) and SIGTERM ask a long-running command (monitor, replay) to stop at its
+    next step, so what it writes is flushed and closed rather than cut; a second Ctrl+C
+    interrupts at once."""
+
+    def __init__(self) -> None:
+        self._stop = False
+        self._previous: dict[int, object] = {}
+
+    def requested(self) -> bool:
+        return self._stop
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self._stop and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self._stop = True
+
+    def __enter__(self) -> StopOnSignal:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]

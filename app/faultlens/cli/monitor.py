@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import re
-import signal
 import sys
 import time
 from datetime import datetime
@@ -27,6 +26,7 @@ from faultlens.cli.common import (
     DEVICE_CHOICES,
     EXIT_INTERNAL,
     EXIT_OK,
+    StopOnSignal,
     check_output,
     import_options_from_args,
     load_model,
@@ -214,32 +214,6 @@ def _terminal_width(stream: IO[str]) -> int:
         return os.get_terminal_size(stream.fileno()).columns or 80
     except (AttributeError, OSError, ValueError):
         return 80
-
-
-class StopOnSignal:
-    """Ctrl+C (SIGINT) and SIGTERM ask the loop to stop after the current poll, so the
-    recording is flushed and closed rather than cut; a second Ctrl+C interrupts at once."""
-
-    def __init__(self) -> None:
-        self._stop = False
-        self._previous: dict[int, object] = {}
-
-    def requested(self) -> bool:
-        return self._stop
-
-    def _handle(self, signum: int, frame: object) -> None:
-        if self._stop and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        self._stop = True
-
-    def __enter__(self) -> StopOnSignal:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            self._previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)  # type: ignore[arg-type]
 
 
 def default_record_path(source: str, now: datetime | None = None) -> Path:

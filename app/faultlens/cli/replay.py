@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 from pathlib import Path
 
 from faultlens.cli.common import (
     EXIT_OK,
     ProgressDisplay,
+    StopOnSignal,
     add_import_options,
     load_recordings,
     print_message,
@@ -30,7 +30,7 @@ def run_replay(args: argparse.Namespace) -> int:
         args.to, username=args.username, password=password, tls=args.tls, ca_file=args.ca_file
     )
     (recording,) = load_recordings([args.file], args)
-    stop = _StopOnSignal()
+    stop = StopOnSignal()
     pace = (
         f"{args.rate:g} rows/s" if args.rate is not None else f"recorded pace x {args.speed or 1:g}"
     )
@@ -83,32 +83,6 @@ def _password(args: argparse.Namespace) -> str | None:
     if value is None:
         raise FaultLensError(f"--password-env {args.password_env}: no such environment variable")
     return value
-
-
-class _StopOnSignal:
-    """Ctrl+C (and SIGTERM) ask the replay to stop at its next batch instead of killing it
-    mid-write; a second Ctrl+C interrupts at once."""
-
-    def __init__(self) -> None:
-        self._stop = False
-        self._previous: dict[int, object] = {}
-
-    def requested(self) -> bool:
-        return self._stop
-
-    def _handle(self, signum: int, frame: object) -> None:
-        if self._stop and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        self._stop = True
-
-    def __enter__(self) -> _StopOnSignal:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            self._previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)  # type: ignore[arg-type]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
