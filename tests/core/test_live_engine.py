@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import threading
+import time as time_module
 from collections import deque
 from pathlib import Path
 
@@ -148,8 +149,10 @@ def feed(
     time: np.ndarray,
     data: np.ndarray,
     sizes: list[int],
+    seen: list[set[int]] | None = None,
 ) -> list[LiveUpdate]:
-    """Push ``data`` in chunks of ``sizes`` (cycled), polling after each."""
+    """Push ``data`` in chunks of ``sizes`` (cycled), polling after each (``seen``: the start
+    rows of ``monitor.events()`` after each poll)."""
     updates = []
     i = 0
     k = 0
@@ -157,8 +160,21 @@ def feed(
         size = sizes[k % len(sizes)]
         source.push(time[i : i + size], data[i : i + size])
         updates.append(monitor.poll())
+        if seen is not None:
+            seen.append({e.start_row for e in monitor.events()})
         i += size
         k += 1
+    return updates
+
+
+def settle(monitor: LiveMonitor, timeout: float = 30.0) -> list[LiveUpdate]:
+    """Poll (no new rows) until every closed event's channels are known and reported."""
+    updates = []
+    deadline = time_module.monotonic() + timeout
+    while monitor.pending_channels:
+        assert time_module.monotonic() < deadline, "the channels of a closed event never came"
+        updates.append(monitor.poll())
+        time_module.sleep(0.005)  # the attribution thread works meanwhile
     return updates
 
 
@@ -315,16 +331,19 @@ def test_live_equals_offline_in_uneven_chunks(tmp_path: Path) -> None:
     monitor = LiveMonitor(source, model, path, options)
     monitor.start()
     assert source.started
-    updates = feed(monitor, source, time, data, [1, 7, 300, 2, 45, 11])
+    seen: list[set[int]] = []
+    updates = feed(monitor, source, time, data, [1, 7, 300, 2, 45, 11], seen)
     # Each poll appends exactly the pushed rows and scores every full window up to them.
     assert [u.first_row for u in updates[:4]] == [0, 1, 8, 308]
     assert all(u.behind_rows == 0 for u in updates)
     assert updates[-1].scored_rows == 900
     live_outputs = monitor.outputs()
     assert live_outputs is not None and live_outputs.scored_rows == 900
-    live_closed = [e for u in updates for e in u.closed]
-    live_opened = [e for u in updates for e in u.opened]
     still_open = monitor.open_events()
+    reported = [*updates, *settle(monitor)]  # closed events come with their channels
+    live_closed = [e for u in reported for e in u.closed]
+    live_opened = [e for u in updates for e in u.opened]
+    assert monitor.events() == tuple(live_closed)
 
     result = monitor.stop()
     assert source.closed
@@ -357,7 +376,8 @@ def test_live_equals_offline_in_uneven_chunks(tmp_path: Path) -> None:
     assert_events_equal(live_closed, offline_events[: len(live_closed)])
     assert len(live_closed) + len(still_open) == len(offline_events)
     # Each event opened in the poll that scored the row where its stretch reached the
-    # minimum duration, and closed in the poll that scored the merge gap's last row after it.
+    # minimum duration, and closed (in ``events()``, its channels a poll or more later) in
+    # the poll that scored the merge gap's last row after it.
     flagged = expected.fault_probability >= threshold
     gap = max(options.scan.merge_gap_rows, 1)
     spans = [
@@ -368,7 +388,7 @@ def test_live_equals_offline_in_uneven_chunks(tmp_path: Path) -> None:
         reach = next(r for r in range(s, e + 1) if flagged[r] and r - s + 1 >= 3)
         (opened_in,) = [i for i, u in enumerate(updates) for x in u.opened if x.start_row == s]
         assert spans[opened_in][0] <= reach < spans[opened_in][1]
-        closed_in = [i for i, u in enumerate(updates) for x in u.closed if x.start_row == s]
+        closed_in = [i for i, rows in enumerate(seen) if s in rows]
         if closed_in:
             assert spans[closed_in[0]][0] < e + 1 + gap <= spans[closed_in[0]][1]
         else:
@@ -859,3 +879,94 @@ def test_a_single_channel_without_time_keeps_rows_of_missing_values(tmp_path: Pa
     result = monitor.stop()
     assert (tmp_path / "one.csv").read_text() == "only\n1.5\nNaN\n2.5\n"
     np.testing.assert_array_equal(result.recording.data, values)
+
+
+@pytest.mark.slow
+def test_an_event_closing_does_not_hold_up_the_scoring_of_later_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The occlusion of a closed event runs off the polling thread: here it is held at a gate
+    until later rows have been scored, which could not happen if a poll waited for it."""
+    import faultlens.core.events as events_module
+
+    model = random_model()
+    data = signal(900)
+    time = np.arange(900) * 0.5
+    threshold = threshold_for_events(model, data)
+    options = LiveOptions(ScanOptions(threshold=threshold, device="cpu", min_duration_rows=3))
+    gate = threading.Event()
+    polling_thread = threading.get_ident()
+    calls: list[int] = []
+    real = events_module.attribute_events
+
+    def gated(*args, **kwargs):
+        calls.append(threading.get_ident())
+        assert gate.wait(30), "the test never opened the gate"
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(events_module, "attribute_events", gated)
+    source = ListSource()
+    monitor = LiveMonitor(source, model, tmp_path / "live.csv", options)
+    monitor.start()
+    i = 0
+    while not monitor.events():  # rows until an event has closed
+        assert i < 900, "the threshold should close an event"
+        source.push(time[i : i + 10], data[i : i + 10])
+        update = monitor.poll()
+        assert not update.closed  # not reported before its channels are known
+        i += 10
+    first = monitor.events()[0]
+    assert first.top_channels == () and monitor.pending_channels >= 1
+    scored_at_close = update.scored_rows
+    source.push(time[i : i + 200], data[i : i + 200])
+    later = monitor.poll()  # the attribution is still held at the gate
+    assert later.scored_rows == scored_at_close + 200
+    assert monitor.pending_channels >= 1 and not later.closed
+    assert calls and polling_thread not in calls
+    gate.set()
+    reported = [e for u in settle(monitor) for e in u.closed]
+    assert reported[0].start_row == first.start_row and reported[0].top_channels
+    assert monitor.events()[0] == reported[0]
+    feed(monitor, source, time[i + 200 :], data[i + 200 :], [50])
+    result = monitor.stop()
+    assert monitor.pending_channels == 0
+    rec, expected = offline(model, tmp_path / "live.csv", options.scan)
+    offline_events = detect_events(expected, rec, expected.options)
+    assert_events_equal(result.events, offline_events)
+    assert_events_equal(reported[:1], offline_events[:1])  # live channels = offline's
+
+
+def test_the_scanner_keeps_the_module_on_its_device_and_hands_it_back_at_stop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No move and no eval() per poll; someone sharing the model who sets it training is
+    undone before the next scoring (exactness), and stop puts it back as it was."""
+    model = random_model()
+    module = model.module
+    module.train()  # as a caller might hand it over
+    moves: list[object] = []
+    real_to = module.to
+
+    def counting_to(*args, **kwargs):
+        moves.append(args)
+        return real_to(*args, **kwargs)
+
+    monkeypatch.setattr(module, "to", counting_to)
+    data = signal(400)
+    time = np.arange(400) * 0.5
+    options = LiveOptions(ScanOptions(device="cpu", attribute=False))
+    source = ListSource()
+    monitor = LiveMonitor(source, model, tmp_path / "live.csv", options)
+    monitor.start()
+    feed(monitor, source, time[:200], data[:200], [7, 13])
+    assert len(moves) == 1 and not module.training  # taken once, in eval mode
+    module.train()  # the GUI sharing the model object sets it training
+    feed(monitor, source, time[200:], data[200:], [9, 31])
+    assert len(moves) == 2 and not module.training
+    live_outputs = monitor.outputs()
+    assert live_outputs is not None
+    monitor.stop()
+    assert len(moves) == 3 and module.training  # back as it was handed over
+    module.eval()
+    _, expected = offline(model, tmp_path / "live.csv", options.scan)
+    assert_outputs_equal(live_outputs, expected)

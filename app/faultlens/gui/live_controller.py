@@ -404,7 +404,9 @@ class LiveController(QObject):
             frozenset(e.start_row for e in running),
             frozenset(self.alarms),
         )
-        key = (len(closed), tuple(e.start_row for e in running))
+        # A closed event's channels arrive a poll or so after it closed (monitor.py).
+        attributed = sum(1 for e in closed if e.top_channels)
+        key = (len(closed), attributed, tuple(e.start_row for e in running))
         changed, self._events_key = key != self._events_key, key
         if self.entry_id is None:
             self.entry_id = self.session.add(recording, live=state).id

@@ -9,6 +9,13 @@ A poll stays short however much arrived at once: a backlog is scored over severa
 (``LiveUpdate.behind_rows``) in batched forward passes, so the scan catches up instead of
 lagging for ever.
 
+Which channels drove an event (occlusion: ``(channels + 1) x 32`` forward passes, ~1 s at 20
+channels on a busy CPU) is worked out off the scoring path, on one background thread: an
+event that ends is in ``events()`` at once (its ``top_channels`` empty), and is reported in
+``LiveUpdate.closed`` by the first poll after its channels are known, with them (usually the
+next poll; events are reported in the order they closed). Rows keep being scored meanwhile,
+so an event's end no longer delays the rows that arrive after it.
+
 ``stop()`` turns the session into an ordinary recording: the recorded file read back by the
 importer, with a ``ScanResult`` equal to an offline ``scan(model, recording,
 ScanOptions(stride=1, ...))`` of that file and its ``detect_events``. The live outputs are
@@ -23,9 +30,11 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import threading
 import time as _time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -128,6 +137,10 @@ class LiveMonitor:
         self._events: list[FaultEvent] = []
         self._open: tuple[FaultEvent, ...] = ()
         self._open_rows: Stretch | None = None  # the rows self._open was built from
+        # Closed events whose channels are being worked out: (index in _events, future).
+        self._attributing: deque[tuple[int, Future[list[FaultEvent]]]] = deque()
+        self._attributor: ThreadPoolExecutor | None = None
+        self._cancel = threading.Event()  # set at stop: pending attributions are not needed
         self._notes: list[str] = []
         self._interval: float | None = None  # sampling interval for live events' durations
         self._interval_rows = 0  # rows it was measured on
@@ -170,8 +183,15 @@ class LiveMonitor:
         return self._open
 
     def events(self) -> tuple[FaultEvent, ...]:
-        """The events closed so far, in order; after ``stop`` the final scan's events."""
+        """The events closed so far, in order (the latest ones' ``top_channels`` may still
+        be empty: being worked out, see the module docstring); after ``stop`` the final
+        scan's events."""
         return tuple(self._events)
+
+    @property
+    def pending_channels(self) -> int:
+        """Closed events whose channels are still being worked out (not reported yet)."""
+        return len(self._attributing)
 
     def recording(self) -> Recording:
         """Everything received so far as a Recording (views of the buffer; rows received
@@ -314,6 +334,7 @@ class LiveMonitor:
             # At stop the final events (with their channels) come from the final scan.
             attribute = max_windows is not None
             opened, closed = self._make_events(time, data, opened_rows, closed_rows, attribute)
+            closed += self._attributed()
         self._write(time, data, scored)
         return LiveUpdate(
             first_row=first,
@@ -359,15 +380,53 @@ class LiveMonitor:
                     stretches,
                     dataclasses.replace(scan, attribute=attribute and scan.attribute),
                     self.model,
+                    self._cancel.is_set,
                 )
 
-            # An open event's channels wait for its end (occlusion over its whole course).
+            # An open event's channels wait for its end (occlusion over its whole course),
+            # and a closed one's are worked out on the attribution thread: the rows they
+            # read (the buffer's and the scanner's up to now) never change, so it may.
             opened = make(opened_rows, attribute=False)
-            closed = make(closed_rows, attribute=attribute)
+            closed = make(closed_rows, attribute=False)
+            if attribute and scan.attribute and self.model is not None and closed:
+                if self._attributor is None:
+                    self._attributor = ThreadPoolExecutor(1, "faultlens-attribution")
+                for i, stretch in enumerate(closed_rows):
+                    job = self._attributor.submit(make, [stretch], True)
+                    self._attributing.append((len(self._events) + i, job))
+                self._events.extend(closed)
+                closed = []  # reported once their channels are known
             self._open = tuple(make([running], attribute=False)) if running else ()
             self._open_rows = running
         self._events.extend(closed)
         return opened, closed
+
+    def _attributed(self) -> list[FaultEvent]:
+        """Closed events whose channels are known now (in the order they closed): replaced
+        in ``events()`` and returned to be reported. One whose attribution failed is reported
+        without channels, with a note."""
+        done: list[FaultEvent] = []
+        while self._attributing and self._attributing[0][1].done():
+            index, job = self._attributing.popleft()
+            try:
+                (event,) = job.result()
+            except Exception as err:  # the event stands without its channels
+                event = self._events[index]
+                note = f"the channels of an event could not be worked out: {err}"
+                if note not in self._notes:
+                    self._notes.append(note)
+            self._events[index] = event
+            done.append(event)
+        return done
+
+    def _end_attribution(self) -> None:
+        """Drop the attributions still pending (the final scan attributes its own events)
+        and end the thread (waits for the one running: it stops at its next stretch)."""
+        self._cancel.set()
+        if self._attributor is not None:
+            self._attributor.shutdown(wait=True, cancel_futures=True)
+            self._attributor = None
+        self._attributing.clear()
 
     def _refresh_running(self, running: Stretch | None) -> bool:
         """Whether the running event's ``FaultEvent`` needs building again: when it grew,
@@ -440,11 +499,16 @@ class LiveMonitor:
                         break
                 self._work(self.n_rows, 0, None)
         finally:
+            self._end_attribution()
             self.source.close()
         self._open = ()
         if self._recorder is not None:
             self._recorder.close()
-        self._result = self._final()
+        try:
+            self._result = self._final()
+        finally:
+            if self._scanner is not None:
+                self._scanner.release()
         if self._result.scan is not None:
             self._events = list(self._result.events)  # the final events, channels included
         return self._result

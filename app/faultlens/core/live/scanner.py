@@ -116,6 +116,11 @@ class LiveScanner:
         self._next_end = self.window - 1  # the last row of the next window to score
         self._rows = 0  # rows received (as of the last advance)
         self.windows = 0  # forward passes made
+        # Where and how the module was before the scanner took it (None: not taken): it stays
+        # on the device in eval mode between calls (moving it and setting eval walks every
+        # parameter and submodule: per call, that was a cost on every poll); ``release``
+        # puts it back.
+        self._home: tuple[torch.device, bool] | None = None
         k = len(model.class_names)
         heads = int(model.config.heads)
         self._arrays = _Arrays(
@@ -192,6 +197,32 @@ class LiveScanner:
             self._ready = True
         return self._score(data, None)
 
+    def _hold(self) -> None:
+        """The module on the scanner's device in eval mode: moved only when it is not (the
+        first call, or someone sharing the model moved it or set it training meanwhile)."""
+        import torch
+
+        module = self.model.module
+        param = next(module.parameters(), None)
+        here = torch.device("cpu") if param is None else param.device
+        if self._home is None:
+            self._home = (here, module.training)
+        index = self.device.index
+        moved = here.type != self.device.type or (index is not None and here.index != index)
+        if moved or module.training:
+            module.to(self.device)
+            module.eval()
+
+    def release(self) -> None:
+        """Put the module back where and as it was before the first scoring (at stop; the
+        GUI may share the model object). Scoring again takes it again."""
+        if self._home is None:
+            return
+        device, training = self._home
+        self._home = None
+        self.model.module.to(device)
+        self.model.module.train(training)
+
     def _score(
         self, data: np.ndarray, max_windows: int | None, max_seconds: float | None = None
     ) -> int:
@@ -199,7 +230,6 @@ class LiveScanner:
 
         import torch
 
-        from faultlens.core.inference import module_on
         from faultlens.core.scan import score_windows
 
         n = int(data.shape[0])
@@ -214,7 +244,8 @@ class LiveScanner:
         a = self._arrays
         started = time.monotonic()
         done = 0
-        with module_on(self.model.module, self.device), torch.inference_mode():
+        self._hold()
+        with torch.inference_mode():
             rows = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(self.device)
             steps = torch.arange(t_win, device=self.device)  # (T,)
             for i in range(0, len(ends), self.batch_size):
