@@ -49,9 +49,11 @@ thread (more CPU than it saves when the other core is busy).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -162,16 +164,44 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for suffix in (".html", ".pdf"):
             path = Path(tmp) / f"report{suffix}"
-            times = []
-            for _ in range(args.repeat):
-                t0 = time.perf_counter()
-                export_report(path, rec, result, model, None, events=events)
-                times.append(time.perf_counter() - t0)
-            size = path.stat().st_size / 1e6
-            print(
-                f"{suffix[1:].upper()} report, {len(events)} events: best {min(times):.2f} s "
-                f"of {len(times)} (all: {', '.join(f'{t:.2f}' for t in times)}), {size:.1f} MB"
-            )
+            best = {}
+            for strips in (False, True):
+                times = []
+                for _ in range(args.repeat):
+                    t0 = time.perf_counter()
+                    with _inspector_strips(strips):
+                        export_report(path, rec, result, model, None, events=events)
+                    times.append(time.perf_counter() - t0)
+                best[strips] = min(times)
+                size = path.stat().st_size / 1e6
+                print(
+                    f"{suffix[1:].upper()} report, {len(events)} events, "
+                    f"{'with' if strips else 'without'} inspector strips: best "
+                    f"{min(times):.2f} s of {len(times)} (all: "
+                    f"{', '.join(f'{t:.2f}' for t in times)}), {size:.1f} MB"
+                )
+            print(f"{suffix[1:].upper()} with/without strips: ratio {best[True] / best[False]:.2f}")
+
+
+@contextlib.contextmanager
+def _inspector_strips(on: bool) -> Iterator[None]:
+    """Reports with each event's inspector strip (as shipped), or without: no event
+    explained, as the reports were before the strips (the PDF then holds two events a page)."""
+    from faultlens.core.report import html, pdf
+
+    if on:
+        yield
+        return
+    saved = html.explain_events, pdf.explain_events
+
+    def none(model, recording, result, events, should_stop=None):  # type: ignore[no-untyped-def]
+        return [None] * len(events)
+
+    html.explain_events = pdf.explain_events = none
+    try:
+        yield
+    finally:
+        html.explain_events, pdf.explain_events = saved
 
 
 if __name__ == "__main__":
