@@ -838,6 +838,46 @@ def test_inspector_strip_paints_attention_and_contribution(
 
 
 @pytest.mark.slow
+def test_inspector_strip_backgrounds_do_not_leak(
+    recording: Recording, model: TrainedModel, result: ScanResult
+) -> None:
+    """Both backgrounds (with and without the contribution) come from one figure: a strip
+    without the contribution shows the note in its heatmap, and a strip with it drawn after
+    one without equals the same strip from a fresh painter (nothing of the note or of the
+    other event stays behind). ``stack_inspector`` writes the strip under the figure."""
+    import dataclasses
+
+    from faultlens.core.explain import explain
+    from faultlens.core.report.inspector import CONTRIBUTION_NOTE, InspectorStrip, stack_inspector
+
+    exp = explain(model, recording, 400, before=380)
+    plain = dataclasses.replace(exp, contribution=np.zeros_like(exp.contribution))
+    with report_style():
+        fresh = InspectorStrip(recording, model.window, contribution_note=CONTRIBUTION_NOTE)
+        expected = fresh.rgba(exp)
+        strip = InspectorStrip(recording, model.window, contribution_note=CONTRIBUTION_NOTE)
+        without = strip.rgba(plain)
+        again = strip.rgba(exp)
+        _, layout = strip._layout(True)
+        figure = EventFigure(recording, result, result.threshold).rgba(
+            event_view(1, make_events(recording, 1)[0], recording)
+        )
+        stacked = stack_inspector(figure, strip, exp)
+        blank = stack_inspector(figure, strip, None)
+    assert np.array_equal(again, expected)
+    rows, cols, _ = layout.cells[id(layout.heat)]
+    heat_without, heat_with = without[rows, cols, :3], expected[rows, cols, :3]
+    assert (heat_without.min(axis=2) < 128).mean() > 0.005  # the note's dark letters
+    assert (heat_without.min(axis=2) > 230).mean() > 0.8  # else white: nothing painted
+    assert (heat_with.min(axis=2) > 230).mean() < 0.8  # the contribution painted
+    assert stacked.shape == (figure.shape[0] + expected.shape[0], figure.shape[1], 4)
+    assert np.array_equal(stacked[: figure.shape[0]], figure)
+    assert np.array_equal(stacked[figure.shape[0] :], expected)
+    assert np.array_equal(blank[: figure.shape[0]], figure)
+    assert (blank[figure.shape[0] :] == 255).all()
+
+
+@pytest.mark.slow
 def test_pdf_pages_before_the_events_are_filled(
     tmp_path: Path, recording: Recording, result: ScanResult
 ) -> None:

@@ -322,8 +322,15 @@ class InspectorStrip:
         canvas.restore_region(background)
         return canvas, layout
 
-    def rgba(self, exp: Explanation, title: str = "") -> np.ndarray:
-        """The strip for ``exp`` as (H, W, 4) uint8 pixels (a copy)."""
+    def pixel_shape(self) -> tuple[int, int]:
+        """(H, W) of the strip's pixels, as ``rgba`` gives them."""
+        canvas, _ = self._layout(True)
+        height, width = np.asarray(canvas.buffer_rgba()).shape[:2]
+        return int(height), int(width)
+
+    def rgba(self, exp: Explanation, title: str = "", out: np.ndarray | None = None) -> np.ndarray:
+        """The strip for ``exp`` as (H, W, 4) uint8 pixels: a copy, or written into ``out``
+        (H, W, 4) and returned (the PDF stacks it under the event figure without a copy)."""
         has = bool(np.any(exp.contribution))
         canvas, layout = self._layout(has)
         rgba = np.asarray(canvas.buffer_rgba())
@@ -349,7 +356,10 @@ class InspectorStrip:
                          "left")  # fmt: skip
         if title:
             self._title.draw(rgba, 4, 3, (title,), "left")
-        return rgba.copy()
+        if out is None:
+            return rgba.copy()
+        out[...] = rgba
+        return out
 
 
 class _StripLayout:
@@ -592,12 +602,15 @@ def stack_inspector(
     image); white where there is no explanation, so every event image has one shape."""
     if strip is None:
         return figure
+    height, width = strip.pixel_shape()
+    stacked = np.empty((figure.shape[0] + height, figure.shape[1], 4), dtype=np.uint8)
+    stacked[: figure.shape[0]] = figure
+    below = stacked[figure.shape[0] :]
     if exp is None:
-        height = round(strip.height_in * strip.dpi)
-        below = np.full((height, figure.shape[1], 4), 255, dtype=np.uint8)
-    else:
-        below = strip.rgba(exp)
-    if below.shape[1] != figure.shape[1]:  # different dpi: take the strip at the figure's width
-        cols = np.linspace(0, below.shape[1] - 1, figure.shape[1]).round().astype(np.intp)
-        below = below[:, cols]
-    return np.concatenate([figure, below], axis=0)
+        below.fill(255)
+    elif width == figure.shape[1]:
+        strip.rgba(exp, out=below)  # drawn straight into its place
+    else:  # different dpi: take the strip at the figure's width
+        cols = np.linspace(0, width - 1, figure.shape[1]).round().astype(np.intp)
+        below[...] = strip.rgba(exp)[:, cols]
+    return stacked
