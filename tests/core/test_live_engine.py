@@ -897,10 +897,12 @@ def test_an_event_closing_does_not_hold_up_the_scoring_of_later_rows(
     gate = threading.Event()
     polling_thread = threading.get_ident()
     calls: list[int] = []
+    modules: list[object] = []
     real = events_module.attribute_events
 
     def gated(*args, **kwargs):
         calls.append(threading.get_ident())
+        modules.append(args[0].module)
         assert gate.wait(30), "the test never opened the gate"
         return real(*args, **kwargs)
 
@@ -923,6 +925,9 @@ def test_an_event_closing_does_not_hold_up_the_scoring_of_later_rows(
     assert later.scored_rows == scored_at_close + 200
     assert monitor.pending_channels >= 1 and not later.closed
     assert calls and polling_thread not in calls
+    # Its own copy of the module: moving one (module_on) rebuilds an LSTM's flat weights,
+    # which the scoring on the polling thread may be reading.
+    assert all(m is not model.module for m in modules)
     gate.set()
     reported = [e for u in settle(monitor) for e in u.closed]
     assert reported[0].start_row == first.start_row and reported[0].top_channels

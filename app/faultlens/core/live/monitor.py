@@ -28,6 +28,7 @@ were scored, to keep the one-second flush promise while catching up).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import threading
@@ -140,6 +141,10 @@ class LiveMonitor:
         # Closed events whose channels are being worked out: (index in _events, future).
         self._attributing: deque[tuple[int, Future[list[FaultEvent]]]] = deque()
         self._attributor: ThreadPoolExecutor | None = None
+        # The attribution thread's own copy of the model: moving a module (``module_on``)
+        # rebuilds an LSTM's flat weights, which a forward pass on another thread may be
+        # reading at that moment.
+        self._attribution_model: TrainedModel | None = None
         self._cancel = threading.Event()  # set at stop: pending attributions are not needed
         self._notes: list[str] = []
         self._interval: float | None = None  # sampling interval for live events' durations
@@ -371,7 +376,9 @@ class LiveMonitor:
             recording.__dict__["sampling_interval"] = self._interval  # the cached_property
             scan = self.options.scan
 
-            def make(stretches: list[Stretch], attribute: bool) -> list[FaultEvent]:
+            def make(
+                stretches: list[Stretch], attribute: bool, model: TrainedModel | None = self.model
+            ) -> list[FaultEvent]:
                 return build_events(
                     recording,
                     outputs.class_names,
@@ -379,7 +386,7 @@ class LiveMonitor:
                     outputs.fault_probability,
                     stretches,
                     dataclasses.replace(scan, attribute=attribute and scan.attribute),
-                    self.model,
+                    model,
                     self._cancel.is_set,
                 )
 
@@ -390,9 +397,11 @@ class LiveMonitor:
             closed = make(closed_rows, attribute=False)
             if attribute and scan.attribute and self.model is not None and closed:
                 if self._attributor is None:
+                    module = copy.deepcopy(self.model.module)
+                    self._attribution_model = dataclasses.replace(self.model, module=module)
                     self._attributor = ThreadPoolExecutor(1, "faultlens-attribution")
                 for i, stretch in enumerate(closed_rows):
-                    job = self._attributor.submit(make, [stretch], True)
+                    job = self._attributor.submit(make, [stretch], True, self._attribution_model)
                     self._attributing.append((len(self._events) + i, job))
                 self._events.extend(closed)
                 closed = []  # reported once their channels are known
