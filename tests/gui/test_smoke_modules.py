@@ -65,6 +65,40 @@ def test_python_dash_m_opens_and_quits() -> None:
     assert done.returncode == 0, done.stderr
 
 
+# A signal view left to the interpreter's exit, its reference cycles uncollected (gc off:
+# what a main() that returned leaves). PySide's exit teardown deletes the Python-owned top
+# item of the view's layout first; nothing released there may free the view itself (a lambda
+# over the view on an axis signal did: its scene then cleared the half-deleted item).
+_LEFT_TO_EXIT = """
+import gc, sys
+gc.disable()
+from faultlens.gui.app import ensure_app
+from faultlens.gui._demo import synthetic_recording
+from faultlens.gui.signal_view import SignalView
+app = ensure_app([])
+view = SignalView()
+view.set_recording(synthetic_recording(rows=600))
+view.show()
+app.processEvents()
+del view
+sys.exit(0)
+"""
+
+
+@pytest.mark.slow
+def test_signal_view_left_to_exit_quits_cleanly() -> None:
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", OMP_NUM_THREADS="1")
+    for _ in range(2):
+        done = subprocess.run(
+            [sys.executable, "-c", _LEFT_TO_EXIT],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, (done.returncode, done.stderr[-2000:])
+
+
 def test_model_summary_says_what_the_network_reads(trained_model_path: Path) -> None:
     from faultlens.gui.model_info import model_summary_html
 

@@ -96,10 +96,10 @@ def demo_main(
         # Smoke tests: prove the module opens, then leave the event loop at once.
         QTimer.singleShot(0, app.quit)
     code = app.exec()
-    # Delete the widget now, while every Python object it uses is alive: left to the
-    # interpreter's exit, PySide destroys the QApplication first and pyqtgraph's scenes
-    # then clear items whose Python side is already gone (a segfault at exit).
-    import shiboken6
+    # What a main window's close does for its runner: a task still running (the Inspector's
+    # explain) is stopped before its QThread is destroyed at exit (Qt aborts otherwise).
+    from faultlens.gui.tasks import TaskRunner
 
-    shiboken6.delete(widget)
+    for runner in widget.findChildren(TaskRunner):
+        runner.shutdown()
     sys.exit(code)

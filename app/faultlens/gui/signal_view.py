@@ -364,9 +364,14 @@ class SignalView(QWidget):
             self._full_y[name] = robust_range(recording.data[:, index])
             plot.setYRange(*self._full_y[name], padding=0)
             plot.vb.sigXRangeChanged.connect(self._on_plot_x_range_changed)
+            # Bound methods, not lambdas over self: an item's connection must not keep the
+            # view alive. PySide marks the layout's top item Python-owned (pyqtgraph asks it
+            # for its parentItem), so at exit it deletes that item first; a lambda released
+            # there could free the last reference to this view, whose scene then cleared
+            # the half-destroyed item (a segfault at exit).
             axis = plot.getAxis("left")
-            axis.y_zoomed.connect(lambda n=name: self._user_y.add(n))
-            axis.y_fit_requested.connect(lambda n=name: self.fit_channel_y(n))
+            axis.y_zoomed.connect(self._on_axis_y_zoomed)
+            axis.y_fit_requested.connect(self._on_axis_y_fit_requested)
             self.plots[name] = plot
             self.curves[name] = curve
         self.channel_list.set_channels(list(recording.channels), self._hidden)
@@ -767,6 +772,19 @@ class SignalView(QWidget):
         for name, fitted in pending.items():
             if name in self.plots and name not in self._user_y:
                 self._set_y(self.plots[name], fitted)
+
+    def _channel_of_axis(self, axis: object) -> str | None:
+        return next((n for n, p in self.plots.items() if p.getAxis("left") is axis), None)
+
+    def _on_axis_y_zoomed(self) -> None:
+        name = self._channel_of_axis(self.sender())
+        if name is not None:
+            self._user_y.add(name)
+
+    def _on_axis_y_fit_requested(self) -> None:
+        name = self._channel_of_axis(self.sender())
+        if name is not None:
+            self.fit_channel_y(name)
 
     def fit_channel_y(self, name: str) -> None:
         """Give ``name`` back to the automatic y range, fitted to what is in view now (its
