@@ -15,11 +15,15 @@ probabilities and the occlusion share per channel as bars.
 Plain ``Figure`` objects with mathtext off (names from files are drawn as written).
 
 In reports (``InspectorStrip``, ``explain_events``): what it costs, measured on the 2-core
-box shared with other jobs (``benchmarks/bench_report.py``'s 200 events): a strip 4-6 ms
-plus its PNG 3-6 ms (on the HTML's encoding thread); explaining the 200 peaks 0.7-2 s
-(torch, the first 10 with the contribution), far more when other jobs hold the CPU. A
-200-event HTML report went from 1.56 s to 2.8 s, the PDF from 2.2 s to 4.2 s (one event a
-page: 200 pages, not 100), the files from 10 to 19 MB and 9 to 17 MB.
+box shared with other jobs (``benchmarks/bench_report.py``'s 200 events, which times each
+report with and without the strips in the same run): a strip about 2 ms (its two
+backgrounds from one figure drawn once, 0.2 s a report; band, heatmap and matrix painted
+as uint32 pixels) plus its PNG 2-3 ms (on the HTML's encoding thread); explaining the 200
+peaks 0.2-0.3 s (torch, the first 10 with the contribution). Best of 3, load average 3:
+HTML 1.37 s without the strips, 2.56 s with (ratio 1.87; the strips' PNGs, 6.4 MB, are
+as much deflating as drawing them), PDF 2.65 s and 3.86 s (ratio 1.46: one event a page,
+so twice the pages and their text, and images 1.7 times the pixels); the files 10 -> 19
+MB and 9 -> 17 MB.
 """
 
 from __future__ import annotations
