@@ -7,8 +7,8 @@ For each load (default: 10 Hz x 20 channels for 30 s, and 1 kHz x 8 channels for
   rows are scored from the first full window on; a model with relative inputs waits for its
   reference's first 256 rows, then behaves the same) is trained for three epochs on synthetic
   rows with that many channels: its cost is any such model's, and it is trained enough to
-  flag the injected faults (a few events each, whose attribution at close costs too) rather
-  than noise;
+  flag the injected faults (a few events each; their channels are worked out on the
+  monitor's attribution thread, which shares the CPU) rather than noise;
 - a publisher process (``faultlens replay --stamp now``) sends the rows at the load's rate,
   each stamped with its publication time: into a local mosquitto (MQTT, one JSON object per
   row, QoS 1) when one is installed, else (or with ``--transport csv``) appending to a CSV;
