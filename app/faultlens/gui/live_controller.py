@@ -187,7 +187,8 @@ class LiveController(QObject):
         self._stopping = False
         self._frozen = False  # gc.freeze() while live (see _show_rows)
         self._events_seen: set[int] = set()  # start rows of every event shown so far
-        self._events_key: tuple[int, tuple[int, ...]] = (0, ())  # closed count, running starts
+        # Closed count, closed with their channels, running starts.
+        self._events_key: tuple[int, int, tuple[int, ...]] = (0, 0, ())
         self._rates: collections.deque[tuple[float, int]] = collections.deque()
 
         self.status = LiveStatus()
@@ -314,7 +315,7 @@ class LiveController(QObject):
         self.behind_rows = 0
         self._has_started = self._stopping = False
         self._events_seen = set()
-        self._events_key = (0, ())
+        self._events_key = (0, 0, ())
         self._rates.clear()
         self._stop = threading.Event()
         self.window.signal_view.live_window = float(window_s)
@@ -407,6 +408,8 @@ class LiveController(QObject):
         # A closed event's channels arrive a poll or so after it closed (monitor.py).
         attributed = sum(1 for e in closed if e.top_channels)
         key = (len(closed), attributed, tuple(e.start_row for e in running))
+        # Only a new or ending event scrolls the table (scrollTo costs ~10 ms a call).
+        new_event = (key[0], key[2]) != (self._events_key[0], self._events_key[2])
         changed, self._events_key = key != self._events_key, key
         if self.entry_id is None:
             self.entry_id = self.session.add(recording, live=state).id
@@ -424,7 +427,7 @@ class LiveController(QObject):
         self.session.update_live(self.entry_id, recording, scan, events_changed=changed)
         self.session.set_live_state(self.entry_id, state)
         self._show_alarm()
-        if changed and scan is not None and self.session.current_id == self.entry_id:
+        if new_event and scan is not None and self.session.current_id == self.entry_id:
             self._reveal_newest(scan)
 
     def _reveal_newest(self, scan: ScanResult) -> None:
