@@ -33,6 +33,8 @@ from faultlens.core.scan import _auto_batch_size, add_window_rows, decide, row_e
 from faultlens.core.windows import REFERENCE_ROWS, channel_reference
 
 if TYPE_CHECKING:
+    import torch
+
     from faultlens.core.checkpoint import TrainedModel
 
 
@@ -89,7 +91,6 @@ class LiveScanner:
         options: ScanOptions = ScanOptions(),
         source_name: str = "<live>",
     ) -> None:
-        import torch
 
         from faultlens.core.device import resolve_device
 
@@ -116,11 +117,12 @@ class LiveScanner:
         self._next_end = self.window - 1  # the last row of the next window to score
         self._rows = 0  # rows received (as of the last advance)
         self.windows = 0  # forward passes made
-        # Where and how the module was before the scanner took it (None: not taken): it stays
-        # on the device in eval mode between calls (moving it and setting eval walks every
-        # parameter and submodule: per call, that was a cost on every poll); ``release``
-        # puts it back.
-        self._home: tuple[torch.device, bool] | None = None
+        # The scanner's own copy of the network, on its device in eval mode, made at the
+        # first scoring: the model object may be shared (the GUI scans other recordings with
+        # it, moving it with ``module_on``, which rebuilds an LSTM's flat weights under a
+        # forward pass running here), and moving or setting eval per call walked every
+        # parameter on every poll. ``release`` drops it.
+        self._module: torch.nn.Module | None = None
         k = len(model.class_names)
         heads = int(model.config.heads)
         self._arrays = _Arrays(
@@ -197,31 +199,20 @@ class LiveScanner:
             self._ready = True
         return self._score(data, None)
 
-    def _hold(self) -> None:
-        """The module on the scanner's device in eval mode: moved only when it is not (the
-        first call, or someone sharing the model moved it or set it training meanwhile)."""
-        import torch
+    def _hold(self) -> torch.nn.Module:
+        """The scanner's own copy of the network (made on first use; see ``__init__``)."""
+        import copy
 
-        module = self.model.module
-        param = next(module.parameters(), None)
-        here = torch.device("cpu") if param is None else param.device
-        if self._home is None:
-            self._home = (here, module.training)
-        index = self.device.index
-        moved = here.type != self.device.type or (index is not None and here.index != index)
-        if moved or module.training:
+        if self._module is None:
+            module = copy.deepcopy(self.model.module)
             module.to(self.device)
             module.eval()
+            self._module = module
+        return self._module
 
     def release(self) -> None:
-        """Put the module back where and as it was before the first scoring (at stop; the
-        GUI may share the model object). Scoring again takes it again."""
-        if self._home is None:
-            return
-        device, training = self._home
-        self._home = None
-        self.model.module.to(device)
-        self.model.module.train(training)
+        """Drop the scanner's copy of the network (at stop); scoring again makes a new one."""
+        self._module = None
 
     def _score(
         self, data: np.ndarray, max_windows: int | None, max_seconds: float | None = None
@@ -244,7 +235,7 @@ class LiveScanner:
         a = self._arrays
         started = time.monotonic()
         done = 0
-        self._hold()
+        module = self._hold()
         with torch.inference_mode():
             rows = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(self.device)
             steps = torch.arange(t_win, device=self.device)  # (T,)
@@ -253,9 +244,7 @@ class LiveScanner:
                 starts = batch_ends - t_win + 1  # absolute first rows (b,)
                 rel = torch.from_numpy(starts - lo).to(self.device)
                 batch = rows[rel[:, None] + steps]  # (b, T, input size)
-                probs, received, hot = score_windows(
-                    self.model.module, batch, self.device, self._members
-                )
+                probs, received, hot = score_windows(module, batch, self.device, self._members)
                 a.probabilities[batch_ends] = probs
                 add_window_rows(starts, t_win, received, hot, a.head_sum, a.hot_sum, a.cover)
                 done += len(batch_ends)
