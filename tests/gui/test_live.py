@@ -16,11 +16,12 @@ from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
 from broker import Broker
+from faultlens.core.events import FaultEvent
 from faultlens.core.io import load_recording
 from faultlens.core.live.csv_source import CsvFollower
 from faultlens.core.options import ScanOptions
 from faultlens.core.progress import run_to_end
-from faultlens.core.scan import scan
+from faultlens.core.scan import ScanResult, scan
 from faultlens.core.session import OpenRecording
 from faultlens.gui import settings as gui_settings
 from faultlens.gui.cursors import delta_text, value_text
@@ -563,3 +564,74 @@ def test_a_model_without_the_files_channels_is_refused_before_anything_opens(
     qtbot.waitUntil(lambda: not window.live_controller.is_running(), timeout=TIMEOUT_MS)
     assert window.session.current is None and dialog.isVisible()
     dialog.reject()
+
+
+def _events_scan(rows: int, events: list[tuple[int, int]]) -> ScanResult:
+    """A scan of ``rows`` rows holding just ``events`` (start, end): what the event table reads."""
+
+    def event(start: int, end: int) -> FaultEvent:
+        return FaultEvent(
+            start,
+            end,
+            str(start),
+            str(end),
+            float(end - start + 1),
+            "leak",
+            0.9,
+            0.8,
+            ("a",),
+            (1.0,),
+            "rows",
+        )
+
+    return ScanResult(
+        class_names=("normal", "leak"),
+        probabilities=np.zeros((rows, 2), dtype=np.float32),
+        predicted=np.zeros(rows, dtype=np.int16),
+        fault_probability=np.zeros(rows, dtype=np.float32),
+        attention=np.zeros(rows, dtype=np.float32),
+        attention_heads=np.zeros((1, rows), dtype=np.float32),
+        hotspots=np.zeros(rows, dtype=np.float32),
+        events=[event(s, e) for s, e in events],
+    )
+
+
+def test_live_events_grow_the_table_without_resetting_it(qtbot: QtBot) -> None:
+    """Events opening and closing on a live recording insert and update rows; a reset would
+    make both views ask for every cell again on each event (the live window's slowest beats)."""
+    from faultlens.core.recording import Recording
+    from faultlens.core.session import LiveState, Session
+    from faultlens.gui.event_model import EventsModel
+
+    session = Session()
+    recording = Recording.from_arrays(np.zeros((100, 1)), ["a"])
+    entry = session.add(recording, live=LiveState(source="test"))
+    model = EventsModel(session)
+    resets: list[int] = []
+    inserted: list[tuple[int, int]] = []
+    changed: list[tuple[int, int]] = []
+    model.modelReset.connect(lambda: resets.append(1))
+    model.rowsInserted.connect(lambda _p, first, last: inserted.append((first, last)))
+    model.dataChanged.connect(lambda a, b, _r=(): changed.append((a.row(), b.row())))
+
+    session.update_live(entry.id, recording, _events_scan(100, [(10, 20)]), events_changed=True)
+    assert resets == [1] and model.rowCount() == 1  # the first events: one reset
+    session.set_live_state(
+        entry.id, LiveState("test", running=frozenset({40}), alarms=frozenset({40}))
+    )
+    changed.clear()
+    session.update_live(
+        entry.id, recording, _events_scan(100, [(10, 20), (40, 45)]), events_changed=True
+    )
+    assert resets == [1] and inserted == [(1, 1)] and model.rowCount() == 2
+    assert model.live_mark(1) == "alarm"
+    session.update_live(
+        entry.id, recording, _events_scan(100, [(10, 20), (40, 60)]), events_changed=True
+    )
+    assert resets == [1] and (1, 1) in changed  # the running event grew in place
+    assert model.index(1, END).data() == "60 (running)"
+    changed.clear()
+    session.set_live_state(entry.id, LiveState("test"))  # closed and acknowledged
+    assert changed == [(1, 1)]  # only the row whose highlight changed is repainted
+    session.update_live(entry.id, recording, _events_scan(100, [(12, 20)]), events_changed=True)
+    assert resets == [1, 1] and model.rowCount() == 1  # events moved: a reset

@@ -80,6 +80,7 @@ class EventsModel(QAbstractTableModel):
         self._events: tuple[FaultEvent, ...] = ()
         self._class_names: tuple[str, ...] = ()
         self._row_of_key: dict[str, int] = {}
+        self._marks: tuple[str, ...] = ()  # live highlight per row as last shown
         self._review: Review | None = None
         self._subscriptions = Subscriptions(self)
         self._subscriptions.set("session", session.subscribe(self._on_session_changed))
@@ -107,16 +108,17 @@ class EventsModel(QAbstractTableModel):
     # ------------------------------------------------------------------ following
     def _on_session_changed(self, change: SessionChange) -> None:
         current = self.session.current_id
-        if change.kind in ("current", "model") or (
-            change.kind == "scan" and change.recording_id == current
-        ):
+        if change.kind in ("current", "model"):
             self._reload()
+        elif change.kind == "scan" and change.recording_id == current:
+            if not self._grow():
+                self._reload()
         elif change.kind == "review" and change.recording_id == current:
             entry = self.session.current
             self._follow_review(entry.review if entry is not None else None)
             self._rows_changed(range(len(self._events)))
         elif change.kind == "live" and change.recording_id == current:
-            self._rows_changed(range(len(self._events)))  # running / alarm highlights
+            self._remark()
         elif change.kind == "rows" and change.recording_id == current:
             self._follow_running()
 
@@ -134,9 +136,50 @@ class EventsModel(QAbstractTableModel):
         ]
         grown = [row for row, same_start in changed if same_start]
         if grown and len(grown) == len(changed):
-            self._events = tuple(scan.events)
-            self._row_of_key = {event_key(e): row for row, e in enumerate(self._events)}
+            self._set_events(tuple(scan.events))
             self._rows_changed(grown)
+
+    def _grow(self) -> bool:
+        """A live recording's events opened or closed: while the events shown keep their
+        places (same start rows, same classes of the model), change those rows and append the
+        new ones, instead of a reset, which makes both views and the sorting proxy ask for
+        every cell again (tens of thousands of calls per event: the live window's slowest
+        beats). False when a reset is needed (not live, or the events moved)."""
+        entry = self.session.current
+        scan = entry.scan if entry is not None else None
+        old = self._events
+        if entry is None or entry.live is None or scan is None or not old:
+            return False
+        new = tuple(scan.events)
+        if tuple(scan.class_names) != self._class_names or len(new) < len(old):
+            return False
+        kept = new[: len(old)]
+        if any(o.start_row != n.start_row for o, n in zip(old, kept, strict=True)):
+            return False
+        changed = [row for row, (o, n) in enumerate(zip(old, kept, strict=True)) if o != n]
+        if len(new) > len(old):
+            self.beginInsertRows(QModelIndex(), len(old), len(new) - 1)
+            self._set_events(new)
+            self._marks += tuple(self.live_mark(row) for row in range(len(old), len(new)))
+            self.endInsertRows()
+        else:
+            self._set_events(new)
+        self._rows_changed(changed)
+        return True
+
+    def _remark(self) -> None:
+        """A live recording's running events or alarms changed: repaint the rows whose
+        highlight changed, not every row."""
+        marks = tuple(self.live_mark(row) for row in range(len(self._events)))
+        previous = (self._marks + ("",) * len(marks))[: len(marks)]
+        self._marks = marks
+        self._rows_changed(
+            row for row, (a, b) in enumerate(zip(previous, marks, strict=True)) if a != b
+        )
+
+    def _set_events(self, events: tuple[FaultEvent, ...]) -> None:
+        self._events = events
+        self._row_of_key = {event_key(e): row for row, e in enumerate(events)}
 
     def _live(self) -> LiveState | None:
         entry = self.session.current
@@ -157,9 +200,9 @@ class EventsModel(QAbstractTableModel):
         entry = self.session.current
         scan = entry.scan if entry is not None else None
         self.beginResetModel()
-        self._events = tuple(scan.events) if scan is not None else ()
+        self._set_events(tuple(scan.events) if scan is not None else ())
         self._class_names = tuple(scan.class_names) if scan is not None else ()
-        self._row_of_key = {event_key(e): row for row, e in enumerate(self._events)}
+        self._marks = tuple(self.live_mark(row) for row in range(len(self._events)))
         self._follow_review(entry.review if entry is not None else None)
         self.endResetModel()
 
