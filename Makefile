@@ -63,6 +63,9 @@ screenshot: $(STAMP)
 	mkdir -p build
 	FAULTLENS_SETTINGS=build/screenshot-settings.ini QT_QPA_PLATFORM=offscreen \
 	  $(BIN)/faultlens demo --screenshot docs/screenshot.png
+	printf '[view]\ntheme=dark\n' > build/screenshot-dark.ini
+	FAULTLENS_SETTINGS=build/screenshot-dark.ini QT_QPA_PLATFORM=offscreen \
+	  $(BIN)/faultlens demo --screenshot docs/screenshot-dark.png
 
 bundle: $(STAMP)
 	$(BIN)/python -m pip install -q "pyinstaller>=6.10"
