@@ -12,7 +12,6 @@ to the window through ``menu(name)`` and ``add_dock(...)``.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -484,7 +483,9 @@ class MainWindow(QMainWindow):
         candidates = [e for e in self.session if e.recording.path.resolve() == path.resolve()]
         if not candidates or not path.is_file():
             return False
-        entry = self.session.find_open(path, _file_sha256(path))
+        from faultlens.core.retrain import file_sha256
+
+        entry = self.session.find_open(path, file_sha256(path))
         if entry is None:
             grown = [e for e in candidates if e.live is None and _grown_from(path, e.recording)]
             if not grown:
@@ -821,15 +822,6 @@ def _grown_from(path: Path, recording: Recording) -> bool:
         return n_bytes is not None and file_prefix_sha256(path, n_bytes) == recording.content_hash
     except OSError:
         return False
-
-
-def _file_sha256(path: Path) -> str:
-    """The file's SHA-256, as the importer stores it in ``Recording.content_hash``."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def stop_question(running: list[Task]) -> str:
