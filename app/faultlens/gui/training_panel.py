@@ -796,21 +796,34 @@ class TrainingPanel(QWidget):
 def ask_use_new_model(parent: QWidget, loaded: TrainedModel) -> bool:
     """Ask whether the model just trained replaces the loaded one; True: use the new one."""
     files = ", ".join(str(d.get("file", "?")) for d in loaded.training_data) or "unknown data"
-    box = QMessageBox(parent)
-    box.setIcon(QMessageBox.Icon.Question)
-    box.setWindowTitle("Training finished")
-    box.setText("Use the new model instead of the loaded one?")
-    box.setInformativeText(
+    return _ask_yes_or_keep(
+        parent,
+        "Training finished",
+        "Use the new model instead of the loaded one?",
         f"The loaded model was trained on {files}. Using the new model clears the scans "
         "made with the loaded one: scan again to see its events. Either way, Save Model… "
-        "keeps the new one."
+        "keeps the new one.",
+        yes="Use the New Model",
+        keep="Keep the Loaded One",
     )
-    use = box.addButton("Use the New Model", QMessageBox.ButtonRole.AcceptRole)
-    keep = box.addButton("Keep the Loaded One", QMessageBox.ButtonRole.RejectRole)
-    box.setDefaultButton(keep)
-    box.setEscapeButton(keep)
+
+
+def _ask_yes_or_keep(
+    parent: QWidget, title: str, text: str, informative: str, *, yes: str, keep: str
+) -> bool:
+    """A question whose safe answer (default and Escape) keeps things as they are; True when
+    the user chose ``yes``."""
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Question)
+    box.setWindowTitle(title)
+    box.setText(text)
+    box.setInformativeText(informative)
+    yes_button = box.addButton(yes, QMessageBox.ButtonRole.AcceptRole)
+    keep_button = box.addButton(keep, QMessageBox.ButtonRole.RejectRole)
+    box.setDefaultButton(keep_button)
+    box.setEscapeButton(keep_button)
     box.exec()
-    return box.clickedButton() is use
+    return box.clickedButton() is yes_button
 
 
 def ask_about_missing(
@@ -843,27 +856,22 @@ def ask_about_missing(
 
 def ask_replace_or_keep(parent: QWidget, loaded: TrainedModel, saved_to: Path | None) -> bool:
     """Ask whether the retrained model replaces the loaded one; True: Replace."""
-    box = QMessageBox(parent)
-    box.setIcon(QMessageBox.Icon.Question)
-    box.setWindowTitle("Retraining finished")
-    box.setText("Replace the loaded model with the retrained one?")
     old = loaded.path.name if loaded.path is not None else "the loaded model (not saved)"
     where = (
         f"The retrained model is saved as {saved_to.name} beside {old}, which stays as it is."
         if saved_to is not None
         else "The retrained model is not saved yet: Save Model… keeps it."
     )
-    box.setInformativeText(
+    return _ask_yes_or_keep(
+        parent,
+        "Retraining finished",
+        "Replace the loaded model with the retrained one?",
         f"{where}\n\nReplace: the recording under review is rescanned with the new model "
         "(its decisions are kept). Keep Both: the loaded model stays in use; Model > Load "
-        "Model… switches later."
+        "Model… switches later.",
+        yes="Replace",
+        keep="Keep Both",
     )
-    replace = box.addButton("Replace", QMessageBox.ButtonRole.AcceptRole)
-    keep = box.addButton("Keep Both", QMessageBox.ButtonRole.RejectRole)
-    box.setDefaultButton(keep)
-    box.setEscapeButton(keep)
-    box.exec()
-    return box.clickedButton() is replace
 
 
 def retraining_names(reviewed: Recording, found: Sequence[Located]) -> list[str]:
