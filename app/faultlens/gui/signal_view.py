@@ -74,14 +74,20 @@ TRACK_HEIGHTS = {"fault": 80, "attention": 46, "hotspots": 80}
 MIN_PLOT_HEIGHT = 45  # px a channel plot keeps: with many channels the plots scroll instead
 
 
-def robust_range(values: np.ndarray) -> tuple[float, float]:
-    """A y range holding the data without letting a single outlier flatten the trace."""
+def _finite_sample(values: np.ndarray) -> np.ndarray:
+    """The finite ``values``, evenly subsampled to about 200k: percentiles of 200k points are
+    as good as of 20 M and 100x cheaper."""
     finite = values[np.isfinite(values)]
-    if finite.size == 0:
-        return -1.0, 1.0
-    # Subsample: percentiles of 200k points are as good as of 20 M and 100x cheaper.
     if finite.size > 200_000:
         finite = finite[:: finite.size // 200_000]
+    return finite
+
+
+def robust_range(values: np.ndarray) -> tuple[float, float]:
+    """A y range holding the data without letting a single outlier flatten the trace."""
+    finite = _finite_sample(values)
+    if finite.size == 0:
+        return -1.0, 1.0
     lo, hi = np.percentile(finite, [0.05, 99.95])
     lo, hi = min(lo, float(finite.min())), max(hi, float(finite.max()))
     if hi - lo < 1e-12:
@@ -92,11 +98,9 @@ def robust_range(values: np.ndarray) -> tuple[float, float]:
 
 def bulk_range(values: np.ndarray) -> tuple[float, float]:
     """0.5th..99.5th percentile of the finite ``values`` (subsampled to 200k), with a margin."""
-    finite = values[np.isfinite(values)]
+    finite = _finite_sample(values)
     if finite.size == 0:
         return -1.0, 1.0
-    if finite.size > 200_000:
-        finite = finite[:: finite.size // 200_000]
     lo, hi = (float(v) for v in np.percentile(finite, [0.5, 99.5]))
     if hi - lo < 1e-12:
         return lo - 1.0, hi + 1.0
