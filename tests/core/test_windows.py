@@ -16,6 +16,7 @@ from faultlens.core.windows import (
     iter_window_batches,
     iter_window_batches_on,
     normalise,
+    occluded_variants,
     sliding_windows,
     window_labels,
     window_starts,
@@ -135,3 +136,17 @@ def test_channel_medians_of_a_long_recording_use_a_row_sample() -> None:
     n = 3 * MEDIAN_ROWS
     data = np.arange(n, dtype=np.float32)[:, None]
     assert abs(float(channel_medians(data)[0]) - n / 2) < 0.001 * n
+
+
+def test_occluding_a_channel_replaces_its_level_and_its_deviation() -> None:
+    """With relative inputs a channel has two input columns (encode_inputs: levels, then
+    deviations); occluding it replaces both, and no other channel's."""
+    data = np.arange(12, dtype=np.float32).reshape(4, 3)
+    x = encode_inputs(data, np.zeros(3, dtype=np.float32))[None]  # (1, T=4, I=6)
+    reference = np.full((4, 6), -1.0, dtype=np.float32)
+    variants = occluded_variants(x, reference, 3)
+    assert variants.shape == (4, 1, 4, 6)
+    np.testing.assert_array_equal(variants[0], x)
+    for c in range(3):
+        replaced = np.flatnonzero((variants[c + 1, 0] == -1.0).all(axis=0))
+        assert replaced.tolist() == [c, c + 3]

@@ -19,7 +19,7 @@ import numpy as np
 from faultlens.core.inference import forward, module_on
 from faultlens.core.progress import Cancelled, ShouldStop, never_stop
 from faultlens.core.recording import Recording
-from faultlens.core.windows import sliding_windows
+from faultlens.core.windows import occluded_variants, sliding_windows
 
 if TYPE_CHECKING:
     from faultlens.core.checkpoint import TrainedModel
@@ -63,8 +63,6 @@ def attribute_events(
     t_win = int(model.window)
     n_ch = data.shape[1]
     medians = model.input_medians(data)  # of the whole recording, not of a stretch
-    # Input columns of each channel: its level, and with relative inputs its deviation too.
-    input_columns = [[c] if model.config.input_size == n_ch else [c, n_ch + c] for c in range(n_ch)]
     device = resolve_device(device_name)
     per_event = max(4, min(ATTRIBUTION_WINDOWS, ATTRIBUTION_BUDGET // max(len(stretches), 1)))
     out: list[tuple[tuple[str, ...], tuple[float, ...]]] = []
@@ -88,10 +86,7 @@ def attribute_events(
             reference = np.zeros_like(base[0]) if ref_lo is None else win[0]  # (T, I)
             # Variant 0 is the unchanged window, variant c+1 has channel c occluded (all its
             # input columns): (C+1, w, T, I) -> flattened into batches of the forward pass.
-            variants = np.repeat(base[None], n_ch + 1, axis=0)
-            for c in range(n_ch):
-                for col in input_columns[c]:
-                    variants[c + 1, :, :, col] = reference[:, col]  # (T,) over every window
+            variants = occluded_variants(base, reference, n_ch)
             flat = variants.reshape(-1, t_win, base.shape[2])
             p = np.concatenate(
                 [

@@ -230,7 +230,9 @@ def explain_rows(
         medians = model.input_medians(model.select_channels(recording))
     n_ch = len(columns)
     width = int(model.config.input_size)
-    cols_of = np.arange(width) % n_ch  # input column -> its sensor channel
+    from faultlens.core.windows import input_channels
+
+    cols_of = input_channels(width, n_ch)  # input column -> its sensor channel
 
     def window_values(end: int) -> np.ndarray:
         return np.ascontiguousarray(recording.data[end - t_win + 1 : end + 1][:, columns])
@@ -360,15 +362,13 @@ def _occlusion(
     reference's, the drop of the ``target`` class's probability over all positive drops."""
     import torch
 
-    b_n, _, width = x.shape
-    variants = np.repeat(x[:, None], n_ch + 1, axis=1)  # (B, C+1, T, I)
-    for c in range(n_ch):
-        for col in range(c, width, n_ch):
-            variants[:, c + 1, :, col] = reference[:, :, col]
-    flat = variants.reshape(-1, *x.shape[1:])
+    from faultlens.core.windows import occluded_variants
+
+    b_n = x.shape[0]
+    flat = occluded_variants(x, reference, n_ch).reshape(-1, *x.shape[1:])  # (C+1)*B windows
     with torch.inference_mode():
         p = torch.softmax(forward(module, flat, device).logits.float(), dim=1).cpu().numpy()
-    p = p.reshape(b_n, n_ch + 1, -1)[np.arange(b_n), :, target]  # (B, C+1)
+    p = p.reshape(n_ch + 1, b_n, -1).transpose(1, 0, 2)[np.arange(b_n), :, target]  # (B, C+1)
     drop = np.clip(p[:, :1] - p[:, 1:], 0.0, None)  # (B, C)
     total = drop.sum(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -123,6 +123,27 @@ def encode_inputs(data: np.ndarray, medians: np.ndarray | None) -> np.ndarray:
     return out
 
 
+def input_channels(width: int, n_channels: int) -> np.ndarray:
+    """The sensor channel of each of the model's ``width`` input columns: ``encode_inputs``
+    writes the levels, then the deviations, each in channel order, so column j belongs to
+    channel ``j % n_channels``. Occlusion and attribution replace or sum a channel's columns
+    by this rule. (width,) int64."""
+    return np.arange(width, dtype=np.int64) % n_channels
+
+
+def occluded_variants(windows: np.ndarray, reference: np.ndarray, n_channels: int) -> np.ndarray:
+    """``windows`` (w, T, I) as they are and with each sensor channel in turn occluded: its
+    input columns (``input_channels``) replaced by ``reference``'s ((T, I), or (w, T, I): one
+    per window). (C + 1, w, T, I): variant 0 unchanged, variant c + 1 without channel c."""
+    variants = np.repeat(windows[None], n_channels + 1, axis=0)
+    channel_of = input_channels(windows.shape[-1], n_channels)
+    ref = np.broadcast_to(reference, windows.shape)
+    for c in range(n_channels):
+        cols = channel_of == c
+        variants[c + 1][..., cols] = ref[..., cols]
+    return variants
+
+
 def model_input(
     data: np.ndarray, mean: np.ndarray, std: np.ndarray, medians: np.ndarray | None
 ) -> np.ndarray:
